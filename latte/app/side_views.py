@@ -1,0 +1,117 @@
+"""Views of the selected box: side (length x height), rear (width x height), and the camera crop used
+to confirm its class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5 import QtWidgets
+
+from latte.app.raster import scalar_colors
+from squeezeseg.boxes import Box3D
+from squeezeseg.calib import KittiCalib
+
+MARGIN_M = 1.0
+
+
+def box_neighbourhood(points: np.ndarray, box: Box3D,
+                      margin: float = MARGIN_M) -> tuple[np.ndarray, np.ndarray]:
+    """(local (M, 3) coordinates in the box frame, inside (M,) bool) of the points near ``box``."""
+    r = np.hypot(*box.size[:2]) / 2 + margin
+    dx = np.abs(points[:, 0] - box.center[0])
+    dy = np.abs(points[:, 1] - box.center[1])
+    near = np.flatnonzero((dx <= r) & (dy <= r))
+    local = box.to_local(points[near])
+    half = np.asarray(box.size) / 2
+    keep = np.all(np.abs(local) <= half + margin, axis=1)
+    local = local[keep]
+    inside = np.all(np.abs(local) <= half, axis=1)
+    return local, inside
+
+
+def crop_image(image: np.ndarray, box: Box3D, calib: KittiCalib, pad_px: int = 8) -> np.ndarray | None:
+    """The part of the camera image that ``box`` projects into (None when not visible)."""
+    h, w = image.shape[:2]
+    ib = box.image_box(calib, (w, h))
+    if ib is None:
+        return None
+    l, t, r, b = (int(v) for v in (ib[0] - pad_px, ib[1] - pad_px, ib[2] + pad_px, ib[3] + pad_px))
+    l, t, r, b = max(l, 0), max(t, 0), min(r, w), min(b, h)
+    if r - l < 2 or b - t < 2:
+        return None
+    return image[t:b, l:r]
+
+
+class _Ortho(pg.PlotWidget):
+    """One orthographic projection of the box neighbourhood (axes a, b of the box frame)."""
+
+    def __init__(self, title: str, axes: tuple[int, int]):
+        super().__init__(background=(18, 20, 24))
+        self.axes = axes
+        self.setTitle(title, color=(200, 200, 200), size="9pt")
+        self.setAspectLocked(True)
+        self.getPlotItem().setMenuEnabled(False)
+        self.getPlotItem().hideButtons()
+        self.scatter = pg.ScatterPlotItem(size=3, pxMode=True, pen=None)
+        self.rect = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2))
+        self.addItem(self.scatter)
+        self.addItem(self.rect)
+
+    def show_box(self, local: np.ndarray, inside: np.ndarray, box: Box3D | None) -> None:
+        if box is None:
+            self.scatter.clear()
+            self.rect.setData([], [])
+            return
+        a, b = self.axes
+        colors = scalar_colors(local[:, 2], -box.size[2] / 2, box.size[2] / 2, "turbo")
+        colors[~inside, 3] = 90
+        self.scatter.setData(local[:, a], local[:, b], brush=[pg.mkBrush(*c) for c in colors])
+        ha, hb = box.size[a] / 2, box.size[b] / 2
+        self.rect.setData([-ha, ha, ha, -ha, -ha], [-hb, -hb, hb, hb, -hb])
+        self.setRange(xRange=(-ha - MARGIN_M, ha + MARGIN_M), yRange=(-hb - MARGIN_M, hb + MARGIN_M))
+
+
+class SelectedBoxViews(QtWidgets.QWidget):
+    """Side view, rear view and camera crop of the selected box, stacked vertically."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        self.side = _Ortho("side (length x height)", (0, 2))
+        self.rear = _Ortho("rear (width x height)", (1, 2))
+        self.crop = pg.GraphicsLayoutWidget()
+        self.crop.setBackground((18, 20, 24))
+        self.crop_vb = self.crop.addViewBox()
+        self.crop_vb.setAspectLocked(True)
+        self.crop_vb.invertY(True)
+        self.crop_item = pg.ImageItem(axisOrder="row-major")
+        self.crop_vb.addItem(self.crop_item)
+        self.info = QtWidgets.QLabel("no box selected")
+        for w in (self.side, self.rear, self.crop):
+            w.setMinimumHeight(110)
+            lay.addWidget(w, 1)
+        lay.addWidget(self.info)
+
+    def show_box(self, points: np.ndarray | None, box: Box3D | None, image: np.ndarray | None = None,
+                 calib: KittiCalib | None = None) -> None:
+        """Show the neighbourhood of ``box`` in ``points`` (None clears the views)."""
+        if box is None or points is None:
+            self.side.show_box(np.zeros((0, 3)), np.zeros(0, bool), None)
+            self.rear.show_box(np.zeros((0, 3)), np.zeros(0, bool), None)
+            self.crop_item.clear()
+            self.info.setText("no box selected")
+            return
+        local, inside = box_neighbourhood(points, box)
+        self.side.show_box(local, inside, box)
+        self.rear.show_box(local, inside, box)
+        crop = None if image is None or calib is None else crop_image(image, box, calib)
+        if crop is None:
+            self.crop_item.clear()
+        else:
+            self.crop_item.setImage(crop, autoLevels=False, levels=None)
+            self.crop_vb.autoRange(padding=0)
+        l, w, h = box.size
+        tid = "" if box.track_id is None else f"  track {box.track_id}"
+        self.info.setText(f"{box.label}{tid}  l={l:.2f} w={w:.2f} h={h:.2f} m  "
+                          f"yaw={np.degrees(box.yaw):.0f}°  {int(inside.sum())} pts")
