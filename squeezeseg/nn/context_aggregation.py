@@ -1,0 +1,36 @@
+"""Context aggregation module (SqueezeSegV2): a 7x7 max-pooled view of the features gates the
+features, so pixels whose neighbourhood is empty (LiDAR dropout) borrow context from further away."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+@keras.saving.register_keras_serializable(package="squeezeseg")
+class ContextAggregation(layers.Layer):
+    """``x * sigmoid(conv1x1(relu(conv1x1(maxpool7x7(x)))))``, hidden width ``channels // reduction``."""
+
+    def __init__(self, reduction: int = 16, pool_size: int = 7, **kwargs):
+        super().__init__(**kwargs)
+        self.reduction = int(reduction)
+        self.pool_size = int(pool_size)
+        self.pool = layers.MaxPooling2D(self.pool_size, strides=1, padding="same", name="pool")
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        hidden = max(1, channels // self.reduction)
+        self.squeeze = layers.Conv2D(hidden, 1, activation="relu", name="squeeze")
+        self.excite = layers.Conv2D(channels, 1, activation="sigmoid", name="excite")
+        self.squeeze.build(tuple(input_shape))
+        self.excite.build((*tuple(input_shape)[:-1], hidden))
+        self.built = True
+
+    def call(self, x):
+        return x * self.excite(self.squeeze(self.pool(x)))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "reduction": self.reduction, "pool_size": self.pool_size}
