@@ -26,6 +26,8 @@ class Box3D:
     ``center`` is the middle of the box, ``size`` is (length along the heading, width, height),
     ``yaw`` is counter-clockwise from +x. ``point_indices`` optionally names the points of the
     cloud the box was fitted to. ``score`` is a detector's confidence where one exists.
+    ``truncated``, ``occluded`` and ``box2d`` (left, top, right, bottom in image pixels) carry the
+    KITTI label fields when a box was read from a label file; they take no part in equality.
     """
 
     center: tuple[float, float, float]
@@ -35,6 +37,9 @@ class Box3D:
     track_id: int | None = None
     point_indices: np.ndarray | None = field(default=None, repr=False)
     score: float | None = None
+    truncated: float | None = None
+    occluded: int | None = None
+    box2d: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         c = tuple(float(v) for v in np.asarray(self.center, dtype=np.float64).ravel())
@@ -54,6 +59,17 @@ class Box3D:
             idx = np.asarray(self.point_indices, dtype=np.int64).ravel().copy()
             idx.setflags(write=False)
             object.__setattr__(self, "point_indices", idx)
+        if self.score is not None:
+            object.__setattr__(self, "score", float(self.score))
+        if self.truncated is not None:
+            object.__setattr__(self, "truncated", float(self.truncated))
+        if self.occluded is not None:
+            object.__setattr__(self, "occluded", int(self.occluded))
+        if self.box2d is not None:
+            b2 = tuple(float(v) for v in np.asarray(self.box2d, dtype=np.float64).ravel())
+            if len(b2) != 4:
+                raise ValueError(f"Box3D box2d needs 4 values (left, top, right, bottom), got {len(b2)}")
+            object.__setattr__(self, "box2d", b2)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Box3D):
@@ -123,10 +139,11 @@ class Box3D:
     @classmethod
     def from_kitti_camera(
         cls, location: np.ndarray, dimensions_hwl: np.ndarray, rotation_y: float, calib: KittiCalib,
-        label: str = "Car", track_id: int | None = None, score: float | None = None,
+        label: str = "Car", track_id: int | None = None, score: float | None = None, **fields,
     ) -> Box3D:
         """Box from a KITTI label: bottom-centre ``location`` in the rectified camera frame,
-        dimensions (h, w, l), ``rotation_y`` about the camera y axis."""
+        dimensions (h, w, l), ``rotation_y`` about the camera y axis; ``fields`` sets the optional
+        label fields (``truncated``, ``occluded``, ``box2d``)."""
         h, w, l = (float(v) for v in dimensions_hwl)
         bottom = np.asarray(location, dtype=np.float64).reshape(1, 3)
         center_cam = bottom - np.array([[0.0, h / 2, 0.0]])  # camera y points down
@@ -136,7 +153,9 @@ class Box3D:
         R = calib.rect_to_velo[:3, :3]
         hv = heading_cam @ R.T
         yaw = float(np.arctan2(hv[0, 1], hv[0, 0]))
-        return cls(center=center, size=(l, w, h), yaw=yaw, label=label, track_id=track_id, score=score)
+        return cls(
+            center=center, size=(l, w, h), yaw=yaw, label=label, track_id=track_id, score=score, **fields
+        )
 
     def to_kitti_camera(self, calib: KittiCalib) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(location (3,), dimensions (h, w, l), rotation_y, alpha) in KITTI camera conventions."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -30,19 +31,23 @@ class KittiCalib:
     image_size: tuple[int, int] | None = None  # (width, height) when known
     source: str = ""
 
-    @property
+    @cached_property
     def velo_to_rect(self) -> np.ndarray:
         """4x4 transform from the Velodyne frame to the rectified camera frame."""
         T = np.eye(4)
         T[:3, :4] = self.Tr_velo_to_cam
         R = np.eye(4)
         R[:3, :3] = self.R0_rect
-        return R @ T
+        M = R @ T
+        M.setflags(write=False)
+        return M
 
-    @property
+    @cached_property
     def rect_to_velo(self) -> np.ndarray:
         """4x4 inverse of :attr:`velo_to_rect`."""
-        return np.linalg.inv(self.velo_to_rect)
+        M = np.linalg.inv(self.velo_to_rect)
+        M.setflags(write=False)
+        return M
 
     def velo_to_cam(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) Velodyne points to the rectified camera frame."""
@@ -76,9 +81,11 @@ def _parse_matrix_lines(path: Path) -> dict[str, np.ndarray]:
     except OSError as exc:
         raise InputError(f"cannot read calibration: {exc.strerror}", path) from None
     for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or ":" not in line:
+        head = line.split(None, 1)
+        if not head:
             continue
-        key, rest = line.split(":", 1)
+        # "P2: 1 2 ..." (object layout) or "R_rect 1 2 ..." (original tracking layout, no colon).
+        key, rest = line.split(":", 1) if ":" in head[0] else (head[0], head[1] if len(head) > 1 else "")
         try:
             values[key.strip()] = np.array([float(v) for v in rest.split()], dtype=np.float64)
         except ValueError:
@@ -133,7 +140,9 @@ def _read_raw_calib(path: Path, cam: dict[str, np.ndarray], velo_path: Path | No
     velo = _parse_matrix_lines(velo_path)
     R = _take(velo, "R", 9, velo_path).reshape(3, 3)
     T = _take(velo, "T", 3, velo_path).reshape(3, 1)
-    P = {f"P{i}": _take(cam, f"P_rect_0{i}", 12, path).reshape(3, 4) for i in range(4) if f"P_rect_0{i}" in cam}
+    P = {
+        f"P{i}": _take(cam, f"P_rect_0{i}", 12, path).reshape(3, 4) for i in range(4) if f"P_rect_0{i}" in cam
+    }
     P2 = _take(cam, "P_rect_02", 12, path).reshape(3, 4)
     R0 = _take(cam, "R_rect_00", 9, path).reshape(3, 3)
     size = cam.get("S_rect_02")
@@ -154,6 +163,8 @@ def format_kitti_calib(calib: KittiCalib) -> str:
         lines.append(f"P{i}: {row(calib.P.get(f'P{i}', calib.P2))}")
     lines.append(f"R0_rect: {row(calib.R0_rect)}")
     lines.append(f"Tr_velo_to_cam: {row(calib.Tr_velo_to_cam)}")
-    imu = calib.Tr_imu_to_velo if calib.Tr_imu_to_velo is not None else np.hstack([np.eye(3), np.zeros((3, 1))])
+    imu = calib.Tr_imu_to_velo
+    if imu is None:
+        imu = np.hstack([np.eye(3), np.zeros((3, 1))])
     lines.append(f"Tr_imu_to_velo: {row(imu)}")
     return "\n".join(lines) + "\n"
