@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +25,11 @@ class SensorConfig:
     max_range: float
     elevations_deg: list[float] | None = None
     elevation_range_deg: tuple[float, float] | None = None  # (top, bottom) for evenly spaced beams
+    # Height (m) of each beam's origin above the sensor origin, top beam first. A beam then hits
+    # z = rho * tan(elevation) + offset at horizontal distance rho (HDL-64E: two laser blocks).
+    vertical_offsets_m: list[float] | None = None
+    # Which beam a ring channel's value 0 names: "top" (row = ring) or "bottom" (row = beams-1-ring).
+    ring_zero: Literal["top", "bottom"] = "top"
     horizontal_fov_deg: float = 360.0
     mounting_height: float = 1.73
     rate_hz: float = 10.0
@@ -43,11 +49,15 @@ class SensorConfig:
             raise ValueError("give exactly one of elevations_deg or elevation_range_deg")
         if self.elevations_deg is not None:
             if len(self.elevations_deg) != self.beams:
-                raise ValueError(f"elevations_deg has {len(self.elevations_deg)} values for {self.beams} beams")
+                n = len(self.elevations_deg)
+                raise ValueError(f"elevations_deg has {n} values for {self.beams} beams")
             if np.any(np.diff(self.elevations_deg) >= 0):
                 raise ValueError("elevations_deg must be strictly decreasing (top beam first)")
         elif self.elevation_range_deg[0] <= self.elevation_range_deg[1]:
             raise ValueError("elevation_range_deg is (top, bottom) with top > bottom")
+        if self.vertical_offsets_m is not None and len(self.vertical_offsets_m) != self.beams:
+            n = len(self.vertical_offsets_m)
+            raise ValueError(f"vertical_offsets_m has {n} values for {self.beams} beams")
 
     @property
     def elevations(self) -> np.ndarray:
@@ -58,6 +68,13 @@ class SensorConfig:
             top, bottom = self.elevation_range_deg
             deg = np.linspace(top, bottom, self.beams)
         return np.deg2rad(deg)
+
+    @property
+    def vertical_offsets(self) -> np.ndarray:
+        """(beams,) height of each beam's origin above the sensor origin (metres), zeros when not given."""
+        if self.vertical_offsets_m is None:
+            return np.zeros(self.beams)
+        return np.asarray(self.vertical_offsets_m, dtype=np.float64)
 
     @property
     def fov_up(self) -> float:
