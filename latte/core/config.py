@@ -1,0 +1,147 @@
+"""LATTE settings (configs/latte.yaml) as typed dataclasses: classes, colours and algorithm thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from squeezeseg.config import load_config
+from squeezeseg.errors import InputError
+from squeezeseg.resources import config_dir
+
+
+@dataclass(frozen=True)
+class ClassConfig:
+    """One annotation class: display colour, rigid (keeps its size when tracked), typical size (l, w, h)."""
+
+    name: str
+    color: tuple[int, int, int] = (200, 200, 200)
+    rigid: bool = True
+    size: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    semantic_id: int = 0
+
+
+@dataclass(frozen=True)
+class GroundConfig:
+    range_bands: tuple[float, ...] = (0.0, 8.0, 16.0, 30.0, 50.0, 200.0)
+    sectors: int = 8
+    sensor_height: float = 1.73
+    seed_height: float = 0.4
+    distance_threshold: float = 0.2
+    iterations: int = 3
+    min_points: int = 30
+    max_slope_deg: float = 15.0
+
+    def __post_init__(self) -> None:
+        if len(self.range_bands) < 2 or any(b <= a for a, b in zip(self.range_bands, self.range_bands[1:])):
+            raise ValueError("ground.range_bands must be at least two increasing values")
+        if self.sectors < 1 or self.iterations < 1:
+            raise ValueError("ground.sectors and ground.iterations must be at least 1")
+
+
+@dataclass(frozen=True)
+class OneClickConfig:
+    seed_radius: float = 1.5
+    base_radius: float = 0.35
+    radius_per_metre: float = 0.012
+    max_radius: float = 1.2
+    max_object_size: float = 14.0
+    min_points: int = 3
+    max_height_above_ground: float = 4.0
+    fitter: Literal["search", "pca"] = "search"
+    criterion: Literal["variance", "closeness", "area"] = "variance"
+    angle_step_deg: float = 1.0
+    use_size_prior: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.angle_step_deg <= 10:
+            raise ValueError("oneclick.angle_step_deg must be in (0, 10]")
+        if self.base_radius <= 0 or self.max_radius < self.base_radius:
+            raise ValueError("oneclick radii must satisfy 0 < base_radius <= max_radius")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    dt: float = 0.1
+    process_noise: float = 2.0
+    observation_noise: float = 0.05
+    initial_velocity_std: float = 4.0
+    initial_acceleration_std: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.dt <= 0 or self.observation_noise <= 0 or self.process_noise < 0:
+            raise ValueError("tracking.dt and tracking.observation_noise must be > 0, process_noise >= 0")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    min_points: int = 5
+    score_threshold: float = 0.3
+    crop_margin: float = 0.1
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    idle_limit_s: float = 60.0
+    ground_semantic_id: int = 49
+    background_semantic_id: int = 0
+
+
+@dataclass(frozen=True)
+class LatteConfig:
+    """All LATTE settings; ``LatteConfig()`` gives the shipped defaults without reading a file."""
+
+    classes: tuple[ClassConfig, ...] = (
+        ClassConfig("Car", (0, 200, 255), True, (3.9, 1.6, 1.56), 10),
+        ClassConfig("Van", (0, 120, 255), True, (5.1, 1.9, 2.2), 20),
+        ClassConfig("Truck", (0, 60, 200), True, (10.0, 2.6, 3.3), 18),
+        ClassConfig("Pedestrian", (255, 60, 60), False, (0.8, 0.6, 1.75), 30),
+        ClassConfig("Person_sitting", (255, 120, 60), False, (0.8, 0.6, 1.3), 30),
+        ClassConfig("Cyclist", (255, 200, 0), False, (1.75, 0.6, 1.75), 31),
+        ClassConfig("Tram", (160, 0, 255), True, (16.0, 2.5, 3.5), 20),
+        ClassConfig("Misc", (160, 160, 160), True, (1.0, 1.0, 1.0), 99),
+    )
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    oneclick: OneClickConfig = field(default_factory=OneClickConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.classes]
+        if not names or len(set(names)) != len(names):
+            raise ValueError("classes must be a non-empty list of unique names")
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    def class_config(self, name: str) -> ClassConfig | None:
+        """The class called ``name`` (case-insensitive), or None."""
+        for c in self.classes:
+            if c.name.lower() == str(name).lower():
+                return c
+        return None
+
+    def is_rigid(self, name: str) -> bool:
+        c = self.class_config(name)
+        return True if c is None else c.rigid
+
+
+def default_config_path() -> Path:
+    return config_dir() / "latte.yaml"
+
+
+def load_latte_config(path: str | Path | LatteConfig | None = None) -> LatteConfig:
+    """Load ``path`` (default ``configs/latte.yaml``; built-in defaults if that file is absent)."""
+    if isinstance(path, LatteConfig):
+        return path
+    if path is None:
+        path = default_config_path()
+        if not path.exists():
+            return LatteConfig()
+    path = Path(path)
+    if not path.exists():
+        raise InputError("LATTE config file not found", path)
+    return load_config(LatteConfig, path)

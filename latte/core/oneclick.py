@@ -1,0 +1,138 @@
+"""One-click annotation (LATTE Algorithm 1): click on an object, get its fitted Box3D.
+
+From the clicked location the object is grown over the non-ground points by breadth-first
+expansion with KD-tree radius neighbourhoods. The radius adapts to the range of the clicked point
+(the gap between neighbouring beams grows linearly with range), so sparse far objects stay
+connected while near objects do not merge with their neighbours; the search is pruned to a square
+the size of the largest plausible object around the click.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from latte.core.config import LatteConfig, load_latte_config
+from latte.core.ground import GroundModel, fit_ground, ground_mask
+from latte.core.rectangle_fit import fit_box, grow_to_prior
+from squeezeseg.boxes import Box3D
+
+
+def guess_label(size: tuple[float, float, float]) -> str:
+    """A class for an unlabelled cluster from its extents (length, width, height)."""
+    l, w, h = size
+    if l < 1.2 and w < 1.2 and h > 1.0:
+        return "Pedestrian"
+    if l < 2.3 and w < 1.2 and h > 1.0:
+        return "Cyclist"
+    if l > 7.0:
+        return "Truck"
+    return "Car"
+
+
+class OneClickAnnotator:
+    """Cluster-and-fit around a clicked location of the current frame."""
+
+    def __init__(self, config: LatteConfig | str | None = None):
+        self.config = load_latte_config(config)
+        self.points: np.ndarray | None = None
+        self.ground: GroundModel | None = None
+        self.is_ground: np.ndarray | None = None
+        self._obj_idx = np.zeros(0, np.int64)   # indices (into points) of usable non-ground points
+        self._obj_xyz = np.zeros((0, 3))
+
+    def set_frame(self, points: np.ndarray, ground: np.ndarray | None = None) -> None:
+        """Use ``points`` ((N, >=3), LiDAR frame; NaN rows are ignored) for the next clicks.
+
+        ``ground`` optionally gives a precomputed (N,) ground mask.
+        """
+        pts = np.asarray(points)
+        if pts.ndim != 2 or pts.shape[1] < 3:
+            raise ValueError(f"points must be (N, >=3), got shape {pts.shape}")
+        self.points = pts
+        cfg = self.config
+        self.ground = fit_ground(pts, cfg.ground)
+        self.is_ground = ground_mask(pts, cfg.ground, self.ground) if ground is None else np.asarray(ground, bool)
+        xyz = pts[:, :3].astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            height = self.ground.height(np.nan_to_num(xyz), self.ground.cell)
+            keep = ~self.is_ground & np.isfinite(xyz.sum(axis=1)) & (height < cfg.oneclick.max_height_above_ground)
+        self._obj_idx = np.flatnonzero(keep)
+        self._obj_xyz = xyz[self._obj_idx]
+
+    def radius_at(self, range_m: float) -> float:
+        """Neighbourhood radius used for an object at ``range_m`` metres."""
+        c = self.config.oneclick
+        return float(min(c.max_radius, c.base_radius + c.radius_per_metre * range_m))
+
+    def cluster(self, x: float, y: float) -> np.ndarray:
+        """Indices (into the frame's points) of the object at (x, y); empty when there is none."""
+        if self.points is None:
+            raise RuntimeError("call set_frame(points) before click()")
+        c = self.config.oneclick
+        half = c.max_object_size / 2
+        xyz = self._obj_xyz
+        if not (np.isfinite(x) and np.isfinite(y)) or len(xyz) == 0:
+            return np.zeros(0, np.int64)
+        region = np.flatnonzero((np.abs(xyz[:, 0] - x) <= half) & (np.abs(xyz[:, 1] - y) <= half))
+        if len(region) == 0:
+            return np.zeros(0, np.int64)
+        sub = xyz[region]
+        d2 = (sub[:, 0] - x) ** 2 + (sub[:, 1] - y) ** 2
+        seed = int(np.argmin(d2))
+        if d2[seed] > c.seed_radius ** 2:
+            return np.zeros(0, np.int64)
+        r = self.radius_at(float(np.hypot(sub[seed, 0], sub[seed, 1])))
+        members = _bfs(cKDTree(sub), sub, seed, r)
+        if len(members) < c.min_points:
+            return np.zeros(0, np.int64)
+        return self._obj_idx[region[members]]
+
+    def click(self, x: float, y: float, label: str | None = None) -> Box3D | None:
+        """Box3D of the object at (x, y) (metres, LiDAR frame), or None for "no object here".
+
+        ``label`` is the class to give it (guessed from its size when None); the box carries the
+        indices of its points in ``point_indices``.
+        """
+        idx = self.cluster(x, y)
+        if len(idx) == 0:
+            return None
+        return self.fit(idx, label)
+
+    def fit(self, idx: np.ndarray, label: str | None = None) -> Box3D:
+        """Fit a box to the frame's points ``idx`` (the rectangle fit of the config)."""
+        c = self.config.oneclick
+        pts = self._xyz(idx)
+        cx, cy = pts[:, 0].mean(), pts[:, 1].mean()
+        gz = self.ground.ground_z(cx, cy) if self.ground is not None else None
+        if gz is not None and pts[:, 2].min() - gz > 1.0:  # floating object: do not stretch to the road
+            gz = None
+        box = fit_box(pts, label or "Car", c.fitter, c.criterion, c.angle_step_deg, ground_z=gz)
+        if label is None:
+            box = box.replace(label=guess_label(box.size))
+        cls = self.config.class_config(box.label)
+        if c.use_size_prior and cls is not None:
+            box = grow_to_prior(box, _prior_lw(cls.size, box.label))
+        return box.replace(point_indices=idx)
+
+    def _xyz(self, idx: np.ndarray) -> np.ndarray:
+        return np.asarray(self.points)[idx, :3].astype(np.float64)
+
+
+def _prior_lw(size: tuple[float, float, float], label: str) -> tuple[float, float]:
+    """Minimum length and width a partial view is grown to: most of the class's typical size."""
+    return 0.85 * size[0], 0.85 * size[1]
+
+
+def _bfs(tree: cKDTree, pts: np.ndarray, seed: int, radius: float) -> np.ndarray:
+    """Breadth-first region growing from ``seed`` over radius-``radius`` neighbourhoods."""
+    visited = np.zeros(len(pts), dtype=bool)
+    visited[seed] = True
+    frontier = np.array([seed])
+    while len(frontier):
+        nbrs = tree.query_ball_point(pts[frontier], radius, return_sorted=False)
+        cand = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in nbrs]))
+        cand = cand[~visited[cand]]
+        visited[cand] = True
+        frontier = cand
+    return np.flatnonzero(visited)

@@ -1,0 +1,414 @@
+"""The annotation session: the boxes of every frame, undo/redo, autosave, import/export and the
+per-instance operation and time log (the LATTE paper's measure of annotation effort).
+
+Files in ``out_dir``:
+- ``session.json``: the annotations in LATTE JSON plus the operation log, rewritten atomically
+  after every change (the autosave);
+- ``session.recovery.json``: the same plus the undo/redo history, also written after every change
+  and deleted by :meth:`AnnotationSession.close`. Finding it when a session opens means the last one
+  did not close cleanly; :meth:`AnnotationSession.recover` restores it, history included.
+A failed write (full or read-only disk) leaves the previous files intact, notifies the listeners
+with a ``save_error`` event and raises :class:`AutosaveError`; the change stays in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latte.core.commands import BoxChange, Command, CommandStack
+from latte.core.config import LatteConfig, load_latte_config
+from latte.core.formats import FORMATS, read_json_labels, write_json_labels
+from latte.core.sequence import Sequence
+from squeezeseg.boxes import Box3D
+from squeezeseg.errors import InputError
+
+SESSION_FILE = "session.json"
+RECOVERY_FILE = "session.recovery.json"
+
+
+class AutosaveError(InputError):
+    """The session could not be saved; the files already on disk are unchanged."""
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """What changed: ``kind`` is "change", "undo", "redo", "load", "saved" or "save_error"."""
+
+    kind: str
+    frames: tuple[int, ...] = ()
+    box_ids: tuple[int, ...] = ()
+    op: str = ""
+    error: Exception | None = None
+
+
+@dataclass
+class InstanceLog:
+    """Effort spent on one object instance (a track): operations by name and active seconds."""
+
+    track_id: int
+    label: str = ""
+    operations: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def n_operations(self) -> int:
+        return int(sum(self.operations.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"track_id": self.track_id, "label": self.label, "operations": dict(self.operations),
+                "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Result of an import: boxes imported and the problems skipped (each naming file and line)."""
+
+    n_boxes: int
+    errors: tuple[InputError, ...] = ()
+
+
+def classify_update(before: Box3D, after: Box3D) -> str:
+    """Operation name of an edit: relabel, rotate, resize or move (the first that applies)."""
+    if before.label != after.label:
+        return "relabel"
+    if not np.isclose(before.yaw, after.yaw):
+        return "rotate"
+    if not np.allclose(before.size, after.size):
+        return "resize"
+    if not np.allclose(before.center, after.center):
+        return "move"
+    return "edit"
+
+
+class AnnotationSession:
+    """Boxes per frame of ``sequence`` with undo/redo and autosave into ``out_dir``.
+
+    Box ids are unique in the session. A box added without a track id gets a new one. ``clock``
+    (seconds) is injectable for tests. An existing ``session.json`` in ``out_dir`` is resumed.
+    """
+
+    def __init__(self, sequence: Sequence, out_dir: str | Path, config: LatteConfig | str | None = None,
+                 clock: Callable[[], float] = time.monotonic, resume: bool = True):
+        self.sequence = sequence
+        self.out_dir = Path(out_dir)
+        self.config = load_latte_config(config)
+        self.clock = clock
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the output folder: {exc.strerror}", self.out_dir) from None
+        self._frames: dict[int, dict[int, Box3D]] = {}
+        self._stack = CommandStack()
+        self._listeners: list[Callable[[SessionEvent], None]] = []
+        self._next_box_id = 1
+        self._next_track_id = 0
+        self._log: dict[int, InstanceLog] = {}
+        self._last_op_time: float | None = None
+        self.last_save_error: Exception | None = None
+        self.recovery_available = self.recovery_path.exists()
+        if resume and self.session_path.exists():
+            self._load_state(self._read(self.session_path), history=False)
+
+    # ---- paths and listeners --------------------------------------------------------------------
+    @property
+    def session_path(self) -> Path:
+        return self.out_dir / SESSION_FILE
+
+    @property
+    def recovery_path(self) -> Path:
+        return self.out_dir / RECOVERY_FILE
+
+    def subscribe(self, callback: Callable[[SessionEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns a function that unsubscribes."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _notify(self, event: SessionEvent) -> None:
+        for cb in list(self._listeners):
+            cb(event)
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    def boxes(self, frame: int) -> dict[int, Box3D]:
+        """{box_id: Box3D} of ``frame`` (a copy)."""
+        return dict(self._frames.get(frame, {}))
+
+    def box(self, frame: int, box_id: int) -> Box3D:
+        try:
+            return self._frames[frame][box_id]
+        except KeyError:
+            raise KeyError(f"no box {box_id} in frame {frame}") from None
+
+    def all_boxes(self) -> dict[int, list[Box3D]]:
+        """{frame: [boxes]} of every frame that has boxes."""
+        return {f: list(b.values()) for f, b in sorted(self._frames.items()) if b}
+
+    def find_track(self, frame: int, track_id: int) -> int | None:
+        """Box id of track ``track_id`` in ``frame``, or None."""
+        for k, b in self._frames.get(frame, {}).items():
+            if b.track_id == track_id:
+                return k
+        return None
+
+    def new_track_id(self) -> int:
+        t = self._next_track_id
+        self._next_track_id += 1
+        return t
+
+    @property
+    def can_undo(self) -> bool:
+        return self._stack.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self._stack.can_redo
+
+    # ---- editing ----------------------------------------------------------------------------------
+    def _check_frame(self, frame: int) -> None:
+        if not 0 <= frame < len(self.sequence):
+            raise IndexError(f"frame {frame} out of range (sequence has {len(self.sequence)} frames)")
+
+    def _prepare(self, box: Box3D) -> Box3D:
+        if box.track_id is None:
+            box = box.replace(track_id=self.new_track_id())
+        else:
+            self._next_track_id = max(self._next_track_id, box.track_id + 1)
+        return box
+
+    def add_box(self, frame: int, box: Box3D, op: str = "create") -> int:
+        """Add ``box`` to ``frame``; returns its new box id."""
+        return self.add_boxes(frame, [box], op)[0]
+
+    def add_boxes(self, frame: int, boxes: list[Box3D], op: str = "create") -> list[int]:
+        """Add several boxes as one undoable command; returns their box ids."""
+        self._check_frame(frame)
+        ids, changes = [], []
+        for b in boxes:
+            k = self._next_box_id
+            self._next_box_id += 1
+            ids.append(k)
+            changes.append(BoxChange(frame, k, None, self._prepare(b)))
+        self._execute(Command(op, tuple(changes), self.clock()))
+        return ids
+
+    def update_box(self, frame: int, box_id: int, box: Box3D, op: str | None = None) -> None:
+        """Replace box ``box_id``; ``op`` names the operation (default: classified from the change)."""
+        before = self.box(frame, box_id)
+        after = self._prepare(box if box.track_id is not None else box.replace(track_id=before.track_id))
+        self._execute(Command(op or classify_update(before, after),
+                              (BoxChange(frame, box_id, before, after),), self.clock()))
+
+    def remove_box(self, frame: int, box_id: int) -> None:
+        before = self.box(frame, box_id)
+        self._execute(Command("delete", (BoxChange(frame, box_id, before, None),), self.clock()))
+
+    def record_operation(self, frame: int, box_id: int, op: str = "accept") -> None:
+        """Log an operation that changes no box (e.g. accepting a proposal as it is)."""
+        box = self.box(frame, box_id)
+        self._log_op(op, [box], self.clock())
+        self._autosave()
+
+    def undo(self) -> bool:
+        """Undo the last command; False when there is nothing to undo."""
+        if not self._stack.can_undo:
+            return False
+        cmd = self._stack.pop_undo()
+        self._apply(cmd.inverse_changes())
+        self._log_op("undo", [c.before or c.after for c in cmd.changes], self.clock())
+        self._after_change(SessionEvent("undo", *self._keys(cmd), op=cmd.op))
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone command; False when there is nothing to redo."""
+        if not self._stack.can_redo:
+            return False
+        cmd = self._stack.pop_redo()
+        self._apply(cmd.changes)
+        self._log_op("redo", [c.after or c.before for c in cmd.changes], self.clock())
+        self._after_change(SessionEvent("redo", *self._keys(cmd), op=cmd.op))
+        return True
+
+    @staticmethod
+    def _keys(cmd: Command) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return tuple(sorted({c.frame for c in cmd.changes})), tuple(c.box_id for c in cmd.changes)
+
+    def _execute(self, cmd: Command) -> None:
+        if not cmd.changes:
+            return
+        self._apply(cmd.changes)
+        self._stack.push(cmd)
+        self._log_op(cmd.op, [c.after or c.before for c in cmd.changes], cmd.time)
+        self._after_change(SessionEvent("change", *self._keys(cmd), op=cmd.op))
+
+    def _apply(self, changes: tuple[BoxChange, ...]) -> None:
+        for c in changes:
+            slot = self._frames.setdefault(c.frame, {})
+            if c.after is None:
+                slot.pop(c.box_id, None)
+            else:
+                slot[c.box_id] = c.after
+            self._next_box_id = max(self._next_box_id, c.box_id + 1)
+
+    def _after_change(self, event: SessionEvent) -> None:
+        self._notify(event)
+        self._autosave()
+
+    # ---- operation and time log -------------------------------------------------------------------
+    def _log_op(self, op: str, boxes: list[Box3D], t: float) -> None:
+        """Count ``op`` once per instance touched; the time since the previous operation (capped by
+        the idle limit) is the work that led to it."""
+        gap = 0.0 if self._last_op_time is None else max(0.0, t - self._last_op_time)
+        gap = min(gap, self.config.session.idle_limit_s)
+        self._last_op_time = t
+        tracks = {b.track_id: b for b in boxes if b is not None and b.track_id is not None}
+        for tid, b in tracks.items():
+            entry = self._log.setdefault(tid, InstanceLog(tid, b.label))
+            entry.label = b.label
+            entry.operations[op] += 1
+            entry.seconds += gap / len(tracks)
+
+    def instance_log(self) -> list[InstanceLog]:
+        """Per-instance operation counts and active time, by track id."""
+        return [self._log[k] for k in sorted(self._log)]
+
+    # ---- saving -----------------------------------------------------------------------------------
+    def _frames_for_json(self) -> list[tuple[int, str, dict[int, Box3D]]]:
+        return [(f, self.sequence.frame_id(f), boxes) for f, boxes in sorted(self._frames.items()) if boxes]
+
+    def _extra(self, history: bool) -> dict[str, Any]:
+        extra: dict[str, Any] = {"instance_log": [e.to_dict() for e in self.instance_log()],
+                                 "next_box_id": self._next_box_id, "next_track_id": self._next_track_id}
+        if history:
+            extra["history"] = self._stack.to_dict()
+        return extra
+
+    def save(self) -> None:
+        """Write ``session.json`` and the recovery file atomically (AutosaveError on failure)."""
+        try:
+            write_json_labels(self.session_path, self.sequence.name, self._frames_for_json(), self._extra(False))
+            write_json_labels(self.recovery_path, self.sequence.name, self._frames_for_json(), self._extra(True))
+        except OSError as exc:
+            err = AutosaveError(f"autosave failed ({exc.strerror or exc}); the last saved state on disk is "
+                                "intact, the change is kept in memory", self.out_dir)
+            self.last_save_error = err
+            self._notify(SessionEvent("save_error", error=err))
+            raise err from None
+        self.last_save_error = None
+        self._notify(SessionEvent("saved"))
+
+    def _autosave(self) -> None:
+        self.save()
+
+    def close(self) -> None:
+        """Final save, then remove the recovery file (a clean end of the session)."""
+        self.save()
+        self.recovery_path.unlink(missing_ok=True)
+        self.recovery_available = False
+
+    def _read(self, path: Path) -> tuple[dict[str, Any], list]:
+        errors: list[InputError] = []
+        doc, frames = read_json_labels(path, errors)
+        if errors:
+            raise errors[0]
+        return doc, frames
+
+    def _load_state(self, parsed: tuple[dict[str, Any], list], history: bool) -> None:
+        doc, frames = parsed
+        self._frames = {}
+        for index, _fid, boxes in frames:
+            self._frames[index] = {k if k is not None else self._next_box_id + j: b
+                                   for j, (k, b) in enumerate(boxes)}
+        ids = [k for b in self._frames.values() for k in b]
+        tracks = [b.track_id for f in self._frames.values() for b in f.values() if b.track_id is not None]
+        self._next_box_id = max([int(doc.get("next_box_id", 1)), *(i + 1 for i in ids)])
+        self._next_track_id = max([int(doc.get("next_track_id", 0)), *(t + 1 for t in tracks)])
+        self._log = {}
+        for e in doc.get("instance_log", []):
+            self._log[int(e["track_id"])] = InstanceLog(int(e["track_id"]), str(e.get("label", "")),
+                                                        Counter(e.get("operations", {})), float(e.get("seconds", 0)))
+        if history and isinstance(doc.get("history"), dict):
+            try:
+                self._stack = CommandStack.from_dict(doc["history"])
+            except (KeyError, TypeError, ValueError, InputError):
+                self._stack = CommandStack()
+        elif history:
+            self._stack = CommandStack()
+        self._notify(SessionEvent("load", tuple(sorted(self._frames))))
+
+    def recover(self) -> bool:
+        """Restore the state and undo history of an unclean exit from the recovery file.
+
+        Returns False when there is no recovery file. A damaged recovery file raises InputError.
+        """
+        if not self.recovery_path.exists():
+            return False
+        self._load_state(self._read(self.recovery_path), history=True)
+        self.recovery_available = False
+        self._autosave()
+        return True
+
+    # ---- import / export --------------------------------------------------------------------------
+    def export(self, format: str, path: str | Path) -> None:
+        """Write the annotations as ``format``: "kitti" (a label_2 folder, one file per frame),
+        "tracking" (one label_02 file), "semantickitti" (a folder of .label files, one per frame,
+        ground and background included) or "json" (one file)."""
+        from latte.core import label_io
+
+        _check_format(format)
+        label_io.export_session(self, format, Path(path))
+
+    def import_labels(self, path: str | Path, format: str | None = None, frame: int | None = None,
+                      replace: bool = True) -> ImportReport:
+        """Import labels (format guessed from ``path`` when None) as one undoable command.
+
+        ``frame`` picks the frame for a single per-frame file (kitti .txt, .label). With ``replace``
+        the boxes already in the imported frames are removed. Malformed lines are skipped and
+        returned in the report (each naming file and line); the rest is imported.
+        """
+        from latte.core import label_io
+
+        path = Path(path)
+        format = format or label_io.guess_format(path)
+        _check_format(format)
+        per_frame, errors = label_io.read_for_session(self, format, path, frame)
+        changes = []
+        for f, boxes in sorted(per_frame.items()):
+            self._check_frame(f)
+            if replace:
+                changes += [BoxChange(f, k, b, None) for k, b in self._frames.get(f, {}).items()]
+            for b in boxes:
+                k = self._next_box_id
+                self._next_box_id += 1
+                changes.append(BoxChange(f, k, None, self._prepare(b.replace(point_indices=None))))
+        self._execute(Command("import", tuple(changes), self.clock()))
+        return ImportReport(sum(len(b) for b in per_frame.values()), tuple(errors))
+
+    def session_summary(self) -> dict[str, Any]:
+        """Counts for status bars and reports."""
+        boxes = self.all_boxes()
+        return {"frames": len(self.sequence), "annotated_frames": len(boxes),
+                "boxes": sum(len(b) for b in boxes.values()),
+                "tracks": len({b.track_id for bs in boxes.values() for b in bs})}
+
+
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise InputError(f"unknown label format '{format}' (choose from {', '.join(FORMATS)})")
+
+
+def read_session_file(path: str | Path) -> dict[str, Any]:
+    """The raw JSON document of a session or recovery file."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read session file: {exc}", path) from None

@@ -1,0 +1,79 @@
+"""One-click accuracy and latency on the real KITTI object frames (../shared/data/kitti_object).
+
+For every labelled object with at least --min-points points inside its box, click the non-ground
+point nearest the box centre and compare the fitted box with the ground truth (BEV IoU). Also times
+ground removal per frame and one click (cluster + fit) per object, repeated --repeat times.
+
+Usage: .venv/bin/python scripts/bench_latte_oneclick.py [--data DIR] [--repeat 20] [--no-label]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from latte.core.ground import fit_ground, ground_mask
+from latte.core.oneclick import OneClickAnnotator
+from latte.core.sequence import open_sequence
+from squeezeseg.io import read_kitti_labels
+from squeezeseg.resources import shared_data_dir
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=shared_data_dir() / "kitti_object")
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--min-points", type=int, default=30)
+    ap.add_argument("--no-label", action="store_true", help="let the annotator guess the class")
+    args = ap.parse_args()
+    seq = open_sequence(args.data)
+    ann = OneClickAnnotator()
+    ious, ground_ms, click_ms, missed = [], [], [], []
+    for i in range(len(seq)):
+        pts = seq.points(i)
+        gt = read_kitti_labels(seq.frames[i].labels, seq.calib(i))
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            ground_mask(pts, ann.config.ground, fit_ground(pts, ann.config.ground))
+            ground_ms.append((time.perf_counter() - t0) * 1e3)
+        ann.set_frame(pts)
+        non_ground = ~ann.is_ground
+        for box in gt:
+            inside = box.contains(pts)
+            n = int(inside.sum())
+            if n < args.min_points:
+                continue
+            cand = np.flatnonzero(inside & non_ground)
+            if len(cand) == 0:
+                cand = np.flatnonzero(inside)
+            d = np.linalg.norm(pts[cand, :2] - np.asarray(box.center[:2]), axis=1)
+            cx, cy = pts[cand[np.argmin(d)], :2]
+            label = None if args.no_label else box.label
+            fitted = None
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                fitted = ann.click(float(cx), float(cy), label)
+                click_ms.append((time.perf_counter() - t0) * 1e3)
+            iou = 0.0 if fitted is None else box.bev_iou(fitted)
+            if fitted is None:
+                missed.append((seq.frame_id(i), box.label))
+            ious.append(iou)
+            rng = float(np.hypot(*box.center[:2]))
+            print(f"frame {seq.frame_id(i)} {box.label:<10} range {rng:5.1f} m  points {n:5d}  "
+                  f"BEV IoU {iou:.3f}" + ("" if fitted is None else
+                                          f"  fitted {fitted.label} l={fitted.size[0]:.2f} w={fitted.size[1]:.2f}"))
+    ious = np.asarray(ious)
+    print(f"objects with >= {args.min_points} points: {len(ious)}; missed (no box): {len(missed)} {missed}")
+    print(f"one-click BEV IoU: median {np.median(ious):.3f}, mean {ious.mean():.3f}, min {ious.min():.3f}")
+    print(f"ground removal: median {np.median(ground_ms):.1f} ms over {len(ground_ms)} runs "
+          f"({len(pts)} points in the last frame)")
+    print(f"one click (cluster + fit): median {np.median(click_ms):.1f} ms, "
+          f"p95 {np.percentile(click_ms, 95):.1f} ms over {len(click_ms)} clicks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
