@@ -148,11 +148,7 @@ class Box3D:
         bottom = np.asarray(location, dtype=np.float64).reshape(1, 3)
         center_cam = bottom - np.array([[0.0, h / 2, 0.0]])  # camera y points down
         center = calib.cam_to_velo(center_cam)[0]
-        # The heading vector (cos ry, 0, -sin ry) in the camera frame, mapped into the LiDAR frame.
-        heading_cam = np.array([[np.cos(rotation_y), 0.0, -np.sin(rotation_y)]])
-        R = calib.rect_to_velo[:3, :3]
-        hv = heading_cam @ R.T
-        yaw = float(np.arctan2(hv[0, 1], hv[0, 0]))
+        yaw = _yaw_from_rotation_y(float(rotation_y), calib)
         return cls(
             center=center, size=(l, w, h), yaw=yaw, label=label, track_id=track_id, score=score, **fields
         )
@@ -178,6 +174,22 @@ class Box3D:
             W, H = image_size
             box = np.clip(box, [0, 0, 0, 0], [W - 1, H - 1, W - 1, H - 1])
         return box
+
+
+def _yaw_from_rotation_y(rotation_y: float, calib: KittiCalib) -> float:
+    """The LiDAR yaw whose heading, seen in the rectified camera's x-z plane, has angle ``rotation_y``.
+
+    The exact inverse of :meth:`Box3D.to_kitti_camera`: the two frames are tilted slightly, so
+    mapping the camera heading (cos ry, 0, -sin ry) into the LiDAR frame and dropping its z would
+    not come back to the same yaw (off by ~1e-4 rad on KITTI).
+    """
+    M = calib.velo_to_rect[:3, :2]  # rect-frame image of the LiDAR ground-plane axes
+    c, s = np.cos(rotation_y), np.sin(rotation_y)
+    a = np.array([s, 0.0, c]) @ M  # headings with h_x sin(ry) + h_z cos(ry) = 0 are perpendicular to a
+    d = np.array([-a[1], a[0]])
+    if np.array([c, 0.0, -s]) @ M @ d < 0:  # and point along (cos ry, -sin ry), not against it
+        d = -d
+    return float(np.arctan2(d[1], d[0]))
 
 
 def clip_convex_polygon(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:

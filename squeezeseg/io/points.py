@@ -57,6 +57,8 @@ def read_points(
         points, fields = _read_bin(path, columns)
     else:
         points, fields = reader(path)
+    if len(points) == 0:
+        raise InputError("the file holds no points", path)
     points, fields = _xyzi_first(points, fields, path)
     return (points, fields) if return_fields else points
 
