@@ -1,0 +1,72 @@
+"""`squeezeseg project SCAN --sensor hdl64e --out DIR`: range image as .npy plus a PNG."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from squeezeseg.atomic import atomic_open
+from squeezeseg.projection import ROW_MODES, SphericalProjection
+from squeezeseg.sensors import load_sensor
+
+log = logging.getLogger("squeezeseg.project")
+
+SUFFIXES = (".pcd.bin", ".bin", ".pcd", ".ply", ".npy", ".npz", ".las", ".laz")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "project",
+        help="project a scan to a range image (.npy + .png)",
+        description="Project a point cloud to an H x W x 6 range image (x, y, z, intensity, range, mask). "
+        "Writes <name>.npy, <name>_rowcol.npy (row, col of every input point, -1 = not in the image) "
+        "and <name>.png (depth, intensity).",
+    )
+    p.add_argument("scan", type=Path, help="point cloud (.bin, .pcd.bin, .pcd, .ply, .npy, .npz, .las)")
+    p.add_argument("--sensor", default="hdl64e", help="sensor config name or YAML path (default hdl64e)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--fov", type=float, default=90.0, help="horizontal window in degrees (360 = full)")
+    p.add_argument("--width", type=int, default=None, help="columns (default: sensor resolution over --fov)")
+    p.add_argument("--rows", choices=ROW_MODES, default="auto", help="how rows are found (default auto)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from squeezeseg.io import read_points
+    from squeezeseg.visualize import range_image_panel, save_png
+
+    sensor = load_sensor(args.sensor)
+    proj = SphericalProjection(sensor, width=args.width, fov_deg=args.fov, rows=args.rows)
+    points, fields = read_points(args.scan, return_fields=True)
+    ring = points[:, list(fields).index("ring")] if "ring" in fields else None
+    ri = proj.project(points, ring=ring)
+    stem = scan_stem(args.scan)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    _save_npy(out / f"{stem}.npy", ri.image)
+    _save_npy(out / f"{stem}_rowcol.npy", np.stack([ri.rows, ri.cols], axis=1))
+    save_png(out / f"{stem}.png", range_image_panel(ri.image))
+    inside = int(np.count_nonzero(ri.rows >= 0))
+    log.info(
+        "%s: %d points, %d in the %dx%d image (%d pixels filled, rows by %s), %d dropped; wrote %s",
+        args.scan, len(points), inside, proj.height, proj.width, int(ri.mask.sum()), ri.row_mode,
+        ri.dropped, out / f"{stem}.npy",
+    )
+    return 0
+
+
+def scan_stem(path: Path) -> str:
+    """File name without its point-cloud suffix (``x.pcd.bin`` -> ``x``)."""
+    name = path.name
+    for suf in SUFFIXES:
+        if name.endswith(suf) and len(name) > len(suf):
+            return name[: -len(suf)]
+    return path.stem
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with atomic_open(path, "wb") as fh:
+        np.save(fh, arr)
