@@ -134,7 +134,7 @@ def test_real_nuscenes_sweep_keeps_ring(shared_data: Path):
     assert fields == ("x", "y", "z", "intensity", "ring")
     assert points.shape[1] == 5
     np.testing.assert_array_equal(np.unique(points[:, 4]), np.arange(32))
-    # Same bytes as a plain KITTI-style read would give 4 columns of shifted data: 5 is the right width.
+    # read as 5 floats per point, ring is a whole number on every point (a 4-float read would shift it)
     assert np.all(points[:, 4] == np.round(points[:, 4]))
 
 
@@ -240,3 +240,32 @@ def test_reader_keeps_nan_and_drop_invalid_points_counts_them(tmp_path: Path, cl
     np.testing.assert_array_equal(kept, np.delete(points, [3, 7, 9, 11], axis=0))
     same, none = drop_invalid_points(kept)
     assert none == 0 and same is kept
+
+
+def test_loose_ascii_pcd_with_multi_count_field(tmp_path: Path):
+    header = (
+        "# written by hand\nVERSION .7\nFIELDS x y z hist intensity\nSIZE 4 4 4 4 4\nTYPE F F F F F\n"
+        "COUNT 1 1 1 2 1\nWIDTH 2\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA ascii\n"
+    )
+    (tmp_path / "loose.pcd").write_text(header + "1 2 3  9 9 0.5 \n4 5 6 9 9   0.25\n")
+    points, fields = read_points(tmp_path / "loose.pcd", return_fields=True)
+    assert fields == ("x", "y", "z", "intensity")  # the 2-count histogram is not a point channel
+    np.testing.assert_array_equal(points, [[1, 2, 3, 0.5], [4, 5, 6, 0.25]])
+
+
+def test_big_endian_ply_with_uchar_intensity_and_faces(tmp_path: Path):
+    header = (
+        b"ply\nformat binary_big_endian 1.0\ncomment made by hand\nelement vertex 3\n"
+        b"property double x\nproperty double y\nproperty double z\nproperty uchar intensity\n"
+        b"element face 1\nproperty list uchar int vertex_indices\nend_header\n"
+    )
+    rec = np.array([(1, 2, 3, 10), (4, 5, 6, 20), (7, 8, 9, 255)], dtype=">f8,>f8,>f8,u1")
+    face = b"\x03" + np.array([0, 1, 2], ">i4").tobytes()
+    (tmp_path / "be.ply").write_bytes(header + rec.tobytes() + face)
+    points = read_points(tmp_path / "be.ply")
+    np.testing.assert_array_equal(points, [[1, 2, 3, 10], [4, 5, 6, 20], [7, 8, 9, 255]])
+
+
+def test_not_a_las_file(tmp_path: Path):
+    (tmp_path / "g.laz").write_bytes(b"garbage\x00\xff")
+    assert "cannot read LAS/LAZ" in _error(tmp_path / "g.laz")
