@@ -126,14 +126,15 @@ class SphericalProjection:
             ring = pts[:, 4]
         x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
         rng = np.sqrt(x * x + y * y + z * z)
-        ok = np.isfinite(rng) & (rng > MIN_RANGE)
+        finite = np.isfinite(rng)
         if pts.shape[1] >= 4:
-            ok &= np.isfinite(pts[:, 3])
+            finite &= np.isfinite(pts[:, 3])
+        ok = finite & (rng > MIN_RANGE)
         keep = None
         dropped = n - int(np.count_nonzero(ok))
         if dropped:
             keep = np.flatnonzero(ok)
-            nonfinite = n - int(np.count_nonzero(np.isfinite(rng)))
+            nonfinite = n - int(np.count_nonzero(finite))
             log.warning(
                 "dropped %d of %d points (%d NaN/inf, %d at zero range)",
                 dropped, n, nonfinite, dropped - nonfinite,
