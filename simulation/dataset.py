@@ -1,0 +1,176 @@
+"""Dataset generation: many sequences of many frames written in one layout, deterministic for a
+seed, in parallel worker processes, resumable (finished frames are skipped), and refusing to mix
+with a different dataset already in the output folder (``lidarsim.json`` records the parameters)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from simulation.dropout import DropoutMap, resolve_dropout
+from simulation.sequence import SequenceSimulator
+from simulation.writers import LAYOUTS, STATE_DIR, make_writer
+from squeezeseg.atomic import atomic_write_text
+from squeezeseg.errors import InputError
+from squeezeseg.sensors import load_sensor
+
+log = logging.getLogger(__name__)
+MANIFEST = "lidarsim.json"
+FORMAT_VERSION = 1
+
+
+def _params(sensor, frames, sequences, seed, layout, camera, dropout, intensity, density) -> dict:
+    return {
+        "format": FORMAT_VERSION,
+        "sensor": sensor,
+        "frames": frames,
+        "sequences": sequences,
+        "seed": seed,
+        "layout": layout,
+        "camera": camera,
+        "dropout": dropout,
+        "intensity": intensity,
+        "density": density,
+    }
+
+
+def _check_out(out: Path, params: dict) -> None:
+    """Create ``out`` or check that it holds the same dataset (so a resume cannot mix two)."""
+    manifest = out / MANIFEST
+    if out.exists() and not out.is_dir():
+        raise InputError("output exists and is not a folder", out)
+    if manifest.is_file():
+        try:
+            old = json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError:
+            raise InputError(
+                "corrupt lidarsim.json: remove the folder or pick another --out", manifest
+            ) from None
+        diff = [f"{k}: {old.get(k)!r} there, {v!r} asked" for k, v in params.items() if old.get(k) != v]
+        if diff:
+            raise InputError("holds a different dataset (" + "; ".join(diff) + "); pick another --out", out)
+    elif out.is_dir() and any(out.iterdir()):
+        raise InputError(
+            "is not empty and holds no lidarsim.json: not a simulator dataset, pick another --out", out
+        )
+    else:
+        atomic_write_text(manifest, json.dumps(params, indent=1) + "\n")
+
+
+def _frames(params: dict, out: str, seq: int, frames: list[int], dropout: DropoutMap | None) -> Iterator[int]:
+    """Simulate and write ``frames`` of sequence ``seq``, yielding each frame number when written."""
+    sensor = load_sensor(params["sensor"])
+    layout = params["layout"]
+    writer = make_writer(layout, Path(out), params["frames"], params["sequences"], params["camera"], sensor)
+    on_points = dropout if layout != "squeezeseg" else None
+    sim = SequenceSimulator(
+        sensor,
+        params["frames"],
+        params["seed"],
+        seq,
+        camera=params["camera"],
+        intensity=params["intensity"],
+        dropout=on_points,
+        density=params["density"],
+    )
+    for k in frames:
+        frame = sim.frame(k)
+        rng = np.random.default_rng([params["seed"], seq, k, 3])
+        writer.write(frame, dropout_rng=rng, dropout=dropout if layout == "squeezeseg" else None)
+        yield k
+
+
+def _run(params: dict, out: str, seq: int, frames: list[int], dropout: DropoutMap | None) -> list[int]:
+    """Worker process: all of :func:`_frames`."""
+    return list(_frames(params, out, seq, frames, dropout))
+
+
+def generate_dataset(
+    out_dir: str | Path,
+    sensor: str = "hdl64e",
+    frames: int = 10,
+    sequences: int = 1,
+    seed: int = 0,
+    layout: str = "kitti-raw",
+    camera: bool = True,
+    dropout: DropoutMap | str | float | None = None,
+    intensity: bool = True,
+    workers: int = 1,
+    density: float = 1.0,
+    progress: bool = True,
+) -> Path:
+    """Simulate ``sequences`` x ``frames`` labelled frames into ``out_dir`` in ``layout`` and return it.
+
+    Runs again with the same arguments resume: finished frames are skipped. ``dropout`` is a saved
+    map (path), a :class:`DropoutMap`, or a uniform rate in [0, 1); ``intensity=False`` writes zero
+    intensity as in the papers' simulated data.
+    """
+    sensor_cfg = load_sensor(sensor)
+    for name, v in (("frames", frames), ("sequences", sequences), ("workers", workers)):
+        if int(v) != v or v <= 0:
+            raise InputError(f"{name} must be a positive integer, got {v}")
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout '{layout}' (choose from {', '.join(LAYOUTS)})")
+    if layout == "squeezeseg" and sensor_cfg.beams != 64:
+        log.info(
+            "squeezeseg layout with a %d-beam sensor: images are %d x 512", sensor_cfg.beams, sensor_cfg.beams
+        )
+    dmap = resolve_dropout(dropout, sensor_cfg)
+    dropout_id = (
+        None if dmap is None else (dmap.source if isinstance(dropout, (str, Path, float, int)) else "map")
+    )
+    if layout == "squeezeseg" and dmap is not None and dmap.prob.shape[1] == 1:
+        dmap = DropoutMap(np.repeat(dmap.prob, 512, axis=1), 90.0, 0, dmap.source)
+    out = Path(out_dir)
+    params = _params(
+        sensor_cfg.name,
+        int(frames),
+        int(sequences),
+        int(seed),
+        layout,
+        bool(camera),
+        dropout_id,
+        bool(intensity),
+        float(density),
+    )
+    _check_out(out, params)
+    writer = make_writer(layout, out, int(frames), int(sequences), bool(camera), sensor_cfg)
+    todo = {s: [k for k in range(frames) if not writer.done(s, k)] for s in range(sequences)}
+    n_todo = sum(len(v) for v in todo.values())
+    if n_todo < frames * sequences:
+        log.info("resuming: %d of %d frames already done", frames * sequences - n_todo, frames * sequences)
+    chunk = max(1, min(10, -(-n_todo // max(1, workers * 2))))
+    tasks = [(s, ks[i : i + chunk]) for s, ks in todo.items() for i in range(0, len(ks), chunk)]
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=frames * sequences,
+        initial=frames * sequences - n_todo,
+        unit="frame",
+        disable=not progress,
+        desc="lidarsim",
+    )
+    try:
+        if workers == 1 or len(tasks) <= 1:
+            for s, ks in tasks:
+                for _ in _frames(params, str(out), s, ks, dmap):
+                    bar.update(1)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(_run, params, str(out), s, ks, dmap) for s, ks in tasks]
+                for fut in as_completed(futures):
+                    bar.update(len(fut.result()))
+    finally:
+        bar.close()
+    calib = SequenceSimulator.default_calib()
+    for s in range(sequences):
+        writer.finish_sequence(s, calib)
+    writer.finish(calib)
+    atomic_write_text(out / STATE_DIR / "complete", "ok\n")
+    return out

@@ -1,0 +1,388 @@
+"""Procedural, seeded driving scenes: a straight road with gentle slopes, parking strips, curbs,
+sidewalks, terrain, buildings, walls, trees, poles and signs (static), and agents (parked and
+moving cars, vans, trucks, pedestrians, cyclists, and the ego vehicle) with trajectories.
+
+World frame: the road runs along +x, y left, z up. Right-hand traffic: lanes with y < 0 drive +x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulation import meshes
+from simulation.classes import KITTI_TYPE
+from simulation.meshes import Mesh
+from squeezeseg.boxes import Box3D
+
+LANE_WIDTH = 3.5
+PARKING_WIDTH = 2.3
+CURB_HEIGHT = 0.15
+EGO_SIZE = (4.5, 1.8, 1.6)
+
+
+@dataclass
+class Agent:
+    """A movable object: local mesh, instance id (also the track id), KITTI type and trajectory.
+
+    ``track`` holds (T, 3) poses x, y, yaw sampled every ``dt`` seconds from t = 0.
+    """
+
+    kind: str
+    mesh: Mesh | None
+    instance: int
+    track: np.ndarray
+    dt: float
+    size: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def pose(self, t: float) -> tuple[float, float, float]:
+        """(x, y, yaw) at time ``t`` (linear interpolation between samples)."""
+        k = t / self.dt
+        i = int(np.clip(np.floor(k), 0, len(self.track) - 2))
+        a = float(np.clip(k - i, 0.0, 1.0))
+        p0, p1 = self.track[i], self.track[i + 1]
+        dyaw = (p1[2] - p0[2] + np.pi) % (2 * np.pi) - np.pi
+        return float(p0[0] + a * (p1[0] - p0[0])), float(p0[1] + a * (p1[1] - p0[1])), float(p0[2] + a * dyaw)
+
+    @property
+    def label(self) -> str:
+        return KITTI_TYPE.get(self.kind, "Misc")
+
+
+@dataclass
+class Scene:
+    """Static geometry, agents and the road layout of one sequence."""
+
+    seed: int
+    static: Mesh
+    agents: list[Agent]
+    ego: Agent
+    slope: float
+    bump: tuple[float, float]  # amplitude (m), wavelength (m) of the road's rolling profile
+    road_half_width: float
+    lane_lines: list[tuple[float, bool]]  # (y, dashed)
+    duration: float
+    meta: dict = field(default_factory=dict)
+
+    def ground_z(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray | float:
+        """Height of the ground surface (road, or curb-raised sidewalk and terrain) at (x, y)."""
+        amp, wl = self.bump
+        z = self.slope * np.asarray(x) + amp * np.sin(2 * np.pi * np.asarray(x) / wl)
+        return z + CURB_HEIGHT * (np.abs(np.asarray(y)) > self.road_half_width)
+
+    def agent_z(self, x: float, y: float) -> float:
+        return float(self.ground_z(x, y))
+
+    def marking(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Boolean mask of road-marking paint at world (x, y) on the road surface."""
+        out = np.zeros(np.shape(x), bool)
+        for ly, dashed in self.lane_lines:
+            on = np.abs(y - ly) < 0.075
+            if dashed:
+                on &= np.mod(x, 9.0) < 3.0
+            out |= on
+        return out & (np.abs(y) < self.road_half_width)
+
+    def box(self, agent: Agent, t: float) -> Box3D:
+        """The world-frame 3D box of ``agent`` at time ``t``."""
+        x, y, yaw = agent.pose(t)
+        l, w, h = agent.size
+        return Box3D((x, y, self.agent_z(x, y) + h / 2), (l, w, h), yaw, agent.label, track_id=agent.instance)
+
+
+# ---- trajectories -----------------------------------------------------------------------
+def _trajectory(
+    x0: float, y0: float, yaw0: float, speed: np.ndarray, yaw_rate: np.ndarray, dt: float
+) -> np.ndarray:
+    """Integrate speed and yaw-rate samples into (T, 3) poses."""
+    yaw = yaw0 + np.concatenate([[0.0], np.cumsum(yaw_rate[:-1] * dt)])
+    x = x0 + np.concatenate([[0.0], np.cumsum(speed[:-1] * np.cos(yaw[:-1]) * dt)])
+    y = y0 + np.concatenate([[0.0], np.cumsum(speed[:-1] * np.sin(yaw[:-1]) * dt)])
+    return np.stack([x, y, yaw], axis=1)
+
+
+def _speed_profile(t: np.ndarray, v0: float, stop: tuple[float, float] | None, accel: float) -> np.ndarray:
+    """Constant speed ``v0``; with ``stop`` = (t_stop, t_go) brake to 0 at t_stop and pull away at t_go."""
+    v = np.full_like(t, v0)
+    if stop is not None and v0 > 0:
+        t_stop, t_go = stop
+        braking = np.clip(v0 - accel * (t - t_stop), 0.0, v0)
+        going = np.clip(accel * (t - t_go), 0.0, v0)
+        v = np.where(t < t_stop, v0, np.where(t < t_go, braking, np.maximum(braking, going)))
+    return v
+
+
+def _stop_event(rng: np.random.Generator, duration: float) -> tuple[float, float]:
+    """(t_stop, t_go): brake at a random moment of the sequence, pull away 1-10 s later."""
+    t_stop = float(rng.uniform(0, 1) * duration)
+    return t_stop, t_stop + float(rng.uniform(1.0, 10.0))
+
+
+# ---- scene generation ----------------------------------------------------------------------
+class _Builder:
+    def __init__(self, seed: int, sequence: int, duration: float, rate_hz: float):
+        self.rng = np.random.default_rng([seed, sequence, 7])
+        self.seed = seed
+        self.duration = duration
+        self.dt = 1.0 / (4 * rate_hz)
+        self.t = np.arange(0.0, duration + 2 * self.dt, self.dt)
+        self.parts: list[Mesh] = []
+        self.agents: list[Agent] = []
+        self.next_instance = 1
+
+    def add_static(self, mesh: Mesh, x: float, y: float, yaw: float = 0.0, z: float | None = None) -> None:
+        self.parts.append(mesh.transformed(yaw, (x, y, self.ground(x, y) if z is None else z)))
+
+    def ground(self, x: float, y: float) -> float:
+        z = self.slope * x + self.bump[0] * np.sin(2 * np.pi * x / self.bump[1])
+        return float(z + CURB_HEIGHT * (abs(y) > self.road_half))
+
+    def add_agent(self, kind: str, x: float, y: float, yaw: float, speed: np.ndarray, yaw_rate=None) -> None:
+        rng = self.rng
+        if kind in meshes.VEHICLE_SIZES:
+            mesh = meshes.vehicle(kind, rng)
+        elif kind == "pedestrian":
+            mesh = meshes.pedestrian(rng)
+        else:
+            mesh = meshes.cyclist(rng)
+        lo, hi = mesh.extent
+        size = tuple(float(v) for v in (hi - lo))
+        yr = np.zeros_like(self.t) if yaw_rate is None else yaw_rate
+        track = _trajectory(x, y, yaw, speed, yr, self.dt)
+        self.agents.append(Agent(kind, mesh, self.next_instance, track, self.dt, size))
+        self.next_instance += 1
+
+
+def _strip(
+    xs: np.ndarray, y0: float, y1: float, z: np.ndarray, z1: np.ndarray | None, cls: str, mat: str
+) -> Mesh:
+    """Quads between consecutive ``xs``: across y0..y1 at height z, or (with z1) from z up to z1 at y0."""
+    n = len(xs)
+    if z1 is None:
+        a = np.c_[xs, np.full(n, y0), z]
+        b = np.c_[xs, np.full(n, y1), z]
+    else:
+        a = np.c_[xs, np.full(n, y0), z]
+        b = np.c_[xs, np.full(n, y0), z1]
+    v = np.concatenate([a, b]).astype(np.float32)
+    i = np.arange(n - 1)
+    tris = np.concatenate([np.c_[i, i + 1, n + i + 1], np.c_[i, n + i + 1, n + i]]).astype(np.int32)
+    if (y1 < y0) if z1 is None else (y0 < 0):
+        tris = tris[:, ::-1]
+    from simulation.classes import CLASS_ID, MATERIAL_ID
+
+    f = len(tris)
+    return Mesh(v, tris, np.full(f, CLASS_ID[cls], np.uint8), np.full(f, MATERIAL_ID[mat], np.uint8))
+
+
+def generate_scene(
+    seed: int, sequence: int = 0, duration: float = 10.0, rate_hz: float = 10.0, density: float = 1.0
+) -> Scene:
+    """A random street scene with agents moving for ``duration`` seconds; same arguments, same scene."""
+    b = _Builder(seed, sequence, duration, rate_hz)
+    rng = b.rng
+    two_way_lanes = int(rng.choice([1, 2], p=[0.6, 0.4]))  # driving lanes per direction
+    parking = (rng.random() < 0.7, rng.random() < 0.7)  # right (y<0), left (y>0)
+    drive_half = two_way_lanes * LANE_WIDTH
+    right_edge = -drive_half - PARKING_WIDTH * parking[0]
+    left_edge = drive_half + PARKING_WIDTH * parking[1]
+    b.road_half = road_half = max(-right_edge, left_edge)
+    b.slope = float(rng.uniform(-0.03, 0.03))
+    b.bump = (float(rng.uniform(0.0, 0.4)), float(rng.uniform(80.0, 200.0)))
+    ego_speed = float(rng.choice([0.0, rng.uniform(4.0, 12.0)], p=[0.15, 0.85]))
+    travel = ego_speed * duration
+    x_lo, x_hi = -110.0, travel + 110.0
+
+    # ground: road, curbs, sidewalks, terrain (strips along x following the road profile)
+    xs = np.arange(x_lo - 20, x_hi + 20.1, 4.0)
+    zr = b.slope * xs + b.bump[0] * np.sin(2 * np.pi * xs / b.bump[1])
+    walk = float(rng.uniform(2.0, 4.0))
+    edge = road_half + walk
+    far = edge + 70.0
+    b.parts += [
+        _strip(xs, -road_half, road_half, zr, None, "road", "asphalt"),
+        _strip(xs, road_half, road_half, zr, zr + CURB_HEIGHT, "sidewalk", "curb"),
+        _strip(xs, -road_half, -road_half, zr, zr + CURB_HEIGHT, "sidewalk", "curb"),
+        _strip(xs, road_half, edge, zr + CURB_HEIGHT, None, "sidewalk", "concrete"),
+        _strip(xs, -edge, -road_half, zr + CURB_HEIGHT, None, "sidewalk", "concrete"),
+        _strip(xs, edge, far, zr + CURB_HEIGHT, None, "terrain", "grass"),
+        _strip(xs, -far, -edge, zr + CURB_HEIGHT, None, "terrain", "grass"),
+    ]
+    lines = [(0.0, False)] + [(s * k * LANE_WIDTH, True) for k in range(1, two_way_lanes) for s in (-1, 1)]
+    lines += [(-drive_half, False), (drive_half, False)]
+
+    _add_roadside(b, x_lo, x_hi, road_half, edge, density)
+    ego = _add_traffic(b, two_way_lanes, parking, road_half, edge, ego_speed, x_lo, x_hi, density)
+
+    static = meshes.merge(b.parts)
+    agents = _remove_collisions(b.agents, ego, 4)
+    return Scene(
+        seed,
+        static,
+        agents,
+        ego,
+        b.slope,
+        b.bump,
+        road_half,
+        lines,
+        duration,
+        meta={"sequence": sequence, "lanes_per_direction": two_way_lanes},
+    )
+
+
+def _add_roadside(
+    b: _Builder, x_lo: float, x_hi: float, road_half: float, edge: float, density: float
+) -> None:
+    """Buildings or walls beyond the sidewalks, trees, street lights and signs along them."""
+    rng = b.rng
+    for side in (-1, 1):
+        x = x_lo + rng.uniform(0, 10)
+        setback = float(rng.uniform(0.0, 10.0))
+        while x < x_hi:
+            length = rng.uniform(8.0, 35.0)
+            if rng.random() < 0.8:
+                depth, height = rng.uniform(8, 15), rng.uniform(4.0, 18.0)
+                mat = "facade" if rng.random() < 0.7 else "brick"
+                y = side * (edge + setback + depth / 2 + rng.uniform(0, 2))
+                b.add_static(meshes.building(length, depth, height, mat), x + length / 2, y)
+            else:
+                y = side * (edge + rng.uniform(0.2, setback + 0.3))
+                b.add_static(meshes.wall(length, rng.uniform(1.0, 2.5)), x + length / 2, y)
+            x += length + rng.exponential(6.0)
+        x = x_lo + rng.uniform(0, 10)
+        while x < x_hi:
+            if rng.random() < 0.6:
+                b.add_static(meshes.tree(rng), x, side * (edge - rng.uniform(0.4, 0.8)))
+            x += rng.uniform(8.0, 25.0) / density
+        x = x_lo + rng.uniform(0, 30)
+        while x < x_hi:
+            sign = rng.random() < 0.4
+            yaw = 0.0 if side < 0 else np.pi
+            b.add_static(meshes.pole(rng, sign), x, side * (road_half + 0.5), yaw=yaw)
+            x += rng.uniform(20.0, 45.0)
+
+
+def _add_traffic(
+    b: _Builder,
+    lanes: int,
+    parking: tuple[bool, bool],
+    road_half: float,
+    edge: float,
+    ego_speed: float,
+    x_lo: float,
+    x_hi: float,
+    density: float,
+) -> Agent:
+    """Ego vehicle, moving vehicles per lane (shared lane speed, so no rear-end collisions), lane
+    changes, parked vehicles, pedestrians on sidewalks and cyclists; returns the ego agent."""
+    rng, t, dur = b.rng, b.t, b.duration
+    ego_lane_y = -LANE_WIDTH / 2 - LANE_WIDTH * int(rng.integers(0, lanes))
+    ego_stop = (float(rng.uniform(0, 1) * dur), dur + 10.0) if rng.random() < 0.2 else None
+    ego_v = _speed_profile(t, ego_speed, ego_stop, 3.0)
+    ego_track = _trajectory(0.0, ego_lane_y, 0.0, ego_v, np.zeros_like(t), b.dt)
+    ego = Agent("ego", None, 0, ego_track, b.dt, EGO_SIZE)
+
+    def vehicle_kind() -> str:
+        return str(rng.choice(["sedan", "van", "truck"], p=[0.75, 0.17, 0.08]))
+
+    for k in range(lanes):
+        for side in (-1, 1):
+            y = side * (LANE_WIDTH / 2 + k * LANE_WIDTH)
+            yaw = 0.0 if side < 0 else np.pi
+            if y == ego_lane_y:
+                v, stop = ego_speed, ego_stop
+            else:
+                v = float(rng.uniform(5.0, 14.0)) if rng.random() < 0.85 else 0.0
+                stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
+            speed = _speed_profile(t, v, stop, 3.0)
+            x = x_lo + rng.uniform(0, 15)
+            while x < x_hi:
+                kind = vehicle_kind()
+                yaw_rate = None
+                if rng.random() < 0.15 and v > 3 and lanes > 1:  # lane change: a left then right turn
+                    t0, T = float(rng.uniform(0, 1) * max(dur - 3, 0.0)), 1.5
+                    w = LANE_WIDTH / (v * T * T) * (-1 if abs(y) < LANE_WIDTH else 1)  # < 0: outward
+                    yaw_rate = np.where((t >= t0) & (t < t0 + T), w, 0.0) - np.where(
+                        (t >= t0 + T) & (t < t0 + 2 * T), w, 0.0
+                    )
+                b.add_agent(kind, x, y + rng.normal(0, 0.15), yaw, speed, yaw_rate)
+                x += rng.uniform(12.0, 45.0) / density
+    for side, has in zip((-1, 1), parking):
+        if not has:
+            continue
+        y = side * (road_half - PARKING_WIDTH / 2)
+        x = x_lo + rng.uniform(0, 8)
+        while x < x_hi:
+            yaw = (0.0 if side < 0 else np.pi) + rng.normal(0, 0.03)
+            b.add_agent(
+                str(rng.choice(["sedan", "van"], p=[0.85, 0.15])),
+                x,
+                y + rng.normal(0, 0.1),
+                yaw,
+                np.zeros_like(t),
+            )
+            x += rng.uniform(5.5, 14.0) / density
+    for side in (-1, 1):  # pedestrians: walk, stop, turn (weave) on the sidewalks
+        for _ in range(rng.poisson(12 * density)):
+            y = side * (road_half + rng.uniform(0.5, edge - road_half - 0.4))
+            yaw = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.1))
+            v = float(rng.uniform(0.8, 1.8)) if rng.random() < 0.8 else 0.0
+            stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
+            a, period = rng.uniform(0.0, 0.3), rng.uniform(3.0, 8.0)
+            yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+            b.add_agent(
+                "pedestrian",
+                float(rng.uniform(x_lo, x_hi)),
+                y,
+                yaw,
+                _speed_profile(t, v, stop, 1.0),
+                yaw_rate,
+            )
+    for _ in range(rng.poisson(3 * density)):  # cyclists near the kerb, weaving gently
+        side = int(rng.choice([-1, 1]))
+        y = side * (lanes * LANE_WIDTH - 0.8)
+        yaw = 0.0 if side < 0 else np.pi
+        v = float(rng.uniform(3.0, 7.0))
+        a, period = rng.uniform(0.0, 0.15), rng.uniform(4.0, 10.0)
+        yaw_rate = a * np.sin(2 * np.pi * t / period)
+        b.add_agent(
+            "cyclist", float(rng.uniform(x_lo, x_hi)), y, yaw, _speed_profile(t, v, None, 2.0), yaw_rate
+        )
+    return ego
+
+
+def _remove_collisions(agents: list[Agent], ego: Agent, stride: int) -> list[Agent]:
+    """Drop agents whose footprint (grown by 0.3 m) overlaps the ego or an earlier agent at any frame time."""
+    all_agents = [ego, *agents]
+    poses = np.array([a.track[::stride] for a in all_agents])  # (A, T, 3) at the frame times
+    radius = np.array([np.hypot(a.size[0], a.size[1]) / 2 + 0.3 for a in all_agents])
+    kept: list[Agent] = []
+    accepted = [0]
+    for i in range(1, len(all_agents)):
+        d = np.linalg.norm(poses[accepted, :, :2] - poses[i, None, :, :2], axis=-1)  # (K, T)
+        near_k, near_t = np.nonzero(d < (radius[accepted][:, None] + radius[i]))
+        pairs = np.unique(
+            np.c_[
+                near_k,
+                np.round(poses[i, near_t], 2),
+                np.round(poses[np.asarray(accepted)[near_k], near_t], 2),
+            ],
+            axis=0,
+        )
+        clash = any(
+            _grown_box(all_agents[i], row[1:4]).bev_iou(
+                _grown_box(all_agents[accepted[int(row[0])]], row[4:7])
+            )
+            > 0
+            for row in pairs
+        )
+        if not clash:
+            accepted.append(i)
+            kept.append(all_agents[i])
+    return kept
+
+
+def _grown_box(agent: Agent, pose: np.ndarray) -> Box3D:
+    l, w, h = agent.size
+    return Box3D((pose[0], pose[1], 0.0), (l + 0.6, w + 0.6, max(h, 0.1)), float(pose[2]))
