@@ -1,0 +1,4 @@
+"""SqueezeDet image detection: anchors, targets, loss, post-processing, KITTI data and evaluation.
+
+The network itself is :mod:`squeezeseg.models.squeezedet`; inference is :class:`squeezeseg.detection.detect.SqueezeDetector`.
+"""

@@ -1,0 +1,184 @@
+"""KITTI object layout (`image_2/*.png`, `label_2/*.txt`) as SqueezeDet training data and a tf.data pipeline.
+
+Bad input is survivable: label types outside the model's classes are ignored and counted (DontCare
+too), images of another size are resized with their boxes scaled, an empty label file is a frame of
+negatives, and an image that cannot be decoded is skipped with its name in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from squeezeseg.detection.box2d import scale_boxes
+from squeezeseg.detection.labels import Object2D, read_kitti_2d
+from squeezeseg.errors import InputError
+
+log = logging.getLogger("squeezeseg.detection")
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@dataclass
+class Frame:
+    """One labelled image: its path, original size (w, h) and all objects of its label file."""
+
+    name: str
+    image_path: Path
+    size: tuple[int, int]
+    objects: list[Object2D] = field(default_factory=list)
+
+    def boxes(self, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(G, 4) corner boxes (original pixels) and (G,) class indices of the objects of ``classes``."""
+        keep = [o for o in self.objects if o.label in classes]
+        boxes = np.array([o.box for o in keep], dtype=np.float64).reshape(-1, 4)
+        return boxes, np.array([classes.index(o.label) for o in keep], dtype=np.int32)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; InputError naming the file when it cannot be decoded."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputError("image not found", path) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot decode image ({exc.__class__.__name__})", path) from None
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (H, W, 3) uint8 to ``size`` (w, h) bilinearly; returned unchanged when it already fits."""
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    return np.asarray(Image.fromarray(image).resize(tuple(size), Image.BILINEAR))
+
+
+def layout_dirs(root: str | Path) -> tuple[Path, Path]:
+    """(image_2, label_2) of a KITTI object folder (``root`` or ``root/training``)."""
+    root = Path(root)
+    for base in (root, root / "training"):
+        if (base / "image_2").is_dir():
+            return base / "image_2", base / "label_2"
+    raise InputError("not a KITTI object folder (no image_2/ inside it or inside training/)", root)
+
+
+def scan_frames(root: str | Path, classes: list[str], require_labels: bool = True) -> list[Frame]:
+    """Frames of a KITTI object folder; undecodable images are skipped and logged, unknown types counted."""
+    image_dir, label_dir = layout_dirs(root)
+    frames, unknown, skipped = [], Counter(), []
+    for img in sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        label = label_dir / f"{img.stem}.txt"
+        if require_labels and not label.is_file():
+            log.warning("%s: no label file %s, skipped", img, label)
+            skipped.append(img.name)
+            continue
+        try:
+            with Image.open(img) as im:
+                im.load()
+                size = im.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            log.warning("%s: corrupt image skipped (%s)", img, exc.__class__.__name__)
+            skipped.append(img.name)
+            continue
+        objects = read_kitti_2d(label) if label.is_file() else []
+        unknown.update(o.label for o in objects if o.label not in classes)
+        frames.append(Frame(img.stem, img, size, objects))
+    if unknown:
+        log.info("ignored objects of other types: %s", ", ".join(f"{k} {v}" for k, v in sorted(unknown.items())))
+    if not frames:
+        raise InputError(f"no usable images (skipped {len(skipped)})", image_dir)
+    return frames
+
+
+def load_frame(frame: Frame, classes: list[str], input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image resized to ``input_size`` (uint8) with its class boxes scaled to match, and class indices."""
+    image = load_image(frame.image_path)
+    h, w = image.shape[:2]
+    boxes, labels = frame.boxes(classes)
+    boxes = scale_boxes(boxes, input_size[0] / w, input_size[1] / h)
+    return resize_image(image, input_size), boxes, labels
+
+
+def augment(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+            max_shift: float = 0.1, flip: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random translation (crop and pad by up to ``max_shift`` of the size, grey fill) and horizontal flip.
+
+    Boxes move with the image, are clipped to it, and dropped when less than 30 % of them stays visible.
+    """
+    H, W = image.shape[:2]
+    dx = int(rng.integers(-int(max_shift * W), int(max_shift * W) + 1)) if max_shift > 0 else 0
+    dy = int(rng.integers(-int(max_shift * H), int(max_shift * H) + 1)) if max_shift > 0 else 0
+    out = np.full_like(image, 128)
+    out[max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = image[
+        max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)
+    ]
+    b = boxes + np.array([dx, dy, dx, dy], dtype=np.float64)
+    clipped = np.clip(b, 0, [W - 1, H - 1, W - 1, H - 1])
+    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
+    ok = (area(clipped) >= 0.3 * np.maximum(area(b), 1e-6)) & (clipped[:, 2] - clipped[:, 0] >= 2) & (
+        clipped[:, 3] - clipped[:, 1] >= 2
+    )
+    clipped, labels = clipped[ok], labels[ok]
+    if flip and rng.random() < 0.5:
+        out = out[:, ::-1]
+        clipped = np.c_[W - 1 - clipped[:, 2], clipped[:, 1], W - 1 - clipped[:, 0], clipped[:, 3]]
+    return np.ascontiguousarray(out), clipped, labels
+
+
+class DetectionData:
+    """Frames of one KITTI object folder prepared for a model config: images at the input size, targets."""
+
+    def __init__(self, frames: list[Frame], config, cache: bool | None = None):
+        self.frames = frames
+        self.config = config
+        self.anchors = config.anchors()
+        self.cache = len(frames) <= 2000 if cache is None else cache
+        self._cache: dict[int, tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def example(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(image uint8 at the input size, boxes, labels) of frame ``i`` (cached when enabled)."""
+        if i in self._cache:
+            return self._cache[i]
+        ex = load_frame(self.frames[i], self.config.classes, self.config.input_size)
+        if self.cache:
+            self._cache[i] = ex
+        return ex
+
+    def targets(self, boxes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        from squeezeseg.detection.targets import assign
+
+        return assign(self.anchors, boxes, labels).packed(len(self.config.classes))
+
+    def generator(self, augment_data: bool, seed: int = 0, shuffle: bool = True):
+        """Infinite-per-call generator of (float32 image, packed targets); one pass over the frames."""
+        rng = np.random.default_rng(seed)
+
+        def gen():
+            order = rng.permutation(len(self)) if shuffle else np.arange(len(self))
+            for i in order:
+                img, boxes, labels = self.example(int(i))
+                if augment_data:
+                    img, boxes, labels = augment(img, boxes, labels, rng)
+                yield img.astype(np.float32), self.targets(boxes, labels)
+
+        return gen
+
+    def dataset(self, batch_size: int, augment_data: bool = True, seed: int = 0, shuffle: bool = True):
+        """tf.data pipeline of batches (images (B, H, W, 3) float 0..255, targets (B, A, 9 + C)), repeated."""
+        import tensorflow as tf
+
+        W, H = self.config.input_size
+        sig = (
+            tf.TensorSpec((H, W, 3), tf.float32),
+            tf.TensorSpec((len(self.anchors), 9 + len(self.config.classes)), tf.float32),
+        )
+        ds = tf.data.Dataset.from_generator(self.generator(augment_data, seed, shuffle), output_signature=sig)
+        return ds.repeat().batch(batch_size, drop_remainder=False).prefetch(2)

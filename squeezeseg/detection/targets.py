@@ -1,0 +1,69 @@
+"""Anchor assignment: each ground-truth box is given to the free anchor with the largest IoU.
+
+As in the paper's code, an object whose IoU with every free anchor is zero takes the free anchor
+nearest in (centre, size); every object therefore has exactly one responsible anchor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from squeezeseg.detection.box2d import cxcywh_to_xyxy, iou_matrix, xyxy_to_cxcywh
+
+
+@dataclass
+class Targets:
+    """Dense per-anchor targets of one image (A anchors)."""
+
+    mask: np.ndarray  # (A,) float32, 1 for responsible anchors
+    deltas: np.ndarray  # (A, 4) float32 regression targets (dx, dy, dw, dh)
+    boxes: np.ndarray  # (A, 4) float32 ground truth (cx, cy, w, h) of the responsible anchor
+    labels: np.ndarray  # (A,) int32 class index (0 where mask is 0)
+
+    def packed(self, num_classes: int) -> np.ndarray:
+        """(A, 1 + 4 + 4 + C) float32: mask, deltas, boxes, one-hot class (the loss's y_true)."""
+        onehot = np.eye(num_classes, dtype=np.float32)[self.labels] * self.mask[:, None]
+        return np.concatenate([self.mask[:, None], self.deltas, self.boxes, onehot], 1).astype(np.float32)
+
+
+def encode_deltas(anchors: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) deltas taking anchors (cx, cy, w, h) to boxes (cx, cy, w, h): shift in anchor sizes, log scale."""
+    a = np.asarray(anchors, dtype=np.float64)
+    b = np.asarray(boxes, dtype=np.float64)
+    return np.c_[
+        (b[:, 0] - a[:, 0]) / a[:, 2],
+        (b[:, 1] - a[:, 1]) / a[:, 3],
+        np.log(np.maximum(b[:, 2], 1e-3) / a[:, 2]),
+        np.log(np.maximum(b[:, 3], 1e-3) / a[:, 3]),
+    ]
+
+
+def assign(anchors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray) -> Targets:
+    """Targets for ``gt_boxes`` (G, 4) corner boxes with class indices ``gt_labels`` (G,)."""
+    A = len(anchors)
+    mask = np.zeros(A, np.float32)
+    deltas = np.zeros((A, 4), np.float32)
+    boxes = np.zeros((A, 4), np.float32)
+    labels = np.zeros(A, np.int32)
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    if len(gt_boxes) == 0:
+        return Targets(mask, deltas, boxes, labels)
+    gt_c = xyxy_to_cxcywh(gt_boxes)
+    ious = iou_matrix(gt_boxes, cxcywh_to_xyxy(anchors))  # (G, A)
+    taken = np.zeros(A, bool)
+    chosen = np.empty(len(gt_boxes), np.int64)
+    for g in range(len(gt_boxes)):
+        iou = np.where(taken, -1.0, ious[g])
+        best = int(np.argmax(iou))
+        if iou[best] <= 0:
+            dist = np.sum((anchors - gt_c[g]) ** 2, axis=1)
+            best = int(np.argmin(np.where(taken, np.inf, dist)))
+        taken[best] = True
+        chosen[g] = best
+    mask[chosen] = 1
+    deltas[chosen] = encode_deltas(anchors[chosen], gt_c)
+    boxes[chosen] = gt_c
+    labels[chosen] = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
+    return Targets(mask, deltas, boxes, labels)

@@ -1,0 +1,119 @@
+"""Train SqueezeDet on a KITTI object folder: tf.data, the paper's loss, checkpoints and resume.
+
+``fit`` runs under a ``tf.distribute`` strategy ("default" = one device, "mirrored" = all local GPUs),
+with Keras' BackupAndRestore so an interrupted run continues from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from squeezeseg.atomic import atomic_path, atomic_write_text
+from squeezeseg.detection.data import DetectionData, scan_frames
+from squeezeseg.errors import InputError
+from squeezeseg.models.squeezedet import SqueezeDetConfig, build_squeezedet
+
+log = logging.getLogger("squeezeseg.detection")
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    history: dict
+
+
+def make_strategy(name: str = "default"):
+    """A tf.distribute strategy by name: "default" (one device) or "mirrored" (all local GPUs)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise InputError(f"unknown distribution strategy {name!r} (use 'default' or 'mirrored')")
+
+
+def compile_model(config: SqueezeDetConfig):
+    """Built and compiled model for ``config`` (call inside the strategy scope)."""
+    import keras
+
+    from squeezeseg.detection.loss import SqueezeDetLoss
+
+    model = build_squeezedet(config)
+    if config.optimizer == "sgd":
+        opt = keras.optimizers.SGD(config.learning_rate, momentum=0.9, clipnorm=config.clip_norm)
+    else:
+        opt = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clip_norm)
+    coef = (config.loss_bbox, config.loss_conf_pos, config.loss_conf_neg, config.loss_class)
+    model.compile(opt, loss=SqueezeDetLoss(config.anchors(), len(config.classes), config.input_size, coef))
+    return model
+
+
+def save_model(model, config: SqueezeDetConfig, path: str | Path, extra: dict | None = None) -> Path:
+    """Write ``path`` (.keras, without the optimizer) and its sidecar ``.json`` (config + ``extra``) atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        model.save(tmp, include_optimizer=False)
+    meta = {"format": "squeezedet", "config": config.to_dict(), **(extra or {})}
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def train(
+    config: SqueezeDetConfig,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    epochs: int = 10,
+    steps_per_epoch: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    augment: bool = True,
+    strategy: str = "default",
+    verbose: int = 1,
+    extra_meta: dict | None = None,
+) -> TrainResult:
+    """Train on ``data_dir`` and write ``out_dir/model.keras`` (+ .json); checkpoints in ``out_dir``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = scan_frames(data_dir, config.classes)
+    data = DetectionData(frames, config)
+    n_obj = sum(len(f.boxes(config.classes)[1]) for f in frames)
+    log.info("training on %d images with %d objects of %s", len(frames), n_obj, ", ".join(config.classes))
+    bs = batch_size or config.batch_size
+    steps = steps_per_epoch or max(1, int(np.ceil(len(frames) / bs)))
+    with make_strategy(strategy).scope():
+        model = compile_model(config)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(out_dir / "checkpoint.keras")),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    hist = model.fit(data.dataset(bs, augment, seed), epochs=epochs, steps_per_epoch=steps,
+                     callbacks=callbacks, verbose=verbose)
+    path = save_model(model, config, out_dir / "model.keras",
+                      {"seed": seed, "epochs": epochs, "data": str(data_dir), **(extra_meta or {})})
+    return TrainResult(path, {k: [float(v) for v in vals] for k, vals in hist.history.items()})
+
+
+def kmeans_config(config: SqueezeDetConfig, data_dir: str | Path, seed: int = 0) -> SqueezeDetConfig:
+    """``config`` with anchor shapes from k-means on the training boxes of ``data_dir`` (at the input size)."""
+    import dataclasses
+
+    from squeezeseg.detection.anchors import kmeans_anchor_shapes
+
+    sizes = []
+    for f in scan_frames(data_dir, config.classes):
+        boxes, _ = f.boxes(config.classes)
+        sx, sy = config.input_width / f.size[0], config.input_height / f.size[1]
+        sizes.extend(np.c_[(boxes[:, 2] - boxes[:, 0]) * sx, (boxes[:, 3] - boxes[:, 1]) * sy])
+    shapes = kmeans_anchor_shapes(np.array(sizes), k=config.num_anchors, seed=seed)
+    return dataclasses.replace(config, anchor_shapes=np.round(shapes, 1).tolist(),
+                               anchors_at=[config.input_width, config.input_height])

@@ -1,0 +1,7 @@
+"""`python -m squeezeseg.squeezedet_cli`."""
+
+import sys
+
+from squeezeseg.squeezedet_cli import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""`squeezedet detect IMAGE... --out DIR`: a PNG with boxes and a KITTI result file per image."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("squeezeseg.detection")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("detect", help="detect objects in images; write <name>.png and <name>.txt")
+    p.add_argument("images", nargs="+", help="image files (PNG/JPEG, any size)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--model", default=None, help="trained .keras model (default: the shipped one)")
+    p.add_argument("--nms", type=float, default=None, help="NMS IoU threshold (default: the model's, 0.4)")
+    p.add_argument("--score", type=float, default=None, help="minimum score kept (default: the model's)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from squeezeseg.atomic import atomic_path
+    from squeezeseg.detection.data import load_image
+    from squeezeseg.detection.detect import SqueezeDetector, draw_detections
+    from squeezeseg.detection.labels import write_kitti_2d
+    from squeezeseg.errors import InputError
+
+    detector = SqueezeDetector.load(args.model)
+    out = Path(args.out)
+    failed = 0
+    for name in args.images:
+        try:
+            image = load_image(name)
+        except InputError as exc:
+            log.error("%s (skipped)", exc)
+            failed += 1
+            continue
+        objects = detector.detect(image, nms_threshold=args.nms, score_threshold=args.score)
+        stem = Path(name).stem
+        write_kitti_2d(out / f"{stem}.txt", objects)
+        with atomic_path(out / f"{stem}.png") as tmp:
+            draw_detections(image, objects).save(tmp)
+        print(f"{name}: {len(objects)} objects -> {out / stem}.png, .txt")
+    if failed:
+        print(f"squeezedet: error: {failed} of {len(args.images)} images could not be read", file=sys.stderr)
+        return 2
+    return 0
