@@ -20,7 +20,7 @@ ENCODINGS = ("ascii", "binary", "binary_compressed")
 
 
 def read_pcd(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(N, C) float64 data and the names of its scalar fields (multi-count fields are skipped)."""
+    """(N, C) float32 data and the names of its scalar fields (multi-count fields are skipped)."""
     from pypcd4 import PointCloud
 
     try:
@@ -37,7 +37,7 @@ def read_pcd(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     names = _kept_fields(meta)
     if not names:
         return np.zeros((len(data), 0)), ()
-    return np.stack([data[f].astype(np.float64) for f in names], axis=1), names
+    return np.stack([data[f].astype(np.float32) for f in names], axis=1), names
 
 
 def _kept_fields(meta) -> tuple[str, ...]:

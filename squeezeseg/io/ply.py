@@ -37,7 +37,7 @@ _MAX_HEADER = 64 * 1024
 
 
 def read_ply(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(N, C) float64 vertex data and the vertex property names."""
+    """(N, C) vertex data and the vertex property names."""
     raw = path.read_bytes()
     fmt, count, props, offset = _parse_header(raw, path)
     names = tuple(n for n, _ in props)
@@ -60,7 +60,7 @@ def read_ply(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
             path,
         )
     rec = np.frombuffer(raw, dtype=dtype, count=count, offset=offset)
-    return np.stack([rec[n].astype(np.float64) for n in names], axis=1), names
+    return np.stack([rec[n].astype(np.float32) for n in names], axis=1), names
 
 
 def _parse_header(raw: bytes, path: Path) -> tuple[str, int, list[tuple[str, str]], int]:

@@ -216,13 +216,14 @@ def _xyzi_first(data: np.ndarray, fields: Fields, path: Path) -> tuple[np.ndarra
         raise InputError(f"no x, y, z channels among {list(fields)}", path) from None
     inten = next((lower.index(a) for a in INTENSITY_ALIASES if a in lower), None)
     rest = [i for i in range(len(fields)) if i not in order and i != inten]
-    cols = [data[:, i] for i in order]
-    cols.append(data[:, inten] if inten is not None else np.zeros(len(data)))
-    cols += [data[:, i] for i in rest]
-    out = np.stack(cols, axis=1).astype(np.float32, copy=False) if cols else data
     names = ("x", "y", "z", "intensity") + tuple(fields[i] for i in rest)
     if inten is None:
         log.info("%s: no intensity channel, filled with 0", path)
+        out = np.concatenate([data[:, order], np.zeros((len(data), 1)), data[:, rest]], axis=1)
+    elif order + [inten] + rest == list(range(len(fields))):
+        out = data  # already in order: no copy for the common KITTI/nuScenes case
+    else:
+        out = data[:, order + [inten] + rest]
     return np.ascontiguousarray(out, dtype=np.float32), names
 
 
