@@ -43,9 +43,9 @@ class GroundConfig:
 @dataclass(frozen=True)
 class OneClickConfig:
     seed_radius: float = 1.5
-    base_radius: float = 0.35
-    radius_per_metre: float = 0.012
-    max_radius: float = 1.2
+    base_radius: float = 0.25
+    radius_per_metre: float = 0.0065
+    max_radius: float = 1.0
     max_object_size: float = 14.0
     min_points: int = 3
     max_height_above_ground: float = 4.0
@@ -53,6 +53,8 @@ class OneClickConfig:
     criterion: Literal["variance", "closeness", "area"] = "variance"
     angle_step_deg: float = 1.0
     use_size_prior: bool = True
+    plausible_factor: float = 1.3
+    shrink_steps: int = 3
 
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
@@ -65,9 +67,9 @@ class OneClickConfig:
 class TrackingConfig:
     dt: float = 0.1
     process_noise: float = 2.0
-    observation_noise: float = 0.05
-    initial_velocity_std: float = 4.0
-    initial_acceleration_std: float = 2.0
+    observation_noise: float = 0.02
+    initial_velocity_std: float = 8.2
+    initial_acceleration_std: float = 6.7
 
     def __post_init__(self) -> None:
         if self.dt <= 0 or self.observation_noise <= 0 or self.process_noise < 0:

@@ -99,9 +99,8 @@ def frustum_proposals(annotator, calib: KittiCalib, detections: list[Detection2D
     """3D box proposals from the non-ground points in each detection's frustum.
 
     ``annotator`` is a OneClickAnnotator already set to the frame. Per detection: the frustum's
-    non-ground points are clustered by one-click growth from the point nearest the frustum's
-    median depth, the dominant (largest) cluster is kept and fitted; detections with too few points
-    give no proposal.
+    non-ground points are clustered by one-click growth, the cluster that best explains the 2D box
+    is kept and fitted; detections with too few points give no proposal.
     """
     cfg = annotator.config.fusion
     min_score = cfg.score_threshold if min_score is None else min_score
@@ -115,35 +114,45 @@ def frustum_proposals(annotator, calib: KittiCalib, detections: list[Detection2D
         sel = obj_idx[points_in_detection(uv, ok, det)]
         if len(sel) < cfg.min_points:
             continue
-        box = _dominant_cluster_box(annotator, sel, det.label)
+        box = _dominant_cluster_box(annotator, sel, det, calib, image_size)
         if box is not None:
             out.append(box.replace(score=det.score))
     return out
 
 
-def _dominant_cluster_box(annotator, sel: np.ndarray, label: str) -> Box3D | None:
-    """Fit the largest one-click cluster among the frustum points ``sel``."""
-    pts = np.asarray(annotator.points)[sel, :3].astype(np.float64)
-    rng = np.hypot(pts[:, 0], pts[:, 1])
-    order = np.argsort(np.abs(rng - np.median(rng)))
-    best: np.ndarray | None = None
-    tried = 0
+def _dominant_cluster_box(annotator, sel: np.ndarray, det: Detection2D, calib: KittiCalib,
+                          image_size: tuple[int, int] | None, tries: int = 5) -> Box3D | None:
+    """Fit the object that explains the detection among the frustum points ``sel``.
+
+    One-click clusters are grown from the nearest remaining frustum point outwards (up to
+    ``tries``); the winner is the cluster whose projected extent best matches the 2D box (IoU), so
+    background seen around the object (a wall spilling out of the box) loses to the object itself.
+    Only the winner's points inside the frustum are fitted.
+    """
+    pts = np.asarray(annotator.points)
+    order = np.argsort(np.hypot(pts[sel, 0], pts[sel, 1]))
     remaining = np.ones(len(sel), bool)
-    for j in order:
-        if not remaining[j]:
-            continue
-        cluster = annotator.cluster(float(pts[j, 0]), float(pts[j, 1]))
-        members = np.isin(sel, cluster)
-        remaining &= ~members
-        in_frustum = np.intersect1d(cluster, sel)
-        if best is None or len(in_frustum) > len(np.intersect1d(best, sel)):
-            best = cluster
-        tried += 1
-        if tried >= 3 or remaining.sum() < len(sel) * 0.2:
+    best, best_score = np.zeros(0, np.int64), 0.0
+    for _ in range(tries):
+        left = order[remaining[order]]
+        if len(left) == 0:
             break
-    if best is None or len(best) == 0:
+        j = left[0]
+        cluster = annotator.cluster(float(pts[sel[j], 0]), float(pts[sel[j], 1]), det.label)
+        remaining &= ~np.isin(sel, cluster)
+        remaining[j] = False
+        if len(cluster) < annotator.config.oneclick.min_points:
+            continue
+        uv, ok = project_points(pts[cluster], calib, image_size)
+        if not ok.any():
+            continue
+        extent = np.array([uv[ok, 0].min(), uv[ok, 1].min(), uv[ok, 0].max(), uv[ok, 1].max()])
+        score = iou_2d(extent, np.asarray(det.box))
+        if score > best_score:
+            best, best_score = np.intersect1d(cluster, sel), score
+    if len(best) < annotator.config.oneclick.min_points:
         return None
-    return annotator.fit(best, label)
+    return annotator.fit(best, det.label)
 
 
 def crop_box_image(image: np.ndarray, box: Box3D, calib: KittiCalib, margin: float = 0.1) -> np.ndarray | None:

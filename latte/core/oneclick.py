@@ -65,28 +65,56 @@ class OneClickAnnotator:
         c = self.config.oneclick
         return float(min(c.max_radius, c.base_radius + c.radius_per_metre * range_m))
 
-    def cluster(self, x: float, y: float) -> np.ndarray:
-        """Indices (into the frame's points) of the object at (x, y); empty when there is none."""
+    def cluster(self, x: float, y: float, label: str | None = None) -> np.ndarray:
+        """Indices (into the frame's points) of the object at (x, y); empty when there is none.
+
+        With a ``label``, the search square is bounded by that class's largest plausible size and
+        a cluster larger than that (the object merged with a neighbour) is re-grown with a smaller
+        radius, up to ``shrink_steps`` times.
+        """
         if self.points is None:
             raise RuntimeError("call set_frame(points) before click()")
         c = self.config.oneclick
-        half = c.max_object_size / 2
         xyz = self._obj_xyz
         if not (np.isfinite(x) and np.isfinite(y)) or len(xyz) == 0:
             return np.zeros(0, np.int64)
+        limit = self._plausible_lw(label)
+        half = c.max_object_size / 2 if limit is None else min(c.max_object_size / 2, limit[0])
         region = np.flatnonzero((np.abs(xyz[:, 0] - x) <= half) & (np.abs(xyz[:, 1] - y) <= half))
         if len(region) == 0:
             return np.zeros(0, np.int64)
         sub = xyz[region]
         d2 = (sub[:, 0] - x) ** 2 + (sub[:, 1] - y) ** 2
-        seed = int(np.argmin(d2))
-        if d2[seed] > c.seed_radius ** 2:
+        nearest = int(np.argmin(d2))
+        if d2[nearest] > c.seed_radius ** 2:
             return np.zeros(0, np.int64)
-        r = self.radius_at(float(np.hypot(sub[seed, 0], sub[seed, 1])))
-        members = _bfs(cKDTree(sub), sub, seed, r)
+        r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
+        tree = cKDTree(sub)
+        for _ in range(c.shrink_steps + 1):
+            members = self._grow(tree, sub, d2, nearest, r)
+            if limit is None or len(members) < c.min_points or _fits(sub[members, :2], limit):
+                break
+            r *= 0.75
         if len(members) < c.min_points:
             return np.zeros(0, np.int64)
         return self._obj_idx[region[members]]
+
+    def _grow(self, tree: cKDTree, sub: np.ndarray, d2: np.ndarray, nearest: int, r: float) -> np.ndarray:
+        # The click is 2D: every point within one radius of the nearest one (in x-y, any height)
+        # seeds the growth; if that gives a stray point only (through a window), seed from the
+        # whole click radius.
+        seeds = np.flatnonzero(d2 <= (np.sqrt(d2[nearest]) + r) ** 2)
+        members = _bfs(tree, sub, seeds, r)
+        if len(members) < self.config.oneclick.min_points:
+            members = _bfs(tree, sub, np.flatnonzero(d2 <= self.config.oneclick.seed_radius ** 2), r)
+        return members
+
+    def _plausible_lw(self, label: str | None) -> tuple[float, float] | None:
+        cls = None if label is None else self.config.class_config(label)
+        if cls is None:
+            return None
+        f = self.config.oneclick.plausible_factor
+        return cls.size[0] * f, cls.size[1] * f
 
     def click(self, x: float, y: float, label: str | None = None) -> Box3D | None:
         """Box3D of the object at (x, y) (metres, LiDAR frame), or None for "no object here".
@@ -94,7 +122,7 @@ class OneClickAnnotator:
         ``label`` is the class to give it (guessed from its size when None); the box carries the
         indices of its points in ``point_indices``.
         """
-        idx = self.cluster(x, y)
+        idx = self.cluster(x, y, label)
         if len(idx) == 0:
             return None
         return self.fit(idx, label)
@@ -120,15 +148,25 @@ class OneClickAnnotator:
 
 
 def _prior_lw(size: tuple[float, float, float], label: str) -> tuple[float, float]:
-    """Minimum length and width a partial view is grown to: most of the class's typical size."""
-    return 0.85 * size[0], 0.85 * size[1]
+    """Minimum length and width a partial view is grown to: the class's typical size."""
+    return size[0], size[1]
 
 
-def _bfs(tree: cKDTree, pts: np.ndarray, seed: int, radius: float) -> np.ndarray:
-    """Breadth-first region growing from ``seed`` over radius-``radius`` neighbourhoods."""
+def _fits(xy: np.ndarray, limit: tuple[float, float]) -> bool:
+    """Whether the points' bounding rectangle (at their principal heading) fits ``limit`` (l, w)."""
+    from latte.core.rectangle_fit import pca_heading, rectangle_at
+
+    if len(xy) < 3:
+        return True
+    _, l, w, _ = rectangle_at(xy - xy.mean(axis=0), pca_heading(xy))
+    return l <= limit[0] and w <= limit[1]
+
+
+def _bfs(tree: cKDTree, pts: np.ndarray, seeds: np.ndarray, radius: float) -> np.ndarray:
+    """Breadth-first region growing from ``seeds`` over radius-``radius`` neighbourhoods."""
     visited = np.zeros(len(pts), dtype=bool)
-    visited[seed] = True
-    frontier = np.array([seed])
+    visited[seeds] = True
+    frontier = np.atleast_1d(seeds)
     while len(frontier):
         nbrs = tree.query_ball_point(pts[frontier], radius, return_sorted=False)
         cand = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in nbrs]))

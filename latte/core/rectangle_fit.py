@@ -111,6 +111,11 @@ def grow_to_prior(box: Box3D, prior_lw: tuple[float, float], sensor_xy: tuple[fl
     pl, pw = prior_lw
     if l >= pl and w >= pw:
         return box
+    if _visible_side_is_width(l, w, pl, pw):
+        # Only the front or back face is visible (a car seen from behind): the long fitted side
+        # is the object's width, so the heading is perpendicular to it.
+        box = box.replace(size=(w, l, h), yaw=float(np.arctan2(np.cos(box.yaw), -np.sin(box.yaw))))
+        l, w = w, l
     c, s = np.cos(box.yaw), np.sin(box.yaw)
     ex, ey = np.array([c, s]), np.array([-s, c])
     center = np.asarray(box.center[:2])
@@ -122,3 +127,9 @@ def grow_to_prior(box: Box3D, prior_lw: tuple[float, float], sensor_xy: tuple[fl
         center = center + ey * np.sign(away @ ey or 1.0) * (pw - w) / 2
         w = pw
     return box.replace(center=(center[0], center[1], box.center[2]), size=(l, w, h))
+
+
+def _visible_side_is_width(l: float, w: float, pl: float, pw: float) -> bool:
+    """Whether the long fitted side (l >= w) is the object's width rather than its length: it is
+    closer (in ratio) to the prior width, i.e. shorter than the geometric mean of the prior sides."""
+    return l * l < pl * pw
