@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from squeezeseg.boxes import Box3D
+from squeezeseg.calib import KittiCalib
 from squeezeseg.errors import InputError
 from squeezeseg.io import (
     read_kitti_calib,
@@ -19,6 +20,13 @@ from squeezeseg.io import (
 
 KITTI_IMAGE = (1242, 375)
 SEQUENCES = ("0000", "0002", "0003", "0005")
+
+
+def _synthetic_calib() -> KittiCalib:
+    """A KITTI-like calibration (ideal axis swap) so label tests run without the real data."""
+    P2 = np.array([[700.0, 0, 600, 45], [0, 700, 180, 0], [0, 0, 1, 0]])
+    Tr = np.array([[0.0, -1, 0, 0], [0, 0, -1, -0.08], [1, 0, 0, -0.27]])
+    return KittiCalib(P2=P2, R0_rect=np.eye(3), Tr_velo_to_cam=Tr, image_size=KITTI_IMAGE)
 
 
 def _objects(path: Path) -> list[list[str]]:
@@ -101,8 +109,8 @@ def test_lidar_frame_of_real_boxes(kitti_object: Path):
             assert abs(inside[:, 2].min() - bottom) < 0.3
 
 
-def test_score_column_and_missing_projection(tmp_path: Path, kitti_object: Path):
-    calib = read_kitti_calib(kitti_object / "calib" / "000000.txt")
+def test_score_column_and_missing_projection(tmp_path: Path):
+    calib = _synthetic_calib()
     ahead = Box3D((12.0, 1.0, -0.9), (4.0, 1.7, 1.5), yaw=0.3, label="Car", score=0.87)
     behind = Box3D((-10.0, 0.0, -0.9), (4.0, 1.7, 1.5), label="Van", box2d=(1, 2, 3, 4))
     bare = Box3D((-10.0, 0.0, -0.9), (4.0, 1.7, 1.5), label="Truck")
@@ -118,9 +126,12 @@ def test_score_column_and_missing_projection(tmp_path: Path, kitti_object: Path)
     assert clipped is not None and 0 <= clipped[0] < clipped[2] <= KITTI_IMAGE[0] - 1
 
 
-def test_malformed_lines(tmp_path: Path, kitti_object: Path):
-    calib = read_kitti_calib(kitti_object / "calib" / "000000.txt")
-    good = (kitti_object / "label_2" / "000002.txt").read_text().splitlines()
+def test_malformed_lines(tmp_path: Path):
+    calib = _synthetic_calib()
+    good = [
+        "Misc 0.00 0 -1.82 804.79 167.34 995.43 327.94 1.63 1.48 2.37 3.23 1.59 8.55 -1.47",
+        "Car 0.00 0 -1.67 657.39 190.13 700.07 223.39 1.41 1.58 4.36 3.18 2.27 34.38 -1.58",
+    ]
     text = "\n".join([good[0], "Car 0.00 0 1.0 1 2 3", good[1], "Car 0 0 x 1 2 3 4 1 1 1 1 1 1 0", ""])
     path = tmp_path / "bad.txt"
     path.write_text(text)
