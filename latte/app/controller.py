@@ -1,0 +1,478 @@
+"""The app's controller: holds the open sequence, the current frame and the selection, and turns user
+actions into calls to ``latte.core`` (session, one-click, tracker, fusion). No widgets here.
+
+Every public action is wrapped by :func:`guarded`: a bad file or a failed write becomes a ``message``
+signal (shown as a dialog) and the app keeps running.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PyQt5 import QtCore
+
+from squeezeseg.boxes import Box3D
+from squeezeseg.errors import InputError
+
+log = logging.getLogger("latte.app")
+TRACK_HISTORY = 10  # frames of a track fed to the Kalman filter when proposing the next frame
+
+
+def guarded(title: str) -> Callable:
+    """Decorator: report InputError / OSError / ValueError from an action as an error message."""
+
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(self: AppController, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except (InputError, OSError, ValueError, KeyError, IndexError) as exc:
+                log.warning("%s: %s", title, exc)
+                self.message.emit("error", title, _describe(exc))
+                return None
+
+        return wrapper
+
+    return deco
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def default_out_dir(sequence_root: Path) -> Path:
+    """Where a session is saved unless told otherwise: a per-sequence folder under ~/.latte/sessions,
+    never inside the dataset (datasets are often read-only and shared)."""
+    root = Path(sequence_root).resolve()
+    digest = hashlib.sha1(str(root).encode()).hexdigest()[:8]
+    return Path.home() / ".latte" / "sessions" / f"{root.name}-{digest}"
+
+
+class AppController(QtCore.QObject):
+    """State and actions of one annotation window."""
+
+    frame_loaded = QtCore.pyqtSignal()
+    boxes_changed = QtCore.pyqtSignal()
+    message = QtCore.pyqtSignal(str, str, str)   # level, title, text
+    status = QtCore.pyqtSignal(str)
+
+    def __init__(self, config=None, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        from latte.core.config import load_latte_config
+
+        self.config = load_latte_config(config)
+        self.class_names = list(self.config.class_names)
+        self.class_colors_list = [tuple(c.color) for c in self.config.classes]
+        self.current_class = self.class_names[0]
+        self.sequence = None
+        self.session = None
+        self.out_dir: Path | None = None
+        self.frame = 0
+        self.points: np.ndarray | None = None
+        self.image: np.ndarray | None = None
+        self.calib = None
+        self.point_labels: np.ndarray | None = None
+        self.proposals: list[Box3D] = []
+        self.selected: int | None = None
+        self._annotator = None
+        self._annotator_frame = -1
+        self._unsubscribe = None
+
+    # ---- opening ----------------------------------------------------------------------------
+    @guarded("Cannot open sequence")
+    def open(self, path: str | Path, out_dir: str | Path | None = None, frame: int = 0) -> bool:
+        """Open the sequence at ``path`` and its session in ``out_dir`` (recovering autosaved work)."""
+        from latte.core.sequence import open_sequence
+        from latte.core.session import AnnotationSession
+
+        seq = open_sequence(path)
+        out = Path(out_dir) if out_dir is not None else default_out_dir(seq.root)
+        session = AnnotationSession(seq, out, self.config)
+        self.close()
+        self.sequence, self.session, self.out_dir = seq, session, out
+        self._unsubscribe = session.subscribe(self._session_changed)
+        self._recover_or_import(session, seq, out)
+        self.status.emit(f"opened {seq.name} ({len(seq)} frames, {seq.layout}); saving to {out}")
+        self.go_to(frame)
+        self._prelabel_first_frame()
+        return True
+
+    def _recover_or_import(self, session, seq, out: Path) -> None:
+        """Restore an unclean exit's work (undo history included), else load the dataset's labels."""
+        if session.recovery_available:
+            try:
+                session.recover()
+                self.message.emit("info", "Recovered unsaved work",
+                                  f"The last session in {out} did not close cleanly; its work and undo "
+                                  "history have been restored.")
+            except InputError as exc:
+                self.message.emit("error", "Cannot recover the last session",
+                                  f"{_describe(exc)}\nThe saved labels in {out} are used instead.")
+            return
+        if not session.all_boxes() and seq.labels_path is not None:
+            try:
+                report = session.import_labels(seq.labels_path, seq.labels_format)
+            except InputError as exc:
+                self.message.emit("warning", "Existing labels not loaded", _describe(exc))
+                return
+            if report.errors:
+                self.message.emit("warning", "Some existing labels were skipped",
+                                  "\n".join(_describe(e) for e in report.errors[:10]))
+
+    def close(self) -> None:
+        """Flush and detach the current session (autosave has already written every change)."""
+        if self.session is not None:
+            if callable(self._unsubscribe):
+                self._unsubscribe()
+            closer = getattr(self.session, "close", None)
+            if closer is not None:
+                try:
+                    closer()
+                except (OSError, InputError) as exc:
+                    self.message.emit("error", "Cannot save", _describe(exc))
+        self.session = None
+        self.sequence = None
+
+    # ---- frames -----------------------------------------------------------------------------
+    def frame_id(self) -> str:
+        return "" if self.sequence is None else self.sequence.frame_id(self.frame)
+
+    def go_to(self, i: int, proposals: list[Box3D] | None = None) -> None:
+        """Show frame ``i``; unreadable files are reported and the frame shows what could be read."""
+        if self.sequence is None:
+            return
+        i = int(min(max(i, 0), len(self.sequence) - 1))
+        self.frame = i
+        self.selected = None
+        self.point_labels = None
+        self._annotator_frame = -1
+        self.points = np.zeros((0, 4), np.float32)
+        self.image, self.calib = None, None
+        try:
+            self.points = np.asarray(self.sequence.points(i), dtype=np.float32)
+        except (InputError, OSError, ValueError) as exc:
+            self.message.emit("error", "Cannot read scan", _describe(exc))
+        try:
+            self.calib = self.sequence.calib(i)
+            self.image = self.sequence.image(i) if self.calib is not None else None
+        except (InputError, OSError, ValueError) as exc:
+            self.calib, self.image = None, None
+            self.message.emit("warning", "Camera unavailable for this frame", _describe(exc))
+        self.proposals = list(proposals or [])
+        self.frame_loaded.emit()
+
+    def next_frame(self) -> None:
+        """Go forward one frame; the tracker proposes every track of this frame missing from the next."""
+        if self.sequence is None or self.frame + 1 >= len(self.sequence):
+            self.status.emit("last frame")
+            return
+        prev = self.frame
+        self.go_to(prev + 1)
+        self.proposals = self._track_proposals(prev, self.frame)
+        if self.proposals:
+            self.status.emit(f"{len(self.proposals)} tracked proposals: Enter accepts all, "
+                             "click one to take it")
+        self.boxes_changed.emit()
+
+    def prev_frame(self) -> None:
+        if self.sequence is not None and self.frame > 0:
+            self.go_to(self.frame - 1)
+
+    def annotator(self):
+        """The one-click annotator set to the current frame (ground fitted lazily, once per frame)."""
+        from latte.core.oneclick import OneClickAnnotator
+
+        if self._annotator is None:
+            self._annotator = OneClickAnnotator(self.config)
+        if self._annotator_frame != self.frame:
+            pts = self.points if self.points is not None else np.zeros((0, 4), np.float32)
+            self._annotator.set_frame(pts)
+            self._annotator_frame = self.frame
+        return self._annotator
+
+    def _track_proposals(self, prev: int, cur: int) -> list[Box3D]:
+        """Kalman predictions (propagated onto the new frame's points) of the tracks in ``prev``."""
+        from latte.core.tracking import BoxTracker, propagate_box
+
+        dt = self.config.tracking.dt
+        present = {b.track_id for b in self.boxes(cur) if b.track_id is not None}
+        out = []
+        for box in self.boxes(prev):
+            tid = box.track_id
+            if tid is None or tid in present:
+                continue
+            history = [box]
+            for j in range(prev - 1, max(prev - TRACK_HISTORY, -1), -1):
+                match = [b for b in self.boxes(j) if b.track_id == tid]
+                if not match:
+                    break
+                history.insert(0, match[0])
+            tracker = BoxTracker(self.config)
+            first = prev - len(history) + 1
+            tracker.start(tid, history[0], first * dt)
+            for k, b in enumerate(history[1:], start=first + 1):
+                tracker.update(tid, b, k * dt)
+            pred = tracker.predict(tid, cur * dt)
+            if len(self.points):
+                pred = propagate_box(pred, self.annotator(), box.label)
+            out.append(pred.replace(track_id=tid, score=None))
+        return out
+
+    # ---- boxes ------------------------------------------------------------------------------
+    def box_ids(self, frame: int | None = None) -> list[int]:
+        """Session box ids of ``frame`` (default: the current one), in the order the views list them."""
+        if self.session is None:
+            return []
+        return sorted(self.session.boxes(self.frame if frame is None else frame))
+
+    def boxes(self, frame: int | None = None) -> list[Box3D]:
+        if self.session is None:
+            return []
+        d = self.session.boxes(self.frame if frame is None else frame)
+        return [d[k] for k in sorted(d)]
+
+    def selected_box(self) -> Box3D | None:
+        boxes = self.boxes()
+        return boxes[self.selected] if self.selected is not None and self.selected < len(boxes) else None
+
+    def class_color(self, label: str) -> tuple[int, int, int]:
+        c = self.config.class_config(label)
+        return tuple(c.color) if c is not None else (200, 200, 200)
+
+    def label_palette(self) -> np.ndarray:
+        """RGBA colours of the pre-label ids (index = position in the class list)."""
+        return np.array([(*c, 255) for c in self.class_colors_list], dtype=np.uint8)
+
+    def _hit(self, boxes: list[Box3D], x: float, y: float) -> int | None:
+        """Index of the smallest box whose footprint contains (x, y)."""
+        best, best_area = None, math.inf
+        for i, b in enumerate(boxes):
+            local = b.to_local(np.array([[x, y, b.center[2]]]))[0]
+            if abs(local[0]) <= b.size[0] / 2 and abs(local[1]) <= b.size[1] / 2:
+                area = b.size[0] * b.size[1]
+                if area < best_area:
+                    best, best_area = i, area
+        return best
+
+    @guarded("Cannot annotate")
+    def click(self, x: float, y: float) -> Box3D | None:
+        """A click at LiDAR (x, y): select the box there, take the proposal there, or make a one-click box."""
+        if self.session is None:
+            return None
+        hit = self._hit(self.boxes(), x, y)
+        if hit is not None:
+            self.select(hit)
+            return self.boxes()[hit]
+        p = self._hit(self.proposals, x, y)
+        if p is not None:
+            return self._accept([self.proposals[p]])[0]
+        t0 = time.perf_counter()
+        box = self.annotator().click(x, y, self.current_class)
+        if box is None:
+            self.status.emit(f"no object at ({x:.1f}, {y:.1f})")
+            return None
+        box = self._add([box])[0]
+        self.status.emit(f"one-click {box.label} in {(time.perf_counter() - t0) * 1000:.0f} ms")
+        return box
+
+    def _add(self, boxes: list[Box3D], op: str = "create") -> list[Box3D]:
+        """Add boxes as one undoable command (the session gives new tracks their ids); select the last."""
+        ids = self.session.add_boxes(self.frame, [b.replace(point_indices=None) for b in boxes], op)
+        self.selected = self.box_ids().index(ids[-1])
+        self.boxes_changed.emit()
+        return [self.session.box(self.frame, k) for k in ids]
+
+    def _accept(self, proposals: list[Box3D]) -> list[Box3D]:
+        self.proposals = [p for p in self.proposals if not any(p is q for q in proposals)]
+        return self._add([p.replace(score=None) for p in proposals], op="accept")
+
+    @guarded("Cannot accept proposals")
+    def accept_proposals(self) -> None:
+        """Accept every proposal of the frame (one undoable command, one "accept" per instance)."""
+        if self.proposals:
+            self._accept(list(self.proposals))
+
+    @guarded("Cannot accept proposal")
+    def accept_selected(self) -> None:
+        """Space: accept the first proposal."""
+        if self.proposals:
+            self._accept(self.proposals[:1])
+
+    def select(self, index: int | None) -> None:
+        n = len(self.boxes())
+        self.selected = None if index is None or n == 0 else int(index) % n
+        self.boxes_changed.emit()
+
+    def next_box(self) -> None:
+        n = len(self.boxes())
+        if n:
+            self.select(0 if self.selected is None else self.selected + 1)
+
+    def prev_box(self) -> None:
+        n = len(self.boxes())
+        if n:
+            self.select(n - 1 if self.selected is None else self.selected - 1)
+
+    def deselect(self) -> None:
+        self.select(None)
+
+    @guarded("Cannot edit box")
+    def edit_selected(self, box: Box3D) -> None:
+        """Replace the selected box with ``box`` (a drag, a handle, a nudge or a class key)."""
+        if self.session is None or self.selected is None:
+            return
+        self.session.update_box(self.frame, self.box_ids()[self.selected], box)
+        self.boxes_changed.emit()
+
+    def nudge(self, delta: tuple[float, float]) -> None:
+        box = self.selected_box()
+        if box is not None:
+            c = box.center
+            self.edit_selected(box.replace(center=(c[0] + delta[0], c[1] + delta[1], c[2])))
+
+    def rotate(self, degrees: float) -> None:
+        box = self.selected_box()
+        if box is not None:
+            self.edit_selected(box.replace(yaw=float((box.yaw + math.radians(degrees) + math.pi)
+                                                     % (2 * math.pi) - math.pi)))
+
+    def flip(self) -> None:
+        self.rotate(180.0)
+
+    def set_class(self, index: int) -> None:
+        """Class key: set the class of the selected box (and of the next one-click boxes)."""
+        if not 0 <= index < len(self.class_names):
+            return
+        self.current_class = self.class_names[index]
+        box = self.selected_box()
+        if box is not None and box.label != self.current_class:
+            self.edit_selected(box.replace(label=self.current_class))
+
+    def set_current_class(self, index: int) -> None:
+        if 0 <= index < len(self.class_names):
+            self.current_class = self.class_names[index]
+
+    @guarded("Cannot delete box")
+    def delete_box(self) -> None:
+        if self.session is None or self.selected is None:
+            return
+        self.session.remove_box(self.frame, self.box_ids()[self.selected])
+        self.selected = None
+        self.boxes_changed.emit()
+
+    @guarded("Cannot undo")
+    def undo(self) -> None:
+        if self.session is not None and self.session.undo():
+            self._after_history()
+
+    @guarded("Cannot redo")
+    def redo(self) -> None:
+        if self.session is not None and self.session.redo():
+            self._after_history()
+
+    def _after_history(self) -> None:
+        n = len(self.boxes())
+        if self.selected is not None and self.selected >= n:
+            self.selected = n - 1 if n else None
+        self.boxes_changed.emit()
+
+    def _session_changed(self, *_args) -> None:
+        """Session callback (autosave done, or a change made elsewhere)."""
+        self.boxes_changed.emit()
+
+    # ---- saving, import, export -----------------------------------------------------------
+    @guarded("Cannot save")
+    def save(self) -> None:
+        if self.session is not None:
+            self.session.save()
+            self.status.emit(f"saved to {self.out_dir}")
+
+    def export_formats(self) -> list[str]:
+        from latte.core.formats import FORMATS
+
+        return list(FORMATS)
+
+    @guarded("Cannot export labels")
+    def export(self, fmt: str, folder: str | Path) -> None:
+        if self.session is not None:
+            self.session.export(fmt, Path(folder))
+            self.status.emit(f"exported {fmt} labels to {folder}")
+
+    @guarded("Cannot import labels")
+    def import_labels(self, path: str | Path, fmt: str | None = None) -> None:
+        if self.session is not None:
+            report = self.session.import_labels(Path(path), fmt)
+            if report.errors:
+                self.message.emit("warning", "Some labels were skipped",
+                                  "\n".join(_describe(e) for e in report.errors[:10]))
+            self.status.emit(f"imported {report.n_boxes} boxes from {path}")
+            self.boxes_changed.emit()
+
+    # ---- pre-labels -------------------------------------------------------------------------
+    def _prelabel_first_frame(self) -> None:
+        """Fusion pre-labels (camera detector + frustum clustering) shown as proposals on frame 0."""
+        if self.frame != 0 or self.boxes() or self.image is None:
+            return
+        try:
+            from latte.core import fusion
+        except ImportError:
+            return
+        make = getattr(fusion, "prelabel_frame", None)
+        if make is None:
+            return
+        try:
+            self.proposals = list(make(self.sequence, self.frame, self.points, self.config) or [])
+        except (InputError, OSError, ValueError) as exc:
+            self.message.emit("warning", "Pre-labels unavailable", _describe(exc))
+            return
+        if self.proposals:
+            self.status.emit(f"{len(self.proposals)} pre-labels from the camera detector (Enter accepts all)")
+        self.boxes_changed.emit()
+
+    @guarded("Cannot pre-label")
+    def prelabel(self) -> None:
+        """Run the SqueezeSeg model on the frame: per-point classes for the "label" colour mode."""
+        if self.points is None or not len(self.points):
+            return
+        import squeezeseg
+
+        model = squeezeseg.load_model()
+        labels = np.asarray(model.predict_points(self.points))
+        names = [str(n).lower() for n in model.classes]
+        ours = {n.lower(): i for i, n in enumerate(self.class_names)}
+        lut = np.array([ours.get(n, ours.get(n.rstrip("s"), -1)) for n in names], dtype=np.int64)
+        self.point_labels = lut[np.clip(labels, 0, len(lut) - 1)]
+        self.status.emit("model pre-labels ready: press C to colour by pre-label")
+        self.frame_loaded.emit()
+
+    # ---- measurement ------------------------------------------------------------------------
+    def stats_text(self) -> str:
+        """Time and operation count of the selected instance and per instance over the session
+        (the LATTE paper's measures), from the session's operation log."""
+        if self.session is None:
+            return ""
+        log_ = {e.track_id: e for e in self.session.instance_log()}
+        box = self.selected_box()
+        lines = []
+        if box is not None and box.track_id in log_:
+            e = log_[box.track_id]
+            lines.append(f"instance #{e.track_id} {e.label}: {e.seconds:.1f} s, {e.n_operations} ops")
+        if log_:
+            n = len(log_)
+            secs = sum(e.seconds for e in log_.values()) / n
+            ops = sum(e.n_operations for e in log_.values()) / n
+            lines.append(f"{n} instances: {secs:.1f} s and {ops:.1f} ops per instance")
+        summary = self.session.session_summary()
+        lines.append(f"{summary['boxes']} boxes in {summary['annotated_frames']}/{summary['frames']} frames")
+        if self.session.last_save_error is not None:
+            lines.append("NOT SAVED: " + _describe(self.session.last_save_error))
+        return "\n".join(lines)

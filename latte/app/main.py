@@ -1,0 +1,93 @@
+"""Entry point of the desktop app: `latte [SEQUENCE] [--demo] [--screenshot FILE --quit-after S]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from squeezeseg.errors import InputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="latte", description="LATTE LiDAR annotation app.")
+    p.add_argument("sequence", nargs="?", help="KITTI raw / object / tracking folder, or a folder of scans")
+    p.add_argument("--demo", action="store_true", help="simulate a drive with camera (cached) and open it")
+    p.add_argument("--demo-frames", type=int, default=None, help="frames of the demo drive (default 10)")
+    p.add_argument("--out", help="session folder (default: ~/.latte/sessions/<sequence>-<hash>)")
+    p.add_argument("--frame", type=int, default=0, help="frame to show first")
+    p.add_argument("--config", help="LATTE config YAML (default configs/latte.yaml)")
+    p.add_argument("--screenshot", metavar="FILE", help="save the window as PNG after --quit-after seconds")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
+    p.add_argument("--size", default="1600x950", help="window size WxH (default 1600x950)")
+    return p
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 1600x950, got {text!r}") from None
+    return w, h
+
+
+def _print_message(level: str, title: str, text: str) -> None:
+    print(f"latte: {level}: {title}: {text}", file=sys.stderr)
+
+
+def run_app(argv: Sequence[str] | None = None) -> int:
+    """Start the app; returns the exit status (2 for bad arguments or an unreadable sequence)."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return _run(args)
+    except InputError as exc:
+        print(f"latte: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from PyQt5 import QtCore, QtWidgets
+
+    size = _size(args.size)
+    path: Path | None = Path(args.sequence) if args.sequence else None
+    if args.demo:
+        from latte.app.demo import DEMO_FRAMES, demo_sequence
+
+        path = demo_sequence(args.demo_frames or DEMO_FRAMES, progress=sys.stderr.isatty())
+    if path is not None:
+        from latte.core.sequence import open_sequence
+
+        open_sequence(path)  # a wrong path is a command-line error (exit 2), not a dialog
+    from latte.core.config import load_latte_config
+
+    config = load_latte_config(args.config)
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["latte"])
+    from latte.app import dialogs
+    from latte.app.controller import AppController
+    from latte.app.window import MainWindow
+
+    scripted = args.screenshot is not None or args.quit_after is not None
+    if scripted and dialogs.message_hook is None:
+        dialogs.message_hook = _print_message
+    window = MainWindow(AppController(config))
+    window.resize(*size)
+    window.show()
+    if path is not None:
+        window.ctrl.open(path, args.out, frame=args.frame)
+    status = {"rc": 0}
+    if scripted:
+        def finish() -> None:
+            if args.screenshot:
+                try:
+                    window.save_screenshot(args.screenshot)
+                except OSError as exc:
+                    _print_message("error", args.screenshot, f"cannot write screenshot ({exc})")
+                    status["rc"] = 2
+            window.close()
+            app.quit()
+
+        QtCore.QTimer.singleShot(int(1000 * (args.quit_after or 0.5)), finish)
+    rc = app.exec_()
+    return status["rc"] or rc
