@@ -188,12 +188,13 @@ def cyclist(rng: np.random.Generator) -> Mesh:
 # ---- static things ------------------------------------------------------------------------------
 def tree(rng: np.random.Generator) -> Mesh:
     """Trunk (class trunk) and an ellipsoid crown (class vegetation)."""
-    h = rng.uniform(2.0, 3.5)
-    cr = rng.uniform(1.2, 2.5)
+    h = rng.uniform(2.8, 4.0)
+    cr = rng.uniform(1.0, 2.0)
+    # crown bottom at h - 0.12 cr (>= 2.5 m): above people, cyclists, cars and vans passing under it
     return merge(
         [
             cylinder((0, 0, h / 2), rng.uniform(0.12, 0.25), h, "trunk", "bark", resolution=8),
-            sphere((0, 0, h + cr * 0.8), cr, "vegetation", "leaves", resolution=5, scale=(1.0, 1.0, 1.2)),
+            sphere((0, 0, h + cr * 1.08), cr, "vegetation", "leaves", resolution=5, scale=(1.0, 1.0, 1.2)),
         ]
     )
 

@@ -20,6 +20,7 @@ LANE_WIDTH = 3.5
 PARKING_WIDTH = 2.3
 CURB_HEIGHT = 0.15
 EGO_SIZE = (4.5, 1.8, 1.6)
+BOX_PADDING = 0.01  # m added on every side of an exported box, so points on the mesh faces are inside
 
 
 @dataclass
@@ -85,10 +86,11 @@ class Scene:
         return out & (np.abs(y) < self.road_half_width)
 
     def box(self, agent: Agent, t: float) -> Box3D:
-        """The world-frame 3D box of ``agent`` at time ``t``."""
+        """The world-frame 3D box of ``agent`` at time ``t``: its mesh's extent plus BOX_PADDING."""
         x, y, yaw = agent.pose(t)
-        l, w, h = agent.size
-        return Box3D((x, y, self.agent_z(x, y) + h / 2), (l, w, h), yaw, agent.label, track_id=agent.instance)
+        l, w, h = (v + 2 * BOX_PADDING for v in agent.size)
+        z = self.agent_z(x, y) + agent.size[2] / 2
+        return Box3D((x, y, z), (l, w, h), yaw, agent.label, track_id=agent.instance)
 
 
 # ---- trajectories -----------------------------------------------------------------------
@@ -130,6 +132,7 @@ class _Builder:
         self.parts: list[Mesh] = []
         self.agents: list[Agent] = []
         self.next_instance = 1
+        self.obstacles: list[tuple[float, float, float]] = []  # (x, y, half size) of trunks and poles
 
     def add_static(self, mesh: Mesh, x: float, y: float, yaw: float = 0.0, z: float | None = None) -> None:
         self.parts.append(mesh.transformed(yaw, (x, y, self.ground(x, y) if z is None else z)))
@@ -216,7 +219,7 @@ def generate_scene(
     ego = _add_traffic(b, two_way_lanes, parking, road_half, edge, ego_speed, x_lo, x_hi, density)
 
     static = meshes.merge(b.parts)
-    agents = _remove_collisions(b.agents, ego, 4)
+    agents = _remove_collisions(b.agents, [ego, *_obstacle_agents(b)], 4)
     return Scene(
         seed,
         static,
@@ -253,13 +256,16 @@ def _add_roadside(
         x = x_lo + rng.uniform(0, 10)
         while x < x_hi:
             if rng.random() < 0.6:
-                b.add_static(meshes.tree(rng), x, side * (edge - rng.uniform(0.4, 0.8)))
+                y = side * (edge - rng.uniform(0.4, 0.8))
+                b.add_static(meshes.tree(rng), x, y)
+                b.obstacles.append((x, y, 0.6))
             x += rng.uniform(8.0, 25.0) / density
         x = x_lo + rng.uniform(0, 30)
         while x < x_hi:
             sign = rng.random() < 0.4
             yaw = 0.0 if side < 0 else np.pi
             b.add_static(meshes.pole(rng, sign), x, side * (road_half + 0.5), yaw=yaw)
+            b.obstacles.append((x, side * (road_half + 0.5), 0.5))
             x += rng.uniform(20.0, 45.0)
 
 
@@ -329,7 +335,7 @@ def _add_traffic(
             yaw = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.1))
             v = float(rng.uniform(0.8, 1.8)) if rng.random() < 0.8 else 0.0
             stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
-            a, period = rng.uniform(0.0, 0.3), rng.uniform(3.0, 8.0)
+            a, period = rng.uniform(0.0, 0.12), rng.uniform(3.0, 8.0)
             yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
             b.add_agent(
                 "pedestrian",
@@ -352,14 +358,26 @@ def _add_traffic(
     return ego
 
 
-def _remove_collisions(agents: list[Agent], ego: Agent, stride: int) -> list[Agent]:
-    """Drop agents whose footprint (grown by 0.3 m) overlaps the ego or an earlier agent at any frame time."""
-    all_agents = [ego, *agents]
+def _obstacle_agents(b: _Builder) -> list[Agent]:
+    """Trunks and poles as motionless footprints, so that no agent walks or drives through them."""
+    track = np.zeros((len(b.t), 3))
+    out = []
+    for x, y, half in b.obstacles:
+        tr = track.copy()
+        tr[:, 0], tr[:, 1] = x, y
+        out.append(Agent("static", None, 0, tr, b.dt, (2 * half, 2 * half, 1.0)))
+    return out
+
+
+def _remove_collisions(agents: list[Agent], fixed: list[Agent], stride: int) -> list[Agent]:
+    """Drop agents whose footprint (grown by 0.3 m) overlaps a ``fixed`` one (the ego, obstacles) or
+    an earlier kept agent at any frame time."""
+    all_agents = [*fixed, *agents]
     poses = np.array([a.track[::stride] for a in all_agents])  # (A, T, 3) at the frame times
     radius = np.array([np.hypot(a.size[0], a.size[1]) / 2 + 0.3 for a in all_agents])
     kept: list[Agent] = []
-    accepted = [0]
-    for i in range(1, len(all_agents)):
+    accepted = list(range(len(fixed)))
+    for i in range(len(fixed), len(all_agents)):
         d = np.linalg.norm(poses[accepted, :, :2] - poses[i, None, :, :2], axis=-1)  # (K, T)
         near_k, near_t = np.nonzero(d < (radius[accepted][:, None] + radius[i]))
         pairs = np.unique(
