@@ -46,11 +46,15 @@ def main() -> int:
         for prop in frustum_proposals(ann, calib, detector.detect(image, seq.frame_id(i))):
             best = max((prop.bev_iou(g) for g in gt if g.label == prop.label), default=0.0)
             bev.append(best)
-            print(f"frame {seq.frame_id(i)} {prop.label:<10} frustum proposal BEV IoU {best:.3f} "
-                  f"({len(prop.point_indices)} points)")
+            print(
+                f"frame {seq.frame_id(i)} {prop.label:<10} frustum proposal BEV IoU {best:.3f} "
+                f"({len(prop.point_indices)} points)"
+            )
     ious2d = np.asarray(ious2d)
-    print(f"projected 3D box vs KITTI 2D box: {len(ious2d)} untruncated objects, min IoU {ious2d.min():.3f}, "
-          f"median {np.median(ious2d):.3f}, {np.mean(ious2d >= 0.7) * 100:.0f}% >= 0.7")
+    print(
+        f"projected 3D box vs KITTI 2D box: {len(ious2d)} untruncated objects, min IoU {ious2d.min():.3f}, "
+        f"median {np.median(ious2d):.3f}, {np.mean(ious2d >= 0.7) * 100:.0f}% >= 0.7"
+    )
     if bev:
         print(f"frustum proposals: {len(bev)}, median BEV IoU {np.median(bev):.3f}")
     return 0

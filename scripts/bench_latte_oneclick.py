@@ -62,16 +62,26 @@ def main() -> int:
                 missed.append((seq.frame_id(i), box.label))
             ious.append(iou)
             rng = float(np.hypot(*box.center[:2]))
-            print(f"frame {seq.frame_id(i)} {box.label:<10} range {rng:5.1f} m  points {n:5d}  "
-                  f"BEV IoU {iou:.3f}" + ("" if fitted is None else
-                                          f"  fitted {fitted.label} l={fitted.size[0]:.2f} w={fitted.size[1]:.2f}"))
+            print(
+                f"frame {seq.frame_id(i)} {box.label:<10} range {rng:5.1f} m  points {n:5d}  "
+                f"BEV IoU {iou:.3f}"
+                + (
+                    ""
+                    if fitted is None
+                    else f"  fitted {fitted.label} l={fitted.size[0]:.2f} w={fitted.size[1]:.2f}"
+                )
+            )
     ious = np.asarray(ious)
     print(f"objects with >= {args.min_points} points: {len(ious)}; missed (no box): {len(missed)} {missed}")
     print(f"one-click BEV IoU: median {np.median(ious):.3f}, mean {ious.mean():.3f}, min {ious.min():.3f}")
-    print(f"ground removal: median {np.median(ground_ms):.1f} ms over {len(ground_ms)} runs "
-          f"({len(pts)} points in the last frame)")
-    print(f"one click (cluster + fit): median {np.median(click_ms):.1f} ms, "
-          f"p95 {np.percentile(click_ms, 95):.1f} ms over {len(click_ms)} clicks")
+    print(
+        f"ground removal: median {np.median(ground_ms):.1f} ms over {len(ground_ms)} runs "
+        f"({len(pts)} points in the last frame)"
+    )
+    print(
+        f"one click (cluster + fit): median {np.median(click_ms):.1f} ms, "
+        f"p95 {np.percentile(click_ms, 95):.1f} ms over {len(click_ms)} clicks"
+    )
     return 0
 
 

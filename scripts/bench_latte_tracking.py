@@ -59,9 +59,12 @@ def evaluate(tracks, tracker_factory, dt: float) -> dict[str, list[tuple[float, 
 
 def summarise(name: str, errs: np.ndarray) -> str:
     kf, cp = errs[:, 0], errs[:, 1]
-    return (f"{name:<15} n={len(errs):5d}  Kalman median {np.median(kf):.3f} m, p90 {np.percentile(kf, 90):.3f} m,"
-            f" within 0.3 m {np.mean(kf <= 0.3) * 100:5.1f}%   | copy-previous median {np.median(cp):.3f} m,"
-            f" within 0.3 m {np.mean(cp <= 0.3) * 100:5.1f}%")
+    return (
+        f"{name:<15} n={len(errs):5d}  Kalman median {np.median(kf):.3f} m, "
+        f"p90 {np.percentile(kf, 90):.3f} m,"
+        f" within 0.3 m {np.mean(kf <= 0.3) * 100:5.1f}%   | copy-previous median {np.median(cp):.3f} m,"
+        f" within 0.3 m {np.mean(cp <= 0.3) * 100:5.1f}%"
+    )
 
 
 def estimate(tracks, dt: float) -> None:
@@ -76,9 +79,11 @@ def estimate(tracks, dt: float) -> None:
                 v.append(v1)
                 a.append((v2 - v1) / dt)
     v, a = np.asarray(v), np.asarray(a)
-    print(f"velocity std per axis {v.std(axis=0).round(2)} m/s; acceleration std per axis "
-          f"{a.std(axis=0).round(2)} m/s^2 (median |a| {np.median(np.linalg.norm(a, axis=1)):.2f}); "
-          f"{len(v)} samples")
+    print(
+        f"velocity std per axis {v.std(axis=0).round(2)} m/s; acceleration std per axis "
+        f"{a.std(axis=0).round(2)} m/s^2 (median |a| {np.median(np.linalg.norm(a, axis=1)):.2f}); "
+        f"{len(v)} samples"
+    )
 
 
 def main() -> int:

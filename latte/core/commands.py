@@ -33,20 +33,33 @@ class Command:
         return tuple(BoxChange(c.frame, c.box_id, c.after, c.before) for c in reversed(self.changes))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"op": self.op, "time": self.time, "changes": [
-            {"frame": c.frame, "box_id": c.box_id,
-             "before": None if c.before is None else box_to_dict(c.before),
-             "after": None if c.after is None else box_to_dict(c.after)} for c in self.changes]}
+        return {
+            "op": self.op,
+            "time": self.time,
+            "changes": [
+                {
+                    "frame": c.frame,
+                    "box_id": c.box_id,
+                    "before": None if c.before is None else box_to_dict(c.before),
+                    "after": None if c.after is None else box_to_dict(c.after),
+                }
+                for c in self.changes
+            ],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "history") -> Command:
         changes = []
         for i, c in enumerate(d["changes"]):
             w = f"{where}.changes[{i}]"
-            changes.append(BoxChange(
-                int(c["frame"]), int(c["box_id"]),
-                None if c["before"] is None else box_from_dict(c["before"], w + ".before", None),
-                None if c["after"] is None else box_from_dict(c["after"], w + ".after", None)))
+            changes.append(
+                BoxChange(
+                    int(c["frame"]),
+                    int(c["box_id"]),
+                    None if c["before"] is None else box_from_dict(c["before"], w + ".before", None),
+                    None if c["after"] is None else box_from_dict(c["after"], w + ".after", None),
+                )
+            )
         return cls(str(d["op"]), tuple(changes), float(d.get("time", 0.0)))
 
 
@@ -86,5 +99,7 @@ class CommandStack:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CommandStack:
-        return cls([Command.from_dict(c, f"done[{i}]") for i, c in enumerate(d.get("done", []))],
-                   [Command.from_dict(c, f"undone[{i}]") for i, c in enumerate(d.get("undone", []))])
+        return cls(
+            [Command.from_dict(c, f"done[{i}]") for i, c in enumerate(d.get("done", []))],
+            [Command.from_dict(c, f"undone[{i}]") for i, c in enumerate(d.get("undone", []))],
+        )

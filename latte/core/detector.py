@@ -67,7 +67,9 @@ class FileDetector(Detector):
         return read_detections(path, self.strict, self.errors)
 
 
-def read_detections(path: Path, strict: bool = True, errors: list[InputError] | None = None) -> list[Detection2D]:
+def read_detections(
+    path: Path, strict: bool = True, errors: list[InputError] | None = None
+) -> list[Detection2D]:
     """2D detections of one KITTI label file."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -34,8 +34,16 @@ def box_to_dict(box: Box3D, box_id: int | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if box_id is not None:
         d["id"] = int(box_id)
-    d.update(label=box.label, track_id=box.track_id, center=list(box.center), size=list(box.size),
-             yaw=box.yaw, score=box.score, truncated=box.truncated, occluded=box.occluded)
+    d.update(
+        label=box.label,
+        track_id=box.track_id,
+        center=list(box.center),
+        size=list(box.size),
+        yaw=box.yaw,
+        score=box.score,
+        truncated=box.truncated,
+        occluded=box.occluded,
+    )
     return d
 
 
@@ -44,28 +52,46 @@ def box_from_dict(d: Any, where: str, path: Path | None) -> Box3D:
     if not isinstance(d, dict):
         raise InputError(f"{where}: expected an object", path)
     try:
-        return Box3D(center=d["center"], size=d["size"], yaw=float(d.get("yaw", 0.0)),
-                     label=str(d.get("label", "Car")), track_id=d.get("track_id"),
-                     score=d.get("score"), truncated=d.get("truncated"), occluded=d.get("occluded"))
+        return Box3D(
+            center=d["center"],
+            size=d["size"],
+            yaw=float(d.get("yaw", 0.0)),
+            label=str(d.get("label", "Car")),
+            track_id=d.get("track_id"),
+            score=d.get("score"),
+            truncated=d.get("truncated"),
+            occluded=d.get("occluded"),
+        )
     except KeyError as exc:
         raise InputError(f"{where}: missing key {exc}", path) from None
     except (TypeError, ValueError) as exc:
         raise InputError(f"{where}: {exc}", path) from None
 
 
-def write_json_labels(path: str | Path, sequence_name: str, frames: list[tuple[int, str, dict[int, Box3D]]],
-                      extra: dict[str, Any] | None = None) -> None:
+def write_json_labels(
+    path: str | Path,
+    sequence_name: str,
+    frames: list[tuple[int, str, dict[int, Box3D]]],
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Write ``frames`` [(index, frame_id, {box_id: box})] as LATTE JSON, atomically."""
-    doc = {"format": JSON_FORMAT, "version": JSON_VERSION, "sequence": sequence_name,
-           "frames": [{"index": i, "frame_id": fid, "boxes": [box_to_dict(b, k) for k, b in boxes.items()]}
-                      for i, fid, boxes in frames]}
+    doc = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "sequence": sequence_name,
+        "frames": [
+            {"index": i, "frame_id": fid, "boxes": [box_to_dict(b, k) for k, b in boxes.items()]}
+            for i, fid, boxes in frames
+        ],
+    }
     if extra:
         doc.update(extra)
     atomic_write_text(path, json.dumps(doc, indent=1))
 
 
-def read_json_labels(path: str | Path, errors: list[InputError] | None = None
-                     ) -> tuple[dict[str, Any], list[tuple[int, str | None, list[tuple[int | None, Box3D]]]]]:
+def read_json_labels(
+    path: str | Path, errors: list[InputError] | None = None
+) -> tuple[dict[str, Any], list[tuple[int, str | None, list[tuple[int | None, Box3D]]]]]:
     """(document, [(index, frame_id, [(box id, box)])]) of a LATTE JSON file.
 
     A malformed box is skipped and appended to ``errors`` (raised when ``errors`` is None); a file
@@ -81,15 +107,21 @@ def read_json_labels(path: str | Path, errors: list[InputError] | None = None
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path) from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
-        raise InputError(f"not a LATTE JSON file (expected \"format\": \"{JSON_FORMAT}\")", path)
+        raise InputError(f'not a LATTE JSON file (expected "format": "{JSON_FORMAT}")', path)
     if doc.get("version") != JSON_VERSION:
-        raise InputError(f"unsupported LATTE JSON version {doc.get('version')!r} (expected {JSON_VERSION})", path)
+        raise InputError(
+            f"unsupported LATTE JSON version {doc.get('version')!r} (expected {JSON_VERSION})", path
+        )
     frames = doc.get("frames")
     if not isinstance(frames, list):
         raise InputError("key 'frames' must be a list", path)
     out = []
     for fi, fr in enumerate(frames):
-        if not isinstance(fr, dict) or not isinstance(fr.get("index"), int) or not isinstance(fr.get("boxes"), list):
+        if (
+            not isinstance(fr, dict)
+            or not isinstance(fr.get("index"), int)
+            or not isinstance(fr.get("boxes"), list)
+        ):
             _report(InputError(f"frames[{fi}]: needs an integer 'index' and a list 'boxes'", path), errors)
             continue
         boxes = []
@@ -110,8 +142,13 @@ def _report(exc: InputError, errors: list[InputError] | None) -> None:
     errors.append(exc)
 
 
-def boxes_from_point_labels(points: np.ndarray, classes: np.ndarray, instances: np.ndarray,
-                            id_to_label: dict[int, str], ground_z: float | None = None) -> list[Box3D]:
+def boxes_from_point_labels(
+    points: np.ndarray,
+    classes: np.ndarray,
+    instances: np.ndarray,
+    id_to_label: dict[int, str],
+    ground_z: float | None = None,
+) -> list[Box3D]:
     """One fitted box per (class, instance) group of labelled points (instance 0 and unknown classes
     skipped); the instance id becomes the track id."""
     boxes = []

@@ -12,8 +12,9 @@ from squeezeseg.calib import KittiCalib
 from squeezeseg.errors import InputError
 
 
-def project_points(points: np.ndarray, calib: KittiCalib,
-                   image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def project_points(
+    points: np.ndarray, calib: KittiCalib, image_size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(uv (N, 2) pixels, in_image (N,) bool) of LiDAR points in image 2.
 
     ``in_image`` is True for points in front of the camera that land inside the image
@@ -41,14 +42,22 @@ def check_calib_image(calib: KittiCalib, image_shape: tuple[int, ...], source: s
     cx, cy = calib.P2[0, 2], calib.P2[1, 2]
     path = source or calib.source or None
     if calib.image_size is not None and tuple(calib.image_size) != (W, H):
-        raise InputError(f"calibration is for a {calib.image_size[0]}x{calib.image_size[1]} image "
-                         f"but the image is {W}x{H}", path)
+        raise InputError(
+            f"calibration is for a {calib.image_size[0]}x{calib.image_size[1]} image "
+            f"but the image is {W}x{H}",
+            path,
+        )
     if not (0 < cx < W and 0 < cy < H):
-        raise InputError(f"calibration principal point ({cx:.0f}, {cy:.0f}) lies outside the "
-                         f"{W}x{H} image: calibration and image do not match", path)
+        raise InputError(
+            f"calibration principal point ({cx:.0f}, {cy:.0f}) lies outside the "
+            f"{W}x{H} image: calibration and image do not match",
+            path,
+        )
 
 
-def box_image_box(box: Box3D, calib: KittiCalib, image_size: tuple[int, int] | None = None) -> np.ndarray | None:
+def box_image_box(
+    box: Box3D, calib: KittiCalib, image_size: tuple[int, int] | None = None
+) -> np.ndarray | None:
     """(left, top, right, bottom) of the projected 3D box, clipped to the image; None behind the camera."""
     return box.image_box(calib, image_size or calib.image_size)
 
@@ -76,8 +85,13 @@ def points_in_detection(uv: np.ndarray, in_image: np.ndarray, det: Detection2D) 
     return m
 
 
-def prelabel_points(points: np.ndarray, calib: KittiCalib, detections: list[Detection2D],
-                    class_names: list[str], image_size: tuple[int, int] | None = None) -> np.ndarray:
+def prelabel_points(
+    points: np.ndarray,
+    calib: KittiCalib,
+    detections: list[Detection2D],
+    class_names: list[str],
+    image_size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """(N,) int per-point pre-labels: 1 + index into ``class_names`` of the detection each point
     projects into (the highest-scoring one where detections overlap), 0 for none."""
     uv, ok = project_points(points, calib, image_size)
@@ -94,8 +108,13 @@ def prelabel_points(points: np.ndarray, calib: KittiCalib, detections: list[Dete
     return out
 
 
-def frustum_proposals(annotator, calib: KittiCalib, detections: list[Detection2D],
-                      min_score: float | None = None, image_size: tuple[int, int] | None = None) -> list[Box3D]:
+def frustum_proposals(
+    annotator,
+    calib: KittiCalib,
+    detections: list[Detection2D],
+    min_score: float | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> list[Box3D]:
     """3D box proposals from the non-ground points in each detection's frustum.
 
     ``annotator`` is a OneClickAnnotator already set to the frame. Per detection: the frustum's
@@ -120,8 +139,14 @@ def frustum_proposals(annotator, calib: KittiCalib, detections: list[Detection2D
     return out
 
 
-def _dominant_cluster_box(annotator, sel: np.ndarray, det: Detection2D, calib: KittiCalib,
-                          image_size: tuple[int, int] | None, tries: int = 5) -> Box3D | None:
+def _dominant_cluster_box(
+    annotator,
+    sel: np.ndarray,
+    det: Detection2D,
+    calib: KittiCalib,
+    image_size: tuple[int, int] | None,
+    tries: int = 5,
+) -> Box3D | None:
     """Fit the object that explains the detection among the frustum points ``sel``.
 
     One-click clusters are grown from the nearest remaining frustum point outwards (up to
@@ -155,7 +180,9 @@ def _dominant_cluster_box(annotator, sel: np.ndarray, det: Detection2D, calib: K
     return annotator.fit(best, det.label)
 
 
-def crop_box_image(image: np.ndarray, box: Box3D, calib: KittiCalib, margin: float = 0.1) -> np.ndarray | None:
+def crop_box_image(
+    image: np.ndarray, box: Box3D, calib: KittiCalib, margin: float = 0.1
+) -> np.ndarray | None:
     """The image region of ``box`` grown by ``margin`` of its size on each side; None when not visible."""
     H, W = image.shape[:2]
     b = box.image_box(calib, (W, H))

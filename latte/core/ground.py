@@ -23,7 +23,7 @@ class GroundModel:
 
     normals: np.ndarray  # (C, 3)
     offsets: np.ndarray  # (C,)
-    cell: np.ndarray     # (N,) cell index of each input point
+    cell: np.ndarray  # (N,) cell index of each input point
     config: GroundConfig
 
     def height(self, points: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
@@ -60,12 +60,21 @@ def _cells_xy(x: np.ndarray, y: np.ndarray, cfg: GroundConfig) -> np.ndarray:
 
 def _cell_moments(x: np.ndarray, y: np.ndarray, z: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     """(n, 10) per-cell sums: count, x, y, z, xx, xy, xz, yy, yz, zz."""
-    return np.stack([
-        np.bincount(c, minlength=n).astype(np.float64),
-        np.bincount(c, x, n), np.bincount(c, y, n), np.bincount(c, z, n),
-        np.bincount(c, x * x, n), np.bincount(c, x * y, n), np.bincount(c, x * z, n),
-        np.bincount(c, y * y, n), np.bincount(c, y * z, n), np.bincount(c, z * z, n),
-    ], axis=1)
+    return np.stack(
+        [
+            np.bincount(c, minlength=n).astype(np.float64),
+            np.bincount(c, x, n),
+            np.bincount(c, y, n),
+            np.bincount(c, z, n),
+            np.bincount(c, x * x, n),
+            np.bincount(c, x * y, n),
+            np.bincount(c, x * z, n),
+            np.bincount(c, y * y, n),
+            np.bincount(c, y * z, n),
+            np.bincount(c, z * z, n),
+        ],
+        axis=1,
+    )
 
 
 def _planes(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +137,12 @@ def fit_ground(points: np.ndarray, config: GroundConfig | None = None) -> Ground
         bad = (m[:, 0] < cfg.min_points) | (normals[:, 2] < max_tilt) | ~np.isfinite(normals.sum(axis=1))
         normals[bad] = g_n[0]
         offsets[bad] = g_d[0]
-        h = (cx * np.repeat(normals[:, 0], counts) + cy * np.repeat(normals[:, 1], counts)
-             + cz * np.repeat(normals[:, 2], counts) + np.repeat(offsets, counts))
+        h = (
+            cx * np.repeat(normals[:, 0], counts)
+            + cy * np.repeat(normals[:, 1], counts)
+            + cz * np.repeat(normals[:, 2], counts)
+            + np.repeat(offsets, counts)
+        )
         new_sel = np.abs(h) < cfg.distance_threshold
         if np.array_equal(new_sel, sel):
             break
@@ -137,8 +150,9 @@ def fit_ground(points: np.ndarray, config: GroundConfig | None = None) -> Ground
     return GroundModel(normals, offsets, cell, cfg)
 
 
-def ground_mask(points: np.ndarray, config: GroundConfig | None = None,
-                model: GroundModel | None = None) -> np.ndarray:
+def ground_mask(
+    points: np.ndarray, config: GroundConfig | None = None, model: GroundModel | None = None
+) -> np.ndarray:
     """(N,) bool: points within the distance threshold of the ground or below it (NaN rows: True)."""
     cfg = config or (model.config if model else GroundConfig())
     model = model or fit_ground(points, cfg)

@@ -30,7 +30,9 @@ def guess_format(path: Path) -> str:
     if path.suffix == ".txt":
         # A tracking file starts with a frame number and a track id.
         try:
-            first = next((ln.split() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), [])
+            first = next(
+                (ln.split() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), []
+            )
         except (OSError, UnicodeDecodeError):
             first = []
         return "tracking" if len(first) >= 2 and _is_int(first[0]) and _is_int(first[1]) else "kitti"
@@ -48,8 +50,10 @@ def _is_int(s: str) -> bool:
 def _calib(session: AnnotationSession, frame: int, what: str) -> KittiCalib:
     calib = session.sequence.calib(frame)
     if calib is None:
-        raise InputError(f"{what} needs a camera calibration, but frame {session.sequence.frame_id(frame)} has none",
-                         session.sequence.root)
+        raise InputError(
+            f"{what} needs a camera calibration, but frame {session.sequence.frame_id(frame)} has none",
+            session.sequence.root,
+        )
     return calib
 
 
@@ -74,8 +78,9 @@ def _id_to_label(session: AnnotationSession) -> dict[int, str]:
 
 
 # ---- import ---------------------------------------------------------------------------------------
-def read_for_session(session: AnnotationSession, format: str, path: Path, frame: int | None
-                     ) -> tuple[dict[int, list[Box3D]], list[InputError]]:
+def read_for_session(
+    session: AnnotationSession, format: str, path: Path, frame: int | None
+) -> tuple[dict[int, list[Box3D]], list[InputError]]:
     """{frame index: boxes} read from ``path`` and the skipped problems."""
     from squeezeseg import io
 
@@ -95,7 +100,9 @@ def read_for_session(session: AnnotationSession, format: str, path: Path, frame:
             out[f] = [b for _, b in boxes]
     elif format == "tracking":
         mapping = _frame_index(session)
-        frames = io.read_tracking_labels(path, _calib(session, 0, "tracking import"), strict=False, errors=errors)
+        frames = io.read_tracking_labels(
+            path, _calib(session, 0, "tracking import"), strict=False, errors=errors
+        )
         for num, boxes in frames.items():
             if num not in mapping:
                 errors.append(InputError(f"frame {num} is not in the sequence", path))
@@ -103,7 +110,9 @@ def read_for_session(session: AnnotationSession, format: str, path: Path, frame:
             out[mapping[num]] = boxes
     elif format == "kitti":
         for f, file in _per_frame_files(session, path, frame, ".txt"):
-            out[f] = io.read_kitti_labels(file, _calib(session, f, "KITTI import"), strict=False, errors=errors)
+            out[f] = io.read_kitti_labels(
+                file, _calib(session, f, "KITTI import"), strict=False, errors=errors
+            )
     elif format == "semantickitti":
         for f, file in _per_frame_files(session, path, frame, ".label"):
             pts = seq.points(f)
@@ -112,7 +121,9 @@ def read_for_session(session: AnnotationSession, format: str, path: Path, frame:
     return out, errors
 
 
-def _per_frame_files(session: AnnotationSession, path: Path, frame: int | None, suffix: str) -> list[tuple[int, Path]]:
+def _per_frame_files(
+    session: AnnotationSession, path: Path, frame: int | None, suffix: str
+) -> list[tuple[int, Path]]:
     seq = session.sequence
     if path.is_dir():
         found = [(i, path / f"{seq.frame_id(i)}{suffix}") for i in range(len(seq))]
@@ -149,8 +160,9 @@ def export_session(session: AnnotationSession, format: str, path: Path) -> None:
         frame_boxes = boxes.get(f, [])
         name = seq.frame_id(f)
         if format == "kitti":
-            io.write_kitti_labels(path / f"{name}.txt", frame_boxes, _calib(session, f, "KITTI export"),
-                                  seq.image_size(f))
+            io.write_kitti_labels(
+                path / f"{name}.txt", frame_boxes, _calib(session, f, "KITTI export"), seq.image_size(f)
+            )
         else:
             classes, instances = point_labels(session, f, frame_boxes)
             io.write_semantickitti_labels(path / f"{name}.label", classes, instances)
@@ -171,6 +183,9 @@ def point_labels(session: AnnotationSession, frame: int, boxes: list[Box3D]) -> 
         raise InputError("track ids above 65535 do not fit SemanticKITTI instance ids")
     empty = inst == 0
     ground = ground_mask(pts, cfg.ground)
-    classes = np.where(empty & ground, cfg.session.ground_semantic_id,
-                       np.where(empty, cfg.session.background_semantic_id, classes))
+    classes = np.where(
+        empty & ground,
+        cfg.session.ground_semantic_id,
+        np.where(empty, cfg.session.background_semantic_id, classes),
+    )
     return classes.astype(np.uint16), instances.astype(np.uint16)

@@ -38,7 +38,7 @@ class OneClickAnnotator:
         self.points: np.ndarray | None = None
         self.ground: GroundModel | None = None
         self.is_ground: np.ndarray | None = None
-        self._obj_idx = np.zeros(0, np.int64)   # indices (into points) of usable non-ground points
+        self._obj_idx = np.zeros(0, np.int64)  # indices (into points) of usable non-ground points
         self._obj_xyz = np.zeros((0, 3))
 
     def set_frame(self, points: np.ndarray, ground: np.ndarray | None = None) -> None:
@@ -52,11 +52,17 @@ class OneClickAnnotator:
         self.points = pts
         cfg = self.config
         self.ground = fit_ground(pts, cfg.ground)
-        self.is_ground = ground_mask(pts, cfg.ground, self.ground) if ground is None else np.asarray(ground, bool)
+        self.is_ground = (
+            ground_mask(pts, cfg.ground, self.ground) if ground is None else np.asarray(ground, bool)
+        )
         xyz = pts[:, :3].astype(np.float64)
         with np.errstate(invalid="ignore"):
             height = self.ground.height(np.nan_to_num(xyz), self.ground.cell)
-            keep = ~self.is_ground & np.isfinite(xyz.sum(axis=1)) & (height < cfg.oneclick.max_height_above_ground)
+            keep = (
+                ~self.is_ground
+                & np.isfinite(xyz.sum(axis=1))
+                & (height < cfg.oneclick.max_height_above_ground)
+            )
         self._obj_idx = np.flatnonzero(keep)
         self._obj_xyz = xyz[self._obj_idx]
 
@@ -86,7 +92,7 @@ class OneClickAnnotator:
         sub = xyz[region]
         d2 = (sub[:, 0] - x) ** 2 + (sub[:, 1] - y) ** 2
         nearest = int(np.argmin(d2))
-        if d2[nearest] > c.seed_radius ** 2:
+        if d2[nearest] > c.seed_radius**2:
             return np.zeros(0, np.int64)
         r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
         tree = cKDTree(sub)
@@ -106,7 +112,7 @@ class OneClickAnnotator:
         seeds = np.flatnonzero(d2 <= (np.sqrt(d2[nearest]) + r) ** 2)
         members = _bfs(tree, sub, seeds, r)
         if len(members) < self.config.oneclick.min_points:
-            members = _bfs(tree, sub, np.flatnonzero(d2 <= self.config.oneclick.seed_radius ** 2), r)
+            members = _bfs(tree, sub, np.flatnonzero(d2 <= self.config.oneclick.seed_radius**2), r)
         return members
 
     def _plausible_lw(self, label: str | None) -> tuple[float, float] | None:

@@ -79,9 +79,15 @@ def rectangle_at(xy: np.ndarray, heading: float) -> tuple[np.ndarray, float, flo
     return center, float(length), float(width), float(np.arctan2(np.sin(heading), np.cos(heading)))
 
 
-def fit_box(points: np.ndarray, label: str = "Car", method: Literal["search", "pca"] = "search",
-            criterion: Criterion = "variance", step_deg: float = 1.0, ground_z: float | None = None,
-            min_size: float = 0.1) -> Box3D:
+def fit_box(
+    points: np.ndarray,
+    label: str = "Car",
+    method: Literal["search", "pca"] = "search",
+    criterion: Criterion = "variance",
+    step_deg: float = 1.0,
+    ground_z: float | None = None,
+    min_size: float = 0.1,
+) -> Box3D:
     """Box3D around a cluster ((N, >=3) points, N >= 1): heading by ``method``, extents from the
     points, bottom at ``ground_z`` when given (else the lowest point), top at the highest point."""
     p = np.asarray(points, dtype=np.float64)[:, :3]
@@ -101,7 +107,9 @@ def fit_box(points: np.ndarray, label: str = "Car", method: Literal["search", "p
     return Box3D(center=(center[0], center[1], (z0 + z1) / 2), size=size, yaw=yaw, label=label)
 
 
-def grow_to_prior(box: Box3D, prior_lw: tuple[float, float], sensor_xy: tuple[float, float] = (0.0, 0.0)) -> Box3D:
+def grow_to_prior(
+    box: Box3D, prior_lw: tuple[float, float], sensor_xy: tuple[float, float] = (0.0, 0.0)
+) -> Box3D:
     """Grow a box fitted to a partial view to at least the class's typical length and width.
 
     The visible faces are the ones nearest the sensor, so each too-short side is extended away

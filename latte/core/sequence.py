@@ -63,8 +63,9 @@ class Sequence:
     def index_of(self, frame_id: str) -> int:
         """Index of the frame called ``frame_id`` (also accepts its integer value)."""
         for i, f in enumerate(self.frames):
-            if f.frame_id == frame_id or (f.frame_id.isdigit() and str(frame_id).isdigit()
-                                          and int(f.frame_id) == int(frame_id)):
+            if f.frame_id == frame_id or (
+                f.frame_id.isdigit() and str(frame_id).isdigit() and int(f.frame_id) == int(frame_id)
+            ):
                 return i
         raise KeyError(frame_id)
 
@@ -175,9 +176,9 @@ def _open_raw(path: Path, _sequence: str | None) -> Sequence | None:
 
 def _object_root(path: Path) -> Path | None:
     for d in (path, path / "training", path / "testing"):
-        if (d / "velodyne").is_dir() and ((d / "calib").is_dir() or (d / "label_2").is_dir()):
-            if any(p.is_file() for p in (d / "velodyne").iterdir()):
-                return d
+        has_side = (d / "calib").is_dir() or (d / "label_2").is_dir()
+        if (d / "velodyne").is_dir() and has_side and any(p.is_file() for p in (d / "velodyne").iterdir()):
+            return d
     return None
 
 
@@ -189,13 +190,24 @@ def _open_object(path: Path, _sequence: str | None) -> Sequence | None:
     frames = []
     for s in _sorted_files(root / "velodyne", SCAN_SUFFIXES):
         stem = _stem(s)
-        frames.append(Frame(
-            stem, s, _match(root / "image_2", stem, IMAGE_SUFFIXES), _match(root / "calib", stem, (".txt",)),
-            _match(labels, stem, (".txt",)),
-        ))
+        frames.append(
+            Frame(
+                stem,
+                s,
+                _match(root / "image_2", stem, IMAGE_SUFFIXES),
+                _match(root / "calib", stem, (".txt",)),
+                _match(labels, stem, (".txt",)),
+            )
+        )
     name = root.parent.name if root.name in ("training", "testing") else root.name
-    return Sequence(name, root, frames, "kitti_object",
-                    labels if labels.is_dir() else None, "kitti" if labels.is_dir() else None)
+    return Sequence(
+        name,
+        root,
+        frames,
+        "kitti_object",
+        labels if labels.is_dir() else None,
+        "kitti" if labels.is_dir() else None,
+    )
 
 
 def _open_tracking(path: Path, sequence: str | None) -> Sequence | None:
@@ -212,8 +224,10 @@ def _open_tracking(path: Path, sequence: str | None) -> Sequence | None:
             return None
         if sequence is None:
             if len(subdirs) > 1:
-                raise InputError(f"tracking layout with {len(subdirs)} sequences: choose one of "
-                                 f"{', '.join(subdirs[:10])}", path)
+                raise InputError(
+                    f"tracking layout with {len(subdirs)} sequences: choose one of {', '.join(subdirs[:10])}",
+                    path,
+                )
             sequence = subdirs[0]
         seq = sequence
     velo = root / "velodyne" / seq

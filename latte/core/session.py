@@ -63,8 +63,12 @@ class InstanceLog:
         return int(sum(self.operations.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"track_id": self.track_id, "label": self.label, "operations": dict(self.operations),
-                "seconds": self.seconds}
+        return {
+            "track_id": self.track_id,
+            "label": self.label,
+            "operations": dict(self.operations),
+            "seconds": self.seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,14 @@ class AnnotationSession:
     (seconds) is injectable for tests. An existing ``session.json`` in ``out_dir`` is resumed.
     """
 
-    def __init__(self, sequence: Sequence, out_dir: str | Path, config: LatteConfig | str | None = None,
-                 clock: Callable[[], float] = time.monotonic, resume: bool = True):
+    def __init__(
+        self,
+        sequence: Sequence,
+        out_dir: str | Path,
+        config: LatteConfig | str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        resume: bool = True,
+    ):
         self.sequence = sequence
         self.out_dir = Path(out_dir)
         self.config = load_latte_config(config)
@@ -205,8 +215,11 @@ class AnnotationSession:
         """Replace box ``box_id``; ``op`` names the operation (default: classified from the change)."""
         before = self.box(frame, box_id)
         after = self._prepare(box if box.track_id is not None else box.replace(track_id=before.track_id))
-        self._execute(Command(op or classify_update(before, after),
-                              (BoxChange(frame, box_id, before, after),), self.clock()))
+        self._execute(
+            Command(
+                op or classify_update(before, after), (BoxChange(frame, box_id, before, after),), self.clock()
+            )
+        )
 
     def remove_box(self, frame: int, box_id: int) -> None:
         before = self.box(frame, box_id)
@@ -286,8 +299,11 @@ class AnnotationSession:
         return [(f, self.sequence.frame_id(f), boxes) for f, boxes in sorted(self._frames.items()) if boxes]
 
     def _extra(self, history: bool) -> dict[str, Any]:
-        extra: dict[str, Any] = {"instance_log": [e.to_dict() for e in self.instance_log()],
-                                 "next_box_id": self._next_box_id, "next_track_id": self._next_track_id}
+        extra: dict[str, Any] = {
+            "instance_log": [e.to_dict() for e in self.instance_log()],
+            "next_box_id": self._next_box_id,
+            "next_track_id": self._next_track_id,
+        }
         if history:
             extra["history"] = self._stack.to_dict()
         return extra
@@ -295,11 +311,18 @@ class AnnotationSession:
     def save(self) -> None:
         """Write ``session.json`` and the recovery file atomically (AutosaveError on failure)."""
         try:
-            write_json_labels(self.session_path, self.sequence.name, self._frames_for_json(), self._extra(False))
-            write_json_labels(self.recovery_path, self.sequence.name, self._frames_for_json(), self._extra(True))
+            write_json_labels(
+                self.session_path, self.sequence.name, self._frames_for_json(), self._extra(False)
+            )
+            write_json_labels(
+                self.recovery_path, self.sequence.name, self._frames_for_json(), self._extra(True)
+            )
         except OSError as exc:
-            err = AutosaveError(f"autosave failed ({exc.strerror or exc}); the last saved state on disk is "
-                                "intact, the change is kept in memory", self.out_dir)
+            err = AutosaveError(
+                f"autosave failed ({exc.strerror or exc}); the last saved state on disk is "
+                "intact, the change is kept in memory",
+                self.out_dir,
+            )
             self.last_save_error = err
             self._notify(SessionEvent("save_error", error=err))
             raise err from None
@@ -326,16 +349,21 @@ class AnnotationSession:
         doc, frames = parsed
         self._frames = {}
         for index, _fid, boxes in frames:
-            self._frames[index] = {k if k is not None else self._next_box_id + j: b
-                                   for j, (k, b) in enumerate(boxes)}
+            self._frames[index] = {
+                k if k is not None else self._next_box_id + j: b for j, (k, b) in enumerate(boxes)
+            }
         ids = [k for b in self._frames.values() for k in b]
         tracks = [b.track_id for f in self._frames.values() for b in f.values() if b.track_id is not None]
         self._next_box_id = max([int(doc.get("next_box_id", 1)), *(i + 1 for i in ids)])
         self._next_track_id = max([int(doc.get("next_track_id", 0)), *(t + 1 for t in tracks)])
         self._log = {}
         for e in doc.get("instance_log", []):
-            self._log[int(e["track_id"])] = InstanceLog(int(e["track_id"]), str(e.get("label", "")),
-                                                        Counter(e.get("operations", {})), float(e.get("seconds", 0)))
+            self._log[int(e["track_id"])] = InstanceLog(
+                int(e["track_id"]),
+                str(e.get("label", "")),
+                Counter(e.get("operations", {})),
+                float(e.get("seconds", 0)),
+            )
         if history and isinstance(doc.get("history"), dict):
             try:
                 self._stack = CommandStack.from_dict(doc["history"])
@@ -367,8 +395,9 @@ class AnnotationSession:
         _check_format(format)
         label_io.export_session(self, format, Path(path))
 
-    def import_labels(self, path: str | Path, format: str | None = None, frame: int | None = None,
-                      replace: bool = True) -> ImportReport:
+    def import_labels(
+        self, path: str | Path, format: str | None = None, frame: int | None = None, replace: bool = True
+    ) -> ImportReport:
         """Import labels (format guessed from ``path`` when None) as one undoable command.
 
         ``frame`` picks the frame for a single per-frame file (kitti .txt, .label). With ``replace``
@@ -396,9 +425,12 @@ class AnnotationSession:
     def session_summary(self) -> dict[str, Any]:
         """Counts for status bars and reports."""
         boxes = self.all_boxes()
-        return {"frames": len(self.sequence), "annotated_frames": len(boxes),
-                "boxes": sum(len(b) for b in boxes.values()),
-                "tracks": len({b.track_id for bs in boxes.values() for b in bs})}
+        return {
+            "frames": len(self.sequence),
+            "annotated_frames": len(boxes),
+            "boxes": sum(len(b) for b in boxes.values()),
+            "tracks": len({b.track_id for bs in boxes.values() for b in bs}),
+        }
 
 
 def _check_format(format: str) -> None:

@@ -36,10 +36,13 @@ def make_filter(center_xy: np.ndarray, cfg: TrackingConfig) -> KalmanFilter:
     kf.F = transition(cfg.dt)
     kf.H = np.zeros((2, 6))
     kf.H[0, 0] = kf.H[1, 1] = 1.0
-    kf.R = np.eye(2) * cfg.observation_noise ** 2
+    kf.R = np.eye(2) * cfg.observation_noise**2
     kf.Q = _process_noise(cfg.dt, cfg.process_noise)
-    kf.P = np.diag([cfg.observation_noise ** 2] * 2 + [cfg.initial_velocity_std ** 2] * 2
-                   + [cfg.initial_acceleration_std ** 2] * 2)
+    kf.P = np.diag(
+        [cfg.observation_noise**2] * 2
+        + [cfg.initial_velocity_std**2] * 2
+        + [cfg.initial_acceleration_std**2] * 2
+    )
     return kf
 
 
@@ -123,7 +126,9 @@ def propagate_box(predicted: Box3D, annotator, label: str | None = None) -> Box3
         box = annotator.click(predicted.center[0], predicted.center[1], label)
         return predicted if box is None else box.replace(track_id=predicted.track_id)
     idx = annotator._obj_idx
-    grown = predicted.replace(size=(predicted.size[0] + 0.6, predicted.size[1] + 0.6, predicted.size[2] + 0.4))
+    grown = predicted.replace(
+        size=(predicted.size[0] + 0.6, predicted.size[1] + 0.6, predicted.size[2] + 0.4)
+    )
     inside = idx[grown.contains(annotator._obj_xyz)] if len(idx) else idx
     if len(inside) < 3:
         return predicted

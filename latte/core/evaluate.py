@@ -1,0 +1,152 @@
+"""Box-level evaluation of annotations against ground truth: BEV IoU of matched boxes and instance
+precision and recall with LATTE's 50% overlap rule (a box is correct when it overlaps a ground-truth
+box of its class by at least half, BEV IoU >= 0.5; each ground-truth box matches once)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from latte.core.formats import read_json_labels
+from squeezeseg.boxes import Box3D, bev_iou_matrix
+from squeezeseg.calib import read_kitti_calib
+from squeezeseg.errors import InputError
+
+FrameKey = int | str
+
+
+@dataclass
+class ClassResult:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    ious: list[float] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+
+    @property
+    def mean_iou(self) -> float:
+        return float(np.mean(self.ious)) if self.ious else float("nan")
+
+
+@dataclass
+class EvalResult:
+    """Per-class and overall counts; ``all`` pools every class."""
+
+    classes: dict[str, ClassResult]
+    all: ClassResult
+    iou_threshold: float
+
+    def table(self) -> str:
+        rows = [
+            f"{'class':<14}{'GT':>6}{'pred':>6}{'TP':>6}{'precision':>11}{'recall':>8}{'mean BEV IoU':>14}"
+        ]
+        for name, r in [*sorted(self.classes.items()), ("all", self.all)]:
+            rows.append(
+                f"{name:<14}{r.tp + r.fn:>6}{r.tp + r.fp:>6}{r.tp:>6}{r.precision:>11.3f}"
+                f"{r.recall:>8.3f}{r.mean_iou:>14.3f}"
+            )
+        return "\n".join(rows)
+
+
+def match_frame(
+    pred: list[Box3D], gt: list[Box3D], iou_threshold: float = 0.5
+) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one matches (pred index, gt index, BEV IoU) of same-class boxes, best first."""
+    if not pred or not gt:
+        return []
+    iou = bev_iou_matrix(pred, gt)
+    same = np.array([[p.label.lower() == g.label.lower() for g in gt] for p in pred])
+    iou = np.where(same, iou, 0.0)
+    out, used_p, used_g = [], set(), set()
+    for flat in np.argsort(-iou, axis=None):
+        i, j = np.unravel_index(flat, iou.shape)
+        if iou[i, j] < iou_threshold:
+            break
+        if i in used_p or j in used_g:
+            continue
+        used_p.add(i)
+        used_g.add(j)
+        out.append((int(i), int(j), float(iou[i, j])))
+    return out
+
+
+def evaluate_boxes(
+    pred: dict[FrameKey, list[Box3D]],
+    gt: dict[FrameKey, list[Box3D]],
+    iou_threshold: float = 0.5,
+    ignore: tuple[str, ...] = ("DontCare",),
+) -> EvalResult:
+    """Evaluate predicted boxes per frame against the ground truth (frames missing on one side
+    count as empty there)."""
+    classes: dict[str, ClassResult] = defaultdict(ClassResult)
+    total = ClassResult()
+    for key in set(pred) | set(gt):
+        p = [b for b in pred.get(key, []) if b.label not in ignore]
+        g = [b for b in gt.get(key, []) if b.label not in ignore]
+        matches = match_frame(p, g, iou_threshold)
+        mp, mg = {m[0] for m in matches}, {m[1] for m in matches}
+        for _, j, iou in matches:
+            for r in (classes[g[j].label], total):
+                r.tp += 1
+                r.ious.append(iou)
+        for i, b in enumerate(p):
+            if i not in mp:
+                classes[b.label].fp += 1
+                total.fp += 1
+        for j, b in enumerate(g):
+            if j not in mg:
+                classes[b.label].fn += 1
+                total.fn += 1
+    return EvalResult(dict(classes), total, iou_threshold)
+
+
+def _key(frame_id: str | int) -> FrameKey:
+    s = str(frame_id)
+    return int(s) if s.isdigit() else s
+
+
+def load_boxes(path: str | Path, calib: str | Path | None = None) -> dict[FrameKey, list[Box3D]]:
+    """{frame: boxes} from LATTE JSON, a KITTI label_2 folder or file, or a tracking label_02 file.
+
+    KITTI files need a calibration: ``calib`` is a calib folder (object layout, one file per frame)
+    or file; by default the ``calib`` folder beside the label folder (object layout) or
+    ``../calib/<sequence>.txt`` (tracking layout).
+    """
+    from latte.core.label_io import guess_format
+    from squeezeseg.io import read_kitti_labels, read_tracking_labels
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("labels not found", path)
+    fmt = guess_format(path)
+    if fmt == "json":
+        _, frames = read_json_labels(path)
+        return {_key(fid if fid is not None else idx): [b for _, b in boxes] for idx, fid, boxes in frames}
+    if fmt == "semantickitti":
+        raise InputError("evaluate compares boxes: give KITTI, tracking or JSON labels", path)
+    calib_path = Path(calib) if calib is not None else None
+    if fmt == "tracking":
+        if calib_path is None:
+            calib_path = path.parent.parent / "calib" / path.name
+        elif calib_path.is_dir():
+            calib_path = calib_path / path.name
+        cal = read_kitti_calib(calib_path)
+        return {f: boxes for f, boxes in read_tracking_labels(path, cal).items()}
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    if calib_path is None:
+        calib_path = (path if path.is_dir() else path.parent).parent / "calib"
+    out: dict[FrameKey, list[Box3D]] = {}
+    for f in files:
+        cfile = calib_path / f.name if calib_path.is_dir() else calib_path
+        out[_key(f.stem)] = read_kitti_labels(f, read_kitti_calib(cfile))
+    return out
