@@ -124,9 +124,10 @@ class SphericalProjection:
             raise InputError(f"unknown row mode '{mode}' (choose from {', '.join(ROW_MODES)})")
         if ring is None and pts.shape[1] >= 5 and mode in ("auto", "ring"):
             ring = pts[:, 4]
-        x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+        xyz = np.ascontiguousarray(pts[:, :3].T)  # channel rows: every pass below is contiguous
+        x, y, z = xyz
         rng = np.sqrt(x * x + y * y + z * z)
-        finite = np.isfinite(rng)
+        finite = rng < np.inf  # False for NaN and inf
         if pts.shape[1] >= 4:
             finite &= np.isfinite(pts[:, 3])
         ok = finite & (rng > MIN_RANGE)
@@ -139,17 +140,17 @@ class SphericalProjection:
                 "dropped %d of %d points (%d NaN/inf, %d at zero range)",
                 dropped, n, nonfinite, dropped - nonfinite,
             )
-            pts, rng = pts[keep], rng[keep]
+            pts, rng, xyz = pts[keep], rng[keep], xyz[:, keep]
             ring = None if ring is None else np.asarray(ring)[keep]
-            x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+            x, y, z = xyz
         az = np.arctan2(y, x)
         col = self._columns(az)
-        row, used = self._rows(mode, x, y, z, az, ring)
+        row, used = self._rows(mode, x, y, z, az, rng, ring)
         inside = (col >= 0) & (col < self.width) & (row >= 0)
-        row = np.where(inside, row, -1).astype(np.int32)
-        col = np.where(inside, col, -1).astype(np.int32)
+        row = np.where(inside, row, np.int32(-1))
+        col = np.where(inside, col, np.int32(-1))
         index = self._closest(row, col, rng, inside)
-        image = self._fill(pts, rng, index)
+        image = self._fill(pts, rng, index, inside)
         if keep is not None:
             index = np.where(index >= 0, keep[np.maximum(index, 0)], -1).astype(np.int32)
             rows_all = np.full(n, -1, np.int32)
@@ -168,12 +169,12 @@ class SphericalProjection:
             col[col >= self.width] -= self.width  # az == -pi lands on column 0
         return col
 
-    def _rows(self, mode, x, y, z, az, ring) -> tuple[np.ndarray, str]:
+    def _rows(self, mode, x, y, z, az, rng, ring) -> tuple[np.ndarray, str]:
         if mode == "auto":
             if ring is not None and _looks_like_ring(ring, self.height):
                 mode = "ring"
             else:
-                rows = scan_rows(az, z, np.sqrt(x * x + y * y), self.height, strict=False)
+                rows = scan_rows(az, z, rng, self.height, strict=False)
                 if rows is not None:
                     return rows, "scan"
                 mode = "table"
@@ -181,9 +182,9 @@ class SphericalProjection:
             if ring is None:
                 raise InputError("row mode 'ring' needs a ring channel (column 4 of the points)")
             return self._ring_rows(ring), "ring"
-        rho = np.sqrt(x * x + y * y)
         if mode == "scan":
-            return scan_rows(az, z, rho, self.height, strict=True), "scan"
+            return scan_rows(az, z, rng, self.height, strict=True), "scan"
+        rho = np.sqrt(x * x + y * y)
         if mode == "table":
             return self._table_rows(z, rho), "table"
         return self._even_rows(z, rho), "even"
@@ -219,25 +220,46 @@ class SphericalProjection:
         return row
 
     def _closest(self, row, col, rng, inside) -> np.ndarray:
-        """(H, W) index of the closest point per pixel (ties: lower index), by one scatter-min."""
-        idx = np.flatnonzero(inside)
-        pix = row[idx].astype(np.int64) * self.width + col[idx]
-        key = (rng[idx].view(np.uint32).astype(np.uint64) << np.uint64(32)) | idx.astype(np.uint64)
-        best = np.full(self.height * self.width, np.iinfo(np.uint64).max, np.uint64)
+        """(H, W) index of the closest point per pixel (ties: lower index), by one scatter-min.
+
+        The key packs the float32 range bits (monotonic for positive floats) above the point index,
+        so one ``np.minimum.at`` over uint64 picks the closest point and breaks ties by index.
+        Points outside the image go to a spare slot instead of being compressed out first.
+        """
+        hw = self.height * self.width
+        pix = np.where(inside, row * np.int32(self.width) + col, np.int32(hw))
+        key = rng.view(np.uint32).astype(np.uint64) << np.uint64(32)
+        key |= _arange_u64(len(rng))
+        best = np.full(hw + 1, np.iinfo(np.uint64).max, np.uint64)
         np.minimum.at(best, pix, key)
-        filled = best != np.iinfo(np.uint64).max
-        index = np.full(self.height * self.width, -1, np.int32)
-        index[filled] = (best[filled] & np.uint64(0xFFFFFFFF)).astype(np.int32)
+        if np.little_endian:  # low 32 bits = index; empty pixels hold 0xFFFFFFFF = -1 as int32
+            index = best[:hw].view(np.int32)[0::2].copy()
+        else:
+            empty = best[:hw] == np.iinfo(np.uint64).max
+            index = np.where(empty, -1, (best[:hw] & np.uint64(0xFFFFFFFF)).astype(np.int32))
         return index.reshape(self.height, self.width)
 
-    def _fill(self, pts, rng, index) -> np.ndarray:
-        """Gather the winners' channels; index -1 picks the all-zero sentinel row."""
-        ext = np.zeros((len(pts) + 1, 6), np.float32)
+    def _fill(self, pts, rng, index, inside) -> np.ndarray:
+        """Gather the winners' channels; index -1 picks the all-zero sentinel row.
+
+        For a narrow window only the points inside it are packed (a quarter of a scan at 90 deg).
+        """
+        flat = index.ravel()
+        sub = None
+        if self.fov_deg < 180.0:
+            sub = np.flatnonzero(inside)
+            lut = np.full(len(pts) + 1, len(sub), np.int32)  # -1 -> last entry -> sentinel row
+            lut[sub] = np.arange(len(sub), dtype=np.int32)
+            flat = lut[flat]
+        m = len(pts) if sub is None else len(sub)
+        ext = np.empty((m + 1, 6), np.float32)
         c = min(pts.shape[1], 4)
-        ext[:-1, :c] = pts[:, :c]
-        ext[:-1, 4] = rng
+        ext[:-1, :c] = pts[:, :c] if sub is None else pts[sub, :c]
+        ext[:-1, c:4] = 0.0
+        ext[:-1, 4] = rng if sub is None else rng[sub]
         ext[:-1, 5] = 1.0
-        return np.take(ext, index.ravel(), axis=0).reshape(self.height, self.width, 6)
+        ext[-1] = 0.0
+        return np.take(ext, flat, axis=0).reshape(self.height, self.width, 6)
 
     # --------------------------------------------------------------------------------- unproject
     def unproject(
@@ -270,13 +292,15 @@ def unproject(
     labels_img = np.asarray(label_image)
     if labels_img.shape != range_image.shape:
         raise InputError(f"label image has shape {labels_img.shape}, range image {range_image.shape}")
+    H, W = range_image.shape
     rows, cols = range_image.rows, range_image.cols
-    out = np.full(len(rows), fill, dtype=labels_img.dtype)
-    inside = np.flatnonzero(rows >= 0)
-    r, c = rows[inside], cols[inside]
-    out[inside] = labels_img[r, c]
+    pix = np.where(rows >= 0, rows * np.int32(W) + cols, np.int32(H * W))
+    ext = np.empty(H * W + 1, dtype=labels_img.dtype)
+    ext[:-1] = labels_img.ravel()
+    ext[-1] = fill
+    out = ext[pix]
     if knn > 0:
-        hid = inside[range_image.index[r, c] != inside]
+        hid = np.flatnonzero(range_image.hidden())
         if len(hid):
             out[hid] = _knn_vote(labels_img, range_image, hid, knn, window, cutoff, out[hid])
     return out
@@ -287,82 +311,94 @@ def _knn_vote(labels_img, ri: RangeImage, pts, k, window, cutoff, current) -> np
     H, W = ri.shape
     half = window // 2
     dr, dc = np.mgrid[-half : half + 1, -half : half + 1]
-    rr = ri.rows[pts, None] + dr.ravel()[None, :]
-    cc = ri.cols[pts, None] + dc.ravel()[None, :]
+    rr = ri.rows[pts, None] + dr.ravel().astype(np.int32)[None, :]
+    cc = ri.cols[pts, None] + dc.ravel().astype(np.int32)[None, :]
     valid = (rr >= 0) & (rr < H)
     if ri.full_circle:
         cc %= W
     else:
         valid &= (cc >= 0) & (cc < W)
-    rr, cc = np.clip(rr, 0, H - 1), np.clip(cc, 0, W - 1)
-    valid &= ri.index[rr, cc] >= 0
-    dist = np.abs(ri.image[rr, cc, 4] - ri.point_range[pts, None])
-    dist[~valid | (dist > cutoff)] = np.inf
+    flat = np.clip(rr, 0, H - 1) * np.int32(W) + np.clip(cc, 0, W - 1)
+    pixel_range = ri.image[..., 4].ravel()  # 0 where empty
+    dist = np.abs(pixel_range[flat] - ri.point_range[pts, None])
+    dist[~valid | (pixel_range[flat] <= 0) | (dist > cutoff)] = np.inf
     k = min(k, dist.shape[1])
     near = np.argpartition(dist, k - 1, axis=1)[:, :k]
-    near_d = np.take_along_axis(dist, near, axis=1)
-    lab = labels_img[rr, cc]
-    near_l = np.take_along_axis(lab, near, axis=1).astype(np.int64)
-    ok = np.isfinite(near_d)
+    ok = np.isfinite(np.take_along_axis(dist, near, axis=1))
+    near_l = labels_img.ravel()[np.take_along_axis(flat, near, axis=1)].astype(np.int64)
     if near_l.size and near_l.min() < 0:
         raise InputError("label image holds negative labels")
     n_cls = int(near_l.max()) + 1 if near_l.size else 1
-    flat = (np.arange(len(pts))[:, None] * n_cls + near_l)[ok]
-    votes = np.bincount(flat, minlength=len(pts) * n_cls).reshape(len(pts), n_cls)
-    has_vote = ok.any(axis=1)
-    return np.where(has_vote, votes.argmax(axis=1), current).astype(labels_img.dtype)
+    votes = np.bincount(
+        (np.arange(len(pts))[:, None] * n_cls + near_l)[ok], minlength=len(pts) * n_cls
+    ).reshape(len(pts), n_cls)
+    return np.where(ok.any(axis=1), votes.argmax(axis=1), current).astype(labels_img.dtype)
 
 
 # ------------------------------------------------------------------------------------ scan order
 def scan_rows(
-    az: np.ndarray, z: np.ndarray, rho: np.ndarray, beams: int, strict: bool = True
+    az: np.ndarray, z: np.ndarray, dist: np.ndarray, beams: int, strict: bool = True
 ) -> np.ndarray | None:
     """Rows recovered from the storage order of a scan kept ring by ring (KITTI .bin).
 
-    Each ring is one azimuth sweep, so a ring boundary is where the azimuth, unwrapped along the
-    order, passes the sweep's start direction. ``beams`` turns of unwrapped azimuth bound that
-    direction to a window; inside it, the start is where consecutive points step one beam up or
-    down at nearly the same azimuth. Returns None (or raises when ``strict``) unless exactly
-    ``beams`` rings are found.
+    Each ring is one azimuth sweep from a common start direction, so a ring boundary is where the
+    azimuth measured from that direction drops by a whole turn. ``beams`` turns of total sweep bound
+    the start direction to a window; inside it, the start is where consecutive points step one beam
+    up or down at nearly the same azimuth (mode of those steps). ``dist`` is the range (or the
+    horizontal distance). Returns None (or raises when ``strict``) unless exactly ``beams`` rings
+    are found; row 0 is the top ring whichever end of the file it is stored at.
     """
     n = len(az)
     if n < 2 * beams:
         return _scan_fail(f"too few points ({n}) to recover {beams} rings from the scan order", strict)
     d = _wrap(np.diff(az))
-    unwrapped = np.empty(n, np.float64)
-    unwrapped[0] = 0.0
-    np.cumsum(d, dtype=np.float64, out=unwrapped[1:])
-    turns = unwrapped[-1] / (2.0 * np.pi)
-    lo = unwrapped[-1] - 2.0 * np.pi * beams  # the start lies in (lo, 0]: no more than `beams` rings
+    total = float(np.sum(d, dtype=np.float64))
+    lo = total - 2.0 * np.pi * beams  # start lies in (az[0] + lo, az[0]]: at most `beams` sweeps
     if not -2.0 * np.pi < lo < 0.0:
         return _scan_fail(
-            f"points are not stored ring by ring: the azimuth turns {turns:.1f} times for {beams} beams",
+            f"points are not stored ring by ring: the azimuth turns {total / (2 * np.pi):.1f} times "
+            f"for {beams} beams",
             strict,
         )
-    t = z / np.maximum(rho, np.float32(1e-6))  # tan(elevation)
-    start = _sweep_start(t, d, unwrapped, lo)
-    ring = np.floor((unwrapped - start) * (1.0 / (2.0 * np.pi))).astype(np.int32)
-    found = int(ring[-1]) + 1
-    if found != beams:
+    t = z / np.maximum(dist, np.float32(1e-6))  # sin or tan of the elevation
+    start = np.float32(_wrap(np.array([az[0] + _sweep_start(t, d, az, lo)]))[0])
+    rel = az - start
+    rel[rel < 0] += _TWO_PI
+    bounds = np.flatnonzero(np.diff(rel) < -np.float32(np.pi)) + 1
+    if len(bounds) + 1 != beams:
         return _scan_fail(
-            f"points are not stored ring by ring: found {found} azimuth sweeps for {beams} beams", strict
+            f"points are not stored ring by ring: found {len(bounds) + 1} azimuth sweeps for {beams} beams",
+            strict,
         )
-    first, last = t[ring == 0], t[ring == beams - 1]
-    if len(first) and len(last) and np.median(first) < np.median(last):
-        ring = beams - 1 - ring  # stored bottom beam first
+    counts = np.diff(np.concatenate([[0], bounds, [n]]))
+    ring = np.repeat(np.arange(beams, dtype=np.int32), counts)
+    if np.median(t[: bounds[0]]) < np.median(t[bounds[-1] :]):
+        ring = np.int32(beams - 1) - ring  # stored bottom beam first
     return ring
 
 
-def _sweep_start(t, d, unwrapped, lo: float) -> float:
-    """Unwrapped azimuth in (lo, 0] where the rings start: mode of the beam steps in that window."""
+def _sweep_start(t, d, az, lo: float) -> float:
+    """Start of the sweeps relative to az[0], in (lo, 0]: mode of the beam steps in that window."""
     steps = np.flatnonzero((np.abs(np.diff(t)) > np.float32(0.002)) & (np.abs(d) < np.float32(0.05)))
-    rel = np.mod(unwrapped[steps] + 0.5 * d[steps] - lo, 2.0 * np.pi)
+    rel = np.mod(az[steps].astype(np.float64) - az[0] + 0.5 * d[steps] - lo, 2.0 * np.pi)
     rel = rel[rel <= -lo]
     if len(rel) == 0:
         return -1e-6
     bins = np.floor(np.rad2deg(rel) * 2.0).astype(np.int64)  # half-degree bins
     mode = int(np.argmax(np.bincount(bins)))
     return float(lo + np.median(rel[np.abs(bins - mode) <= 1]))
+
+
+_ARANGE = np.arange(0, dtype=np.uint64)
+
+
+def _arange_u64(n: int) -> np.ndarray:
+    """0..n-1 as uint64, a read-only view of a cached array grown on demand."""
+    global _ARANGE
+    if len(_ARANGE) < n:
+        _ARANGE = np.arange(max(n, 2 * len(_ARANGE)), dtype=np.uint64)
+        _ARANGE.flags.writeable = False
+    return _ARANGE[:n]
 
 
 def _wrap(d: np.ndarray) -> np.ndarray:

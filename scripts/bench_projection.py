@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""Benchmark spherical projection and unprojection on a real ~120k-point KITTI scan.
+
+Prints, per case, the median / min / 90th percentile wall time and the median CPU time of this
+process over repeated runs (the CPU time is less disturbed when other jobs share the cores).
+Target from issue 2: project to 64x512 and 64x2048, and unproject back, each <= 5 ms median.
+
+    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from squeezeseg.io import read_points
+from squeezeseg.projection import SphericalProjection
+from squeezeseg.resources import shared_data_dir
+
+TARGET_MS = 5.0
+
+
+def default_scan() -> Path:
+    """The KITTI object frame of the shared data closest to 120,000 points."""
+    files = sorted((shared_data_dir() / "kitti_object" / "training" / "velodyne").glob("*.bin"))
+    if not files:
+        sys.exit(f"no KITTI scans under {shared_data_dir()}; pass --scan")
+    return min(files, key=lambda f: abs(f.stat().st_size // 16 - 120_000))
+
+
+def measure(fn, repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Wall and CPU times (ms) of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    w, c = np.array(wall) * 1e3, np.array(cpu) * 1e3
+    return {"median": float(np.median(w)), "min": float(w.min()), "p90": float(np.percentile(w, 90)),
+            "cpu_median": float(np.median(c))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scan", type=Path, default=None, help="point cloud (default: KITTI frame ~120k points)")
+    ap.add_argument("--sensor", default="hdl64e")
+    ap.add_argument("--repeats", type=int, default=50)
+    args = ap.parse_args(argv)
+    scan = args.scan or default_scan()
+    points = read_points(scan)
+    front = SphericalProjection.from_sensor(args.sensor, width=512, fov_deg=90.0)
+    full = SphericalProjection.from_sensor(args.sensor, width=2048, fov_deg=360.0)
+    ri_front, ri_full = front.project(points), full.project(points)
+    rng = np.random.default_rng(0)
+    lab_front = rng.integers(0, 4, ri_front.shape).astype(np.int32)
+    lab_full = rng.integers(0, 4, ri_full.shape).astype(np.int32)
+    cases = [
+        (f"project 64x512 front 90 deg (rows: {ri_front.row_mode})", lambda: front.project(points), True),
+        (f"project 64x2048 full circle (rows: {ri_full.row_mode})", lambda: full.project(points), True),
+        ("unproject 64x512 -> points", lambda: front.unproject(lab_front, ri_front), True),
+        ("unproject 64x2048 -> points", lambda: full.unproject(lab_full, ri_full), True),
+        ("project 64x2048, rows by elevation table", lambda: full.project(points, rows="table"), False),
+        ("unproject 64x2048 + 5-NN vote (5x5 window)",
+         lambda: full.unproject(lab_full, ri_full, knn=5), False),
+    ]
+    load = os.getloadavg()
+    print(f"scan: {scan} ({len(points):,} points), sensor {args.sensor}, {args.repeats} runs each")
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs, "
+          f"numpy {np.__version__}")
+    print(f"{'case':<48} {'median':>8} {'min':>8} {'p90':>8} {'cpu med':>8}  target")
+    failed = False
+    for name, fn, gated in cases:
+        m = measure(fn, args.repeats)
+        verdict = ("ok" if m["median"] <= TARGET_MS else "OVER") if gated else "(info)"
+        failed |= gated and m["median"] > TARGET_MS
+        print(f"{name:<48} {m['median']:8.2f} {m['min']:8.2f} {m['p90']:8.2f} "
+              f"{m['cpu_median']:8.2f}  {verdict}")
+    print("times in ms; target <= 5 ms median for the gated cases")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
