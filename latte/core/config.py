@@ -43,6 +43,7 @@ class GroundConfig:
 @dataclass(frozen=True)
 class OneClickConfig:
     seed_radius: float = 1.5
+    seed_reach: float = 0.8
     base_radius: float = 0.25
     radius_per_metre: float = 0.0065
     max_radius: float = 1.0

@@ -95,9 +95,10 @@ class OneClickAnnotator:
         if d2[nearest] > c.seed_radius**2:
             return np.zeros(0, np.int64)
         r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
+        reach = c.seed_reach if limit is None else min(c.seed_reach, limit[1] / 2.6)
         tree = cKDTree(sub)
         for _ in range(c.shrink_steps + 1):
-            members = self._grow(tree, sub, d2, nearest, r)
+            members = self._grow(tree, sub, d2, nearest, r, reach)
             if limit is None or len(members) < c.min_points or _fits(sub[members, :2], limit):
                 break
             r *= 0.75
@@ -105,11 +106,13 @@ class OneClickAnnotator:
             return np.zeros(0, np.int64)
         return self._obj_idx[region[members]]
 
-    def _grow(self, tree: cKDTree, sub: np.ndarray, d2: np.ndarray, nearest: int, r: float) -> np.ndarray:
-        # The click is 2D: every point within one radius of the nearest one (in x-y, any height)
-        # seeds the growth; if that gives a stray point only (through a window), seed from the
-        # whole click radius.
-        seeds = np.flatnonzero(d2 <= (np.sqrt(d2[nearest]) + r) ** 2)
+    def _grow(
+        self, tree: cKDTree, sub: np.ndarray, d2: np.ndarray, nearest: int, r: float, reach: float
+    ) -> np.ndarray:
+        # The click is 2D and lands inside the object seen from above: every point within
+        # ``reach`` of it (at any height) seeds the growth, so a roof row seen at a grazing angle
+        # or a stray point through a window cannot cut the seed off from the rest of the object.
+        seeds = np.flatnonzero(d2 <= max(np.sqrt(d2[nearest]) + r, reach) ** 2)
         members = _bfs(tree, sub, seeds, r)
         if len(members) < self.config.oneclick.min_points:
             members = _bfs(tree, sub, np.flatnonzero(d2 <= self.config.oneclick.seed_radius**2), r)

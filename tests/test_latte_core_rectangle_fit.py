@@ -1,0 +1,82 @@
+"""Rectangle fitting: heading search (three criteria), PCA, size priors on partial views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latte.core.rectangle_fit import fit_box, grow_to_prior, search_heading
+from squeezeseg.boxes import Box3D
+
+
+def l_shape(yaw: float, length=4.0, width=1.6, center=(10.0, 5.0), n=60, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = np.r_[np.linspace(-length / 2, length / 2, n), np.full(n // 3, -length / 2)]
+    v = np.r_[np.full(n, -width / 2), np.linspace(-width / 2, width / 2, n // 3)]
+    c, s = np.cos(yaw), np.sin(yaw)
+    xy = np.c_[u * c - v * s, u * s + v * c] + center + rng.normal(0, 0.01, (len(u), 2))
+    return np.c_[xy, rng.uniform(-1.7, -0.2, len(u))]
+
+
+def _angle_err(a: float, b: float) -> float:
+    return float(np.degrees(abs(np.angle(np.exp(2j * (a - b)))) / 2))
+
+
+@pytest.mark.parametrize("criterion", ["variance", "closeness"])
+@pytest.mark.parametrize("yaw", [0.05, 0.4, 1.1, -0.7])
+def test_search_fit_recovers_heading_and_size(criterion, yaw):
+    box = fit_box(l_shape(yaw), criterion=criterion)
+    assert _angle_err(box.yaw, yaw) < 2.0
+    assert box.size[0] == pytest.approx(4.0, abs=0.1)
+    assert box.size[1] == pytest.approx(1.6, abs=0.1)
+    assert box.bev_iou(Box3D((10.0, 5.0, 0.0), (4.0, 1.6, 1.5), yaw)) > 0.9
+
+
+def test_heading_search_step():
+    assert _angle_err(search_heading(l_shape(0.3)[:, :2], step_deg=0.5), 0.3) < 1.0
+
+
+def outline(yaw: float) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    t = rng.uniform(0, 1, 400)
+    side = rng.integers(0, 4, 400)
+    u = np.where(side < 2, (t - 0.5) * 4.0, np.where(side == 2, -2.0, 2.0))
+    v = np.where(side < 2, np.where(side == 0, -0.8, 0.8), (t - 0.5) * 1.6)
+    xy = np.c_[u * np.cos(yaw) - v * np.sin(yaw), u * np.sin(yaw) + v * np.cos(yaw)]
+    return np.c_[xy, np.zeros(400)]
+
+
+def test_area_criterion_fails_on_l_shapes_but_fits_full_outlines():
+    # The hull of an L is a triangle whose smallest rectangle follows the hypotenuse (a known
+    # weakness of the area criterion, why variance is the default).
+    assert _angle_err(fit_box(outline(0.6), criterion="area").yaw, 0.6) < 2.0
+    assert _angle_err(fit_box(l_shape(0.05), criterion="area").yaw, 0.05) > 5.0
+
+
+def test_pca_fitter_on_a_full_rectangle_outline():
+    assert _angle_err(fit_box(outline(0.6), method="pca").yaw, 0.6) < 3.0
+
+
+def test_height_uses_ground_and_top():
+    pts = l_shape(0.2)
+    box = fit_box(pts, ground_z=-1.73)
+    assert box.center[2] - box.size[2] / 2 == pytest.approx(-1.73)
+    assert box.center[2] + box.size[2] / 2 == pytest.approx(pts[:, 2].max())
+
+
+def test_tiny_clusters_still_give_a_box():
+    assert fit_box(np.array([[20.0, 1.0, -1.0]])).size[0] > 0
+    assert fit_box(np.array([[20.0, 1.0, -1.0], [20.2, 1.1, -0.5]])).center[0] == pytest.approx(20.1)
+    with pytest.raises(ValueError):
+        fit_box(np.zeros((0, 3)))
+
+
+def test_prior_grows_away_from_the_sensor():
+    # Only the rear face of a car 30 m ahead is seen: the box must extend forwards, not towards us.
+    rear = Box3D((30.0, 0.0, -1.0), (1.7, 0.2, 1.4), np.pi / 2, "Car")
+    grown = grow_to_prior(rear, (3.9, 1.6))
+    assert grown.size[0] == pytest.approx(3.9) and grown.size[1] >= 1.6
+    assert _angle_err(grown.yaw, 0.0) < 1e-6  # the visible side was the width
+    assert grown.center[0] > 30.0
+    big = Box3D((30.0, 0.0, -1.0), (4.5, 1.8, 1.4), 0.0)
+    assert grow_to_prior(big, (3.9, 1.6)) == big
