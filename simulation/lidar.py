@@ -13,6 +13,7 @@ from simulation.raycast import MARKING, FrameGeometry
 from squeezeseg.sensors import SensorConfig, load_sensor
 
 MARKING_REFLECTIVITY = 0.6
+WEAK_RETURN_S0 = 0.1 / 50.0**2 / np.log(2.0)  # 10% reflectivity at 50 m returns with probability 1/2
 
 
 @dataclass
@@ -55,7 +56,13 @@ def beam_origins(sensor: SensorConfig, rows: np.ndarray) -> np.ndarray:
 
 
 class LidarSimulator:
-    """Casts one scan per call. ``intensity=False`` gives the papers' zero-intensity output."""
+    """Casts one scan per call. ``intensity=False`` gives the papers' zero-intensity output.
+
+    ``noise`` adds the sensor's Gaussian range noise and the weak-return model: a ray returns with
+    probability ``1 - exp(-S / S0)``, S = reflectivity * (0.3 + 0.7 cos(incidence)) / range^2, with S0
+    set so that a 10%-reflective target at normal incidence and 50 m returns half the time (the
+    HDL-64E datasheet's range for pavement). Dark, glassy, far and grazing surfaces thus lose points.
+    """
 
     def __init__(self, sensor: SensorConfig | str = "hdl64e", intensity: bool = True, noise: bool = True):
         self.sensor = load_sensor(sensor) if isinstance(sensor, str) else sensor
@@ -79,22 +86,27 @@ class LidarSimulator:
         c, s = np.cos(yaw), np.sin(yaw)
         R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], np.float32)
         d = self.directions
-        hits = geometry.cast(self.origins + np.asarray(position, np.float32), d @ R.T)
+        dw = d @ R.T
+        hits = geometry.cast(self.origins + np.asarray(position, np.float32), dw)
         sen = self.sensor
         r = hits.t
         if self.noise and sen.range_noise_std > 0:
             rng = rng or np.random.default_rng()
             r = r + rng.normal(0.0, sen.range_noise_std, size=r.shape).astype(np.float32)
-        keep = hits.hit & (r >= sen.min_range) & (r <= sen.max_range)
-        idx = np.flatnonzero(keep)
+        idx = np.flatnonzero(hits.hit & (r >= sen.min_range) & (r <= sen.max_range))
         rk = r[idx]
+        mat = hits.material[idx]
+        refl = np.where(mat == MARKING, MARKING_REFLECTIVITY, MATERIAL_REFLECTIVITY[np.minimum(mat, 15)])
+        cos_inc = np.abs(np.einsum("ij,ij->i", hits.normal[idx], dw[idx]))
+        shading = 0.3 + 0.7 * cos_inc
+        if self.noise:
+            signal = refl * shading / np.maximum(rk, 1.0) ** 2
+            returned = rng.random(len(idx)) < -np.expm1(-signal / WEAK_RETURN_S0)
+            idx, rk, refl, shading = idx[returned], rk[returned], refl[returned], shading[returned]
         xyz = self.origins[idx] + d[idx] * rk[:, None]
         if self.intensity:
-            mat = hits.material[idx]
-            refl = np.where(mat == MARKING, MARKING_REFLECTIVITY, MATERIAL_REFLECTIVITY[np.minimum(mat, 15)])
-            cos_inc = np.abs(np.sum(hits.normal[idx] * (d[idx] @ R.T), axis=1))
             falloff = 1.0 - 0.35 * np.clip(rk / sen.max_range, 0.0, 1.0)
-            inten = np.clip(refl * (0.3 + 0.7 * cos_inc) * falloff, 0.0, 1.0)
+            inten = np.clip(refl * shading * falloff, 0.0, 1.0)
         else:
             inten = np.zeros(len(idx), np.float32)
         pts = np.concatenate([xyz, inten[:, None]], axis=1).astype(np.float32)

@@ -36,3 +36,27 @@ def normalised_count(pairs: list[tuple[float, int]], distance: float) -> float:
     angle, hence its share of a uniform ray grid, falls with the square of its distance)."""
     vals = [n * (d / distance) ** 2 for d, n in pairs if n > 0]
     return float(np.exp(np.mean(np.log(vals)))) if vals else float("nan")
+
+
+def isolated_car_points(distance: float, seed: int, sensor: str = "hdl64e") -> int:
+    """Points on a sedan alone on the road ``distance`` m ahead of the sensor, seen from behind
+    (the scene of ``seed`` with every other agent removed)."""
+    from dataclasses import replace
+
+    from simulation.lidar import LidarSimulator
+    from simulation.meshes import vehicle
+    from simulation.raycast import FrameGeometry
+    from simulation.scene import Agent
+    from simulation.sequence import SequenceSimulator
+
+    sim = SequenceSimulator(sensor, frames=1, seed=seed)
+    pos, yaw = sim.sensor_pose(0.0)
+    mesh = vehicle("sedan", np.random.default_rng(seed))
+    lo, hi = mesh.extent
+    x = pos[0] + distance * np.cos(yaw)
+    y = pos[1] + distance * np.sin(yaw)
+    track = np.tile([x, y, yaw], (2, 1))
+    car = Agent("sedan", mesh, 1, track, 1.0, tuple(float(v) for v in hi - lo))
+    scene = replace(sim.scene, agents=[car])
+    scan = LidarSimulator(sim.sensor).scan(FrameGeometry(scene, 0.0), pos, yaw, np.random.default_rng(seed))
+    return int(np.sum(scan.instances == 1))

@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Speed of the simulator: one 64-beam 360-degree LiDAR scan (64 x 2048 = 131,072 rays) ray-cast and
+labelled, and one 1242 x 375 camera image, as medians over repeated runs.
+
+    .venv/bin/python scripts/bench_simulation.py [--repeats 20] [--seed 0]
+
+Timed parts: "scan" = ray casting + labels + noise + intensity of one scan (scene already compiled);
+"compile" = building the frame's Open3D RaycastingScene (static mesh + posed agents), done once per
+frame and shared by LiDAR and camera; "frame" = a whole SequenceSimulator.frame() (compile, scan,
+boxes); "image" = camera ray casting + shading + shadow rays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from simulation.camera import CameraSimulator
+from simulation.raycast import FrameGeometry
+from simulation.sequence import SequenceSimulator
+
+
+def median_ms(fn, repeats: int) -> tuple[float, float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), min(times)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    sim = SequenceSimulator("hdl64e", frames=10, seed=args.seed)
+    pos, yaw = sim.sensor_pose(0.0)
+    geometry = FrameGeometry(sim.scene, 0.0)
+    camera = CameraSimulator(sim.calib)
+    rng = np.random.default_rng(0)
+    n_tri = len(geometry.tri_class) - 1
+    print(
+        f"scene: {n_tri} triangles, {len(sim.scene.agents)} agents; rays per scan: {sim.lidar.n_rays}; "
+        f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}"
+    )
+    results = [
+        (
+            "LiDAR scan (131,072 rays, labelled)",
+            median_ms(lambda: sim.lidar.scan(geometry, pos, yaw, rng), args.repeats),
+            100,
+        ),
+        ("compile frame geometry", median_ms(lambda: FrameGeometry(sim.scene, 0.3), args.repeats), None),
+        ("whole LiDAR frame (compile + scan + boxes)", median_ms(lambda: sim.frame(3), args.repeats), None),
+        ("camera image 1242x375", median_ms(lambda: camera.render(geometry, pos, yaw), args.repeats), 200),
+    ]
+    print(f"{'part':44s} {'median ms':>10s} {'min ms':>8s} {'target':>7s}")
+    for name, (med, best), target in results:
+        tgt = f"{target}" if target else "-"
+        print(f"{name:44s} {med:10.1f} {best:8.1f} {tgt:>7s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
