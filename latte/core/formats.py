@@ -163,8 +163,8 @@ def boxes_from_point_labels(
         ok = idx[np.isfinite(pts[idx, :3]).all(axis=1)]
         if len(ok) == 0:
             continue
-        box = fit_box(pts[ok], label, "search", "area", 1.0)
-        # The rectangle touches its extreme points: a 2 cm margin keeps them inside after rounding.
-        size = tuple(v + 0.02 for v in box.size)
+        box = fit_box(pts[ok], label, "search", "variance", 0.1)
+        # The rectangle touches its extreme points: 2 mm keep them inside after rounding.
+        size = tuple(v + 0.002 for v in box.size)
         boxes.append(box.replace(size=size, track_id=inst, point_indices=ok))
     return boxes

@@ -1,0 +1,247 @@
+"""The annotation session: editing, undo/redo, listeners, autosave and recovery, the operation log,
+import/export round trips of every format, and bad input (corrupt files, failing disk)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latte.core.sequence import open_sequence
+from latte.core.session import AnnotationSession, AutosaveError, classify_update
+from latte.core.synthetic import scan_scene
+from squeezeseg.boxes import Box3D
+from squeezeseg.calib import KittiCalib, format_kitti_calib
+from squeezeseg.errors import InputError
+from squeezeseg.io import write_points
+
+H = 1.73
+CALIB = KittiCalib(
+    P2=np.array([[721.5, 0, 609.6, 44.9], [0, 721.5, 172.9, 0.2], [0, 0, 1, 0.003]]),
+    R0_rect=np.eye(3),
+    Tr_velo_to_cam=np.array([[0.0, -1, 0, 0], [0, 0, -1, -0.08], [1, 0, 0, -0.27]]),
+)
+OBJECTS = [
+    Box3D((12.0, 2.0, -H + 0.75), (4.2, 1.8, 1.5), 0.7, "Car"),
+    Box3D((8.0, -3.0, -H + 0.88), (0.7, 0.6, 1.75), 0.3, "Pedestrian"),
+]
+
+
+@pytest.fixture(scope="module")
+def seq_dir(tmp_path_factory):
+    """A 3-frame KITTI object layout: the car moves 1 m per frame."""
+    root = tmp_path_factory.mktemp("kitti") / "training"
+    for k in range(3):
+        boxes = [OBJECTS[0].replace(center=(12.0 + k, 2.0, OBJECTS[0].center[2])), OBJECTS[1]]
+        write_points(
+            root / "velodyne" / f"{k:06d}.bin", scan_scene(boxes, beams=32, azimuth_steps=1024, seed=k)
+        )
+        (root / "calib").mkdir(exist_ok=True)
+        (root / "calib" / f"{k:06d}.txt").write_text(format_kitti_calib(CALIB))
+        (root / "image_2").mkdir(exist_ok=True)
+        Image.new("RGB", (1242, 375)).save(root / "image_2" / f"{k:06d}.png")
+    return root
+
+
+@pytest.fixture()
+def session(seq_dir, tmp_path):
+    t = [0.0]
+
+    def clock():
+        t[0] += 2.0
+        return t[0]
+
+    return AnnotationSession(open_sequence(seq_dir), tmp_path / "out", clock=clock)
+
+
+def _same(a: Box3D, b: Box3D, tol=1e-3) -> bool:
+    return (
+        a.label == b.label
+        and np.allclose(a.center, b.center, atol=tol)
+        and np.allclose(a.size, b.size, atol=tol)
+        and abs(np.angle(np.exp(1j * (a.yaw - b.yaw)))) < tol
+    )
+
+
+def test_add_update_remove_undo_redo_and_events(session):
+    events = []
+    unsubscribe = session.subscribe(events.append)
+    k = session.add_box(0, OBJECTS[0])
+    assert session.boxes(0)[k].track_id is not None  # a new track id is assigned
+    moved = session.box(0, k).replace(center=(13.0, 2.0, -0.98))
+    session.update_box(0, k, moved)
+    assert session.box(0, k).center[0] == 13.0
+    session.remove_box(0, k)
+    assert session.boxes(0) == {}
+    assert session.undo() and session.box(0, k).center[0] == 13.0
+    assert session.undo() and session.box(0, k).center[0] == 12.0
+    assert session.redo() and session.box(0, k).center[0] == 13.0
+    assert session.can_undo and session.can_redo
+    session.add_box(1, OBJECTS[1])  # a new edit clears the redo side
+    assert not session.can_redo
+    kinds = [e.kind for e in events if e.kind not in ("saved",)]
+    assert kinds == ["change", "change", "change", "undo", "undo", "redo", "change"]
+    unsubscribe()
+    session.add_box(2, OBJECTS[1])
+    assert len([e for e in events if e.kind == "change"]) == 4
+    with pytest.raises(KeyError):
+        session.update_box(0, 999, OBJECTS[0])
+    with pytest.raises(IndexError):
+        session.add_box(7, OBJECTS[0])
+
+
+def test_classify_update():
+    b = OBJECTS[0]
+    assert classify_update(b, b.replace(label="Van")) == "relabel"
+    assert classify_update(b, b.replace(yaw=1.0)) == "rotate"
+    assert classify_update(b, b.replace(size=(5, 2, 1.5))) == "resize"
+    assert classify_update(b, b.replace(center=(1, 2, 3))) == "move"
+
+
+def test_instance_log_counts_operations_and_time(session):
+    k = session.add_box(0, OBJECTS[0])
+    tid = session.box(0, k).track_id
+    session.update_box(0, k, session.box(0, k).replace(yaw=1.0))
+    session.update_box(0, k, session.box(0, k).replace(center=(12.5, 2.0, -0.98)))
+    session.record_operation(0, k, "accept")
+    p = session.add_box(0, OBJECTS[1])
+    log = {e.track_id: e for e in session.instance_log()}
+    assert dict(log[tid].operations) == {"create": 1, "rotate": 1, "move": 1, "accept": 1}
+    assert log[tid].n_operations == 4
+    assert log[tid].seconds == pytest.approx(6.0)  # 3 gaps of 2 s (the clock ticks 2 s per call)
+    assert log[session.box(0, p).track_id].seconds == pytest.approx(2.0)
+
+
+def test_autosave_after_every_change_and_resume(session, seq_dir):
+    k = session.add_box(0, OBJECTS[0])
+    doc = json.loads(session.session_path.read_text())
+    assert doc["format"] == "latte-json" and len(doc["frames"][0]["boxes"]) == 1
+    assert session.recovery_path.exists()
+    session.update_box(0, k, session.box(0, k).replace(label="Van"))
+    assert json.loads(session.session_path.read_text())["frames"][0]["boxes"][0]["label"] == "Van"
+    # A new session on the same folder resumes the saved boxes.
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    assert again.recovery_available
+    assert [b.label for b in again.boxes(0).values()] == ["Van"]
+    assert again.recover() and again.can_undo  # the recovery file brings the undo history back
+    assert again.undo() and again.box(0, k).label == "Car"
+    again.close()
+    assert not again.recovery_path.exists()
+
+
+def test_failing_disk_reports_and_damages_nothing(session, monkeypatch):
+    session.add_box(0, OBJECTS[0])
+    before = session.session_path.read_bytes()
+    events = []
+    session.subscribe(events.append)
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(AutosaveError, match="No space left"):
+        session.add_box(1, OBJECTS[1])
+    assert session.session_path.read_bytes() == before  # the last good save is intact
+    assert not [p for p in session.out_dir.iterdir() if p.name.endswith(".tmp")]  # no temp files left
+    assert events[-1].kind == "save_error" and session.last_save_error is not None
+    assert len(session.boxes(1)) == 1  # the change is kept in memory
+    monkeypatch.undo()
+    session.save()
+    assert session.last_save_error is None
+    assert len(json.loads(session.session_path.read_text())["frames"]) == 2
+
+
+@pytest.mark.parametrize(
+    "fmt,target",
+    [("kitti", "label_2"), ("tracking", "0000.txt"), ("json", "labels.json"), ("semantickitti", "labels")],
+)
+def test_export_import_round_trip(session, seq_dir, tmp_path, fmt, target):
+    for f in range(3):
+        session.add_boxes(
+            f,
+            [
+                OBJECTS[0].replace(center=(12.0 + f, 2.0, OBJECTS[0].center[2]), track_id=5),
+                OBJECTS[1].replace(track_id=6),
+            ],
+        )
+    session.export(fmt, tmp_path / target)
+    other = AnnotationSession(open_sequence(seq_dir), tmp_path / "other")
+    report = other.import_labels(tmp_path / target, fmt)
+    assert report.n_boxes == 6 and report.errors == ()
+    for f in range(3):
+        got = sorted(other.boxes(f).values(), key=lambda b: b.label)
+        want = sorted(session.boxes(f).values(), key=lambda b: b.label)
+        if fmt == "semantickitti":  # boxes are re-fitted to the labelled points: compare point labels
+            assert [g.label for g in got] == [w.label for w in want]
+            assert {b.track_id for b in got} == {5, 6}
+        else:
+            assert all(_same(g, w) for g, w in zip(got, want)), (got, want)
+            if fmt != "kitti":
+                assert [b.track_id for b in got] == [w.track_id for w in want]
+    if fmt == "semantickitti":
+        from squeezeseg.io import read_semantickitti_labels
+
+        other.export(fmt, tmp_path / "again")
+        for f in range(3):
+            a = read_semantickitti_labels(tmp_path / target / f"{f:06d}.label")
+            b = read_semantickitti_labels(tmp_path / "again" / f"{f:06d}.label")
+            assert (a[0] == b[0]).mean() > 0.995 and (a[1] == b[1]).mean() > 0.995
+    assert other.undo() and other.session_summary()["boxes"] == 0  # an import is one undoable step
+
+
+def test_semantickitti_export_labels_every_point(session, tmp_path):
+    from squeezeseg.io import read_semantickitti_labels
+
+    session.add_box(0, OBJECTS[0].replace(track_id=9))
+    session.export("semantickitti", tmp_path / "sk")
+    pts = session.sequence.points(0)
+    cls, inst = read_semantickitti_labels(tmp_path / "sk" / "000000.label", len(pts))
+    inside = OBJECTS[0].contains(pts)
+    assert (cls[inside] == 10).all() and (inst[inside] == 9).all()
+    assert set(np.unique(cls[~inside])) <= {49, 0} and (cls == 49).mean() > 0.3  # ground and background
+
+
+def test_corrupt_kitti_file_reports_line_and_imports_the_rest(session, tmp_path):
+    session.add_boxes(0, [OBJECTS[0], OBJECTS[1]])
+    session.export("kitti", tmp_path / "lab")
+    path = tmp_path / "lab" / "000000.txt"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "Car 0.00 0 oops 1 2 3", lines[1]]) + "\n")
+    report = session.import_labels(path, "kitti", frame=0)
+    assert report.n_boxes == 2
+    assert (
+        len(report.errors) == 1 and "line 2" in str(report.errors[0]) and str(path) in str(report.errors[0])
+    )
+
+
+def test_bad_json_and_unknown_format(session, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "latte-json", "version": 1, "frames": [')
+    with pytest.raises(InputError, match="line 1"):
+        session.import_labels(bad, "json")
+    wrong = tmp_path / "w.json"
+    wrong.write_text(
+        json.dumps(
+            {
+                "format": "latte-json",
+                "version": 1,
+                "frames": [
+                    {
+                        "index": 0,
+                        "boxes": [
+                            {"label": "Car", "center": [1, 2, 3], "size": [4, 2, 1.5], "yaw": 0},
+                            {"label": "Car", "center": [1, 2], "size": [4, 2, 1.5]},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    report = session.import_labels(wrong, "json")
+    assert report.n_boxes == 1 and "boxes[1]" in str(report.errors[0])
+    with pytest.raises(InputError, match="unknown label format"):
+        session.export("yolo", tmp_path / "x")
