@@ -123,7 +123,9 @@ class SphericalProjection:
         if mode not in ROW_MODES:
             raise InputError(f"unknown row mode '{mode}' (choose from {', '.join(ROW_MODES)})")
         if ring is None and pts.shape[1] >= 5 and mode in ("auto", "ring"):
-            ring = pts[:, 4]
+            ring = pts[:, 4]  # nuScenes layout; in auto mode only used when it looks like one
+            if mode == "auto" and not _looks_like_ring(ring, self.height, min_cover=0.5):
+                ring = None
         xyz = np.ascontiguousarray(pts[:, :3].T)  # channel rows: every pass below is contiguous
         x, y, z = xyz
         rng = np.sqrt(x * x + y * y + z * z)
@@ -415,14 +417,20 @@ def _scan_fail(message: str, strict: bool) -> None:
     return None
 
 
-def _looks_like_ring(ring: np.ndarray, beams: int) -> bool:
+def _looks_like_ring(ring: np.ndarray, beams: int, min_cover: float = 0.0) -> bool:
+    """Integers in 0..beams-1 (and, for a guessed channel, covering ``min_cover`` of the beams)."""
     r = np.asarray(ring)
     if r.size == 0:
         return False
     lo, hi = r.min(), r.max()
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi >= beams:
         return False
-    return bool(np.all(r == np.round(r)))
+    if not np.all(r == np.round(r)):
+        return False
+    if min_cover > 0:  # e.g. a LAS return number (1..5) is not a ring index of a 64-beam sensor
+        used = np.count_nonzero(np.bincount(r.astype(np.int64), minlength=beams))
+        return used >= min_cover * beams
+    return True
 
 
 def _as_points(points: np.ndarray) -> np.ndarray:

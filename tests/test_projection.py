@@ -259,3 +259,12 @@ def test_bad_projection_arguments_and_unknown_sensor():
         SphericalProjection.from_sensor("hdl64e", fov_deg=0.0)
     with pytest.raises(InputError, match="row mode"):
         SphericalProjection.from_sensor("hdl64e", rows="diagonal")
+
+
+def test_a_fifth_channel_that_is_not_a_ring_is_not_taken_for_one():
+    pts, rows = synthetic_scan("hdl64e", per_ring=300)
+    return_number = (np.arange(len(pts)) % 3 + 1).astype(np.float32)[:, None]  # LAS-like 1..3
+    ri = SphericalProjection.from_sensor("hdl64e", width=2048, fov_deg=360.0).project(
+        np.concatenate([pts, return_number], axis=1)
+    )
+    assert ri.row_mode == "scan" and np.mean(ri.rows == rows) > 0.999
