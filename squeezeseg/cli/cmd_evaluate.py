@@ -1,0 +1,72 @@
+"""`squeezeseg evaluate DATA [--model M] [--kind ...] [--split val] --out DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("squeezeseg.evaluate")
+KINDS = ("auto", "squeezeseg", "semantickitti", "kitti-object")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="class/instance precision, recall, IoU and mIoU of a model on a dataset",
+        description="Evaluate a segmentation model (default: the shipped one). DATA is a SqueezeSeg-format "
+        "folder (lidar_2d/ + ImageSet/), a folder of scans with SemanticKITTI labels, or a KITTI object "
+        "'training' folder (boxes become point labels). Prints the table and writes eval.json and eval.md.",
+    )
+    p.add_argument("data", type=Path, help="dataset folder")
+    p.add_argument("--model", type=Path, default=None, help=".keras model (default: the shipped model)")
+    p.add_argument("--kind", choices=KINDS, default="auto", help="dataset kind (default: guessed)")
+    p.add_argument("--split", default="val", help="split file name under ImageSet/ (default val)")
+    p.add_argument("--out", type=Path, default=None, help="folder for eval.json/eval.md (default: DATA's "
+                   "name under runs/eval)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def guess_kind(data: Path) -> str:
+    """kitti-object (velodyne/ and label_2/), squeezeseg (lidar_2d/ or .npy files), else semantickitti."""
+    if (data / "velodyne").is_dir() and (data / "label_2").is_dir():
+        return "kitti-object"
+    if (data / "lidar_2d").is_dir() or any(data.glob("*.npy")):
+        return "squeezeseg"
+    return "semantickitti"
+
+
+def run(args: argparse.Namespace) -> int:
+    from squeezeseg.errors import InputError
+    from squeezeseg.evaluate import (
+        evaluate_kitti_object,
+        evaluate_range_images,
+        format_markdown,
+        write_report,
+    )
+    from squeezeseg.segmenter import load_model
+
+    if not args.data.is_dir():
+        raise InputError("dataset folder not found", args.data)
+    seg = load_model(args.model)
+    kind = guess_kind(args.data) if args.kind == "auto" else args.kind
+    progress = not args.no_progress
+    if kind == "kitti-object":
+        report = evaluate_kitti_object(seg, args.data, progress=progress)
+    else:
+        from squeezeseg.data.sources import frames_and_loader
+
+        cfg = seg.config
+        cfg.data.kind = kind
+        frames, load = frames_and_loader(cfg, args.split, args.data)
+        report = evaluate_range_images(seg, (load(f) for f in frames), progress=progress)
+    report["model"] = str(seg.source)
+    report["data"] = str(args.data)
+    report["kind"] = kind
+    title = f"{seg.config.name} on {args.data.name} ({kind})"
+    print(format_markdown(report, title))
+    out = args.out or Path("runs/eval") / args.data.name
+    j, m = write_report(report, out, title)
+    log.info("wrote %s and %s", j, m)
+    return 0

@@ -1,0 +1,145 @@
+"""Training frames on disk: SqueezeSeg-format ``.npy`` folders (the original dataset, and the
+simulator's ``--layout squeezeseg``) and raw scans with SemanticKITTI ``.label`` files (SemanticKITTI
+``sequences/`` and the simulator's ``kitti-raw`` layout).
+
+Every loader returns ``(image (H, W, 6) float32 x, y, z, intensity, range, mask; labels (H, W) int32)``
+with label -1 on empty pixels, so losses and metrics skip them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from squeezeseg.errors import InputError
+from squeezeseg.models.config import ModelConfig
+
+# SemanticKITTI ids -> the papers' classes (as the simulator's class table maps them).
+SEMANTICKITTI_TO_NAME = {
+    10: "car", 20: "car", 252: "car", 259: "car",
+    30: "pedestrian", 254: "pedestrian",
+    11: "cyclist", 31: "cyclist", 32: "cyclist", 253: "cyclist", 255: "cyclist",
+}
+
+
+def with_mask(image5: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Append the mask (range > 0) and set labels of empty pixels to -1."""
+    mask = image5[..., 4] > 0
+    img = np.concatenate([image5[..., :5], mask[..., None]], axis=-1).astype(np.float32)
+    return img, np.where(mask, labels, -1).astype(np.int32)
+
+
+def squeezeseg_frames(root: str | Path, split: str) -> list[Path]:
+    """``root/lidar_2d/<id>.npy`` for every id of ``root/ImageSet/<split>.txt`` (all files without one)."""
+    from squeezeseg.io import read_split
+
+    root = Path(root)
+    folder = root / "lidar_2d" if (root / "lidar_2d").is_dir() else root
+    if not folder.is_dir():
+        raise InputError("dataset folder not found", root)
+    split_file = root / "ImageSet" / f"{split}.txt"
+    if split_file.is_file():
+        files = [folder / f"{i}.npy" for i in read_split(split_file)]
+        missing = [f for f in files if not f.is_file()]
+        if missing:
+            raise InputError(f"{len(missing)} frames of the split are missing, e.g. {missing[0]}", split_file)
+    else:
+        files = sorted(folder.glob("*.npy"))
+    if not files:
+        raise InputError(f"no frames for split '{split}'", root)
+    return files
+
+
+def semantickitti_frames(root: str | Path, split: str) -> list[tuple[Path, Path]]:
+    """(scan, label) pairs: ``D/labels/F.label`` with ``D/velodyne/F.bin`` (SemanticKITTI) or
+    ``D/velodyne_points/data/F.bin`` (KITTI raw, the simulator's ``kitti-raw`` layout).
+
+    ``root/ImageSet/<split>.txt`` may list ``D/F`` ids relative to ``root``; otherwise all labelled scans.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("dataset folder not found", root)
+    pairs = []
+    for lab in sorted(root.rglob("labels/*.label")):
+        d = lab.parent.parent
+        for scan in (d / "velodyne" / f"{lab.stem}.bin", d / "velodyne_points" / "data" / f"{lab.stem}.bin"):
+            if scan.is_file():
+                pairs.append((scan, lab))
+                break
+    split_file = root / "ImageSet" / f"{split}.txt"
+    if split_file.is_file():
+        from squeezeseg.io import read_split
+
+        wanted = set(read_split(split_file))
+        pairs = [p for p in pairs if _frame_id(p[1], root) in wanted]
+    if not pairs:
+        raise InputError(f"no scans with .label files for split '{split}'", root)
+    return pairs
+
+
+def _frame_id(label: Path, root: Path) -> str:
+    return f"{label.parent.parent.relative_to(root).as_posix()}/{label.stem}"
+
+
+def semantickitti_class_table(cfg: ModelConfig) -> np.ndarray:
+    """(65536,) lookup from SemanticKITTI id to model class index (0 for everything unmapped)."""
+    table = np.zeros(1 << 16, np.int32)
+    mapping = dict(SEMANTICKITTI_TO_NAME)
+    mapping.update({int(k): v for k, v in cfg.data.label_map.items()})
+    for sid, name in mapping.items():
+        if name in cfg.classes:
+            table[sid] = cfg.classes.index(name)
+    return table
+
+
+def frame_loader(cfg: ModelConfig) -> tuple[list, Callable[[object], tuple[np.ndarray, np.ndarray]]]:
+    """(frames of the training split, function frame -> (image, labels)) for ``cfg.data``."""
+    return frames_and_loader(cfg, cfg.data.train_split)
+
+
+def frames_and_loader(cfg: ModelConfig, split: str, root: str | Path | None = None):
+    """(frames of ``split``, loader) for ``cfg.data.kind`` under ``root`` (default ``cfg.data.root``)."""
+    root = root or cfg.data.root
+    if not root:
+        raise InputError("no data folder: set 'data.root' in the model config or pass --data")
+    if cfg.data.kind in ("squeezeseg", "simulator"):
+        return squeezeseg_frames(root, split), lambda f: load_squeezeseg(f, cfg)
+    table = semantickitti_class_table(cfg)
+    from squeezeseg.projection import SphericalProjection
+
+    proj = SphericalProjection.from_sensor(cfg.sensor, width=cfg.width, fov_deg=cfg.fov_deg)
+    return semantickitti_frames(root, split), lambda p: load_semantickitti(p, proj, table, cfg)
+
+
+def load_squeezeseg(path: Path, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """One SqueezeSeg ``.npy`` frame, checked against the model's input size."""
+    from squeezeseg.io import read_squeezeseg_npy
+
+    image, labels = read_squeezeseg_npy(path)
+    check_size(image, cfg, path)
+    labels = np.where(labels < cfg.num_classes, labels, 0)
+    return with_mask(image, labels)
+
+
+def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: ModelConfig):
+    """Project one raw scan; each pixel takes the mapped class of the point it shows."""
+    from squeezeseg.io import read_points, read_semantickitti_labels
+
+    scan, lab = pair
+    points = read_points(scan)
+    classes, _ = read_semantickitti_labels(lab, n_points=len(points))
+    ri = proj.project(points)
+    check_size(ri.image, cfg, scan)
+    labels = np.where(ri.index >= 0, table[classes[np.maximum(ri.index, 0)]], -1).astype(np.int32)
+    img = ri.image.astype(np.float32)
+    img[..., 5] = ri.mask
+    return img, labels
+
+
+def check_size(image: np.ndarray, cfg: ModelConfig, path: Path) -> None:
+    if image.shape[:2] != (cfg.height, cfg.width):
+        raise InputError(
+            f"range image is {image.shape[0]}x{image.shape[1]}, "
+            f"the model config wants {cfg.height}x{cfg.width}", path)

@@ -1,0 +1,45 @@
+"""Segmentation losses over range images: class-weighted cross-entropy and focal loss, both skipping
+pixels labelled -1 (no LiDAR return) and averaged over the valid pixels of each frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from keras import ops
+
+
+def focal_loss(labels, logits, class_weights: Sequence[float], gamma: float = 2.0):
+    """(B,) mean over valid pixels of ``-w_c (1 - p_c)^gamma log p_c`` (Lin et al.; SqueezeSegV2).
+
+    ``labels`` (B, H, W) int with -1 for ignored pixels, ``logits`` (B, H, W, C). ``gamma=0`` is the
+    weighted cross-entropy.
+    """
+    labels = ops.cast(labels, "int32")
+    valid = ops.cast(labels >= 0, logits.dtype)
+    lab = ops.maximum(labels, 0)
+    logp = ops.log_softmax(logits, axis=-1)
+    logp_t = ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(lab, -1), axis=-1), -1)
+    w = ops.take(ops.convert_to_tensor(list(class_weights), dtype=logits.dtype), lab)
+    per_pixel = -w * logp_t
+    if gamma:
+        per_pixel = per_pixel * ops.power(1.0 - ops.exp(logp_t), gamma)
+    per_pixel = per_pixel * valid
+    n = ops.maximum(ops.sum(valid, axis=(1, 2)), 1.0)
+    return ops.sum(per_pixel, axis=(1, 2)) / n
+
+
+def weighted_cross_entropy(labels, logits, class_weights: Sequence[float]):
+    """(B,) class-weighted softmax cross-entropy over valid pixels (SqueezeSeg)."""
+    return focal_loss(labels, logits, class_weights, gamma=0.0)
+
+
+def segmentation_loss(cfg):
+    """The Keras loss ``fn(y_true, y_pred)`` that ``cfg.loss`` names, with the config's class weights."""
+    weights = list(cfg.class_weights)
+    gamma = cfg.focal_gamma if cfg.loss == "focal" else 0.0
+
+    def loss(y_true, y_pred):
+        return focal_loss(y_true, y_pred, weights, gamma)
+
+    loss.__name__ = f"{cfg.loss}_loss"
+    return loss
