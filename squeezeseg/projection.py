@@ -128,7 +128,12 @@ class SphericalProjection:
                 ring = None
         xyz = np.ascontiguousarray(pts[:, :3].T)  # channel rows: every pass below is contiguous
         x, y, z = xyz
-        rng = np.sqrt(x * x + y * y + z * z)
+        rng = x * x
+        tmp = y * y
+        rng += tmp
+        np.multiply(z, z, out=tmp)
+        rng += tmp
+        np.sqrt(rng, out=rng)
         finite = rng < np.inf  # False for NaN and inf
         if pts.shape[1] >= 4:
             finite &= np.isfinite(pts[:, 3])
@@ -151,8 +156,9 @@ class SphericalProjection:
         inside = (col >= 0) & (col < self.width) & (row >= 0)
         row = np.where(inside, row, np.int32(-1))
         col = np.where(inside, col, np.int32(-1))
-        index = self._closest(row, col, rng, inside)
-        image = self._fill(pts, rng, index, inside)
+        sub = None if self.fov_deg >= 180.0 else np.flatnonzero(inside)  # narrow window: pack first
+        index = self._closest(row, col, rng, inside, sub)
+        image = self._fill(pts, rng, index, sub)
         if keep is not None:
             index = np.where(index >= 0, keep[np.maximum(index, 0)], -1).astype(np.int32)
             rows_all = np.full(n, -1, np.int32)
@@ -221,17 +227,25 @@ class SphericalProjection:
         row[(row < 0) | (row >= self.height)] = -1
         return row
 
-    def _closest(self, row, col, rng, inside) -> np.ndarray:
+    def _closest(self, row, col, rng, inside, sub) -> np.ndarray:
         """(H, W) index of the closest point per pixel (ties: lower index), by one scatter-min.
 
         The key packs the float32 range bits (monotonic for positive floats) above the point index,
         so one ``np.minimum.at`` over uint64 picks the closest point and breaks ties by index.
-        Points outside the image go to a spare slot instead of being compressed out first.
+        ``sub`` (indices of the points inside) packs a narrow window first; without it, points
+        outside go to a spare slot.
         """
         hw = self.height * self.width
-        pix = np.where(inside, row * np.int32(self.width) + col, np.int32(hw))
-        key = rng.view(np.uint32).astype(np.uint64) << np.uint64(32)
-        key |= _arange_u64(len(rng))
+        if sub is None:
+            pix = np.where(inside, row * np.int32(self.width) + col, np.int32(hw))
+            key = rng.view(np.uint32).astype(np.uint64)
+            key <<= np.uint64(32)
+            key |= _arange_u64(len(rng))
+        else:
+            pix = row[sub] * np.int32(self.width) + col[sub]
+            key = rng[sub].view(np.uint32).astype(np.uint64)
+            key <<= np.uint64(32)
+            key |= sub.astype(np.uint64)
         best = np.full(hw + 1, np.iinfo(np.uint64).max, np.uint64)
         np.minimum.at(best, pix, key)
         if np.little_endian:  # low 32 bits = index; empty pixels hold 0xFFFFFFFF = -1 as int32
@@ -241,15 +255,13 @@ class SphericalProjection:
             index = np.where(empty, -1, (best[:hw] & np.uint64(0xFFFFFFFF)).astype(np.int32))
         return index.reshape(self.height, self.width)
 
-    def _fill(self, pts, rng, index, inside) -> np.ndarray:
+    def _fill(self, pts, rng, index, sub) -> np.ndarray:
         """Gather the winners' channels; index -1 picks the all-zero sentinel row.
 
-        For a narrow window only the points inside it are packed (a quarter of a scan at 90 deg).
+        With ``sub`` only the points inside the window are packed (a quarter of a scan at 90 deg).
         """
         flat = index.ravel()
-        sub = None
-        if self.fov_deg < 180.0:
-            sub = np.flatnonzero(inside)
+        if sub is not None:
             lut = np.full(len(pts) + 1, len(sub), np.int32)  # -1 -> last entry -> sentinel row
             lut[sub] = np.arange(len(sub), dtype=np.int32)
             flat = lut[flat]
