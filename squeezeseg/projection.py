@@ -60,11 +60,13 @@ class RangeImage:
 
     def hidden(self) -> np.ndarray:
         """(N,) bool: points inside the image that lost their pixel to a closer point."""
+        H, W = self.shape
         inside = self.rows >= 0
-        out = np.zeros(len(self.rows), dtype=bool)
-        idx = np.flatnonzero(inside)
-        out[idx] = self.index[self.rows[idx], self.cols[idx]] != idx
-        return out
+        pix = np.where(inside, self.rows * np.int32(W) + self.cols, np.int32(H * W))
+        owner = np.empty(H * W + 1, np.int32)
+        owner[:-1] = self.index.ravel()
+        owner[-1] = -1
+        return inside & (owner[pix] != np.arange(len(pix), dtype=np.int32))
 
 
 class SphericalProjection:
@@ -321,25 +323,29 @@ def unproject(
 
 
 def _knn_vote(labels_img, ri: RangeImage, pts, k, window, cutoff, current) -> np.ndarray:
-    """Majority label among the k range-nearest valid pixels around each point's pixel."""
-    H, W = ri.shape
+    """Majority label among the k range-nearest valid pixels around each point's pixel.
+
+    The range and label images are padded by half a window (wrapped around for the full circle,
+    empty otherwise), so every neighbour is one flat offset away without bounds checks.
+    """
     half = window // 2
+    wrap = "wrap" if ri.full_circle else "constant"
+    rng_pad = np.pad(ri.image[..., 4], ((half, half), (0, 0)))
+    rng_pad = np.pad(rng_pad, ((0, 0), (half, half)), mode=wrap)
+    lab_pad = np.pad(labels_img, ((half, half), (0, 0)))
+    lab_pad = np.pad(lab_pad, ((0, 0), (half, half)), mode=wrap)
+    Wp = rng_pad.shape[1]
     dr, dc = np.mgrid[-half : half + 1, -half : half + 1]
-    rr = ri.rows[pts, None] + dr.ravel().astype(np.int32)[None, :]
-    cc = ri.cols[pts, None] + dc.ravel().astype(np.int32)[None, :]
-    valid = (rr >= 0) & (rr < H)
-    if ri.full_circle:
-        cc %= W
-    else:
-        valid &= (cc >= 0) & (cc < W)
-    flat = np.clip(rr, 0, H - 1) * np.int32(W) + np.clip(cc, 0, W - 1)
-    pixel_range = ri.image[..., 4].ravel()  # 0 where empty
-    dist = np.abs(pixel_range[flat] - ri.point_range[pts, None])
-    dist[~valid | (pixel_range[flat] <= 0) | (dist > cutoff)] = np.inf
+    offsets = (dr * Wp + dc).ravel().astype(np.int64)
+    centre = (ri.rows[pts].astype(np.int64) + half) * Wp + ri.cols[pts] + half
+    flat = centre[:, None] + offsets[None, :]
+    neigh = rng_pad.ravel()[flat]
+    dist = np.abs(neigh - ri.point_range[pts, None])
+    dist[(neigh <= 0) | (dist > cutoff)] = np.inf
     k = min(k, dist.shape[1])
     near = np.argpartition(dist, k - 1, axis=1)[:, :k]
     ok = np.isfinite(np.take_along_axis(dist, near, axis=1))
-    near_l = labels_img.ravel()[np.take_along_axis(flat, near, axis=1)].astype(np.int64)
+    near_l = lab_pad.ravel()[np.take_along_axis(flat, near, axis=1)].astype(np.int64)
     if near_l.size and near_l.min() < 0:
         raise InputError("label image holds negative labels")
     n_cls = int(near_l.max()) + 1 if near_l.size else 1
