@@ -120,3 +120,39 @@ def test_stats_bad_folders_exit_2(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((4, 4, 3), np.float32))
     assert main(["stats", str(tmp_path)]) == 2
     assert "bad.npy" in capsys.readouterr().err
+
+
+def test_project_with_semantickitti_labels_writes_label_image_and_bev(tmp_path):
+    pts = kitti_like_scan(3000)
+    scan = tmp_path / "000007.bin"
+    pts.tofile(scan)
+    classes = (np.arange(len(pts)) % 4).astype(np.uint32)
+    label_file = tmp_path / "000007.label"
+    (classes | (np.uint32(5) << np.uint32(16))).astype("<u4").tofile(label_file)
+    out = tmp_path / "out"
+    args = ["project", str(scan), "--out", str(out), "--rows", "table", "--labels", str(label_file)]
+    assert main(args) == 0
+    label_image = np.load(out / "000007_labels.npy")
+    ri = SphericalProjection.from_sensor("hdl64e", rows="table").project(pts)
+    filled = ri.index >= 0
+    np.testing.assert_array_equal(label_image[filled], classes[ri.index[filled]])
+    assert np.all(label_image[~filled] == 0)
+    assert Image.open(out / "000007.png").size == (512, 3 * 64 * 4 + 2 * 2)
+    assert (out / "000007_bev.png").exists()
+    (tmp_path / "short.label").write_bytes(b"\x00" * 8)
+    assert main(["project", str(scan), "--out", str(out), "--labels", str(tmp_path / "short.label")]) == 2
+
+
+def test_project_with_real_kitti_boxes_marks_the_pedestrian(kitti_object, tmp_path):
+    args = [
+        "project", str(kitti_object / "velodyne" / "000000.bin"), "--out", str(tmp_path),
+        "--labels", str(kitti_object / "label_2" / "000000.txt"),
+        "--calib", str(kitti_object / "calib" / "000000.txt"),
+    ]
+    assert main(args) == 0
+    labels = np.load(tmp_path / "000000_labels.npy")
+    image = np.load(tmp_path / "000000.npy")
+    ped = labels == 2  # frame 000000 holds one pedestrian, 8.4 m ahead
+    assert 100 < ped.sum() < 1000
+    assert np.all(np.abs(image[ped, 0] - 8.4) < 1.0)
+    assert set(np.unique(labels)) == {0, 2}

@@ -23,7 +23,8 @@ def register(subparsers) -> None:
         help="project a scan to a range image (.npy + .png)",
         description="Project a point cloud to an H x W x 6 range image (x, y, z, intensity, range, mask). "
         "Writes <name>.npy, <name>_rowcol.npy (row, col of every input point, -1 = not in the image) "
-        "and <name>.png (depth, intensity).",
+        "and <name>.png (depth, intensity). With --labels also <name>_labels.npy (H x W class ids), "
+        "label colours in the PNG and <name>_bev.png (bird's-eye view coloured by class).",
     )
     p.add_argument("scan", type=Path, help="point cloud (.bin, .pcd.bin, .pcd, .ply, .npy, .npz, .las)")
     p.add_argument("--sensor", default="hdl64e", help="sensor config name or YAML path (default hdl64e)")
@@ -31,24 +32,36 @@ def register(subparsers) -> None:
     p.add_argument("--fov", type=float, default=90.0, help="horizontal window in degrees (360 = full)")
     p.add_argument("--width", type=int, default=None, help="columns (default: sensor resolution over --fov)")
     p.add_argument("--rows", choices=ROW_MODES, default="auto", help="how rows are found (default auto)")
+    p.add_argument(
+        "--labels", type=Path, default=None,
+        help="point labels: SemanticKITTI .label, or KITTI label_2 .txt boxes (needs --calib; "
+        "car 1, pedestrian 2, cyclist 3 as in SqueezeSeg)",
+    )
+    p.add_argument("--calib", type=Path, default=None, help="KITTI calibration for --labels .txt")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.io import read_points
-    from squeezeseg.visualize import range_image_panel, save_png
+    from squeezeseg.visualize import bev_image, range_image_panel, save_png
 
     sensor = load_sensor(args.sensor)
     proj = SphericalProjection(sensor, width=args.width, fov_deg=args.fov, rows=args.rows)
     points, fields = read_points(args.scan, return_fields=True)
     ring = points[:, list(fields).index("ring")] if "ring" in fields else None
+    classes = None if args.labels is None else point_classes(args.labels, args.calib, points)
     ri = proj.project(points, ring=ring)
     stem = scan_stem(args.scan)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     _save_npy(out / f"{stem}.npy", ri.image)
     _save_npy(out / f"{stem}_rowcol.npy", np.stack([ri.rows, ri.cols], axis=1))
-    save_png(out / f"{stem}.png", range_image_panel(ri.image))
+    label_image = None
+    if classes is not None:
+        label_image = np.where(ri.index >= 0, classes[np.maximum(ri.index, 0)], 0).astype(np.int32)
+        _save_npy(out / f"{stem}_labels.npy", label_image)
+        save_png(out / f"{stem}_bev.png", bev_image(points, classes))
+    save_png(out / f"{stem}.png", range_image_panel(ri.image, label_image))
     inside = int(np.count_nonzero(ri.rows >= 0))
     log.info(
         "%s: %d points, %d in the %dx%d image (%d pixels filled, rows by %s), %d dropped; wrote %s",
@@ -56,6 +69,27 @@ def run(args: argparse.Namespace) -> int:
         ri.dropped, out / f"{stem}.npy",
     )
     return 0
+
+
+SQUEEZESEG_CLASSES = {"Car": 1, "Pedestrian": 2, "Cyclist": 3}
+
+
+def point_classes(labels: Path, calib: Path | None, points: np.ndarray) -> np.ndarray:
+    """(N,) class per point from a SemanticKITTI .label file or KITTI label_2 boxes."""
+    from squeezeseg.errors import InputError
+    from squeezeseg.io import (
+        boxes_to_point_labels,
+        read_kitti_calib,
+        read_kitti_labels,
+        read_semantickitti_labels,
+    )
+
+    if labels.suffix == ".label":
+        return read_semantickitti_labels(labels, n_points=len(points))[0].astype(np.int32)
+    if calib is None:
+        raise InputError("KITTI box labels need --calib (the frame's calibration file)", labels)
+    boxes = read_kitti_labels(labels, read_kitti_calib(calib))
+    return boxes_to_point_labels(points, boxes, SQUEEZESEG_CLASSES)[0]
 
 
 def scan_stem(path: Path) -> str:
