@@ -36,7 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _detector_source(args: argparse.Namespace, seq, cfg):
+    from pathlib import Path
+
     from latte.core import prelabel
+
+    if args.model and not Path(args.model).exists():  # fail before importing TensorFlow
+        raise InputError("model file not found", args.model)
 
     if args.detector == "file":
         from latte.core.detector import FileDetector
@@ -97,8 +102,5 @@ def run(args: argparse.Namespace) -> int:
     session.close()
     n = sum(len(b) for b in frames.values())
     tracks = len({b.track_id for bs in frames.values() for b in bs})
-    print(
-        f"{n} boxes in {len(frames)} frames, {tracks} tracks "
-        f"-> {target} (and {session.session_path})"
-    )
+    print(f"{n} boxes in {len(frames)} frames, {tracks} tracks -> {target} (and {session.session_path})")
     return 0
