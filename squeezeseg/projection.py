@@ -371,8 +371,9 @@ def scan_rows(
     n = len(az)
     if n < 2 * beams:
         return _scan_fail(f"too few points ({n}) to recover {beams} rings from the scan order", strict)
-    d = _wrap(np.diff(az))
-    total = float(np.sum(d, dtype=np.float64))
+    d = np.diff(az)  # raw steps: +-2 pi jumps where the azimuth wraps at +-pi
+    wraps = np.count_nonzero(d < -np.pi) - np.count_nonzero(d > np.pi)
+    total = float(az[-1]) - float(az[0]) + 2.0 * np.pi * wraps
     lo = total - 2.0 * np.pi * beams  # start lies in (az[0] + lo, az[0]]: at most `beams` sweeps
     if not -2.0 * np.pi < lo < 0.0:
         return _scan_fail(
@@ -380,10 +381,11 @@ def scan_rows(
             f"for {beams} beams",
             strict,
         )
-    t = z / np.maximum(dist, np.float32(1e-6))  # sin or tan of the elevation
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = z / dist  # sin or tan of the elevation
     start = np.float32(_wrap(np.array([az[0] + _sweep_start(t, d, az, lo)]))[0])
     rel = az - start
-    rel[rel < 0] += _TWO_PI
+    np.add(rel, _TWO_PI, out=rel, where=rel < 0)  # azimuth from the start direction, [0, 2 pi)
     bounds = np.flatnonzero(np.diff(rel) < -np.float32(np.pi)) + 1
     if len(bounds) + 1 != beams:
         return _scan_fail(
@@ -392,14 +394,21 @@ def scan_rows(
         )
     counts = np.diff(np.concatenate([[0], bounds, [n]]))
     ring = np.repeat(np.arange(beams, dtype=np.int32), counts)
-    if np.median(t[: bounds[0]]) < np.median(t[bounds[-1] :]):
+    if np.nanmean(t[: bounds[0]]) < np.nanmean(t[bounds[-1] :]):
         ring = np.int32(beams - 1) - ring  # stored bottom beam first
     return ring
 
 
 def _sweep_start(t, d, az, lo: float) -> float:
-    """Start of the sweeps relative to az[0], in (lo, 0]: mode of the beam steps in that window."""
-    steps = np.flatnonzero((np.abs(np.diff(t)) > np.float32(0.002)) & (np.abs(d) < np.float32(0.05)))
+    """Start of the sweeps relative to az[0], in (lo, 0]: mode of the beam steps in that window.
+
+    A beam step is a change of elevation between consecutive points at nearly the same azimuth.
+    """
+    dt = np.diff(t)
+    np.abs(dt, out=dt)
+    step = dt > np.float32(0.002)
+    step &= np.abs(d) < np.float32(0.05)
+    steps = np.flatnonzero(step)
     rel = np.mod(az[steps].astype(np.float64) - az[0] + 0.5 * d[steps] - lo, 2.0 * np.pi)
     rel = rel[rel <= -lo]
     if len(rel) == 0:
