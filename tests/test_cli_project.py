@@ -156,3 +156,15 @@ def test_project_with_real_kitti_boxes_marks_the_pedestrian(kitti_object, tmp_pa
     assert 100 < ped.sum() < 1000
     assert np.all(np.abs(image[ped, 0] - 8.4) < 1.0)
     assert set(np.unique(labels)) == {0, 2}
+
+
+def test_outputs_that_cannot_be_written_exit_2(tmp_path, capsys):
+    scan = tmp_path / "a.bin"
+    kitti_like_scan(500).tofile(scan)
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert main(["project", str(scan), "--out", str(a_file)]) == 2
+    assert "must be a folder" in capsys.readouterr().err
+    np.save(tmp_path / "img.npy", np.ones((4, 4, 6), np.float32))
+    assert main(["stats", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "must be a file name" in capsys.readouterr().err

@@ -42,6 +42,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from squeezeseg.errors import InputError
     from squeezeseg.io import read_points
     from squeezeseg.visualize import bev_image, range_image_panel, save_png
 
@@ -53,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
     ri = proj.project(points, ring=ring)
     stem = scan_stem(args.scan)
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out must be a folder, this is a file", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror}", out) from None
     _save_npy(out / f"{stem}.npy", ri.image)
     _save_npy(out / f"{stem}_rowcol.npy", np.stack([ri.rows, ri.cols], axis=1))
     label_image = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from squeezeseg.errors import InputError
 from squeezeseg.normalization import dataset_statistics, save_statistics
 from squeezeseg.projection import ROW_MODES, SphericalProjection
 from squeezeseg.sensors import load_sensor
@@ -33,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
     proj = SphericalProjection(load_sensor(args.sensor), width=args.width, fov_deg=args.fov, rows=args.rows)
     stats = dataset_statistics(args.directory, projection=proj, progress=sys.stderr.isatty())
     if args.out is not None:
-        save_statistics(args.out, stats)
+        if args.out.is_dir():
+            raise InputError("--out must be a file name (.yaml or .json), this is a folder", args.out)
+        try:
+            save_statistics(args.out, stats)
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror}", args.out) from None
     sys.stdout.write(yaml.safe_dump(stats.as_dict(), sort_keys=False))
     return 0
