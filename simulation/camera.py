@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.classes import MATERIAL_COLOR, MATERIALS, PER_INSTANCE_COLOR
-from simulation.raycast import MARKING, FrameGeometry
+from simulation.classes import MATERIAL_COLOR, MATERIAL_ID, MATERIALS, PER_INSTANCE_COLOR
+from simulation.raycast import MARKING, FrameGeometry, rotate_z
 from squeezeseg.calib import KittiCalib
 
 IMAGE_SIZE = (1242, 375)  # (width, height) of KITTI's colour camera
@@ -27,7 +27,13 @@ _PALETTE = np.array(
     ],
     np.float32,
 )
-_TEXTURE = np.array([m.texture for m in MATERIALS])
+_TEXTURE_KINDS = ("flat", "noise", "road", "windows")
+_FLAT, _NOISE, _ROAD, _WINDOWS = range(4)
+_TEXTURE_CODE = np.array([_TEXTURE_KINDS.index(m.texture) for m in MATERIALS], np.uint8)
+_PER_INSTANCE = np.isin(np.arange(len(MATERIALS)), PER_INSTANCE_COLOR)
+_GLASS = MATERIAL_ID["glass"]
+_HORIZON = np.array([0.78, 0.84, 0.9], np.float32)
+_ZENITH = np.array([0.35, 0.55, 0.85], np.float32)
 
 
 def kitti_calibration(image_size: tuple[int, int] = IMAGE_SIZE) -> KittiCalib:
@@ -84,18 +90,12 @@ class CameraSimulator:
 
     def render(self, geometry: FrameGeometry, position: np.ndarray, yaw: float) -> np.ndarray:
         """(H, W, 3) uint8 image seen from the LiDAR at world ``position`` heading ``yaw``."""
-        c, s = np.cos(yaw), np.sin(yaw)
-        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], np.float32)
-        d = self.directions @ R.T
-        o = (R @ self.origin + np.asarray(position, np.float32)).astype(np.float32)
+        d = rotate_z(self.directions, yaw)
+        o = rotate_z(self.origin[None], yaw)[0] + np.asarray(position, np.float32)
         hits = geometry.cast(o, d)
         W, H = self.image_size
-        rgb = np.empty((len(d), 3), np.float32)
-        idx = np.flatnonzero(hits.hit)
-        miss = np.flatnonzero(~hits.hit)
-        rgb[miss] = self._sky(d[miss])
-        if len(idx):
-            rgb[idx] = self._shade(geometry, hits, idx, o, d)
+        rgb = self._shade(geometry, hits, o, d)
+        rgb[~hits.hit] = self._sky(d[~hits.hit])
         np.clip(rgb, 0.0, 1.0, out=rgb)
         rgb *= 255.0
         rgb += 0.5
@@ -103,55 +103,56 @@ class CameraSimulator:
 
     def _sky(self, d: np.ndarray) -> np.ndarray:
         up = np.clip(d[:, 2:3], 0.0, 1.0)
-        horizon, zenith = np.array([0.78, 0.84, 0.9], np.float32), np.array([0.35, 0.55, 0.85], np.float32)
-        return horizon + (zenith - horizon) * np.sqrt(up) * 1.5
+        return _HORIZON + (_ZENITH - _HORIZON) * np.sqrt(up) * 1.5
 
-    def _shade(
-        self, geometry: FrameGeometry, hits, idx: np.ndarray, o: np.ndarray, d: np.ndarray
-    ) -> np.ndarray:
-        t = hits.t[idx]
-        p = o + d[idx] * t[:, None]
-        mat = hits.material[idx]
-        is_mark = mat == MARKING
-        m = np.where(is_mark, 0, mat)
-        base = MATERIAL_COLOR[m].copy()
-        per_inst = np.isin(m, PER_INSTANCE_COLOR) & (hits.instance[idx] > 0)
-        base[per_inst] = _PALETTE[
-            (hits.instance[idx][per_inst].astype(np.int64) * 7 + m[per_inst]) % len(_PALETTE)
-        ]
+    def _shade(self, geometry: FrameGeometry, hits, o: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Colour of every pixel's hit (values where nothing was hit are overwritten by the sky)."""
+        t = np.where(hits.hit, hits.t, np.float32(0.0))
+        p = o + d * t[:, None]
+        is_mark = hits.material == MARKING
+        m = np.where(is_mark, 0, hits.material)
+        base = MATERIAL_COLOR[m]
+        per_inst = _PER_INSTANCE[m] & (hits.instance > 0)
+        pi = np.flatnonzero(per_inst)
+        base[pi] = _PALETTE[(hits.instance[pi].astype(np.int32) * 7 + m[pi]) % len(_PALETTE)]
         base[is_mark] = (0.88, 0.88, 0.85)
-        base *= self._texture(_TEXTURE[m], p, is_mark)[:, None]
-        n = hits.normal[idx]
-        n *= -np.sign(np.einsum("ij,ij->i", n, d[idx]))[:, None]  # face the camera
-        diffuse = np.clip(n @ self.sun, 0.0, 1.0)
+        base *= self._texture(_TEXTURE_CODE[m], p, is_mark)[:, None]
+        n = hits.normal
+        n *= -np.sign(np.einsum("ij,ij->i", n, d))[:, None]  # face the camera
+        diffuse = np.einsum("ij,j->i", n, self.sun)
+        np.clip(diffuse, 0.0, 1.0, out=diffuse)
         if self.shadows:
             lit = np.flatnonzero(diffuse > 0)
             if len(lit):
-                sh = geometry.cast(p[lit] + n[lit] * 0.03, np.broadcast_to(self.sun, (len(lit), 3)).copy())
-                diffuse[lit[sh.hit]] = 0.0
+                shaded = geometry.occluded(p[lit] + n[lit] * np.float32(0.03), self.sun)
+                diffuse[lit[shaded]] = 0.0
         light = 0.45 + 0.75 * diffuse
-        glass = m == 11
+        glass = np.flatnonzero(m == _GLASS)
         light[glass] = 0.6 + 0.4 * np.abs(n[glass, 2])  # sky reflection on glass
-        col = base * light[:, None]
+        base *= light[:, None]
         fog = np.minimum(t * np.float32(1 / 300.0), np.float32(1.0))[:, None]  # linear haze
-        return col + (np.array([0.78, 0.84, 0.9], np.float32) - col) * fog
+        base += (_HORIZON - base) * fog
+        return base
 
     @staticmethod
     def _texture(kind: np.ndarray, p: np.ndarray, is_mark: np.ndarray) -> np.ndarray:
         """Brightness factor of procedural textures: grain, asphalt speckle, facade windows."""
         f = np.ones(len(p), np.float32)
-        cell = np.floor(p / 0.25).astype(np.int64)
-        noise = _hash_noise(cell[:, 0], cell[:, 1], cell[:, 2])
-        grain = kind == "noise"
-        f[grain] = 0.9 + 0.2 * noise[grain]
-        road = (kind == "road") & ~is_mark
-        fine = np.floor(p[road] / 0.08).astype(np.int64)
-        f[road] = 0.85 + 0.3 * _hash_noise(fine[:, 0], fine[:, 1], fine[:, 2]) * (0.7 + 0.3 * noise[road])
-        win = kind == "windows"
-        if win.any():
+        grain = np.flatnonzero(kind == _NOISE)
+        cell = np.floor(p[grain] * np.float32(4.0)).astype(np.int32)
+        f[grain] = 0.9 + 0.2 * _hash_noise(cell[:, 0], cell[:, 1], cell[:, 2])
+        road = np.flatnonzero((kind == _ROAD) & ~is_mark)
+        fine = np.floor(p[road] * np.float32(12.5)).astype(np.int32)
+        coarse = fine // 3
+        f[road] = 0.85 + 0.3 * _hash_noise(fine[:, 0], fine[:, 1], fine[:, 2]) * (
+            0.7 + 0.3 * _hash_noise(coarse[:, 0], coarse[:, 1], coarse[:, 2])
+        )
+        win = np.flatnonzero(kind == _WINDOWS)
+        if len(win):
             q = p[win]
             along = np.mod(q[:, 0] + q[:, 1], 3.0)
             up = np.mod(q[:, 2], 3.2)
             glass = (along > 0.8) & (along < 2.2) & (up > 1.0) & (up < 2.5)
-            f[win] = np.where(glass, 0.35, 0.9 + 0.2 * noise[win])
+            cell = np.floor(q * np.float32(4.0)).astype(np.int32)
+            f[win] = np.where(glass, 0.35, 0.9 + 0.2 * _hash_noise(cell[:, 0], cell[:, 1], cell[:, 2]))
         return f

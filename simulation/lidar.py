@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.classes import MATERIAL_REFLECTIVITY
-from simulation.raycast import MARKING, FrameGeometry
+from simulation.raycast import MARKING, FrameGeometry, rotate_z
 from squeezeseg.sensors import SensorConfig, load_sensor
 
 MARKING_REFLECTIVITY = 0.6
@@ -83,10 +83,8 @@ class LidarSimulator:
         rng: np.random.Generator | None = None,
     ) -> LidarScan:
         """Scan from the sensor at world ``position`` (3,) heading ``yaw`` (the LiDAR frame is level)."""
-        c, s = np.cos(yaw), np.sin(yaw)
-        R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], np.float32)
         d = self.directions
-        dw = d @ R.T
+        dw = rotate_z(d, yaw)
         hits = geometry.cast(self.origins + np.asarray(position, np.float32), dw)
         sen = self.sensor
         r = hits.t

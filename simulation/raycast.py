@@ -15,6 +15,19 @@ from simulation.scene import Scene
 MARKING = 255  # material id returned for painted road markings
 
 
+def rotate_z(v: np.ndarray, yaw: float) -> np.ndarray:
+    """(N, 3) float32 vectors turned by ``yaw`` about z. Written out rather than ``v @ R.T``: a
+    (N, 3) x (3, 3) product goes through multi-threaded BLAS, which is slow for K = 3 and fights
+    Open3D's threads for the cores."""
+    c, s = np.float32(np.cos(yaw)), np.float32(np.sin(yaw))
+    out = np.empty(v.shape, np.float32)
+    x, y = v[:, 0], v[:, 1]
+    np.subtract(c * x, s * y, out=out[:, 0])
+    np.add(s * x, c * y, out=out[:, 1])
+    out[:, 2] = v[:, 2]
+    return out
+
+
 @dataclass
 class Hits:
     """Result of casting R rays: distance (inf = no return), ids and the surface normal."""
@@ -72,3 +85,10 @@ class FrameGeometry:
             p = o[road] + directions[road] * t[road, None]
             material[np.flatnonzero(road)[self.scene.marking(p[:, 0], p[:, 1])]] = MARKING
         return Hits(t, hit, cls, material, self.instances[gid], ans["primitive_normals"].numpy())
+
+    def occluded(self, origins: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        """(R,) bool: does anything lie along ``direction`` (one unit vector) from each origin?"""
+        rays = np.empty((len(origins), 6), np.float32)
+        rays[:, :3] = origins
+        rays[:, 3:] = direction
+        return self.raycaster.test_occlusions(o3d.core.Tensor(rays)).numpy()

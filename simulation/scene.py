@@ -160,19 +160,22 @@ class _Builder:
 def _strip(
     xs: np.ndarray, y0: float, y1: float, z: np.ndarray, z1: np.ndarray | None, cls: str, mat: str
 ) -> Mesh:
-    """Quads between consecutive ``xs``: across y0..y1 at height z, or (with z1) from z up to z1 at y0."""
+    """A grid of quads (cells at most 4 m) between consecutive ``xs``: across y0..y1 at height z, or
+    (with z1) a vertical face from z up to z1 at y0. Small cells keep Open3D's BVH efficient; long
+    thin triangles make every ray test many of them."""
     n = len(xs)
     if z1 is None:
-        a = np.c_[xs, np.full(n, y0), z]
-        b = np.c_[xs, np.full(n, y1), z]
+        m = int(np.ceil(abs(y1 - y0) / 4.0)) + 1
+        ys = np.linspace(y0, y1, m)
+        v = np.stack(np.broadcast_arrays(xs[:, None], ys[None, :], z[:, None]), axis=-1)
     else:
-        a = np.c_[xs, np.full(n, y0), z]
-        b = np.c_[xs, np.full(n, y0), z1]
-    v = np.concatenate([a, b]).astype(np.float32)
-    i = np.arange(n - 1)
-    tris = np.concatenate([np.c_[i, i + 1, n + i + 1], np.c_[i, n + i + 1, n + i]]).astype(np.int32)
-    if (y1 < y0) if z1 is None else (y0 < 0):
-        tris = tris[:, ::-1]
+        m = 2
+        v = np.stack(np.broadcast_arrays(xs[:, None], np.full((1, 2), y0), np.c_[z, z1]), axis=-1)
+    v = v.reshape(-1, 3).astype(np.float32)
+    i, j = np.meshgrid(np.arange(n - 1), np.arange(m - 1), indexing="ij")
+    a = (i * m + j).ravel()
+    b, c, d = a + m, a + m + 1, a + 1
+    tris = np.concatenate([np.c_[a, b, c], np.c_[a, c, d]]).astype(np.int32)
     from simulation.classes import CLASS_ID, MATERIAL_ID
 
     f = len(tris)
