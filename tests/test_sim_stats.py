@@ -1,0 +1,51 @@
+"""Simulated HDL-64E scans against the real KITTI object frames: the issue's figures within 1.5x."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulation.sequence import SequenceSimulator
+from simulation.stats import ground_fraction, normalised_count, points_on_boxes
+from simulation.writers import camera_boxes
+from squeezeseg.boxes import Box3D
+from squeezeseg.io import read_kitti_calib, read_kitti_labels, read_points
+
+
+def test_ground_fraction_and_box_counts_on_a_synthetic_cloud():
+    rng = np.random.default_rng(0)
+    ground = np.c_[rng.uniform(-20, 20, (3000, 2)), np.full(3000, -1.73), np.zeros(3000)]
+    box_pts = np.c_[
+        rng.uniform(9, 11, (500, 1)), rng.uniform(-0.5, 0.5, (500, 1)), rng.uniform(-1.5, 0, (500, 2))
+    ]
+    pts = np.vstack([ground, box_pts]).astype(np.float32)
+    assert ground_fraction(pts) == pytest.approx(3000 / 3500, abs=0.02)
+    pairs = points_on_boxes(pts, [Box3D((10, 0, -0.75), (2.2, 1.2, 1.6), 0.0, "Car")])
+    assert pairs[0][1] >= 500 and pairs[0][0] == pytest.approx(10.0)
+    assert normalised_count([(20.0, 100)], 10) == pytest.approx(400.0)
+
+
+def test_sim_statistics_within_1_5x_of_real_kitti(kitti_object):
+    real_n, real_g, real_cars = [], [], []
+    for velo in sorted((kitti_object / "velodyne").glob("*.bin")):
+        pts = read_points(velo)
+        calib = read_kitti_calib(kitti_object / "calib" / f"{velo.stem}.txt")
+        real_n.append(len(pts))
+        real_g.append(ground_fraction(pts))
+        real_cars += points_on_boxes(
+            pts, read_kitti_labels(kitti_object / "label_2" / f"{velo.stem}.txt", calib)
+        )
+    sim_n, sim_g, sim_cars = [], [], []
+    for seed in range(4):
+        f = SequenceSimulator("hdl64e", frames=1, seed=seed).frame(0)
+        sim_n.append(len(f.points))
+        sim_g.append(ground_fraction(f.points))
+        sim_cars += points_on_boxes(f.points, camera_boxes(f.boxes, f.calib))
+    pairs = [
+        (np.mean(real_n), np.mean(sim_n)),
+        (np.mean(real_g), np.mean(sim_g)),
+        (normalised_count(real_cars, 10), normalised_count(sim_cars, 10)),
+        (normalised_count(real_cars, 40), normalised_count(sim_cars, 40)),
+    ]
+    for real, sim in pairs:
+        assert 1 / 1.5 <= sim / real <= 1.5, pairs
