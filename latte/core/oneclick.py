@@ -116,8 +116,17 @@ class OneClickAnnotator:
         # or a stray point through a window cannot cut the seed off from the rest of the object.
         seeds = np.flatnonzero(d2 <= max(np.sqrt(d2[nearest]) + r, reach) ** 2)
         members = _bfs(tree, sub, seeds, r)
-        if len(members) < self.config.oneclick.min_points:
-            members = _bfs(tree, sub, np.flatnonzero(d2 <= self.config.oneclick.seed_radius**2), r)
+        if len(members) >= self.config.oneclick.min_points:
+            return members
+        # Only stray points near the click: grow from the next nearest points within the click
+        # radius, nearest first, and keep the first real object (not everything within reach).
+        near = np.flatnonzero(d2 <= self.config.oneclick.seed_radius**2)
+        for j in near[np.argsort(d2[near])][:10]:
+            if j in members:
+                continue
+            members = _bfs(tree, sub, np.array([j]), r)
+            if len(members) >= self.config.oneclick.min_points:
+                break
         return members
 
     def _plausible_lw(self, label: str | None) -> tuple[float, float] | None:
