@@ -63,6 +63,14 @@ def _check_out(out: Path, params: dict) -> None:
         atomic_write_text(manifest, json.dumps(params, indent=1) + "\n")
 
 
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete the temporary files an interrupted run left behind (atomic writes never finished)."""
+    for tmp in out.rglob(".*.tmp*"):
+        if tmp.is_file():
+            log.debug("removing leftover %s", tmp)
+            tmp.unlink(missing_ok=True)
+
+
 def _frames(params: dict, out: str, seq: int, frames: list[int], dropout: DropoutMap | None) -> Iterator[int]:
     """Simulate and write ``frames`` of sequence ``seq``, yielding each frame number when written."""
     sensor = load_sensor(params["sensor"])
@@ -141,6 +149,7 @@ def generate_dataset(
     )
     _check_out(out, params)
     writer = make_writer(layout, out, int(frames), int(sequences), bool(camera), sensor_cfg)
+    _remove_stale_temporaries(out)
     todo = {s: [k for k in range(frames) if not writer.done(s, k)] for s in range(sequences)}
     n_todo = sum(len(v) for v in todo.values())
     if n_todo < frames * sequences:

@@ -66,6 +66,7 @@ def test_resume_regenerates_only_missing_frames_identically(raw_dir):
     (bin1.parent / ".0000000001.bin.abc.tmp").write_bytes(b"half a frame")  # a crash leftover
     generate_dataset(raw_dir, frames=2, sequences=1, seed=3, layout="kitti-raw", camera=True, progress=False)
     assert bin1.read_bytes() == before
+    assert not list(bin1.parent.glob(".*.tmp"))  # the leftover is cleaned up
     assert bin0.stat().st_mtime_ns == mtime0  # finished frame skipped
 
 
