@@ -92,19 +92,28 @@ def iter_range_images(files: Iterable[Path], projection=None) -> Iterator[np.nda
     from squeezeseg.io import read_points, read_squeezeseg_npy
 
     for path in files:
-        if path.suffix == ".npy" and _npy_ndim(path) == 3:
+        kind = _npy_kind(path) if path.suffix == ".npy" else "points"
+        if kind == "image":
             yield read_squeezeseg_npy(path)[0]
-        else:
+        elif kind == "points":
             if projection is None:
                 raise InputError("point clouds need a projection (give a sensor)", path)
             yield projection.project(read_points(path)).image
+        else:  # e.g. the _rowcol.npy / _labels.npy that `squeezeseg project` writes beside images
+            log.info("%s: neither a range image nor a point cloud, skipped", path)
 
 
-def _npy_ndim(path: Path) -> int:
+def _npy_kind(path: Path) -> str:
+    """"image" (H, W, C), "points" (N, >=3 floats) or "other", read from the header only."""
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False).ndim
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise InputError(f"not a readable .npy file: {exc}", path) from None
+    if arr.ndim == 3:
+        return "image"
+    if arr.ndim == 2 and arr.shape[1] >= 3 and arr.dtype.kind == "f":
+        return "points"
+    return "other"
 
 
 def dataset_statistics(directory: str | Path, projection=None, progress: bool = False) -> ChannelStats:

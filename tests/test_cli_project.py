@@ -168,3 +168,16 @@ def test_outputs_that_cannot_be_written_exit_2(tmp_path, capsys):
     np.save(tmp_path / "img.npy", np.ones((4, 4, 6), np.float32))
     assert main(["stats", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "must be a file name" in capsys.readouterr().err
+
+
+def test_stats_over_project_output_uses_only_the_range_images(tmp_path):
+    pts = kitti_like_scan(3000)
+    scan = tmp_path / "000003.bin"
+    pts.tofile(scan)
+    out = tmp_path / "out"
+    assert main(["project", str(scan), "--out", str(out), "--rows", "table"]) == 0
+    assert main(["stats", str(out), "--out", str(tmp_path / "s.json")]) == 0  # skips _rowcol.npy
+    stats = load_statistics(tmp_path / "s.json")
+    assert stats.frames == 1
+    expected = compute_statistics([np.load(out / "000003.npy")])
+    np.testing.assert_allclose(stats.mean, expected.mean)
