@@ -89,8 +89,9 @@ def main() -> int:
     )
     # On a shared machine wall time includes waiting for the CPU; process time is the work itself.
     print(
-        f"CPU time: ground median {np.median(ground_cpu):.1f} ms; click median {np.median(click_cpu):.1f} ms, "
-        f"p95 {np.percentile(click_cpu, 95):.1f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"CPU time: ground median {np.median(ground_cpu):.1f} ms; "
+        f"click median {np.median(click_cpu):.1f} ms, p95 {np.percentile(click_cpu, 95):.1f} ms; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     return 0
 

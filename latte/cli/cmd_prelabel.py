@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", help="LATTE config YAML (default configs/latte.yaml)")
     p.add_argument("--max-frames", type=int, help="only the first N frames")
+    p.add_argument(
+        "--no-tracking",
+        action="store_true",
+        help="frames are unrelated (e.g. the KITTI object layout): no track links between them",
+    )
     p.set_defaults(func=run)
 
 
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames:
         seq.frames = seq.frames[: args.max_frames]
     source = _detector_source(args, seq, cfg)
-    frames = prelabel_sequence(seq, source, cfg, progress=True)
+    frames = prelabel_sequence(seq, source, cfg, progress=True, track=not args.no_tracking)
     out = Path(args.out)
     session = AnnotationSession(seq, out, cfg, resume=False)
     for f, boxes in frames.items():

@@ -16,7 +16,7 @@ import numpy as np
 
 from latte.core.config import LatteConfig, load_latte_config
 from latte.core.detector import Detector
-from latte.core.fusion import frustum_proposals
+from latte.core.fusion import check_calib_image, frustum_proposals
 from latte.core.oneclick import OneClickAnnotator
 from latte.core.sequence import Sequence
 from latte.core.tracking import BoxTracker, propagate_box
@@ -36,6 +36,8 @@ def detector_source(detector: Detector) -> ProposalSource:
         if calib is None:
             raise InputError(f"camera fusion needs a calibration; frame {seq.frame_id(i)} has none", seq.root)
         image = seq.image(i)
+        if image is not None:
+            check_calib_image(calib, image.shape, str(seq.frames[i].calib or ""))
         size = None if image is None else (image.shape[1], image.shape[0])
         return frustum_proposals(ann, calib, detector.detect(image, seq.frame_id(i)), image_size=size)
 
@@ -88,8 +90,10 @@ def prelabel_sequence(
     gate: float = 2.0,
     max_missed: int = 2,
     progress: bool = False,
+    track: bool = True,
 ) -> dict[int, list[Box3D]]:
-    """{frame index: boxes with track ids} for every frame of ``seq``."""
+    """{frame index: boxes with track ids} for every frame of ``seq`` (``track=False``: every
+    box is its own track and nothing is carried between frames)."""
     cfg = load_latte_config(config)
     ann = OneClickAnnotator(cfg)
     tracker = BoxTracker(cfg)
@@ -105,6 +109,8 @@ def prelabel_sequence(
         t = i * cfg.tracking.dt
         ann.set_frame(seq.points(i))
         proposals = source(ann, seq, i)
+        if not track:
+            live.clear()
         preds = {tid: tracker.predict(tid, t) for tid in live}
         pairs = sorted(
             (float(np.hypot(*(np.asarray(p.center[:2]) - preds[tid].center[:2]))), k, tid)
