@@ -173,9 +173,12 @@ class SphericalProjection:
         az = np.arctan2(y, x)
         col = self._columns(az)
         row, used = self._rows(mode, x, y, z, az, rng, ring)
-        inside = (col >= 0) & (col < self.width) & (row >= 0)
-        row = np.where(inside, row, np.int32(-1))
-        col = np.where(inside, col, np.int32(-1))
+        if self.full_circle and used in ("scan", "ring"):
+            inside = None  # every point has a column and a beam: nothing to mask
+        else:
+            inside = (col >= 0) & (col < self.width) & (row >= 0)
+            row = np.where(inside, row, np.int32(-1))
+            col = np.where(inside, col, np.int32(-1))
         sub = None if self.fov_deg >= 180.0 else np.flatnonzero(inside)  # narrow window: pack first
         index = self._closest(row, col, rng, inside, sub)
         image = self._fill(pts, rng, index, sub)
@@ -253,21 +256,23 @@ class SphericalProjection:
         The key packs the float32 range bits (monotonic for positive floats) above the point index,
         so one ``np.minimum.at`` over uint64 picks the closest point and breaks ties by index.
         ``sub`` (indices of the points inside) packs a narrow window first; without it, points
-        outside go to a spare slot.
+        outside go to a spare slot; ``inside`` None means every point is inside.
         """
         hw = self.height * self.width
-        if sub is None:
-            pix = np.where(inside, row * np.int32(self.width) + col, np.int32(hw))
-            key = _scratch("key", (len(rng),), np.uint64)
-            key[...] = rng.view(np.uint32)
-            key <<= np.uint64(32)
-            key |= _arange_u64(len(rng))
-        else:
+        if sub is not None:
             pix = row[sub] * np.int32(self.width) + col[sub]
             key = _scratch("key", (len(sub),), np.uint64)
             key[...] = rng[sub].view(np.uint32)
             key <<= np.uint64(32)
             key |= sub.astype(np.uint64)
+        else:
+            pix = row * np.int32(self.width) + col
+            if inside is not None:
+                pix = np.where(inside, pix, np.int32(hw))
+            key = _scratch("key", (len(rng),), np.uint64)
+            key[...] = rng.view(np.uint32)
+            key <<= np.uint64(32)
+            key |= _arange_u64(len(rng))
         best = _scratch("best", (hw + 1,), np.uint64)
         best.fill(np.iinfo(np.uint64).max)
         np.minimum.at(best, pix, key)
