@@ -4,6 +4,7 @@ with a different dataset already in the output folder (``lidarsim.json`` records
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing as mp
@@ -18,7 +19,7 @@ from simulation.sequence import SequenceSimulator
 from simulation.writers import LAYOUTS, STATE_DIR, make_writer
 from squeezeseg.atomic import atomic_write_text
 from squeezeseg.errors import InputError
-from squeezeseg.sensors import load_sensor
+from squeezeseg.sensors import SensorConfig, load_sensor
 
 log = logging.getLogger(__name__)
 MANIFEST = "lidarsim.json"
@@ -71,9 +72,10 @@ def _remove_stale_temporaries(out: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _frames(params: dict, out: str, seq: int, frames: list[int], dropout: DropoutMap | None) -> Iterator[int]:
+def _frames(
+    params: dict, sensor: SensorConfig, out: str, seq: int, frames: list[int], dropout: DropoutMap | None
+) -> Iterator[int]:
     """Simulate and write ``frames`` of sequence ``seq``, yielding each frame number when written."""
-    sensor = load_sensor(params["sensor"])
     layout = params["layout"]
     writer = make_writer(layout, Path(out), params["frames"], params["sequences"], params["camera"], sensor)
     on_points = dropout if layout != "squeezeseg" else None
@@ -94,9 +96,11 @@ def _frames(params: dict, out: str, seq: int, frames: list[int], dropout: Dropou
         yield k
 
 
-def _run(params: dict, out: str, seq: int, frames: list[int], dropout: DropoutMap | None) -> list[int]:
+def _run(
+    params: dict, sensor: SensorConfig, out: str, seq: int, frames: list[int], dropout: DropoutMap | None
+) -> list[int]:
     """Worker process: all of :func:`_frames`."""
-    return list(_frames(params, out, seq, frames, dropout))
+    return list(_frames(params, sensor, out, seq, frames, dropout))
 
 
 def generate_dataset(
@@ -130,9 +134,7 @@ def generate_dataset(
             "squeezeseg layout with a %d-beam sensor: images are %d x 512", sensor_cfg.beams, sensor_cfg.beams
         )
     dmap = resolve_dropout(dropout, sensor_cfg)
-    dropout_id = (
-        None if dmap is None else (dmap.source if isinstance(dropout, (str, Path, float, int)) else "map")
-    )
+    dropout_id = None if dmap is None else "sha1:" + hashlib.sha1(dmap.prob.tobytes()).hexdigest()[:12]
     if layout == "squeezeseg" and dmap is not None and dmap.prob.shape[1] == 1:
         dmap = DropoutMap(np.repeat(dmap.prob, 512, axis=1), 90.0, 0, dmap.source)
     out = Path(out_dir)
@@ -168,11 +170,11 @@ def generate_dataset(
     try:
         if workers == 1 or len(tasks) <= 1:
             for s, ks in tasks:
-                for _ in _frames(params, str(out), s, ks, dmap):
+                for _ in _frames(params, sensor_cfg, str(out), s, ks, dmap):
                     bar.update(1)
         else:
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_run, params, str(out), s, ks, dmap) for s, ks in tasks]
+                futures = [pool.submit(_run, params, sensor_cfg, str(out), s, ks, dmap) for s, ks in tasks]
                 for fut in as_completed(futures):
                     bar.update(len(fut.result()))
     finally:

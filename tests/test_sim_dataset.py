@@ -136,6 +136,13 @@ def test_cli_generate_and_errors(tmp_path, capsys):
     )
     assert main(["generate", "--sensor", str(bad), "--out", str(tmp_path / "z")]) == 2
     assert "min_range" in capsys.readouterr().err
+    good = tmp_path / "tiny.yaml"
+    good.write_text(
+        bad.read_text().replace("min_range: -1.0", "min_range: 1.0").replace("name: bad", "name: tiny")
+    )
+    tiny = ["generate", "--sensor", str(good), "--out", str(tmp_path / "tiny"), "--layout", "kitti-object"]
+    assert main([*tiny, "--no-progress"]) == 0  # a sensor YAML outside configs/ works
+    assert len(read_points(tmp_path / "tiny" / "training" / "velodyne" / "000000.bin")) > 1000
     assert main([*args, "--seed", "9"]) == 2
     assert "different dataset" in capsys.readouterr().err
     assert main(["generate", "--out", str(tmp_path / "z"), "--dropout", "1.5"]) == 2
@@ -149,3 +156,14 @@ def test_parallel_workers_write_the_same_files(tmp_path):
     generate_dataset(tmp_path / "two", workers=2, **kw)
     for f in sorted((tmp_path / "one" / "training").rglob("*.*")):
         assert f.read_bytes() == (tmp_path / "two" / f.relative_to(tmp_path / "one")).read_bytes(), f
+
+
+def test_simulation_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, simulation.dataset, simulation.cli, simulation.stats; print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
