@@ -268,3 +268,15 @@ def test_a_fifth_channel_that_is_not_a_ring_is_not_taken_for_one():
         np.concatenate([pts, return_number], axis=1)
     )
     assert ri.row_mode == "scan" and np.mean(ri.rows == rows) > 0.999
+
+
+def test_all_row_paths_give_the_same_image_when_rows_agree():
+    pts, rows = synthetic_scan("hdl64e", per_ring=400, seed=7)
+    proj = SphericalProjection.from_sensor("hdl64e", width=1024, fov_deg=360.0)
+    by_scan = proj.project(pts, rows="scan")
+    by_ring = proj.project(pts, ring=rows.astype(np.float32), rows="ring")
+    by_table = proj.project(pts, rows="table")
+    assert np.array_equal(by_scan.rows, rows) and np.array_equal(by_table.rows, rows)
+    for other in (by_ring, by_table):
+        assert np.array_equal(other.index, by_scan.index)
+        assert np.array_equal(other.image, by_scan.image)
