@@ -12,7 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui
 
-from latte.app.raster import draw_order, rasterize
+from latte.app.point_layer import PointLayer
+from latte.app.raster import draw_order
 from squeezeseg.boxes import Box3D
 
 RING_STEP_M = 10.0
@@ -79,7 +80,7 @@ class BoxROI(pg.ROI):
         return template.replace(center=(x, y, template.center[2]), size=size, yaw=yaw)
 
 
-class BEVView(pg.PlotWidget):
+class BEVView(pg.GraphicsView):
     """Main canvas. Emits ``clicked(x, y)`` (LiDAR metres) on a left click and ``box_edited(Box3D)``
     when a drag of the selected box ends."""
 
@@ -89,20 +90,11 @@ class BEVView(pg.PlotWidget):
     def __init__(self, parent=None):
         super().__init__(parent=parent, background=(18, 20, 24))
         self.setMinimumSize(300, 300)
-        plot = self.getPlotItem()
-        plot.hideAxis("left")
-        plot.hideAxis("bottom")
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        self.vb = plot.getViewBox()
-        self.vb.setAspectLocked(True)
+        self.vb = pg.ViewBox(lockAspect=True, enableMenu=False)
+        self.setCentralItem(self.vb)
         self.vb.setBackgroundColor((18, 20, 24))
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setZValue(-10)
-        self.vb.addItem(self.image)
+        self.layer = PointLayer(self.vb)
         self._add_rings()
-        self._uv = np.zeros((0, 2), np.float32)
-        self._colors = np.zeros((0, 4), np.uint8)
         self._box_items: list[pg.GraphicsObject] = []
         self._selected: Box3D | None = None
         self.roi = BoxROI(pg.mkPen((255, 255, 255), width=2))
@@ -110,8 +102,6 @@ class BEVView(pg.PlotWidget):
         self.roi.hide()
         self.vb.addItem(self.roi)
         self.roi.sigRegionChangeFinished.connect(self._roi_finished)
-        self.vb.sigRangeChanged.connect(self.redraw)
-        self.vb.sigResized.connect(self.redraw)
         self.scene().sigMouseClicked.connect(self._scene_clicked)
         self.vb.setRange(xRange=(-30, 30), yRange=(-10, 50), padding=0)
 
@@ -138,13 +128,7 @@ class BEVView(pg.PlotWidget):
     def set_points(self, points: np.ndarray, colors: np.ndarray) -> None:
         """Show ``points`` (N, >=3, LiDAR frame) with per-point RGBA ``colors`` (N, 4) uint8."""
         order = draw_order(points)
-        self._uv = to_view(points[order, :2]).astype(np.float32)
-        self._colors = np.ascontiguousarray(colors[order])
-        self.redraw()
-
-    def set_colors(self, points: np.ndarray, colors: np.ndarray) -> None:
-        """Recolour the current points (same ``points`` as the last :meth:`set_points`)."""
-        self.set_points(points, colors)
+        self.layer.set_points(to_view(points[order, :2]), colors[order])
 
     def set_boxes(self, boxes: list[Box3D], colors: list[tuple[int, int, int]], selected: int | None,
                   proposals: list[Box3D] = (), proposal_color: tuple[int, int, int] = (255, 210, 0)) -> None:
@@ -181,17 +165,9 @@ class BEVView(pg.PlotWidget):
         self._box_items.append(label)
 
     # ---- drawing ------------------------------------------------------------------------
-    def redraw(self, *_args) -> None:
-        """Re-rasterise the visible points at the view's pixel resolution."""
-        rect = self.vb.viewRect()
-        cols = max(int(self.vb.width()), 1)
-        rows = max(int(self.vb.height()), 1)
-        px_per_m = cols / max(rect.width(), 1e-6)
-        point_px = 1 if px_per_m < 12 else 2 if px_per_m < 30 else 3
-        img = rasterize(self._uv, self._colors, (rect.left(), rect.top(), rect.width(), rect.height()),
-                        (rows, cols), point_px=point_px)
-        self.image.setImage(img, autoLevels=False, levels=None)
-        self.image.setRect(QtCore.QRectF(rect))
+    def redraw(self) -> None:
+        """Re-rasterise the visible points (pan and zoom do this by themselves)."""
+        self.layer.redraw()
 
     def center_on(self, x: float, y: float, span_m: float | None = None) -> None:
         """Centre the view on LiDAR (x, y), keeping the zoom unless ``span_m`` is given."""

@@ -36,6 +36,8 @@ def guarded(title: str) -> Callable:
             except (InputError, OSError, ValueError, KeyError, IndexError) as exc:
                 log.warning("%s: %s", title, exc)
                 self.message.emit("error", title, _describe(exc))
+                if self.session is not None:   # e.g. a failed autosave: the edit is kept in memory
+                    self.boxes_changed.emit()
                 return None
 
         return wrapper
@@ -385,9 +387,11 @@ class AppController(QtCore.QObject):
             self.selected = n - 1 if n else None
         self.boxes_changed.emit()
 
-    def _session_changed(self, *_args) -> None:
-        """Session callback (autosave done, or a change made elsewhere)."""
-        self.boxes_changed.emit()
+    def _session_changed(self, event) -> None:
+        """Session callback: redraw when the session reloads its state (recovery). Edits made through
+        this controller redraw once when the action ends, not on every session event."""
+        if getattr(event, "kind", "") == "load":
+            self.boxes_changed.emit()
 
     # ---- saving, import, export -----------------------------------------------------------
     @guarded("Cannot save")

@@ -7,6 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
+from latte.app.point_layer import PointLayer
 from latte.app.raster import scalar_colors
 from squeezeseg.boxes import Box3D
 from squeezeseg.calib import KittiCalib
@@ -42,33 +43,39 @@ def crop_image(image: np.ndarray, box: Box3D, calib: KittiCalib, pad_px: int = 8
     return image[t:b, l:r]
 
 
-class _Ortho(pg.PlotWidget):
-    """One orthographic projection of the box neighbourhood (axes a, b of the box frame)."""
+class _Ortho(pg.GraphicsLayoutWidget):
+    """One orthographic projection of the box neighbourhood (axes a, b of the box frame), with a
+    1 m grid for scale."""
 
     def __init__(self, title: str, axes: tuple[int, int]):
-        super().__init__(background=(18, 20, 24))
+        super().__init__()
+        self.setBackground((18, 20, 24))
         self.axes = axes
-        self.setTitle(title, color=(200, 200, 200), size="9pt")
-        self.setAspectLocked(True)
-        self.getPlotItem().setMenuEnabled(False)
-        self.getPlotItem().hideButtons()
-        self.scatter = pg.ScatterPlotItem(size=3, pxMode=True, pen=None)
-        self.rect = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2))
-        self.addItem(self.scatter)
-        self.addItem(self.rect)
+        self.addLabel(title, color=(200, 200, 200), size="9pt")
+        self.nextRow()
+        self.vb = self.addViewBox(lockAspect=True, enableMenu=False)
+        grid = pg.GridItem(pen=pg.mkPen((60, 66, 74)), textPen=None)
+        grid.setTickSpacing(x=[1.0], y=[1.0])
+        self.vb.addItem(grid)
+        self.layer = PointLayer(self.vb, min_px=2)
+        self.box_rect = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2))
+        self.vb.addItem(self.box_rect)
 
     def show_box(self, local: np.ndarray, inside: np.ndarray, box: Box3D | None) -> None:
         if box is None:
-            self.scatter.clear()
-            self.rect.setData([], [])
+            self.layer.set_points(np.zeros((0, 2)), np.zeros((0, 4), np.uint8))
+            self.box_rect.setData([], [])
             return
         a, b = self.axes
         colors = scalar_colors(local[:, 2], -box.size[2] / 2, box.size[2] / 2, "turbo")
-        colors[~inside, 3] = 90
-        self.scatter.setData(local[:, a], local[:, b], brush=[pg.mkBrush(*c) for c in colors])
+        colors[~inside] = (colors[~inside] * 0.4).astype(np.uint8)   # outside the box: dimmed
+        colors[:, 3] = 255
+        order = np.argsort(inside, kind="stable")                    # points inside on top
+        self.layer.set_points(local[order][:, [a, b]], colors[order])
         ha, hb = box.size[a] / 2, box.size[b] / 2
-        self.rect.setData([-ha, ha, ha, -ha, -ha], [-hb, -hb, hb, hb, -hb])
-        self.setRange(xRange=(-ha - MARGIN_M, ha + MARGIN_M), yRange=(-hb - MARGIN_M, hb + MARGIN_M))
+        self.box_rect.setData([-ha, ha, ha, -ha, -ha], [-hb, -hb, hb, hb, -hb])
+        self.vb.setRange(xRange=(-ha - MARGIN_M, ha + MARGIN_M), yRange=(-hb - MARGIN_M, hb + MARGIN_M),
+                         padding=0)
 
 
 class SelectedBoxViews(QtWidgets.QWidget):
