@@ -47,12 +47,12 @@ def confusion_matrix(
     Points whose ground truth is in ``ignore`` are left out (SemanticKITTI's "unlabeled").
     """
     g, p = _check_pair(gt, pred)
-    if len(g) and (min(g.min(), p.min()) < 0 or max(g.max(), p.max()) >= num_classes):
-        raise InputError(f"labels must lie in 0..{num_classes - 1}")
     ignore = list(ignore)
-    if ignore:
+    if ignore:  # before the range check: ignore labels such as 255 or -1 may lie outside 0..C-1
         keep = ~np.isin(g, ignore)
         g, p = g[keep], p[keep]
+    if len(g) and (min(g.min(), p.min()) < 0 or max(g.max(), p.max()) >= num_classes):
+        raise InputError(f"labels must lie in 0..{num_classes - 1}")
     flat = g.astype(np.int64) * num_classes + p
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 

@@ -99,6 +99,13 @@ def test_instance_scores_one_prediction_matches_one_ground_truth_only():
     assert perfect.iou[1] == pytest.approx(1.0) and perfect.precision[1] == pytest.approx(1.0)
 
 
+def test_ignore_labels_outside_the_class_range_are_dropped_first():
+    gt = np.array([0, 1, 255, 255, 1])
+    pred = np.array([0, 1, 1, 0, 0])
+    conf = confusion_matrix(gt, pred, 2, ignore=[255])
+    np.testing.assert_array_equal(conf, [[1, 0], [1, 1]])
+
+
 def test_metric_inputs_are_checked():
     with pytest.raises(InputError, match="labels"):
         confusion_matrix(np.array([0, 1]), np.array([0]), 2)
