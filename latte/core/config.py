@@ -44,6 +44,7 @@ class GroundConfig:
 class OneClickConfig:
     seed_radius: float = 1.5
     seed_reach: float = 0.8
+    default_class: str = "Car"
     base_radius: float = 0.25
     radius_per_metre: float = 0.0065
     max_radius: float = 1.0

@@ -23,6 +23,8 @@ from squeezeseg.boxes import Box3D
 def guess_label(size: tuple[float, float, float]) -> str:
     """A class for an unlabelled cluster from its extents (length, width, height)."""
     l, w, h = size
+    if h > 2.6:
+        return "Truck"
     if l < 1.2 and w < 1.2 and h > 1.0:
         return "Pedestrian"
     if l < 2.3 and w < 1.2 and h > 1.0:
@@ -76,9 +78,9 @@ class OneClickAnnotator:
     def cluster(self, x: float, y: float, label: str | None = None) -> np.ndarray:
         """Indices (into the frame's points) of the object at (x, y); empty when there is none.
 
-        With a ``label``, the search square is bounded by that class's largest plausible size and
-        a cluster larger than that (the object merged with a neighbour) is re-grown with a smaller
-        radius, up to ``shrink_steps`` times.
+        The search square is bounded by the largest plausible size of ``label`` (of
+        ``oneclick.default_class`` when None) and a cluster larger than that (the object merged
+        with a neighbour) is re-grown with a smaller radius, up to ``shrink_steps`` times.
         """
         if self.points is None:
             raise RuntimeError("call set_frame(points) before click()")
@@ -86,7 +88,7 @@ class OneClickAnnotator:
         xyz = self._obj_xyz
         if not (np.isfinite(x) and np.isfinite(y)) or len(xyz) == 0:
             return np.zeros(0, np.int64)
-        limit = self._plausible_lw(label)
+        limit = self._plausible_lw(label or c.default_class)
         half = c.max_object_size / 2 if limit is None else min(c.max_object_size / 2, limit[0])
         region = np.flatnonzero((np.abs(xyz[:, 0] - x) <= half) & (np.abs(xyz[:, 1] - y) <= half))
         if len(region) == 0:
