@@ -216,3 +216,21 @@ def building(length: float, depth: float, height: float, material: str = "facade
 def wall(length: float, height: float) -> Mesh:
     """A thin wall or fence of class fence."""
     return box((0, 0, height / 2), (length, 0.2, height), "fence", "brick")
+
+
+def hedge(length: float, height: float, rng: np.random.Generator) -> Mesh:
+    """A hedge or row of bushes of class vegetation: overlapping ellipsoids along x."""
+    n = max(1, int(length / 1.5))
+    xs = np.linspace(-length / 2 + 0.75, length / 2 - 0.75, n) if n > 1 else np.zeros(1)
+    parts = [
+        sphere(
+            (x, 0, height / 2),
+            0.5,
+            "vegetation",
+            "leaves",
+            resolution=4,
+            scale=(rng.uniform(1.4, 1.9), rng.uniform(1.2, 1.8), height * rng.uniform(0.9, 1.1)),
+        )
+        for x in xs
+    ]
+    return merge(parts)

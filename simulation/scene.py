@@ -18,6 +18,7 @@ from squeezeseg.boxes import Box3D
 
 LANE_WIDTH = 3.5
 PARKING_WIDTH = 2.3
+BIKE_WIDTH = 1.6
 CURB_HEIGHT = 0.15
 EGO_SIZE = (4.5, 1.8, 1.6)
 BOX_PADDING = 0.01  # m added on every side of an exported box, so points on the mesh faces are inside
@@ -190,9 +191,10 @@ def generate_scene(
     rng = b.rng
     two_way_lanes = int(rng.choice([1, 2], p=[0.6, 0.4]))  # driving lanes per direction
     parking = (rng.random() < 0.7, rng.random() < 0.7)  # right (y<0), left (y>0)
+    bike = (rng.random() < 0.7, rng.random() < 0.7)  # bike lanes between traffic and parking
     drive_half = two_way_lanes * LANE_WIDTH
-    right_edge = -drive_half - PARKING_WIDTH * parking[0]
-    left_edge = drive_half + PARKING_WIDTH * parking[1]
+    right_edge = -drive_half - BIKE_WIDTH * bike[0] - PARKING_WIDTH * parking[0]
+    left_edge = drive_half + BIKE_WIDTH * bike[1] + PARKING_WIDTH * parking[1]
     b.road_half = road_half = max(-right_edge, left_edge)
     b.slope = float(rng.uniform(-0.03, 0.03))
     b.bump = (float(rng.uniform(0.0, 0.4)), float(rng.uniform(80.0, 200.0)))
@@ -217,9 +219,10 @@ def generate_scene(
     ]
     lines = [(0.0, False)] + [(s * k * LANE_WIDTH, True) for k in range(1, two_way_lanes) for s in (-1, 1)]
     lines += [(-drive_half, False), (drive_half, False)]
+    lines += [(side * (drive_half + BIKE_WIDTH), False) for side, has in zip((-1, 1), bike) if has]
 
     _add_roadside(b, x_lo, x_hi, road_half, edge, density)
-    ego = _add_traffic(b, two_way_lanes, parking, road_half, edge, ego_speed, x_lo, x_hi, density)
+    ego = _add_traffic(b, two_way_lanes, parking, bike, road_half, edge, ego_speed, x_lo, x_hi, density)
 
     static = meshes.merge(b.parts)
     agents = _remove_collisions(b.agents, [ego, *_obstacle_agents(b)], 4)
@@ -240,7 +243,7 @@ def generate_scene(
 def _add_roadside(
     b: _Builder, x_lo: float, x_hi: float, road_half: float, edge: float, density: float
 ) -> None:
-    """Buildings or walls beyond the sidewalks, trees, street lights and signs along them."""
+    """Buildings or walls beyond the sidewalks, hedges, trees, street lights and signs along them."""
     rng = b.rng
     for side in (-1, 1):
         x = x_lo + rng.uniform(0, 10)
@@ -256,6 +259,13 @@ def _add_roadside(
                 y = side * (edge + rng.uniform(0.2, setback + 0.3))
                 b.add_static(meshes.wall(length, rng.uniform(1.0, 2.5)), x + length / 2, y)
             x += length + rng.exponential(6.0)
+        if setback > 1.5 and rng.random() < 0.6:  # hedges and bushes on the verge in front of the buildings
+            x = x_lo + rng.uniform(0, 10)
+            while x < x_hi:
+                length, height = rng.uniform(2.0, 12.0), rng.uniform(0.6, 1.6)
+                y = side * (edge + rng.uniform(0.6, setback - 0.6))
+                b.add_static(meshes.hedge(length, height, rng), x + length / 2, y)
+                x += length + rng.exponential(4.0) / density
         x = x_lo + rng.uniform(0, 10)
         while x < x_hi:
             if rng.random() < 0.6:
@@ -276,6 +286,7 @@ def _add_traffic(
     b: _Builder,
     lanes: int,
     parking: tuple[bool, bool],
+    bike: tuple[bool, bool],
     road_half: float,
     edge: float,
     ego_speed: float,
@@ -348,16 +359,18 @@ def _add_traffic(
                 _speed_profile(t, v, stop, 1.0),
                 yaw_rate,
             )
-    for _ in range(rng.poisson(3 * density)):  # cyclists near the kerb, weaving gently
-        side = int(rng.choice([-1, 1]))
-        y = side * (lanes * LANE_WIDTH - 0.8)
+    for side, has in zip((-1, 1), bike):  # cyclists in the bike lanes: one speed per lane, weaving gently
+        if not has:
+            continue
+        y = side * (lanes * LANE_WIDTH + BIKE_WIDTH / 2)
         yaw = 0.0 if side < 0 else np.pi
         v = float(rng.uniform(3.0, 7.0))
-        a, period = rng.uniform(0.0, 0.15), rng.uniform(4.0, 10.0)
-        yaw_rate = a * np.sin(2 * np.pi * t / period)
-        b.add_agent(
-            "cyclist", float(rng.uniform(x_lo, x_hi)), y, yaw, _speed_profile(t, v, None, 2.0), yaw_rate
-        )
+        stop = _stop_event(rng, dur) if rng.random() < 0.2 else None
+        for _ in range(rng.poisson(5 * density)):
+            a, period = rng.uniform(0.0, 0.03), rng.uniform(3.0, 6.0)  # sway of at most ~0.2 m
+            yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+            speed = _speed_profile(t, v, stop, 2.0)
+            b.add_agent("cyclist", float(rng.uniform(x_lo, x_hi)), y, yaw, speed, yaw_rate)
     return ego
 
 
