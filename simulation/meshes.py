@@ -122,11 +122,11 @@ def vehicle(kind: str, rng: np.random.Generator) -> Mesh:
         cl = L * rng.uniform(0.45, 0.55)
         cab_x = -L * rng.uniform(0.0, 0.08)
         parts.append(box((cab_x, 0, (belt + H) / 2), (cl, W * 0.88, H - belt), cls, "glass"))
-        parts.append(box((cab_x, 0, H - 0.03), (cl * 0.85, W * 0.86, 0.06), cls, "paint"))
+        parts.append(box((cab_x, 0, H), (cl * 0.85, W * 0.86, 0.06), cls, "paint"))  # roof, above the glass
     elif kind == "van":
         parts.append(box((0, 0, (clear + H * 0.55) / 2), (L, W, H * 0.55 - clear), cls, "paint"))
         parts.append(box((-0.05 * L, 0, H * 0.775), (L * 0.9, W * 0.95, H * 0.45), cls, "paint"))
-        parts.append(box((0.4 * L - 0.05, 0, H * 0.72), (0.1, W * 0.85, H * 0.25), cls, "glass"))
+        parts.append(box((0.4 * L + 0.02, 0, H * 0.72), (0.06, W * 0.85, H * 0.25), cls, "glass"))
     else:
         cab = rng.uniform(1.8, 2.3)
         parts.append(

@@ -318,6 +318,9 @@ def _add_traffic(
             speed = _speed_profile(t, v, stop, 3.0)
             x = x_lo + rng.uniform(0, 15)
             while x < x_hi:
+                if y == ego_lane_y and abs(x) < 14.0:  # keep a gap ahead of and behind the ego car
+                    x = 14.0
+                    continue
                 kind = vehicle_kind()
                 yaw_rate = None
                 if rng.random() < 0.15 and v > 3 and lanes > 1:  # lane change: a left then right turn
