@@ -133,6 +133,8 @@ def generate_dataset(
         log.info(
             "squeezeseg layout with a %d-beam sensor: images are %d x 512", sensor_cfg.beams, sensor_cfg.beams
         )
+    if layout == "squeezeseg":
+        camera = False  # range images only: rendering would be wasted
     dmap = resolve_dropout(dropout, sensor_cfg)
     dropout_id = None if dmap is None else "sha1:" + hashlib.sha1(dmap.prob.tobytes()).hexdigest()[:12]
     if layout == "squeezeseg" and dmap is not None and dmap.prob.shape[1] == 1:
