@@ -38,19 +38,25 @@ def make_strategy(name: str = "default"):
     raise InputError(f"unknown distribution strategy {name!r} (use 'default' or 'mirrored')")
 
 
-def compile_model(config: SqueezeDetConfig):
-    """Built and compiled model for ``config`` (call inside the strategy scope)."""
+def compile_model(config: SqueezeDetConfig, total_steps: int = 1000):
+    """Built and compiled model for ``config`` (call inside the strategy scope); ``total_steps`` sets the
+    length of the cosine learning-rate decay."""
     import keras
 
     from squeezeseg.detection.loss import SqueezeDetLoss
 
     model = build_squeezedet(config)
+    lr = config.learning_rate
+    if config.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, max(total_steps, 1), alpha=0.01)
     if config.optimizer == "sgd":
-        opt = keras.optimizers.SGD(config.learning_rate, momentum=0.9, clipnorm=config.clip_norm)
+        opt = keras.optimizers.SGD(lr, momentum=0.9, clipnorm=config.clip_norm)
     else:
-        opt = keras.optimizers.Adam(config.learning_rate, clipnorm=config.clip_norm)
+        opt = keras.optimizers.Adam(lr, clipnorm=config.clip_norm)
     coef = (config.loss_bbox, config.loss_conf_pos, config.loss_conf_neg, config.loss_class)
-    model.compile(opt, loss=SqueezeDetLoss(config.anchors(), len(config.classes), config.input_size, coef))
+    # jit_compile=False: XLA compilation costs a minute on CPU before the first step and gains little here.
+    model.compile(opt, loss=SqueezeDetLoss(config.anchors(), len(config.classes), config.input_size, coef),
+                  jit_compile=False)
     return model
 
 
@@ -90,14 +96,14 @@ def train(
     bs = batch_size or config.batch_size
     steps = steps_per_epoch or max(1, int(np.ceil(len(frames) / bs)))
     with make_strategy(strategy).scope():
-        model = compile_model(config)
+        model = compile_model(config, epochs * steps)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(out_dir / "checkpoint.keras")),
         keras.callbacks.TerminateOnNaN(),
     ]
     hist = model.fit(data.dataset(bs, augment, seed), epochs=epochs, steps_per_epoch=steps,
-                     callbacks=callbacks, verbose=verbose)
+                     callbacks=callbacks, verbose=verbose, shuffle=False)
     path = save_model(model, config, out_dir / "model.keras",
                       {"seed": seed, "epochs": epochs, "data": str(data_dir), **(extra_meta or {})})
     return TrainResult(path, {k: [float(v) for v in vals] for k, vals in hist.history.items()})

@@ -54,6 +54,7 @@ class SqueezeDetConfig:
     score_threshold: float = 0.05
     optimizer: str = "adam"  # "adam" (from scratch) or "sgd" (the paper's, momentum 0.9, for pretrained backbones)
     learning_rate: float = 0.001
+    lr_schedule: str = "cosine"  # "cosine" decays to 0 over the run (steadier last weights), or "constant"
     weight_decay: float = 0.0001
     clip_norm: float = 1.0
     batch_size: int = 20
@@ -73,6 +74,8 @@ class SqueezeDetConfig:
             raise ValueError("'anchor_shapes' must be positive [width, height] pairs")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"'optimizer' must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"'lr_schedule' must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError("'dropout' must be in [0, 1)")
 

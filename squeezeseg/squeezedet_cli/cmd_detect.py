@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
-
-log = logging.getLogger("squeezeseg.detection")
 
 
 def register(subparsers) -> None:
@@ -34,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = load_image(name)
         except InputError as exc:
-            log.error("%s (skipped)", exc)
+            print(f"squeezedet: error: {exc} (skipped)", file=sys.stderr)
             failed += 1
             continue
         objects = detector.detect(image, nms_threshold=args.nms, score_threshold=args.score)

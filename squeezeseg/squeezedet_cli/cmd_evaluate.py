@@ -20,6 +20,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.atomic import atomic_write_text
+    from squeezeseg.detection.data import layout_dirs
     from squeezeseg.detection.detect import SqueezeDetector
     from squeezeseg.detection.evaluate import evaluate_model
     from squeezeseg.detection.kitti_eval import format_results
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         sweep = [float(v) for v in args.nms.split(",")] if args.nms else None
     except ValueError:
         raise InputError(f"--nms must be comma-separated numbers, got {args.nms!r}") from None
+    layout_dirs(args.data)  # a wrong folder fails before the model loads
     detector = SqueezeDetector.load(args.model)
     results = evaluate_model(detector, args.data, sweep, method=args.method)
     report = {}

@@ -1,0 +1,25 @@
+"""`squeezedet export [MODEL] --format F --out FILE`: TFLite (float, INT8), ONNX, SavedModel."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    from squeezeseg.export.exporter import add_export_arguments
+
+    p = subparsers.add_parser(
+        "export",
+        help="export a SqueezeDet model to TFLite (float/INT8), ONNX or SavedModel",
+        description="Export a SqueezeDet model (.keras with its .json). INT8 needs --calibration (a folder "
+        "of camera images, or 'synthetic'). The file carries the model config (classes, anchors).",
+    )
+    add_export_arguments(p, "the shipped model")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from squeezeseg.detection.detect import default_model_path
+    from squeezeseg.export.exporter import run_export
+
+    return run_export(args, default_model_path())
