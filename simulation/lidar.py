@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import open3d as o3d
 
 from simulation.classes import MATERIAL_REFLECTIVITY
 from simulation.raycast import MARKING, FrameGeometry, rotate_z
 from squeezeseg.sensors import SensorConfig, load_sensor
 
 MARKING_REFLECTIVITY = 0.6
+VISIBILITY_RAYS = 600  # rays per object, at most, to estimate how much of it is hidden
 WEAK_RETURN_S0 = 0.1 / 50.0**2 / np.log(2.0)  # 10% reflectivity at 50 m returns with probability 1/2
 
 
@@ -109,3 +111,58 @@ class LidarSimulator:
             inten = np.zeros(len(idx), np.float32)
         pts = np.concatenate([xyz, inten[:, None]], axis=1).astype(np.float32)
         return LidarScan(pts, hits.cls[idx], hits.instance[idx], self.rows[idx], self.cols[idx])
+
+    def visible_fractions(
+        self, geometry: FrameGeometry, boxes: list, position: np.ndarray, yaw: float
+    ) -> dict[int, float]:
+        """For each box (LiDAR frame, ``track_id`` = instance): the share of the LiDAR rays that would
+        hit the object if it were alone that do hit it in the frame (1 = fully visible).
+
+        Only rays that can reach a box are used (up to VISIBILITY_RAYS per object). Two calls for all
+        objects: ``list_intersections`` says which rays pass through the object at all, ``cast``
+        which of them see it first."""
+        windows = [self._window(b) for b in boxes]
+        if not boxes or not any(len(w) for w in windows):
+            return {}
+        idx = np.concatenate(windows)
+        owner = np.concatenate([np.full(len(w), b.track_id, np.int64) for w, b in zip(windows, boxes)])
+        d = rotate_z(self.directions[idx], yaw)
+        o = self.origins[idx] + np.asarray(position, np.float32)
+        rays = o3d.core.Tensor(np.concatenate([o, d], axis=1).astype(np.float32))
+        crossing = geometry.raycaster.list_intersections(rays)
+        ray_ids = crossing["ray_ids"].numpy().astype(np.int64)
+        inst = geometry.instances[np.minimum(crossing["geometry_ids"].numpy(), len(geometry.instances) - 1)]
+        expected = np.zeros(len(idx), bool)
+        expected[ray_ids[inst == owner[ray_ids]]] = True
+        seen = expected & (geometry.cast(o, d).instance == owner)
+        n = int(owner.max()) + 1
+        n_exp = np.bincount(owner[expected], minlength=n)
+        n_seen = np.bincount(owner[seen], minlength=n)
+        return {
+            b.track_id: float(n_seen[b.track_id] / n_exp[b.track_id]) if n_exp[b.track_id] else 0.0
+            for b in boxes
+        }
+
+    def _window(self, box) -> np.ndarray:
+        """Indices of the rays whose beam and azimuth step can reach ``box`` (a sample when many)."""
+        sen = self.sensor
+        n_cols = len(self.directions) // sen.beams
+        corners = box.corners()
+        az = np.arctan2(corners[:, 1], corners[:, 0])
+        az_c = np.arctan2(box.center[1], box.center[0])
+        rel = (az - az_c + np.pi) % (2 * np.pi) - np.pi
+        res = np.deg2rad(sen.azimuth_resolution_deg)
+        c0 = int(np.floor((np.pi - az_c - rel.max()) / res - 0.5)) - 1
+        c1 = int(np.ceil((np.pi - az_c - rel.min()) / res - 0.5)) + 1
+        cols = np.arange(c0, c1 + 1) % n_cols
+        rho = max(np.hypot(box.center[0], box.center[1]) - np.hypot(box.size[0], box.size[1]) / 2, 0.5)
+        z0, z1 = box.center[2] - box.size[2] / 2, box.center[2] + box.size[2] / 2
+        off, el, margin = sen.vertical_offsets, sen.elevations, np.deg2rad(1.0)
+        rows = np.flatnonzero(
+            (el <= np.arctan2(z1 - off.min(), rho) + margin)
+            & (el >= np.arctan2(z0 - off.max(), rho) - margin)
+        )
+        if len(rows) == 0 or len(cols) > n_cols // 2:
+            return np.zeros(0, np.int64)
+        step = int(np.ceil(np.sqrt(len(rows) * len(cols) / VISIBILITY_RAYS)))  # a sample is enough
+        return (rows[::step, None] * n_cols + cols[None, ::step]).ravel()

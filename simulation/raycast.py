@@ -49,9 +49,12 @@ class FrameGeometry:
         tri_class, tri_material, offsets, instances = [], [], [], []
         count = 0
         parts = [(scene.static, 0)]
+        self.agent_meshes = {}
         for agent in scene.agents:
             x, y, yaw = agent.pose(t)
-            parts.append((agent.mesh.transformed(yaw, (x, y, scene.agent_z(x, y))), agent.instance))
+            mesh = agent.mesh.transformed(yaw, (x, y, scene.agent_z(x, y)))
+            self.agent_meshes[agent.instance] = mesh
+            parts.append((mesh, agent.instance))
         for mesh, inst in parts:
             gid = self.raycaster.add_triangles(mesh.vertices, mesh.triangles.astype(np.uint32))
             if gid != len(offsets):

@@ -122,11 +122,15 @@ class SequenceSimulator:
         c, s = np.cos(yaw), np.sin(yaw)
         pose[:2, :2] = [[c, -s], [s, c]]
         pose[:3, 3] = pos
-        boxes = self.boxes(t, pose, inst)
+        boxes = self.boxes(t, pose, inst, geometry)
         return Frame(self.sequence, k, t, pts, cls, inst, rows, cols, boxes, self.calib, pose, image)
 
-    def boxes(self, t: float, pose: np.ndarray, instances: np.ndarray) -> list[Box3D]:
-        """Boxes (LiDAR frame) of the agents hit by at least one ray and within LABEL_RANGE."""
+    def boxes(
+        self, t: float, pose: np.ndarray, instances: np.ndarray, geometry: FrameGeometry | None = None
+    ) -> list[Box3D]:
+        """Boxes (LiDAR frame) of the agents hit by at least one ray and within LABEL_RANGE. With the
+        frame's ``geometry``, ``occluded`` is set KITTI-style from the share of the LiDAR rays that
+        reach the object: 0 (>= 80% visible), 1 (>= 40%), 2 (less)."""
         order = np.argsort(instances, kind="stable")
         sorted_inst = instances[order]
         inv = np.linalg.inv(pose)
@@ -144,7 +148,15 @@ class SequenceSimulator:
             out.append(
                 Box3D(c, wb.size, yaw, wb.label, track_id=agent.instance, point_indices=np.sort(order[lo:hi]))
             )
+        if geometry is not None:
+            seen = self.lidar.visible_fractions(geometry, out, pose[:3, 3], yaw_e)
+            out = [b.replace(occluded=_occlusion_level(seen[b.track_id])) for b in out]
         return out
+
+
+def _occlusion_level(visible: float) -> int:
+    """KITTI's occlusion field from the visible share: 0 fully visible, 1 partly, 2 largely occluded."""
+    return 0 if visible >= 0.8 else 1 if visible >= 0.4 else 2
 
 
 def simulate_sequence(

@@ -32,13 +32,18 @@ STATE_DIR = ".lidarsim"
 
 
 def camera_boxes(boxes: list[Box3D], calib: KittiCalib, image_size=IMAGE_SIZE) -> list[Box3D]:
-    """The boxes KITTI would label: in front of the camera with a 2D box overlapping the image."""
+    """The boxes KITTI would label: in front of the camera with a 2D box overlapping the image; each
+    gets ``truncated``, the share of its projected 2D box that lies outside the image."""
     W, H = image_size
     out = []
     for b in boxes:
         ib = b.image_box(calib)
-        if ib is not None and ib[2] > 0 and ib[0] < W - 1 and ib[3] > 0 and ib[1] < H - 1:
-            out.append(b)
+        if ib is None or ib[2] <= 0 or ib[0] >= W - 1 or ib[3] <= 0 or ib[1] >= H - 1:
+            continue
+        cb = np.clip(ib, [0, 0, 0, 0], [W - 1, H - 1, W - 1, H - 1])
+        full = max((ib[2] - ib[0]) * (ib[3] - ib[1]), 1e-9)
+        inside = (cb[2] - cb[0]) * (cb[3] - cb[1])
+        out.append(b.replace(truncated=float(np.clip(1.0 - inside / full, 0.0, 1.0))))
     return out
 
 

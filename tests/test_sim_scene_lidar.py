@@ -141,3 +141,29 @@ def test_no_intensity_option():
 def test_bad_parameters_raise_input_error(kwargs):
     with pytest.raises(InputError):
         SequenceSimulator(**{"frames": 1, **kwargs})
+
+
+def test_occlusion_level_from_the_rays_that_reach_an_object():
+    from dataclasses import replace
+
+    from simulation.scene import Agent
+
+    sim = SequenceSimulator("hdl64e", frames=1, seed=2)
+    pos, yaw = sim.sensor_pose(0.0)
+    ahead = np.array([np.cos(yaw), np.sin(yaw)])
+
+    def car(instance, distance, kind="sedan"):
+        mesh = vehicle(kind, np.random.default_rng(instance))
+        lo, hi = mesh.extent
+        x, y = pos[:2] + distance * ahead
+        return Agent(
+            kind, mesh, instance, np.tile([x, y, yaw], (2, 1)), 1.0, tuple(float(v) for v in hi - lo)
+        )
+
+    left = np.array([-ahead[1], ahead[0]])
+    sim.scene = replace(sim.scene, agents=[car(1, 12.0, "truck"), car(2, 25.0), car(3, 15.0)])
+    sim.scene.agents[1].track[:, :2] += left * 4.1  # half behind the truck
+    sim.scene.agents[2].track[:, :2] -= left * 8.0  # in the open on the other side
+    boxes = {b.track_id: b for b in sim.frame(0).boxes}
+    assert boxes[1].occluded == 0 and boxes[3].occluded == 0
+    assert boxes[2].occluded >= 1
