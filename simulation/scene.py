@@ -69,9 +69,7 @@ class Scene:
 
     def ground_z(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray | float:
         """Height of the ground surface (road, or curb-raised sidewalk and terrain) at (x, y)."""
-        amp, wl = self.bump
-        z = self.slope * np.asarray(x) + amp * np.sin(2 * np.pi * np.asarray(x) / wl)
-        return z + CURB_HEIGHT * (np.abs(np.asarray(y)) > self.road_half_width)
+        return ground_height(x, y, self.slope, self.bump, self.road_half_width)
 
     def agent_z(self, x: float, y: float) -> float:
         return float(self.ground_z(x, y))
@@ -92,6 +90,13 @@ class Scene:
         l, w, h = (v + 2 * BOX_PADDING for v in agent.size)
         z = self.agent_z(x, y) + agent.size[2] / 2
         return Box3D((x, y, z), (l, w, h), yaw, agent.label, track_id=agent.instance)
+
+
+def ground_height(x, y, slope: float, bump: tuple[float, float], road_half: float):
+    """The road's profile (a gentle slope plus a rolling wave along x), curb-raised beside the road."""
+    x = np.asarray(x, dtype=np.float64)
+    z = slope * x + bump[0] * np.sin(2 * np.pi * x / bump[1])
+    return z + CURB_HEIGHT * (np.abs(np.asarray(y)) > road_half)
 
 
 # ---- trajectories -----------------------------------------------------------------------
@@ -139,8 +144,7 @@ class _Builder:
         self.parts.append(mesh.transformed(yaw, (x, y, self.ground(x, y) if z is None else z)))
 
     def ground(self, x: float, y: float) -> float:
-        z = self.slope * x + self.bump[0] * np.sin(2 * np.pi * x / self.bump[1])
-        return float(z + CURB_HEIGHT * (abs(y) > self.road_half))
+        return float(ground_height(x, y, self.slope, self.bump, self.road_half))
 
     def add_agent(self, kind: str, x: float, y: float, yaw: float, speed: np.ndarray, yaw_rate=None) -> None:
         rng = self.rng
@@ -204,7 +208,7 @@ def generate_scene(
 
     # ground: road, curbs, sidewalks, terrain (strips along x following the road profile)
     xs = np.arange(x_lo - 20, x_hi + 20.1, 4.0)
-    zr = b.slope * xs + b.bump[0] * np.sin(2 * np.pi * xs / b.bump[1])
+    zr = ground_height(xs, 0.0, b.slope, b.bump, road_half)
     walk = float(rng.uniform(2.0, 4.0))
     edge = road_half + walk
     far = edge + 70.0
