@@ -1,0 +1,110 @@
+"""Representative data for INT8 calibration and parity checks: range images (SqueezeSeg ``.npy``
+frames or point clouds projected with the model's sensor) or camera images for SqueezeDet, checked
+against the model's input size, or synthetic frames when no data is at hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from squeezeseg.errors import InputError
+
+SCAN_SUFFIXES = (".bin", ".pcd", ".ply", ".las", ".laz", ".npz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def calibration_files(folder: str | Path, kind: str) -> list[Path]:
+    """Files of ``folder`` (searched recursively) that can feed a ``kind`` model; InputError if none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("calibration folder not found", folder)
+    suffixes = IMAGE_SUFFIXES if kind == "squeezedet" else (".npy", *SCAN_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        want = (
+            "images (.png/.jpg)" if kind == "squeezedet" else "range images (.npy) or scans (.bin, .pcd, ...)"
+        )
+        raise InputError(f"calibration folder holds no {want}", folder)
+    return files
+
+
+def seg_input(path: Path, cfg, projection=None) -> np.ndarray:
+    """(H, W, 6) raw model input of one ``.npy`` range image or point-cloud file."""
+    from squeezeseg.data.sources import with_mask
+
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise InputError(f"cannot read range image: {exc}", path) from None
+        if arr.ndim != 3 or arr.shape[:2] != (cfg.height, cfg.width) or arr.shape[2] < 5:
+            raise InputError(
+                f"range image has shape {arr.shape}, the model takes ({cfg.height}, {cfg.width}, >=5)", path
+            )
+        img = arr[..., :5].astype(np.float32)
+    else:
+        from squeezeseg.io import read_points
+
+        img = projection.project(read_points(path)[:, :4]).image[..., :5]
+    return with_mask(np.nan_to_num(img), np.zeros(img.shape[:2], np.int32))[0]
+
+
+def det_input(path: Path, cfg) -> np.ndarray:
+    """(H, W, 3) float image at the SqueezeDet input size."""
+    from squeezeseg.detection.data import load_image, resize_image
+
+    return resize_image(load_image(path), cfg.input_size).astype(np.float32)
+
+
+def synthetic_inputs(meta: dict[str, Any], count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` synthetic model inputs (ray-cast scenes for segmentation, noise images for detection)."""
+    cfg = meta["config"]
+    if meta["kind"] == "squeezedet":
+        rng = np.random.default_rng(seed)
+        shape = (cfg["input_height"], cfg["input_width"], 3)
+        return [rng.uniform(0, 255, shape).astype(np.float32) for _ in range(count)]
+    from squeezeseg.data.sources import with_mask
+    from squeezeseg.data.synthetic import synthetic_frame
+
+    out = []
+    for i in range(count):
+        img, lab = synthetic_frame(cfg["height"], cfg["width"], seed + i, cfg["fov_deg"])
+        out.append(with_mask(img, lab)[0])
+    return out
+
+
+def load_inputs(source: str | Path, meta: dict[str, Any], count: int = 100) -> list[np.ndarray]:
+    """Up to ``count`` model inputs (H, W, C) float32 from a folder, or synthetic when ``source`` is
+    "synthetic"; wrong-shape or unreadable files are InputErrors naming the file."""
+    if str(source) == "synthetic":
+        return synthetic_inputs(meta, count)
+    files = calibration_files(source, meta["kind"])
+    if len(files) > count:  # spread the picks over the whole folder
+        files = [files[i] for i in np.linspace(0, len(files) - 1, count).round().astype(int)]
+    if meta["kind"] == "squeezedet":
+        from squeezeseg.config import from_dict
+        from squeezeseg.models.squeezedet import SqueezeDetConfig
+
+        cfg = from_dict(SqueezeDetConfig, meta["config"])
+        return [det_input(f, cfg) for f in files]
+    from squeezeseg.models.config import ModelConfig
+
+    cfg = ModelConfig.from_dict(meta["config"])
+    projection = None
+    if any(f.suffix != ".npy" for f in files):
+        from squeezeseg.projection import SphericalProjection
+
+        projection = SphericalProjection.from_sensor(cfg.sensor, width=cfg.width, fov_deg=cfg.fov_deg)
+    return [seg_input(f, cfg, projection) for f in files]
+
+
+def representative(inputs: list[np.ndarray]):
+    """A TFLite ``representative_dataset`` callable over ``inputs`` (each yielded as a batch of 1)."""
+
+    def gen():
+        for x in inputs:
+            yield x[None].astype(np.float32)
+
+    return gen

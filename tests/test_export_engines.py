@@ -1,0 +1,169 @@
+"""Exported segmentation models (TFLite float32/INT8, ONNX) run through LiteRT/onnxruntime as drop-in
+replacements for the Keras model; bad inputs are clear errors that leave no half-written file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from squeezeseg.errors import InputError
+
+pytest.importorskip("ai_edge_litert")
+
+
+def tiny_config(**crf):
+    from squeezeseg.models.config import CRFConfig, ModelConfig
+
+    return ModelConfig(name="tiny", height=64, width=64, fov_deg=22.5, width_multiplier=0.125,
+                       crf=CRFConfig(iterations=1, **crf))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny SqueezeSegV2 (64x64, CRF on) saved as .keras, and some synthetic inputs."""
+    import keras
+
+    from squeezeseg.export.calibration import synthetic_inputs
+    from squeezeseg.models import build_model
+
+    keras.utils.set_random_seed(0)
+    cfg = tiny_config()
+    model = build_model(cfg)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
+    model.save(path)
+    inputs = np.stack(synthetic_inputs({"kind": "squeezeseg", "config": cfg.to_dict()}, 4, seed=100))
+    return path, model, inputs
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_model, tmp_path_factory):
+    """float32 and INT8 TFLite and ONNX exports of the tiny model (INT8 calibrated on synthetic frames)."""
+    from squeezeseg.export.exporter import export_model
+
+    path = tiny_model[0]
+    out = tmp_path_factory.mktemp("exported")
+    return {
+        "float32": export_model(path, "float32", out / "m32.tflite"),
+        "int8": export_model(path, "int8", out / "m8.tflite", calibration="synthetic", count=8),
+        "onnx": export_model(path, "onnx", out / "m.onnx"),
+    }
+
+
+def keras_logits(model, inputs):
+    return np.asarray(model(inputs, training=False))
+
+
+@pytest.mark.parametrize("fmt,engine", [("float32", "tflite"), ("onnx", "onnx")])
+def test_float_exports_match_keras(tiny_model, exported, fmt, engine):
+    import squeezeseg
+
+    _, model, inputs = tiny_model
+    seg = squeezeseg.load_model(exported[fmt], engine=engine)
+    assert seg.classes == ["unknown", "car", "pedestrian", "cyclist"]
+    np.testing.assert_allclose(seg.logits(inputs), keras_logits(model, inputs), atol=2e-4, rtol=1e-3)
+    keras_seg = squeezeseg.load_model(tiny_model[0])
+    for img in inputs:
+        np.testing.assert_array_equal(seg.predict_range_image(img[..., :5]),
+                                      keras_seg.predict_range_image(img[..., :5]))
+
+
+def test_int8_export_is_integer_and_close_to_float(tiny_model, exported):
+    import squeezeseg
+    from squeezeseg.export.report import op_precisions
+
+    _, model, inputs = tiny_model
+    ops = op_precisions(exported["int8"])
+    convs = [o for o in ops if o["op"] == "CONV_2D"]
+    assert convs and all(o["precision"] == "int8" for o in convs)
+    seg = squeezeseg.load_model(exported["int8"], engine="tflite")
+    q, f = seg.logits(inputs).ravel(), keras_logits(model, inputs).ravel()
+    cos = float(q @ f / (np.linalg.norm(q) * np.linalg.norm(f)))
+    assert cos > 0.995  # input normalisation and CRF in float; 0.97 when they are quantized too
+    # smaller than the float file even at this tiny size (config and CRF constants weigh the same)
+    assert exported["int8"].stat().st_size < 0.85 * exported["float32"].stat().st_size
+
+
+def test_predict_points_through_engine_matches_keras(tiny_model, exported, shared_data):
+    import squeezeseg
+    from squeezeseg.io import read_points
+
+    pts = read_points(shared_data / "kitti_object" / "training" / "velodyne" / "000000.bin")
+    keras_seg = squeezeseg.load_model(tiny_model[0])
+    seg = squeezeseg.load_model(exported["float32"], engine="tflite")
+    want = keras_seg.predict_points(pts, full_circle=False)
+    got = seg.predict_points(pts, full_circle=False)
+    assert got.shape == (len(pts),)
+    assert (got == want).mean() > 0.999
+
+
+def test_int8_io_model_takes_float_arrays(tiny_model, tmp_path):
+    from squeezeseg.export.engines import TFLiteRunner
+    from squeezeseg.export.exporter import export_model
+
+    out = export_model(tiny_model[0], "int8", tmp_path / "io8.tflite", calibration="synthetic", count=4,
+                       int8_io=True)
+    runner = TFLiteRunner(out, threads=1)
+    assert runner.input["dtype"] == np.int8 and runner.output["dtype"] == np.int8
+    _, model, inputs = tiny_model
+    q, f = runner(inputs).ravel(), keras_logits(model, inputs).ravel()
+    assert float(q @ f / (np.linalg.norm(q) * np.linalg.norm(f))) > 0.95
+
+
+def no_leftovers(folder, keep=()):
+    """Exported or temporary files left in ``folder`` (besides ``keep``)."""
+    return [p.name for p in folder.iterdir()
+            if p.name not in keep and (p.name.startswith(".") or p.suffix in (".tflite", ".onnx", ".tmp"))]
+
+
+def test_empty_or_wrong_calibration_is_an_error_and_writes_nothing(tiny_model, tmp_path):
+    from squeezeseg.export.exporter import export_model
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="holds no range images"):
+        export_model(tiny_model[0], "int8", tmp_path / "out" / "m.tflite", calibration=empty)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    np.save(bad / "000000.npy", np.zeros((32, 512, 6), np.float32))
+    with pytest.raises(InputError, match=r"000000\.npy.*shape \(32, 512, 6\)"):
+        export_model(tiny_model[0], "int8", tmp_path / "out" / "m.tflite", calibration=bad)
+    with pytest.raises(InputError, match="needs calibration data"):
+        export_model(tiny_model[0], "int8", tmp_path / "out" / "m.tflite")
+    out = tmp_path / "out"
+    assert not out.exists() or no_leftovers(out) == []
+
+
+def test_foreign_files_are_rejected(tmp_path, exported):
+    import keras
+
+    import squeezeseg
+    from squeezeseg.export.exporter import export_model
+
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    plain.save(tmp_path / "plain.keras")
+    with pytest.raises(InputError, match="not a SqueezeSeg or SqueezeDet model"):
+        export_model(tmp_path / "plain.keras", "float32", tmp_path / "x.tflite")
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(InputError, match="not a TFLite model"):
+        squeezeseg.load_model(junk, engine="tflite")
+    junk_onnx = tmp_path / "junk.onnx"
+    junk_onnx.write_bytes(b"hello")
+    with pytest.raises(InputError, match="onnxruntime cannot load"):
+        squeezeseg.load_model(junk_onnx, engine="onnx")
+    with pytest.raises(InputError, match="not a TFLite model"):  # an ONNX file handed to LiteRT
+        squeezeseg.load_model(exported["onnx"], engine="tflite")
+    assert no_leftovers(tmp_path, keep=("junk.tflite", "junk.onnx")) == []
+
+
+def test_missing_engine_package_is_a_clear_error(exported, monkeypatch):
+    import sys
+
+    import squeezeseg
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(InputError, match="needs the ai-edge-litert package"):
+        squeezeseg.load_model(exported["int8"], engine="tflite")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(InputError, match="needs the onnxruntime package"):
+        squeezeseg.load_model(exported["onnx"], engine="onnx")
