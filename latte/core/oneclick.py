@@ -44,6 +44,7 @@ class OneClickAnnotator:
         self.is_ground: np.ndarray | None = None
         self._obj_idx = np.zeros(0, np.int64)  # indices (into points) of usable non-ground points
         self._obj_xyz = np.zeros((0, 3))
+        self.angular_step = angular_step(self.config.oneclick.sensor, self.config.oneclick.z_scale)
 
     def set_frame(self, points: np.ndarray, ground: np.ndarray | None = None) -> None:
         """Use ``points`` ((N, >=3), LiDAR frame; NaN rows are ignored) for the next clicks.
@@ -71,9 +72,11 @@ class OneClickAnnotator:
         self._obj_xyz = xyz[self._obj_idx]
 
     def radius_at(self, range_m: float) -> float:
-        """Neighbourhood radius used for an object at ``range_m`` metres."""
+        """Neighbourhood radius used for an object at ``range_m`` metres: ``gap_factor`` times the
+        gap between neighbouring returns there (range x the sensor's angular step), so a few
+        missing returns do not split an object; at least ``base_radius``, at most ``max_radius``."""
         c = self.config.oneclick
-        return float(min(c.max_radius, c.base_radius + c.radius_per_metre * range_m))
+        return float(np.clip(c.gap_factor * range_m * self.angular_step, c.base_radius, c.max_radius))
 
     def cluster(self, x: float, y: float, label: str | None = None) -> np.ndarray:
         """Indices (into the frame's points) of the object at (x, y); empty when there is none.
@@ -100,7 +103,10 @@ class OneClickAnnotator:
             return np.zeros(0, np.int64)
         r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
         reach = c.seed_reach if limit is None else min(c.seed_reach, limit[1] / 2.6)
-        graph = _Neighbours(sub, r)
+        # Neighbours in bird's-eye view with height overlap: heights count ``z_scale`` as much, so
+        # the rows of one object (split by glass or dark paint) join while an object beside it
+        # (a horizontal gap) stays apart.
+        graph = _Neighbours(sub * np.array([1.0, 1.0, c.z_scale]), r)
         for _ in range(c.shrink_steps + 1):
             members = self._grow(graph, d2, nearest, r, reach)
             if limit is None or len(members) < c.min_points or _fits(sub[members, :2], limit):
@@ -164,6 +170,16 @@ class OneClickAnnotator:
 
     def _xyz(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.points)[idx, :3].astype(np.float64)
+
+
+def angular_step(sensor: str, z_scale: float) -> float:
+    """Angle (radians) between neighbouring returns of ``sensor`` in the z-scaled neighbour
+    distance: the larger of the azimuth step and ``z_scale`` x the median beam spacing."""
+    from squeezeseg.sensors import load_sensor
+
+    s = load_sensor(sensor)
+    beam = float(np.median(np.abs(np.diff(s.elevations)))) if s.beams > 1 else 0.0
+    return max(float(np.radians(s.azimuth_resolution_deg)), z_scale * beam)
 
 
 def _prior_lw(size: tuple[float, float, float], label: str) -> tuple[float, float]:

@@ -137,7 +137,20 @@ def grow_to_prior(
     return box.replace(center=(center[0], center[1], box.center[2]), size=(l, w, h))
 
 
-def _visible_side_is_width(l: float, w: float, pl: float, pw: float) -> bool:
-    """Whether the long fitted side (l >= w) is the object's width rather than its length: it is
-    closer (in ratio) to the prior width, i.e. shorter than the geometric mean of the prior sides."""
-    return l * l < pl * pw
+def _visible_side_is_width(l: float, w: float, pl: float, pw: float, thin: float = 0.3) -> bool:
+    """Whether the long fitted side (l >= w) is the object's width rather than its length.
+
+    Both assignments of the fitted sides to the prior's sides are scored by how far each visible
+    side is from its prior, in log ratio: a side seen shorter than its prior costs little (a
+    partial view is normal), one longer than 1.15 x its prior (priors are class means) costs
+    much. A side thinner than ``thin`` (a lone face) is not scored. So a lone 2.7 m face is a
+    truck's width and an L of 2.2 x 1.7 m keeps 2.2 m as a car's length.
+    """
+
+    def cost(v: float, p: float) -> float:
+        p *= 1.15
+        return 0.3 * float(np.log(p / v)) if v < p else 4.0 * float(np.log(v / p))
+
+    as_length = cost(l, pl) + (cost(w, pw) if w >= thin else 0.0)
+    as_width = cost(l, pw) + (cost(w, pl) if w >= thin else 0.0)
+    return as_width < as_length
