@@ -25,9 +25,10 @@ from squeezeseg.resources import shared_data_dir
 
 
 def real_stats(root) -> dict:
-    n, g, pairs = [], [], []
+    n, g, pairs, inten = [], [], [], []
     for velo in sorted((root / "velodyne").glob("*.bin")):
         pts = read_points(velo)
+        inten.append(pts[:, 3])
         calib = read_kitti_calib(root / "calib" / f"{velo.stem}.txt")
         boxes = read_kitti_labels(root / "label_2" / f"{velo.stem}.txt", calib)
         n.append(len(pts))
@@ -35,17 +36,30 @@ def real_stats(root) -> dict:
         pairs += points_on_boxes(pts, boxes, ("Car",))
     if not n:
         raise InputError("no velodyne/*.bin frames", root)
-    return {"frames": len(n), "points": np.mean(n), "ground": np.mean(g), "cars": pairs}
+    return {
+        "frames": len(n),
+        "points": np.mean(n),
+        "ground": np.mean(g),
+        "cars": pairs,
+        "intensity": np.concatenate(inten),
+    }
 
 
 def sim_stats(seeds: int) -> dict:
-    n, g, pairs = [], [], []
+    n, g, pairs, inten = [], [], [], []
     for seed in range(seeds):
         f = SequenceSimulator("hdl64e", frames=1, seed=seed).frame(0)
+        inten.append(f.points[:, 3])
         n.append(len(f.points))
         g.append(ground_fraction(f.points))
         pairs += points_on_boxes(f.points, camera_boxes(f.boxes, f.calib), ("Car",))
-    return {"frames": seeds, "points": np.mean(n), "ground": np.mean(g), "cars": pairs}
+    return {
+        "frames": seeds,
+        "points": np.mean(n),
+        "ground": np.mean(g),
+        "cars": pairs,
+        "intensity": np.concatenate(inten),
+    }
 
 
 def main(argv=None) -> int:
@@ -79,6 +93,9 @@ def main(argv=None) -> int:
     print(
         f"largest factor between sim and real: {worst:.2f} ({'within' if worst <= 1.5 else 'OUTSIDE'} 1.5x)"
     )
+    for q in (10, 50, 90):
+        r, s_ = np.percentile(real["intensity"], q), np.percentile(sim["intensity"], q)
+        print(f"{'intensity, percentile ' + str(q):28s} {r:10.3f} {s_:10.3f} {s_ / r:9.2f}  (information)")
     print(
         f"for reference, a lone unoccluded sedan straight ahead (median of {args.seeds} seeds): "
         f"{direct[10]:.0f} points at 10 m, {direct[40]:.0f} at 40 m (no real car this close to compare)"

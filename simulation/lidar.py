@@ -14,6 +14,11 @@ from simulation.raycast import MARKING, FrameGeometry, rotate_z
 from squeezeseg.sensors import SensorConfig, load_sensor
 
 MARKING_REFLECTIVITY = 0.6
+# Intensity = gain * reflectivity * (1 - w + w cos(incidence)) * range fall-off. The gain and weight
+# are fitted by eye to the KITTI sample (median reflectance about 0.29 over its three frames;
+# `scripts/sim_vs_real_stats.py` prints the comparison): KITTI reflectance is not a physical albedo.
+INTENSITY_GAIN = 1.8
+INTENSITY_ANGLE_WEIGHT = 0.6
 VISIBILITY_RAYS = 600  # rays per object, at most, to estimate how much of it is hidden
 WEAK_RETURN_S0 = 0.1 / 50.0**2 / np.log(2.0)  # 10% reflectivity at 50 m returns with probability 1/2
 
@@ -98,15 +103,15 @@ class LidarSimulator:
         mat = hits.material[idx]
         refl = np.where(mat == MARKING, MARKING_REFLECTIVITY, MATERIAL_REFLECTIVITY[np.minimum(mat, 15)])
         cos_inc = np.abs(np.einsum("ij,ij->i", hits.normal[idx], dw[idx]))
-        shading = 0.3 + 0.7 * cos_inc
         if self.noise:
-            signal = refl * shading / np.maximum(rk, 1.0) ** 2
+            signal = refl * (0.3 + 0.7 * cos_inc) / np.maximum(rk, 1.0) ** 2
             returned = rng.random(len(idx)) < -np.expm1(-signal / WEAK_RETURN_S0)
-            idx, rk, refl, shading = idx[returned], rk[returned], refl[returned], shading[returned]
+            idx, rk, refl, cos_inc = idx[returned], rk[returned], refl[returned], cos_inc[returned]
         xyz = self.origins[idx] + d[idx] * rk[:, None]
         if self.intensity:
             falloff = 1.0 - 0.35 * np.clip(rk / sen.max_range, 0.0, 1.0)
-            inten = np.clip(refl * shading * falloff, 0.0, 1.0)
+            angle = (1.0 - INTENSITY_ANGLE_WEIGHT) + INTENSITY_ANGLE_WEIGHT * cos_inc
+            inten = np.clip(INTENSITY_GAIN * refl * angle * falloff, 0.0, 1.0)
         else:
             inten = np.zeros(len(idx), np.float32)
         pts = np.concatenate([xyz, inten[:, None]], axis=1).astype(np.float32)
