@@ -35,13 +35,28 @@ def trained(tmp_path_factory):
         x = int(rng.integers(10, 250))
         img[30:70, x : x + 50] = 230
         Image.fromarray(img).save(root / "image_2" / f"{i:06d}.png")
-        (root / "label_2" / f"{i:06d}.txt").write_text(LINE.format("Car", x, 30, x + 50, 70) + "DontCare -1 -1 -10 0 0 5 5 "
-                                                       "-1 -1 -1 -1000 -1000 -1000 -10\n")
+        (root / "label_2" / f"{i:06d}.txt").write_text(
+            LINE.format("Car", x, 30, x + 50, 70) + "DontCare -1 -1 -10 0 0 5 5 "
+            "-1 -1 -1 -1000 -1000 -1000 -10\n"
+        )
     cfg = root / "tiny.yaml"
     cfg.write_text(TINY)
     out = tmp_path_factory.mktemp("run")
-    rc = main(["train", str(root), "--out", str(out), "--config", str(cfg), "--epochs", "2",
-               "--steps-per-epoch", "2", "--kmeans-anchors"])
+    rc = main(
+        [
+            "train",
+            str(root),
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--epochs",
+            "2",
+            "--steps-per-epoch",
+            "2",
+            "--kmeans-anchors",
+        ]
+    )
     assert rc == 0
     return root, out / "model.keras"
 
@@ -61,8 +76,19 @@ def test_detect_writes_png_and_kitti_file_and_skips_corrupt(trained, tmp_path, c
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     out = tmp_path / "out"
-    rc = main(["detect", str(root / "image_2" / "000000.png"), str(bad), "--out", str(out),
-               "--model", str(model), "--score", "0"])
+    rc = main(
+        [
+            "detect",
+            str(root / "image_2" / "000000.png"),
+            str(bad),
+            "--out",
+            str(out),
+            "--model",
+            str(model),
+            "--score",
+            "0",
+        ]
+    )
     assert rc == 2
     assert "bad.png" in capsys.readouterr().err
     assert Image.open(out / "000000.png").size == (320, 96)

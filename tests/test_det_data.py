@@ -42,8 +42,9 @@ def folder(tmp_path):
 
 
 def config():
-    return SqueezeDetConfig(input_width=320, input_height=96, anchor_shapes=[[60, 40], [40, 100]],
-                            anchors_at=[320, 96])
+    return SqueezeDetConfig(
+        input_width=320, input_height=96, anchor_shapes=[[60, 40], [40, 100]], anchors_at=[320, 96]
+    )
 
 
 def test_scan_skips_corrupt_image_and_counts_unknown_types(folder, caplog):

@@ -11,8 +11,14 @@ from squeezeseg.detection.labels import Object2D
 MOD = 1  # moderate
 
 
-def car(x: float, score: float | None = None, label: str = "Car", h: float = 50.0, occl: int = 0,
-        trunc: float = 0.0) -> Object2D:
+def car(
+    x: float,
+    score: float | None = None,
+    label: str = "Car",
+    h: float = 50.0,
+    occl: int = 0,
+    trunc: float = 0.0,
+) -> Object2D:
     return Object2D(label, (x, 100.0, x + 60.0, 100.0 + h), trunc, occl, score)
 
 
@@ -72,7 +78,9 @@ def _with_extra_false_positive(extra_gt: list[Object2D]) -> float:
 
 def test_dontcare_absorbs_false_positive():
     assert _with_extra_false_positive([]) < 0.95
-    assert _with_extra_false_positive([Object2D("DontCare", (4990.0, 90.0, 5100.0, 200.0))]) == pytest.approx(1.0)
+    assert _with_extra_false_positive([Object2D("DontCare", (4990.0, 90.0, 5100.0, 200.0))]) == pytest.approx(
+        1.0
+    )
 
 
 def test_van_is_neither_positive_nor_false_positive_for_car():

@@ -13,8 +13,17 @@ from squeezeseg.models.squeezedet import SqueezeDetConfig, build_squeezedet, loa
 
 def tiny(**kw) -> SqueezeDetConfig:
     fires = [[4, 8, 8]] * 4 + [[8, 16, 16]] * 6
-    return SqueezeDetConfig(**{"input_width": 160, "input_height": 64, "conv1": [8, 3], "fires": fires,
-                               "batch_norm": True, "anchors_at": [160, 64], **kw})
+    return SqueezeDetConfig(
+        **{
+            "input_width": 160,
+            "input_height": 64,
+            "conv1": [8, 3],
+            "fires": fires,
+            "batch_norm": True,
+            "anchors_at": [160, 64],
+            **kw,
+        }
+    )
 
 
 def test_squeezedet_has_the_papers_size_and_grid():
@@ -30,6 +39,7 @@ def test_plus_and_small_configs_load_and_plus_is_bigger():
     assert plus.conv1 == [96, 7] and plus.pool_after == [1, 4, 8]
     assert small.input_size == (624, 192) and small.grid_size == (39, 12)
     base = load_squeezedet_config("squeezedet")
+
     def width(c):
         return sum(s + e1 + e3 for s, e1, e3 in c.fires)
 

@@ -14,8 +14,17 @@ from squeezeseg.models.squeezedet import load_squeezedet_config
 def test_overfit_three_kitti_images_car_ap_above_0_9(kitti_object, tmp_path):
     # Small SqueezeDet at 624x192 (half resolution, boxes scaled), no dropout / decay, no augmentation.
     config = load_squeezedet_config("squeezedet_small", dropout=0.0, weight_decay=0.0, learning_rate=0.002)
-    result = train(config, kitti_object, tmp_path, epochs=1, steps_per_epoch=160, batch_size=3,
-                   seed=0, augment=False, verbose=0)
+    result = train(
+        config,
+        kitti_object,
+        tmp_path,
+        epochs=1,
+        steps_per_epoch=160,
+        batch_size=3,
+        seed=0,
+        augment=False,
+        verbose=0,
+    )
     assert result.history["loss"][-1] < 5.0
     detector = SqueezeDetector.load(result.model_path)  # the saved model, not the in-memory one
     # The three frames hold one car that counts at moderate (000002, 33 px); the devkit's 41-threshold

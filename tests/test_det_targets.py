@@ -67,7 +67,9 @@ def test_split_output_matches_channel_layout():
     K, C, H, W = 3, 2, 2, 4
     out = np.arange(H * W * K * (C + 5), dtype=np.float32).reshape(1, H, W, K * (C + 5))
     cls, conf, deltas = split_output(out, K, C)
-    assert cls.shape == (1, H * W * K, C) and conf.shape == (1, H * W * K) and deltas.shape == (1, H * W * K, 4)
+    assert (
+        cls.shape == (1, H * W * K, C) and conf.shape == (1, H * W * K) and deltas.shape == (1, H * W * K, 4)
+    )
     # anchor 1 of cell (0, 0): class logits at channels 2..3, confidence at K*C + 1, deltas at K*C+K+4..+7
     assert list(cls[0, 1]) == [2, 3] and conf[0, 1] == K * C + 1 and list(deltas[0, 1]) == [13, 14, 15, 16]
 

@@ -22,8 +22,13 @@ class SqueezeDetDetector(Detector):
     optionally keeps only some class names.
     """
 
-    def __init__(self, model_path: str | Path | None = None, score_threshold: float | None = None,
-                 nms_threshold: float | None = None, classes: list[str] | None = None):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        score_threshold: float | None = None,
+        nms_threshold: float | None = None,
+        classes: list[str] | None = None,
+    ):
         from squeezeseg.detection.detect import SqueezeDetector
 
         self.detector = SqueezeDetector.load(model_path)
@@ -42,8 +47,11 @@ class SqueezeDetDetector(Detector):
         if image.ndim != 3 or image.shape[2] < 3:
             raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
         objects = self.detector.detect(image[..., :3], self.nms_threshold, self.score_threshold)
-        return [Detection2D(o.box, o.label, float(o.score)) for o in objects
-                if self.classes is None or o.label in self.classes]
+        return [
+            Detection2D(o.box, o.label, float(o.score))
+            for o in objects
+            if self.classes is None or o.label in self.classes
+        ]
 
 
 def load_detector(model_path: str | Path | None = None) -> SqueezeDetDetector:

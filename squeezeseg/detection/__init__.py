@@ -1,4 +1,5 @@
 """SqueezeDet image detection: anchors, targets, loss, post-processing, KITTI data and evaluation.
 
-The network itself is :mod:`squeezeseg.models.squeezedet`; inference is :class:`squeezeseg.detection.detect.SqueezeDetector`.
+The network itself is :mod:`squeezeseg.models.squeezedet`; inference is
+:class:`squeezeseg.detection.detect.SqueezeDetector`.
 """

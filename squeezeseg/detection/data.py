@@ -67,11 +67,31 @@ def layout_dirs(root: str | Path) -> tuple[Path, Path]:
     raise InputError("not a KITTI object folder (no image_2/ inside it or inside training/)", root)
 
 
-def scan_frames(root: str | Path, classes: list[str], require_labels: bool = True) -> list[Frame]:
-    """Frames of a KITTI object folder; undecodable images are skipped and logged, unknown types counted."""
+def read_split(root: str | Path, split: str) -> list[str]:
+    """Frame ids of a split: a text file of ids, or a name looked up as ``ImageSets/<name>.txt`` (also
+    ``ImageSet/``) in ``root`` or beside its ``training/`` folder."""
+    p = Path(split)
+    if not p.is_file():
+        root = Path(root)
+        bases = [root, root.parent] if root.name == "training" else [root]
+        cands = [b / d / f"{split}.txt" for b in bases for d in ("ImageSets", "ImageSet")]
+        p = next((c for c in cands if c.is_file()), None)
+        if p is None:
+            raise InputError(f"split '{split}' not found (looked for {cands[0]})", root)
+    return [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def scan_frames(
+    root: str | Path, classes: list[str], require_labels: bool = True, ids: list[str] | None = None
+) -> list[Frame]:
+    """Frames of a KITTI object folder (only ``ids`` when given); undecodable images are skipped and
+    logged, object types outside ``classes`` counted and ignored."""
     image_dir, label_dir = layout_dirs(root)
     frames, unknown, skipped = [], Counter(), []
+    wanted = None if ids is None else set(ids)
     for img in sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        if wanted is not None and img.stem not in wanted:
+            continue
         label = label_dir / f"{img.stem}.txt"
         if require_labels and not label.is_file():
             log.warning("%s: no label file %s, skipped", img, label)
@@ -89,13 +109,16 @@ def scan_frames(root: str | Path, classes: list[str], require_labels: bool = Tru
         unknown.update(o.label for o in objects if o.label not in classes)
         frames.append(Frame(img.stem, img, size, objects))
     if unknown:
-        log.info("ignored objects of other types: %s", ", ".join(f"{k} {v}" for k, v in sorted(unknown.items())))
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(unknown.items()))
+        log.info("ignored objects of other types: %s", counts)
     if not frames:
         raise InputError(f"no usable images (skipped {len(skipped)})", image_dir)
     return frames
 
 
-def load_frame(frame: Frame, classes: list[str], input_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_frame(
+    frame: Frame, classes: list[str], input_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image resized to ``input_size`` (uint8) with its class boxes scaled to match, and class indices."""
     image = load_image(frame.image_path)
     h, w = image.shape[:2]
@@ -104,8 +127,14 @@ def load_frame(frame: Frame, classes: list[str], input_size: tuple[int, int]) ->
     return resize_image(image, input_size), boxes, labels
 
 
-def augment(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-            max_shift: float = 0.1, flip: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def augment(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    max_shift: float = 0.1,
+    flip: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random translation (crop and pad by up to ``max_shift`` of the size, grey fill) and horizontal flip.
 
     Boxes move with the image, are clipped to it, and dropped when less than 30 % of them stays visible.
@@ -120,8 +149,10 @@ def augment(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.ra
     b = boxes + np.array([dx, dy, dx, dy], dtype=np.float64)
     clipped = np.clip(b, 0, [W - 1, H - 1, W - 1, H - 1])
     area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
-    ok = (area(clipped) >= 0.3 * np.maximum(area(b), 1e-6)) & (clipped[:, 2] - clipped[:, 0] >= 2) & (
-        clipped[:, 3] - clipped[:, 1] >= 2
+    ok = (
+        (area(clipped) >= 0.3 * np.maximum(area(b), 1e-6))
+        & (clipped[:, 2] - clipped[:, 0] >= 2)
+        & (clipped[:, 3] - clipped[:, 1] >= 2)
     )
     clipped, labels = clipped[ok], labels[ok]
     if flip and rng.random() < 0.5:

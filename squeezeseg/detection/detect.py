@@ -69,31 +69,47 @@ class SqueezeDetector:
         """ConvDet outputs for a batch of images already at the input size (B, H, W, 3) 0..255."""
         return np.asarray(self.model(np.asarray(images, dtype=np.float32), training=False))
 
-    def detect(self, image: np.ndarray, nms_threshold: float | None = None,
-               score_threshold: float | None = None) -> list[Object2D]:
+    def detect(
+        self, image: np.ndarray, nms_threshold: float | None = None, score_threshold: float | None = None
+    ) -> list[Object2D]:
         """Detections for one (H, W, 3) uint8 RGB image of any size, boxes in its own pixels."""
         return self.detect_batch([image], nms_threshold, score_threshold)[0]
 
-    def detect_batch(self, images: list[np.ndarray], nms_threshold: float | None = None,
-                     score_threshold: float | None = None) -> list[list[Object2D]]:
+    def detect_batch(
+        self,
+        images: list[np.ndarray],
+        nms_threshold: float | None = None,
+        score_threshold: float | None = None,
+    ) -> list[list[Object2D]]:
         """Detections for several images (resized to the input size, boxes scaled back)."""
         size = self.config.input_size
         out = self.raw(np.stack([resize_image(im, size) for im in images]))
         return [self.to_objects(o, im.shape, nms_threshold, score_threshold) for o, im in zip(out, images)]
 
-    def to_objects(self, output: np.ndarray, image_shape: tuple, nms_threshold: float | None = None,
-                   score_threshold: float | None = None) -> list[Object2D]:
+    def to_objects(
+        self,
+        output: np.ndarray,
+        image_shape: tuple,
+        nms_threshold: float | None = None,
+        score_threshold: float | None = None,
+    ) -> list[Object2D]:
         """Post-process one ConvDet output into objects in the pixels of an image of ``image_shape``."""
         cfg = self.config
         det = postprocess(
-            output[None], self.anchors, len(cfg.classes), cfg.input_size, cfg.top_n,
+            output[None],
+            self.anchors,
+            len(cfg.classes),
+            cfg.input_size,
+            cfg.top_n,
             cfg.nms_threshold if nms_threshold is None else nms_threshold,
             cfg.score_threshold if score_threshold is None else score_threshold,
         )[0]
         h, w = image_shape[:2]
         boxes = scale_boxes(det.boxes, w / cfg.input_width, h / cfg.input_height)
-        return [Object2D(cfg.classes[c], tuple(float(v) for v in b), score=float(s))
-                for b, s, c in zip(boxes, det.scores, det.classes)]
+        return [
+            Object2D(cfg.classes[c], tuple(float(v) for v in b), score=float(s))
+            for b, s, c in zip(boxes, det.scores, det.classes)
+        ]
 
     def detect_file(self, path: str | Path, **kwargs) -> list[Object2D]:
         """Detections for an image file (InputError naming the file when it cannot be decoded)."""

@@ -49,7 +49,11 @@ def _clean(gt: list[Object2D], det: list[Object2D], cls: str, diff: int) -> tupl
     for o in gt:
         t = o.label.lower()
         valid = 1 if t == cls.lower() else 0 if NEIGHBOUR.get(cls) == t else -1
-        ignore = o.occluded > MAX_OCCLUSION[diff] or o.truncated > MAX_TRUNCATION[diff] or o.height <= MIN_HEIGHT[diff]
+        ignore = (
+            o.occluded > MAX_OCCLUSION[diff]
+            or o.truncated > MAX_TRUNCATION[diff]
+            or o.height <= MIN_HEIGHT[diff]
+        )
         if valid == 1 and not ignore:
             ig_gt.append(0)
             n_gt += 1
@@ -63,12 +67,20 @@ def _clean(gt: list[Object2D], det: list[Object2D], cls: str, diff: int) -> tupl
         ig_det.append(1 if height < MIN_HEIGHT[diff] else 0 if d.label.lower() == cls.lower() else -1)
     boxes = lambda objs: np.array([o.box for o in objs], dtype=np.float64).reshape(-1, 4)  # noqa: E731
     dc = [o for o in gt if o.label.lower() == "dontcare"]
-    frame = _Frame(boxes(gt), np.array(ig_gt, int), boxes(dc), boxes(det),
-                   np.array([d.score if d.score is not None else 0.0 for d in det], np.float64), np.array(ig_det, int))
+    frame = _Frame(
+        boxes(gt),
+        np.array(ig_gt, int),
+        boxes(dc),
+        boxes(det),
+        np.array([d.score if d.score is not None else 0.0 for d in det], np.float64),
+        np.array(ig_det, int),
+    )
     return frame, n_gt
 
 
-def _statistics(f: _Frame, min_overlap: float, compute_fp: bool, thresh: float = 0.0) -> tuple[int, int, int, list]:
+def _statistics(
+    f: _Frame, min_overlap: float, compute_fp: bool, thresh: float = 0.0
+) -> tuple[int, int, int, list]:
     """The devkit's computeStatistics for one frame: (tp, fp, fn, scores of the true positives)."""
     n_det = len(f.det)
     assigned = np.zeros(n_det, bool)
@@ -86,7 +98,12 @@ def _statistics(f: _Frame, min_overlap: float, compute_fp: bool, thresh: float =
             ov = overlap[j, i]
             if not compute_fp and ov > min_overlap and f.scores[j] > valid:
                 det_idx, valid = j, f.scores[j]
-            elif compute_fp and ov > min_overlap and (ov > max_ov or assigned_ignored) and f.ignored_det[j] == 0:
+            elif (
+                compute_fp
+                and ov > min_overlap
+                and (ov > max_ov or assigned_ignored)
+                and f.ignored_det[j] == 0
+            ):
                 max_ov, det_idx, valid, assigned_ignored = ov, j, 1, False
             elif compute_fp and ov > min_overlap and valid == NO_DETECTION and f.ignored_det[j] == 1:
                 det_idx, valid, assigned_ignored = j, 1, True
@@ -150,7 +167,11 @@ class ClassResult:
 
 
 def evaluate_class(
-    gts: list[list[Object2D]], dets: list[list[Object2D]], cls: str, difficulty: int, method: str = "devkit",
+    gts: list[list[Object2D]],
+    dets: list[list[Object2D]],
+    cls: str,
+    difficulty: int,
+    method: str = "devkit",
     min_overlap: float | None = None,
 ) -> ClassResult:
     """AP of ``cls`` at ``difficulty`` (0 easy, 1 moderate, 2 hard) over aligned per-image lists."""
@@ -183,9 +204,17 @@ def evaluate_class(
         p[: len(envelope)] = envelope
         ap11, ap40 = p[::4].sum() / 11.0, p[1:].sum() / 40.0
     elif method == "curve":
+
         def sample(points: np.ndarray) -> float:
-            return float(np.mean([envelope[recall >= r - 1e-12].max() if np.any(recall >= r - 1e-12) else 0.0
-                                  for r in points]))
+            return float(
+                np.mean(
+                    [
+                        envelope[recall >= r - 1e-12].max() if np.any(recall >= r - 1e-12) else 0.0
+                        for r in points
+                    ]
+                )
+            )
+
         ap11, ap40 = sample(np.linspace(0, 1, 11)), sample(np.arange(1, 41) / 40.0)
     else:
         raise ValueError(f"unknown AP method {method!r} (use 'devkit' or 'curve')")
@@ -193,11 +222,16 @@ def evaluate_class(
 
 
 def evaluate(
-    gts: list[list[Object2D]], dets: list[list[Object2D]], classes: list[str] = ("Car", "Pedestrian", "Cyclist"),
+    gts: list[list[Object2D]],
+    dets: list[list[Object2D]],
+    classes: list[str] = ("Car", "Pedestrian", "Cyclist"),
     method: str = "devkit",
 ) -> dict[str, dict[str, ClassResult]]:
     """``{class: {difficulty: ClassResult}}`` for every class and difficulty."""
-    return {c: {name: evaluate_class(gts, dets, c, i, method) for i, name in enumerate(DIFFICULTIES)} for c in classes}
+    return {
+        c: {name: evaluate_class(gts, dets, c, i, method) for i, name in enumerate(DIFFICULTIES)}
+        for c in classes
+    }
 
 
 def format_results(results: dict[str, dict[str, ClassResult]]) -> str:
@@ -206,6 +240,8 @@ def format_results(results: dict[str, dict[str, ClassResult]]) -> str:
     for cls, by_diff in results.items():
         for key, label in (("ap11", "AP|R11"), ("ap40", "AP|R40")):
             vals = [getattr(by_diff[d], key) for d in DIFFICULTIES]
-            lines.append(f"{cls:<12}{label:<8}" + "".join(f"{'n/a' if np.isnan(v) else f'{100 * v:.2f}':>10}"
-                                                            for v in vals))
+            lines.append(
+                f"{cls:<12}{label:<8}"
+                + "".join(f"{'n/a' if np.isnan(v) else f'{100 * v:.2f}':>10}" for v in vals)
+            )
     return "\n".join(lines)

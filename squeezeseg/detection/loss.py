@@ -21,13 +21,21 @@ def _corner_iou(a, b):
     iw = ops.maximum(ops.minimum(a[..., 2], b[..., 2]) - ops.maximum(a[..., 0], b[..., 0]), 0.0)
     ih = ops.maximum(ops.minimum(a[..., 3], b[..., 3]) - ops.maximum(a[..., 1], b[..., 1]), 0.0)
     inter = iw * ih
-    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (
+        b[..., 3] - b[..., 1]
+    )
     return inter / ops.maximum(union - inter, 1e-6)
 
 
-def loss_terms(y_true, y_pred, anchors: np.ndarray, num_classes: int, image_size: tuple[int, int],
-               coef: tuple[float, float, float, float] = (5.0, 75.0, 100.0, 1.0)) -> dict:
-    """The three loss terms (already weighted) for packed targets ``y_true`` (B, A, 9 + C) and ConvDet ``y_pred``."""
+def loss_terms(
+    y_true,
+    y_pred,
+    anchors: np.ndarray,
+    num_classes: int,
+    image_size: tuple[int, int],
+    coef: tuple[float, float, float, float] = (5.0, 75.0, 100.0, 1.0),
+) -> dict:
+    """The three weighted loss terms: packed targets ``y_true`` (B, A, 9 + C) vs. ConvDet ``y_pred``."""
     c_bbox, c_pos, c_neg, c_cls = coef
     K = anchors.shape[0] // (int(y_pred.shape[1]) * int(y_pred.shape[2]))
     cls_logits, conf_logits, deltas = split_output(y_pred, K, num_classes, xp=ops)
@@ -40,11 +48,15 @@ def loss_terms(y_true, y_pred, anchors: np.ndarray, num_classes: int, image_size
 
     anchors_t = ops.convert_to_tensor(anchors[None], dtype="float32")
     pred_boxes = decode_boxes(anchors_t, deltas, image_size, xp=ops)
-    gt_corners = ops.concatenate([gt_boxes[..., :2] - gt_boxes[..., 2:] / 2, gt_boxes[..., :2] + gt_boxes[..., 2:] / 2], -1)
+    gt_corners = ops.concatenate(
+        [gt_boxes[..., :2] - gt_boxes[..., 2:] / 2, gt_boxes[..., :2] + gt_boxes[..., 2:] / 2], -1
+    )
     iou = ops.stop_gradient(_corner_iou(pred_boxes, gt_corners) * mask)
     conf = ops.sigmoid(conf_logits)
-    conf_loss = (c_pos * ops.sum(mask * ops.square(iou - conf)) / n_obj
-                 + c_neg * ops.sum((1.0 - mask) * ops.square(conf)) / n_neg)
+    conf_loss = (
+        c_pos * ops.sum(mask * ops.square(iou - conf)) / n_obj
+        + c_neg * ops.sum((1.0 - mask) * ops.square(conf)) / n_neg
+    )
 
     logp = ops.log_softmax(cls_logits, axis=-1)
     cls = c_cls * ops.sum(mask * -ops.sum(onehot * logp, axis=-1)) / n_obj
@@ -55,8 +67,15 @@ def loss_terms(y_true, y_pred, anchors: np.ndarray, num_classes: int, image_size
 class SqueezeDetLoss(keras.losses.Loss):
     """Keras loss: packed targets (from :meth:`Targets.packed`) vs. the ConvDet output; returns the total."""
 
-    def __init__(self, anchors, num_classes: int, image_size, coef=(5.0, 75.0, 100.0, 1.0), name="squeezedet_loss",
-                 **kwargs):
+    def __init__(
+        self,
+        anchors,
+        num_classes: int,
+        image_size,
+        coef=(5.0, 75.0, 100.0, 1.0),
+        name="squeezedet_loss",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.anchors = np.asarray(anchors, dtype=np.float32)
         self.num_classes = int(num_classes)
@@ -68,5 +87,10 @@ class SqueezeDetLoss(keras.losses.Loss):
         return t["bbox"] + t["conf"] + t["class"]
 
     def get_config(self):
-        return {"anchors": self.anchors.tolist(), "num_classes": self.num_classes,
-                "image_size": list(self.image_size), "coef": list(self.coef), "name": self.name}
+        return {
+            "anchors": self.anchors.tolist(),
+            "num_classes": self.num_classes,
+            "image_size": list(self.image_size),
+            "coef": list(self.coef),
+            "name": self.name,
+        }

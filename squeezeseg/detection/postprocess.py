@@ -17,7 +17,8 @@ EXP_THRESH = 1.0  # the paper's safe exponential: linear beyond this log-scale
 
 def split_output(out, num_anchors: int, num_classes: int, xp=np):
     """ConvDet output (B, H, W, K * (C + 1 + 4)) to class logits (B, A, C), confidence logits (B, A)
-    and deltas (B, A, 4), A = H * W * K; channels hold all K*C class logits, then K confidences, then K*4 deltas."""
+    and deltas (B, A, 4), A = H * W * K; channels hold all K*C class logits, then K confidences, then
+    K*4 deltas."""
     K, C = num_anchors, num_classes
     b = xp.shape(out)[0]
     cls = xp.reshape(out[..., : K * C], (b, -1, C))
@@ -88,7 +89,11 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def filter_detections(
-    boxes: np.ndarray, probs: np.ndarray, top_n: int = 64, nms_threshold: float = 0.4, score_threshold: float = 0.0
+    boxes: np.ndarray,
+    probs: np.ndarray,
+    top_n: int = 64,
+    nms_threshold: float = 0.4,
+    score_threshold: float = 0.0,
 ) -> Detections:
     """One image: ``boxes`` (A, 4), ``probs`` (A, C) = class probability x confidence.
 
@@ -105,12 +110,19 @@ def filter_detections(
     keep = np.asarray(keep, dtype=np.int64)
     keep = keep[score[keep] >= score_threshold]
     keep = keep[np.argsort(-score[keep], kind="stable")]
-    return Detections(boxes[keep].astype(np.float32), score[keep].astype(np.float32), cls[keep].astype(np.int32))
+    return Detections(
+        boxes[keep].astype(np.float32), score[keep].astype(np.float32), cls[keep].astype(np.int32)
+    )
 
 
 def postprocess(
-    output: np.ndarray, anchors: np.ndarray, num_classes: int, image_size: tuple[int, int],
-    top_n: int = 64, nms_threshold: float = 0.4, score_threshold: float = 0.0,
+    output: np.ndarray,
+    anchors: np.ndarray,
+    num_classes: int,
+    image_size: tuple[int, int],
+    top_n: int = 64,
+    nms_threshold: float = 0.4,
+    score_threshold: float = 0.0,
 ) -> list[Detections]:
     """Batch of ConvDet outputs (B, H, W, K*(C+5)) to a list of :class:`Detections` in input pixels."""
     K = output.shape[-1] // (num_classes + 5)
@@ -118,5 +130,6 @@ def postprocess(
     probs = softmax(cls) * sigmoid(conf)[..., None]
     boxes = decode_boxes(anchors[None], deltas, image_size)
     return [
-        filter_detections(boxes[i], probs[i], top_n, nms_threshold, score_threshold) for i in range(len(output))
+        filter_detections(boxes[i], probs[i], top_n, nms_threshold, score_threshold)
+        for i in range(len(output))
     ]

@@ -29,7 +29,7 @@ class Targets:
 
 
 def encode_deltas(anchors: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(N, 4) deltas taking anchors (cx, cy, w, h) to boxes (cx, cy, w, h): shift in anchor sizes, log scale."""
+    """(N, 4) deltas from anchors to boxes (both cx, cy, w, h): shift in anchor sizes, log of the scale."""
     a = np.asarray(anchors, dtype=np.float64)
     b = np.asarray(boxes, dtype=np.float64)
     return np.c_[

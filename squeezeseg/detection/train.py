@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from squeezeseg.atomic import atomic_path, atomic_write_text
-from squeezeseg.detection.data import DetectionData, scan_frames
+from squeezeseg.detection.data import DetectionData, read_split, scan_frames
 from squeezeseg.errors import InputError
 from squeezeseg.models.squeezedet import SqueezeDetConfig, build_squeezedet
 
@@ -25,6 +27,27 @@ log = logging.getLogger("squeezeseg.detection")
 class TrainResult:
     model_path: Path
     history: dict
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Counts training steps and wall time; stops training once ``time_limit_s`` has passed."""
+
+    def __init__(self, time_limit_s: float | None = None):
+        super().__init__()
+        self.time_limit_s = time_limit_s
+        self.steps = 0
+        self.seconds = 0.0
+        self._t0 = None
+
+    def on_train_begin(self, logs=None):
+        self._t0 = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.seconds = time.monotonic() - self._t0
+        if self.time_limit_s is not None and self.seconds > self.time_limit_s:
+            log.info("time limit of %.0f s reached after %d steps: stopping", self.time_limit_s, self.steps)
+            self.model.stop_training = True
 
 
 def make_strategy(name: str = "default"):
@@ -41,8 +64,6 @@ def make_strategy(name: str = "default"):
 def compile_model(config: SqueezeDetConfig, total_steps: int = 1000):
     """Built and compiled model for ``config`` (call inside the strategy scope); ``total_steps`` sets the
     length of the cosine learning-rate decay."""
-    import keras
-
     from squeezeseg.detection.loss import SqueezeDetLoss
 
     model = build_squeezedet(config)
@@ -55,13 +76,16 @@ def compile_model(config: SqueezeDetConfig, total_steps: int = 1000):
         opt = keras.optimizers.Adam(lr, clipnorm=config.clip_norm)
     coef = (config.loss_bbox, config.loss_conf_pos, config.loss_conf_neg, config.loss_class)
     # jit_compile=False: XLA compilation costs a minute on CPU before the first step and gains little here.
-    model.compile(opt, loss=SqueezeDetLoss(config.anchors(), len(config.classes), config.input_size, coef),
-                  jit_compile=False)
+    model.compile(
+        opt,
+        loss=SqueezeDetLoss(config.anchors(), len(config.classes), config.input_size, coef),
+        jit_compile=False,
+    )
     return model
 
 
 def save_model(model, config: SqueezeDetConfig, path: str | Path, extra: dict | None = None) -> Path:
-    """Write ``path`` (.keras, without the optimizer) and its sidecar ``.json`` (config + ``extra``) atomically."""
+    """Write ``path`` (.keras, no optimizer) and its ``.json`` sidecar (config + ``extra``) atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
         model.save(tmp, include_optimizer=False)
@@ -82,14 +106,15 @@ def train(
     strategy: str = "default",
     verbose: int = 1,
     extra_meta: dict | None = None,
+    split: str | None = None,
+    time_limit_s: float | None = None,
 ) -> TrainResult:
-    """Train on ``data_dir`` and write ``out_dir/model.keras`` (+ .json); checkpoints in ``out_dir``."""
-    import keras
-
+    """Train on ``data_dir`` (only the frames of ``split`` when given) and write ``out_dir/model.keras``
+    (+ .json); checkpoints in ``out_dir``. ``time_limit_s`` stops early (the JSON records the steps run)."""
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = scan_frames(data_dir, config.classes)
+    frames = scan_frames(data_dir, config.classes, ids=read_split(data_dir, split) if split else None)
     data = DetectionData(frames, config)
     n_obj = sum(len(f.boxes(config.classes)[1]) for f in frames)
     log.info("training on %d images with %d objects of %s", len(frames), n_obj, ", ".join(config.classes))
@@ -101,25 +126,49 @@ def train(
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(out_dir / "checkpoint.keras")),
         keras.callbacks.TerminateOnNaN(),
+        (counter := StepCounter(time_limit_s)),
     ]
-    hist = model.fit(data.dataset(bs, augment, seed), epochs=epochs, steps_per_epoch=steps,
-                     callbacks=callbacks, verbose=verbose, shuffle=False)
-    path = save_model(model, config, out_dir / "model.keras",
-                      {"seed": seed, "epochs": epochs, "data": str(data_dir), **(extra_meta or {})})
+    hist = model.fit(
+        data.dataset(bs, augment, seed),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,
+    )
+    meta = {
+        "seed": seed,
+        "epochs": epochs,
+        "steps_per_epoch": steps,
+        "batch_size": bs,
+        "steps_run": counter.steps,
+        "train_seconds": round(counter.seconds, 1),
+        "data": str(data_dir),
+        "split": split,
+        "train_images": len(frames),
+        "train_objects": n_obj,
+        **(extra_meta or {}),
+    }
+    path = save_model(model, config, out_dir / "model.keras", meta)
     return TrainResult(path, {k: [float(v) for v in vals] for k, vals in hist.history.items()})
 
 
-def kmeans_config(config: SqueezeDetConfig, data_dir: str | Path, seed: int = 0) -> SqueezeDetConfig:
-    """``config`` with anchor shapes from k-means on the training boxes of ``data_dir`` (at the input size)."""
+def kmeans_config(
+    config: SqueezeDetConfig, data_dir: str | Path, seed: int = 0, split: str | None = None
+) -> SqueezeDetConfig:
+    """``config`` with anchor shapes by k-means on the training boxes of ``data_dir`` (input pixels)."""
     import dataclasses
 
     from squeezeseg.detection.anchors import kmeans_anchor_shapes
 
     sizes = []
-    for f in scan_frames(data_dir, config.classes):
+    for f in scan_frames(data_dir, config.classes, ids=read_split(data_dir, split) if split else None):
         boxes, _ = f.boxes(config.classes)
         sx, sy = config.input_width / f.size[0], config.input_height / f.size[1]
         sizes.extend(np.c_[(boxes[:, 2] - boxes[:, 0]) * sx, (boxes[:, 3] - boxes[:, 1]) * sy])
     shapes = kmeans_anchor_shapes(np.array(sizes), k=config.num_anchors, seed=seed)
-    return dataclasses.replace(config, anchor_shapes=np.round(shapes, 1).tolist(),
-                               anchors_at=[config.input_width, config.input_height])
+    return dataclasses.replace(
+        config,
+        anchor_shapes=np.round(shapes, 1).tolist(),
+        anchors_at=[config.input_width, config.input_height],
+    )

@@ -20,14 +20,21 @@ STRIDE = 16
 
 #: The paper's KITTI anchor shapes (width, height) at 1248x384.
 KITTI_ANCHORS = [
-    [36.0, 37.0], [366.0, 174.0], [115.0, 59.0], [162.0, 87.0], [38.0, 90.0],
-    [258.0, 173.0], [224.0, 108.0], [78.0, 170.0], [72.0, 43.0],
+    [36.0, 37.0],
+    [366.0, 174.0],
+    [115.0, 59.0],
+    [162.0, 87.0],
+    [38.0, 90.0],
+    [258.0, 173.0],
+    [224.0, 108.0],
+    [78.0, 170.0],
+    [72.0, 43.0],
 ]
 
 
 @dataclass
 class SqueezeDetConfig:
-    """Architecture, anchors, loss weights and post-processing of a SqueezeDet model (configs/models/*.yaml)."""
+    """Architecture, anchors, loss weights and post-processing of a SqueezeDet (configs/models/*.yaml)."""
 
     name: str = "squeezedet"
     classes: list[str] = field(default_factory=lambda: ["Car", "Pedestrian", "Cyclist"])
@@ -36,8 +43,16 @@ class SqueezeDetConfig:
     conv1: list[int] = field(default_factory=lambda: [64, 3])  # filters, kernel (stride 2)
     fires: list[list[int]] = field(
         default_factory=lambda: [
-            [16, 64, 64], [16, 64, 64], [32, 128, 128], [32, 128, 128], [48, 192, 192],
-            [48, 192, 192], [64, 256, 256], [64, 256, 256], [96, 384, 384], [96, 384, 384],
+            [16, 64, 64],
+            [16, 64, 64],
+            [32, 128, 128],
+            [32, 128, 128],
+            [48, 192, 192],
+            [48, 192, 192],
+            [64, 256, 256],
+            [64, 256, 256],
+            [96, 384, 384],
+            [96, 384, 384],
         ]
     )
     pool_after: list[int] = field(default_factory=lambda: [1, 3, 5])  # 1 = conv1, n = fire n
@@ -52,7 +67,9 @@ class SqueezeDetConfig:
     top_n: int = 64
     nms_threshold: float = 0.4
     score_threshold: float = 0.05
-    optimizer: str = "adam"  # "adam" (from scratch) or "sgd" (the paper's, momentum 0.9, for pretrained backbones)
+    optimizer: str = (
+        "adam"  # "adam" (from scratch) or "sgd" (the paper's, momentum 0.9, for pretrained backbones)
+    )
     learning_rate: float = 0.001
     lr_schedule: str = "cosine"  # "cosine" decays to 0 over the run (steadier last weights), or "constant"
     weight_decay: float = 0.0001
@@ -60,12 +77,18 @@ class SqueezeDetConfig:
     batch_size: int = 20
 
     def __post_init__(self) -> None:
-        if self.input_width % STRIDE or self.input_height % STRIDE or min(self.input_width, self.input_height) <= 0:
+        if (
+            self.input_width % STRIDE
+            or self.input_height % STRIDE
+            or min(self.input_width, self.input_height) <= 0
+        ):
             raise ValueError(
-                f"input size {self.input_width}x{self.input_height} must be positive and divisible by {STRIDE}"
+                f"input size {self.input_width}x{self.input_height} must be positive, divisible by {STRIDE}"
             )
         if len(self.fires) != 10 or any(len(f) != 3 for f in self.fires):
-            raise ValueError("'fires' must list 10 fire modules (fire2-fire11) as [squeeze, expand1x1, expand3x3]")
+            raise ValueError(
+                "'fires' must list 10 fire modules (fire2-fire11) as [squeeze, expand1x1, expand3x3]"
+            )
         if sum(1 for p in self.pool_after if 1 <= p <= 11) != 3 or len(set(self.pool_after)) != 3:
             raise ValueError("'pool_after' must name 3 distinct layers in 1..11 (1 = conv1) for stride 16")
         if not self.classes:
@@ -127,8 +150,9 @@ def build_squeezedet(config: SqueezeDetConfig | None = None):
     reg = keras.regularizers.L2(cfg.weight_decay) if cfg.weight_decay > 0 else None
     inp = keras.Input((cfg.input_height, cfg.input_width, 3), name="image")
     x = layers.Rescaling(1.0 / 128.0, offset=-1.0, name="scale")(inp)
-    x = layers.Conv2D(cfg.conv1[0], cfg.conv1[1], strides=2, padding="same", name="conv1",
-                      kernel_regularizer=reg)(x)
+    x = layers.Conv2D(
+        cfg.conv1[0], cfg.conv1[1], strides=2, padding="same", name="conv1", kernel_regularizer=reg
+    )(x)
     if cfg.batch_norm:
         x = layers.BatchNormalization(momentum=0.9, epsilon=1e-3, name="conv1_bn")(x)
     x = layers.ReLU(name="conv1_relu")(x)
@@ -141,8 +165,12 @@ def build_squeezedet(config: SqueezeDetConfig | None = None):
     if cfg.dropout > 0:
         x = layers.Dropout(cfg.dropout, name="drop11")(x)
     out = layers.Conv2D(
-        cfg.num_anchors * (len(cfg.classes) + 5), 3, padding="same", name="conv_det",
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.0001), kernel_regularizer=reg,
+        cfg.num_anchors * (len(cfg.classes) + 5),
+        3,
+        padding="same",
+        name="conv_det",
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.0001),
+        kernel_regularizer=reg,
     )(x)
     return keras.Model(inp, out, name=cfg.name)
 

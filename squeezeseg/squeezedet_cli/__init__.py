@@ -12,7 +12,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `squeezedet`."""
     import squeezeseg.squeezedet_cli as pkg
 
-    parser = build_parser("squeezedet", "SqueezeDet image detection: training, detection, KITTI evaluation.", pkg)
+    parser = build_parser(
+        "squeezedet", "SqueezeDet image detection: training, detection, KITTI evaluation.", pkg
+    )
     return run_main(parser, argv)
 
 

@@ -11,9 +11,16 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="KITTI average precision on a KITTI object folder")
     p.add_argument("data", help="KITTI object folder (image_2/, label_2/)")
     p.add_argument("--model", default=None, help="trained .keras model (default: the shipped one)")
-    p.add_argument("--nms", default=None, help="comma-separated NMS thresholds to sweep (default: the model's)")
-    p.add_argument("--method", choices=["devkit", "curve"], default="devkit",
-                   help="devkit: exactly the KITTI devkit; curve: same matching, full PR curve (small sets)")
+    p.add_argument(
+        "--nms", default=None, help="comma-separated NMS thresholds to sweep (default: the model's)"
+    )
+    p.add_argument(
+        "--method",
+        choices=["devkit", "curve"],
+        default="devkit",
+        help="devkit: exactly the KITTI devkit; curve: same matching, full PR curve (small sets)",
+    )
+    p.add_argument("--split", default=None, help="only these frames: ImageSets/<name>.txt or a file of ids")
     p.add_argument("--json", default=None, help="also write the results as JSON here")
     p.set_defaults(func=run)
 
@@ -32,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--nms must be comma-separated numbers, got {args.nms!r}") from None
     layout_dirs(args.data)  # a wrong folder fails before the model loads
     detector = SqueezeDetector.load(args.model)
-    results = evaluate_model(detector, args.data, sweep, method=args.method)
+    results = evaluate_model(detector, args.data, sweep, method=args.method, split=args.split)
     report = {}
     for t, res in results.items():
         print(f"NMS threshold {t:g} ({args.method} AP, %)")
         print(format_results(res))
-        report[str(t)] = {c: {d: {"ap11": _num(r.ap11), "ap40": _num(r.ap40), "n_gt": r.n_gt}
-                              for d, r in by.items()} for c, by in res.items()}
+        report[str(t)] = {
+            c: {d: {"ap11": _num(r.ap11), "ap40": _num(r.ap40), "n_gt": r.n_gt} for d, r in by.items()}
+            for c, by in res.items()
+        }
     if args.json:
         atomic_write_text(args.json, json.dumps({"method": args.method, "results": report}, indent=2) + "\n")
     return 0
