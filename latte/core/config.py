@@ -47,8 +47,9 @@ class OneClickConfig:
     default_class: str = "Car"
     sensor: str = "hdl64e"
     base_radius: float = 0.25
-    gap_factor: float = 12.0
+    gap_factor: float = 8.0
     z_scale: float = 0.35
+    radial_scale: float = 0.3
     max_radius: float = 1.5
     max_object_size: float = 14.0
     min_points: int = 3
@@ -65,8 +66,8 @@ class OneClickConfig:
             raise ValueError("oneclick.angle_step_deg must be in (0, 10]")
         if self.base_radius <= 0 or self.max_radius < self.base_radius:
             raise ValueError("oneclick radii must satisfy 0 < base_radius <= max_radius")
-        if self.gap_factor <= 0 or not 0 < self.z_scale <= 1:
-            raise ValueError("oneclick.gap_factor must be > 0 and oneclick.z_scale in (0, 1]")
+        if self.gap_factor <= 0 or not (0 < self.z_scale <= 1 and 0 < self.radial_scale <= 1):
+            raise ValueError("oneclick.gap_factor must be > 0, z_scale and radial_scale in (0, 1]")
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ class OneClickAnnotator:
         xyz = self._obj_xyz
         if not (np.isfinite(x) and np.isfinite(y)) or len(xyz) == 0:
             return np.zeros(0, np.int64)
-        limit = self._plausible_lw(label or c.default_class)
+        limit = self._plausible_size(label or c.default_class, given=label is not None)
         half = c.max_object_size / 2 if limit is None else min(c.max_object_size / 2, limit[0])
         region = np.flatnonzero((np.abs(xyz[:, 0] - x) <= half) & (np.abs(xyz[:, 1] - y) <= half))
         if len(region) == 0:
@@ -103,13 +103,11 @@ class OneClickAnnotator:
             return np.zeros(0, np.int64)
         r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
         reach = c.seed_reach if limit is None else min(c.seed_reach, limit[1] / 2.6)
-        # Neighbours in bird's-eye view with height overlap: heights count ``z_scale`` as much, so
-        # the rows of one object (split by glass or dark paint) join while an object beside it
-        # (a horizontal gap) stays apart.
-        graph = _Neighbours(sub * np.array([1.0, 1.0, c.z_scale]), r)
+        graph = _Neighbours(_scan_frame(sub, x, y, c.radial_scale, c.z_scale), r)
+        ground_z = self.ground.ground_z(x, y) if self.ground is not None else float(sub[:, 2].min())
         for _ in range(c.shrink_steps + 1):
             members = self._grow(graph, d2, nearest, r, reach)
-            if limit is None or len(members) < c.min_points or _fits(sub[members, :2], limit):
+            if limit is None or len(members) < c.min_points or _fits(sub[members], limit, ground_z):
                 break
             r *= 0.75
         if len(members) < c.min_points:
@@ -134,12 +132,13 @@ class OneClickAnnotator:
                 return np.flatnonzero(comp == comp[j])
         return members
 
-    def _plausible_lw(self, label: str | None) -> tuple[float, float] | None:
+    def _plausible_size(self, label: str | None, given: bool = True) -> tuple[float, float, float] | None:
+        """Largest plausible (l, w, h) of ``label``; the height bounds only a class the user gave."""
         cls = None if label is None else self.config.class_config(label)
         if cls is None:
             return None
         f = self.config.oneclick.plausible_factor
-        return cls.size[0] * f, cls.size[1] * f
+        return cls.size[0] * f, cls.size[1] * f, cls.size[2] * f if given else np.inf
 
     def click(self, x: float, y: float, label: str | None = None) -> Box3D | None:
         """Box3D of the object at (x, y) (metres, LiDAR frame), or None for "no object here".
@@ -172,6 +171,19 @@ class OneClickAnnotator:
         return np.asarray(self.points)[idx, :3].astype(np.float64)
 
 
+def _scan_frame(xyz: np.ndarray, x: float, y: float, radial_scale: float, z_scale: float) -> np.ndarray:
+    """Points in the frame of the sensor's ray to (x, y): (radial, tangential, z), with the radial
+    and z axes shrunk. Successive beams hit one object at gaps of range x beam spacing, which
+    appear in z on a vertical face and along the ray on a sloped one (bonnet, rear window, a side
+    seen at a grazing angle); an object beside it is apart across the ray, where the gap between
+    returns is only range x azimuth step. So the rows of one object join, its neighbour does not."""
+    phi = np.arctan2(y, x)
+    c, s = np.cos(phi), np.sin(phi)
+    rad = xyz[:, 0] * c + xyz[:, 1] * s
+    tan = -xyz[:, 0] * s + xyz[:, 1] * c
+    return np.stack([rad * radial_scale, tan, xyz[:, 2] * z_scale], axis=1)
+
+
 def angular_step(sensor: str, z_scale: float) -> float:
     """Angle (radians) between neighbouring returns of ``sensor`` in the z-scaled neighbour
     distance: the larger of the azimuth step and ``z_scale`` x the median beam spacing."""
@@ -187,14 +199,17 @@ def _prior_lw(size: tuple[float, float, float], label: str) -> tuple[float, floa
     return size[0], size[1]
 
 
-def _fits(xy: np.ndarray, limit: tuple[float, float]) -> bool:
-    """Whether the points' bounding rectangle (at their principal heading) fits ``limit`` (l, w)."""
+def _fits(xyz: np.ndarray, limit: tuple[float, float, float], ground_z: float) -> bool:
+    """Whether the points' bounding rectangle (at their principal heading) fits ``limit`` (l, w)
+    and their top is at most ``limit`` h above ``ground_z`` (an object merged with a wall or a
+    tree behind it is too tall)."""
     from latte.core.rectangle_fit import pca_heading, rectangle_at
 
-    if len(xy) < 3:
+    if len(xyz) < 3:
         return True
+    xy = xyz[:, :2]
     _, l, w, _ = rectangle_at(xy - xy.mean(axis=0), pca_heading(xy))
-    return l <= limit[0] and w <= limit[1]
+    return l <= limit[0] and w <= limit[1] and float(xyz[:, 2].max()) - ground_z <= limit[2]
 
 
 class _Neighbours:
