@@ -249,3 +249,25 @@ def test_screenshot_command(qtbot, demo_seq, tmp_path, monkeypatch):
     assert img.shape == (800, 1200, 3)
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 100   # a drawn window, not a blank one
     assert run_app([str(tmp_path / "missing"), "--quit-after", "0.1"]) == 2
+
+
+@pytest.mark.slow
+def test_prelabel_with_detector_gives_proposals_on_real_kitti(qtbot, kitti_object, tmp_path, messages):
+    # The shipped SqueezeDet through camera fusion on a real KITTI frame (imports TensorFlow: slow).
+    win = MainWindow(AppController())
+    qtbot.addWidget(win)
+    assert win.ctrl.open(kitti_object, tmp_path / "out")
+    truth = win.ctrl.boxes()
+    for _ in truth:                      # start from an empty frame
+        win.ctrl.select(0)
+        win.ctrl.delete_box()
+    props = win.ctrl.prelabel("detector")
+    assert not [m for m in messages if m[0] == "error"], messages
+    assert props, "no proposals"
+    # At least one proposal lies on a labelled car, and the per-point pre-labels are classes or -1.
+    cars = [b for b in truth if b.label == "Car"]
+    assert max(p.bev_iou(c) for p in props for c in cars) > 0.3
+    assert win.ctrl.point_labels.shape == (len(win.ctrl.points),)
+    assert win.ctrl.point_labels.min() >= -1 and (win.ctrl.point_labels >= 0).any()
+    win.ctrl.accept_proposals()
+    assert len(win.ctrl.boxes()) == len(props)

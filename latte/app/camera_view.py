@@ -36,7 +36,9 @@ def overlay_points(image: np.ndarray, uv: np.ndarray, depth: np.ndarray, point_p
     rgba = np.empty((h, w, 4), np.uint8)
     rgba[..., :3] = image[..., :3]
     rgba[..., 3] = 255
-    order = np.argsort(-depth, kind="stable")
+    # Far points first so near ones end on top; depth quantised to cm for a linear radix sort.
+    key = np.clip((MAX_DEPTH_M * 4 - depth) * 100.0, 0, 65535).astype(np.uint16)
+    order = np.argsort(key, kind="stable")
     colors = scalar_colors(depth[order], 0.0, MAX_DEPTH_M, "turbo")
     layer = rasterize(uv[order], colors, (0.0, 0.0, float(w), float(h)), (h, w), point_px=point_px)
     painted = layer[..., 3] > 0

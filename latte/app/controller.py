@@ -105,7 +105,6 @@ class AppController(QtCore.QObject):
         self._recover_or_import(session, seq, out)
         self.status.emit(f"opened {seq.name} ({len(seq)} frames, {seq.layout}); saving to {out}")
         self.go_to(frame)
-        self._prelabel_first_frame()
         return True
 
     def _recover_or_import(self, session, seq, out: Path) -> None:
@@ -422,41 +421,57 @@ class AppController(QtCore.QObject):
             self.boxes_changed.emit()
 
     # ---- pre-labels -------------------------------------------------------------------------
-    def _prelabel_first_frame(self) -> None:
-        """Fusion pre-labels (camera detector + frustum clustering) shown as proposals on frame 0."""
-        if self.frame != 0 or self.boxes() or self.image is None:
-            return
-        try:
-            from latte.core import fusion
-        except ImportError:
-            return
-        make = getattr(fusion, "prelabel_frame", None)
-        if make is None:
-            return
-        try:
-            self.proposals = list(make(self.sequence, self.frame, self.points, self.config) or [])
-        except (InputError, OSError, ValueError) as exc:
-            self.message.emit("warning", "Pre-labels unavailable", _describe(exc))
-            return
-        if self.proposals:
-            self.status.emit(f"{len(self.proposals)} pre-labels from the camera detector (Enter accepts all)")
-        self.boxes_changed.emit()
-
     @guarded("Cannot pre-label")
-    def prelabel(self) -> None:
-        """Run the SqueezeSeg model on the frame: per-point classes for the "label" colour mode."""
+    def prelabel(self, source: str = "auto") -> list[Box3D]:
+        """Pre-label this frame: proposals (dashed, Enter accepts) and per-point pre-labels (colour
+        mode "label"). ``source`` "detector" = SqueezeDet on the camera image through frustum fusion,
+        "segmentation" = the SqueezeSeg model on the points, "auto" = the detector when the frame has
+        a camera. Proposals overlapping an existing box are dropped."""
         if self.points is None or not len(self.points):
-            return
-        import squeezeseg
+            return []
+        from latte.core import fusion, prelabel
 
-        model = squeezeseg.load_model()
-        labels = np.asarray(model.predict_points(self.points))
-        names = [str(n).lower() for n in model.classes]
-        ours = {n.lower(): i for i, n in enumerate(self.class_names)}
-        lut = np.array([ours.get(n, ours.get(n.rstrip("s"), -1)) for n in names], dtype=np.int64)
-        self.point_labels = lut[np.clip(labels, 0, len(lut) - 1)]
-        self.status.emit("model pre-labels ready: press C to colour by pre-label")
+        if source == "auto":
+            source = "detector" if self.image is not None and self.calib is not None else "segmentation"
+        ann = self.annotator()
+        if source == "detector":
+            if self.image is None or self.calib is None:
+                raise InputError("the image detector needs a camera image and calibration; "
+                                 "this frame has none")
+            fusion.check_calib_image(self.calib, self.image.shape, self.calib.source)
+            dets = self._model("detector").detect(self.image, self.frame_id())
+            size = (self.image.shape[1], self.image.shape[0])
+            props = fusion.frustum_proposals(ann, self.calib, dets, image_size=size)
+            ids = fusion.prelabel_points(self.points, self.calib, dets, self.class_names, size)
+            self.point_labels = ids - 1
+        else:
+            model = self._model("segmentation")
+            props = prelabel.segmentation_source(model, self.class_names)(ann, self.sequence, self.frame)
+            names = [prelabel._singular(n).lower() for n in getattr(model, "classes", [])]
+            ours = {n.lower(): i for i, n in enumerate(self.class_names)}
+            lut = np.array([ours.get(n, -1) for n in names] or [-1], dtype=np.int64)
+            self.point_labels = lut[np.clip(np.asarray(model.predict_points(self.points)), 0, len(lut) - 1)]
+        boxes = self.boxes()
+        keep = [p for p in props if not boxes or max(p.bev_iou(b) for b in boxes) < 0.3]
+        self.proposals = [p.replace(point_indices=None) for p in keep]
+        self.status.emit(f"{len(self.proposals)} pre-label proposals from the {source} (Enter accepts all); "
+                         "press C for per-point pre-labels")
         self.frame_loaded.emit()
+        return self.proposals
+
+    def _model(self, kind: str):
+        """The detector or segmenter, loaded once (TensorFlow starts on first use)."""
+        cache = self.__dict__.setdefault("_models", {})
+        if kind not in cache:
+            if kind == "detector":
+                from latte.core.squeezedet_detector import load_detector
+
+                cache[kind] = load_detector()
+            else:
+                import squeezeseg
+
+                cache[kind] = squeezeseg.load_model()
+        return cache[kind]
 
     # ---- measurement ------------------------------------------------------------------------
     def stats_text(self) -> str:

@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="session folder (default: ~/.latte/sessions/<sequence>-<hash>)")
     p.add_argument("--frame", type=int, default=0, help="frame to show first")
     p.add_argument("--config", help="LATTE config YAML (default configs/latte.yaml)")
+    p.add_argument("--prelabel", choices=("detector", "segmentation", "auto"),
+                   help="pre-label the first frame with a model (proposals to accept or adjust)")
     p.add_argument("--screenshot", metavar="FILE", help="save the window as PNG after --quit-after seconds")
     p.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
     p.add_argument("--size", default="1600x950", help="window size WxH (default 1600x950)")
@@ -74,8 +76,9 @@ def _run(args: argparse.Namespace) -> int:
     window = MainWindow(AppController(config))
     window.resize(*size)
     window.show()
-    if path is not None:
-        window.ctrl.open(path, args.out, frame=args.frame)
+    opened = path is not None and window.ctrl.open(path, args.out, frame=args.frame)
+    if opened and args.prelabel and not window.ctrl.boxes():
+        window.ctrl.prelabel(args.prelabel)
     status = {"rc": 0}
     if scripted:
         def finish() -> None:

@@ -21,7 +21,10 @@ class PointLayer:
         self.min_px = min_px
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(z)
-        self.vb.addItem(self.image)
+        # The image always covers exactly the visible rect: it must not take part in auto-ranging,
+        # or every redraw would grow the view by the padding.
+        self.vb.disableAutoRange()
+        self.vb.addItem(self.image, ignoreBounds=True)
         self.uv = np.zeros((0, 2), np.float32)
         self.colors = np.zeros((0, 4), np.uint8)
         self.vb.sigRangeChanged.connect(self.redraw)

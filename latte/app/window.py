@@ -124,7 +124,11 @@ class MainWindow(QtWidgets.QMainWindow):
         for mode in COLOR_MODES:
             v.addAction(f"Colour by {mode}", lambda m=mode: self.set_color_mode(m))
         t = mb.addMenu("&Tools")
-        t.addAction("&Pre-label with model", lambda: self.run_shortcut("prelabel"))
+        t.addAction("&Pre-label with model (P: detector if camera, else SqueezeSeg)",
+                    lambda: self.run_shortcut("prelabel"))
+        t.addAction("Pre-label with the image &detector (SqueezeDet + fusion)",
+                    lambda: self.ctrl.prelabel("detector"))
+        t.addAction("Pre-label with the &SqueezeSeg model", lambda: self.ctrl.prelabel("segmentation"))
         h = mb.addMenu("&Help")
         h.addAction("&Keyboard shortcuts", lambda: self.run_shortcut("help"))
 
