@@ -8,6 +8,7 @@ Output folder ``OUT``: ``model.keras`` (final), ``checkpoint.keras`` (latest), `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -98,6 +99,20 @@ class SaveLatest(keras.callbacks.Callback):
             self.model.save(tmp)
 
 
+def set_normalization_from_data(cfg: ModelConfig, data_root: str | None = None) -> None:
+    """Set ``cfg.mean``/``cfg.std`` from (up to ``train.normalization_frames``) training frames."""
+    from squeezeseg.data.sources import frames_and_loader
+    from squeezeseg.normalization import compute_statistics
+
+    frames, load = frames_and_loader(cfg, cfg.data.train_split, data_root)
+    step = max(1, len(frames) // max(1, cfg.train.normalization_frames))
+    stats = compute_statistics(load(f)[0][..., :5] for f in frames[::step])
+    cfg.mean = [float(v) for v in stats.mean]
+    cfg.std = [max(float(v), 1e-3) for v in stats.std]
+    log.info("normalisation from %d frames: mean %s std %s", stats.frames,
+             [round(v, 3) for v in cfg.mean], [round(v, 3) for v in cfg.std])
+
+
 def train(
     cfg: ModelConfig,
     out: str | Path,
@@ -131,10 +146,15 @@ def train(
     from squeezeseg.data.pipeline import make_dataset
     from squeezeseg.losses import segmentation_loss
 
+    if cfg.train.normalization == "dataset":
+        set_normalization_from_data(cfg, data_root)
     strat = make_strategy(strategy)
     ds = make_dataset(cfg, training=True, root=data_root)
+    train_cfg = cfg
+    if cfg.train.crop_width and cfg.train.crop_width < cfg.width:
+        train_cfg = dataclasses.replace(cfg, width=cfg.train.crop_width)
     with strat.scope():
-        model = build_model(cfg)
+        model = build_model(train_cfg)
         model.compile(optimizer=make_optimizer(cfg), loss=segmentation_loss(cfg), jit_compile=False)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -153,8 +173,14 @@ def train(
     t0 = time.time()
     history = model.fit(ds, epochs=epochs, steps_per_epoch=per_epoch, callbacks=callbacks, verbose=0)
     final = out / "model.keras"
+    if train_cfg is not cfg:  # same layers and weights, full-width input
+        full = build_model(cfg)
+        full.set_weights(model.get_weights())
+        model_to_save = full
+    else:
+        model_to_save = model
     with atomic_path(final) as tmp:
-        model.save(tmp)
+        model_to_save.save(tmp)
     record = {
         "config": cfg.to_dict(),
         "steps": epochs * per_epoch,

@@ -55,4 +55,14 @@ def make_dataset(
             return tf.cond(coin % 2 == 0, lambda: flip_horizontal(img, lab), lambda: (img, lab))
 
         ds = tf.data.Dataset.zip((ds, coins)).map(_maybe_flip, num_parallel_calls=2, deterministic=True)
+    crop = cfg.train.crop_width
+    if training and crop and crop < cfg.width:
+        starts = tf.data.Dataset.random(seed=cfg.train.seed + 2)
+
+        def _crop(pair, r):
+            img, lab = pair
+            c0 = tf.cast(r % (cfg.width - crop + 1), tf.int32)
+            return img[:, c0:c0 + crop], lab[:, c0:c0 + crop]
+
+        ds = tf.data.Dataset.zip((ds, starts)).map(_crop, num_parallel_calls=2, deterministic=True)
     return ds.batch(bs, drop_remainder=training).prefetch(2)

@@ -105,7 +105,10 @@ def frames_and_loader(cfg: ModelConfig, split: str, root: str | Path | None = No
     if not root:
         raise InputError("no data folder: set 'data.root' in the model config or pass --data")
     if cfg.data.kind in ("squeezeseg", "simulator"):
-        return squeezeseg_frames(root, split), lambda f: load_squeezeseg(f, cfg)
+        files = squeezeseg_frames(root, split)
+        for f in files:  # header-only reads: a wrong size is an InputError here, not deep inside tf.data
+            check_npy_size(f, cfg)
+        return files, lambda f: load_squeezeseg(f, cfg)
     table = semantickitti_class_table(cfg)
     from squeezeseg.projection import SphericalProjection
 
@@ -136,6 +139,17 @@ def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: Mo
     img = ri.image.astype(np.float32)
     img[..., 5] = ri.mask
     return img, labels
+
+
+def check_npy_size(path: Path, cfg: ModelConfig) -> None:
+    """Check the (H, W, 6) shape of a SqueezeSeg ``.npy`` from its header."""
+    try:
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"not a readable .npy file: {exc}", path) from None
+    if len(shape) != 3 or shape[2] != 6:
+        raise InputError(f"expected an (H, W, 6) SqueezeSeg array, got shape {shape}", path)
+    check_size(np.empty(shape[:2] + (0,)), cfg, path)
 
 
 def check_size(image: np.ndarray, cfg: ModelConfig, path: Path) -> None:

@@ -49,6 +49,11 @@ class TrainConfig:
     checkpoint_every: int = 500
     seed: int = 0
     flip: bool = True
+    # train on random column crops this wide (0: whole images); the saved model takes full width
+    crop_width: int = 0
+    # "dataset": mean/std measured on the training split (stored in the model); "config": as given
+    normalization: Literal["dataset", "config"] = "dataset"
+    normalization_frames: int = 200
 
 
 @dataclass
@@ -100,6 +105,8 @@ class ModelConfig:
             raise ValueError("'mean' and 'std' need 5 values (x, y, z, intensity, range), std > 0")
         if self.height < 1 or self.width % 16 != 0:
             raise ValueError(f"'width' must be a multiple of 16 (got {self.width})")
+        if self.train.crop_width and (self.train.crop_width % 16 or self.train.crop_width > self.width):
+            raise ValueError("'train.crop_width' must be a multiple of 16 and at most 'width'")
         if self.width_multiplier <= 0:
             raise ValueError("'width_multiplier' must be positive")
 

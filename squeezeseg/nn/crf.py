@@ -4,10 +4,14 @@ Each iteration takes the softmax of the current logits, passes messages inside a
 (3x5) window with two Gaussian kernels, transforms them with learnable 1x1 compatibility matrices and
 subtracts the result from the unary logits:
 
-* angular kernel ``exp(-(drow^2 + dcol^2) / theta_a^2)`` (fixed, a depthwise convolution);
+* angular kernel ``exp(-(drow^2 + dcol^2) / theta_a^2)`` (fixed);
 * bilateral kernel ``exp(-(drow^2 + dcol^2) / theta_a^2) * exp(-|dxyz|^2 / (2 theta_r^2))`` times the
   neighbour's mask, computed once per input from the (normalised) x, y, z channels, then reused by all
-  iterations (shifted slices, no per-pixel loops).
+  iterations.
+
+Both kernels read the same shifted slices of the softmax and accumulate offset by offset (no
+per-pixel loops, no (B, H, W, K, C) intermediates, and no depthwise convolution, whose CPU gradient
+is slow).
 
 Kernel widths are per class, as in the papers (cars get wider kernels than pedestrians).
 """
@@ -35,15 +39,13 @@ def angular_weights(size: Sequence[int], theta: Sequence[float]) -> np.ndarray:
     return np.exp(-d2 / np.asarray(theta, dtype=np.float64)[None, :] ** 2).astype(np.float32)
 
 
-def neighbours(t, size: Sequence[int]):
-    """Stack the ``size`` window of every pixel: (B, H, W, C) -> (B, H, W, K, C), zeros outside the image."""
+def shifted(t, size: Sequence[int]) -> list:
+    """The ``size`` window as K shifted copies of (B, H, W, C) ``t`` (zeros outside the image)."""
     kh, kw = size
     ph, pw = kh // 2, kw // 2
     h, w = ops.shape(t)[1], ops.shape(t)[2]
     padded = ops.pad(t, [[0, 0], [ph, ph], [pw, pw], [0, 0]])
-    return ops.stack(
-        [padded[:, ph + dy: ph + dy + h, pw + dx: pw + dx + w, :] for dy, dx in window_offsets(size)], axis=3
-    )
+    return [padded[:, ph + dy: ph + dy + h, pw + dx: pw + dx + w, :] for dy, dx in window_offsets(size)]
 
 
 @keras.saving.register_keras_serializable(package="squeezeseg")
@@ -84,31 +86,31 @@ class RecurrentCRF(layers.Layer):
         self.ang_compat = self.add_weight(
             name="angular_compatibility", shape=(c, c),
             initializer=keras.initializers.Constant(potts * self.angular_coef))
-        kh, kw = self.size
-        ang = np.zeros((kh * kw, c), np.float32)
-        centre = (kh // 2) * kw + kw // 2
-        ang[np.arange(kh * kw) != centre] = angular_weights(self.size, self.angular_theta_a)
-        self._ang_kernel = ang.reshape(kh, kw, c, 1)
+        self._ang = angular_weights(self.size, self.angular_theta_a)  # (K, C)
         self._bi_ang = angular_weights(self.size, self.bilateral_theta_a)  # (K, C)
         self._inv_2r2 = (1.0 / (2.0 * np.asarray(self.bilateral_theta_r) ** 2)).astype(np.float32)
         self.built = True
 
-    def bilateral_kernel(self, points):
-        """(B, H, W, K, C) bilateral weights, computed once per input."""
+    def bilateral_kernel(self, points) -> list:
+        """K tensors (B, H, W, C): the bilateral weight of each neighbour offset, computed once per input."""
         xyz, mask = points[..., :3], points[..., 3:4]
-        nb = neighbours(points[..., :4], self.size)
-        d2 = ops.sum(ops.square(nb[..., :3] - xyz[:, :, :, None, :]), axis=-1, keepdims=True)
-        return self._bi_ang * ops.exp(-d2 * self._inv_2r2) * nb[..., 3:4] * mask[:, :, :, None, :]
+        out = []
+        for k, s in enumerate(shifted(points[..., :4], self.size)):
+            d2 = ops.sum(ops.square(s[..., :3] - xyz), axis=-1, keepdims=True)
+            out.append(self._bi_ang[k] * ops.exp(-d2 * self._inv_2r2) * (s[..., 3:4] * mask))
+        return out
 
     def call(self, inputs):
         unary, points = inputs
-        bi_w = self.bilateral_kernel(ops.cast(points, unary.dtype))
-        ang_kernel = ops.convert_to_tensor(self._ang_kernel, dtype=unary.dtype)
+        # The kernel depends on the input only: no gradient flows through it.
+        bi_w = [ops.stop_gradient(w) for w in self.bilateral_kernel(ops.cast(points, unary.dtype))]
         x = unary
         for _ in range(self.iterations):
-            q = ops.softmax(x, axis=-1)
-            ang = ops.depthwise_conv(q, ang_kernel, strides=1, padding="same")
-            bi = ops.sum(bi_w * neighbours(q, self.size), axis=3)
+            ang, bi = 0.0, 0.0
+            # accumulate offset by offset: no (B, H, W, K, C) intermediate, which is memory-bound on CPU
+            for k, s in enumerate(shifted(ops.softmax(x, axis=-1), self.size)):
+                ang = ang + s * self._ang[k]
+                bi = bi + s * bi_w[k]
             x = unary - ops.matmul(ang, self.ang_compat) - ops.matmul(bi, self.bi_compat)
         return x
 
