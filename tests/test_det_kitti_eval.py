@@ -110,3 +110,94 @@ def test_no_ground_truth_is_nan_and_formatted():
     assert np.isnan(res["Cyclist"]["moderate"].ap40)
     table = format_results(res)
     assert "n/a" in table and "100.00" in table
+
+
+def _devkit_statistics(f, min_overlap, compute_fp, thresh=0.0):
+    """computeStatistics of evaluate_object.cpp transcribed loop for loop, the reference for the
+    vectorised version."""
+    from squeezeseg.detection.box2d import iou_matrix
+    from squeezeseg.detection.kitti_eval import NO_DETECTION, _dontcare_overlap
+
+    n = len(f.det)
+    assigned = [False] * n
+    below = [compute_fp and f.scores[j] < thresh for j in range(n)]
+    ov_m = iou_matrix(f.det, f.gt)
+    tp = fp = fn = 0
+    for i in range(len(f.gt)):
+        if f.ignored_gt[i] == -1:
+            continue
+        det_idx, valid, max_ov, assigned_ignored = -1, NO_DETECTION, 0.0, False
+        for j in range(n):
+            if f.ignored_det[j] == -1 or assigned[j] or below[j]:
+                continue
+            ov = ov_m[j, i]
+            if not compute_fp and ov > min_overlap and f.scores[j] > valid:
+                det_idx, valid = j, f.scores[j]
+            elif (
+                compute_fp
+                and ov > min_overlap
+                and (ov > max_ov or assigned_ignored)
+                and f.ignored_det[j] == 0
+            ):
+                max_ov, det_idx, valid, assigned_ignored = ov, j, 1, False
+            elif compute_fp and ov > min_overlap and valid == NO_DETECTION and f.ignored_det[j] == 1:
+                det_idx, valid, assigned_ignored = j, 1, True
+        if valid == NO_DETECTION and f.ignored_gt[i] == 0:
+            fn += 1
+        elif valid != NO_DETECTION and (f.ignored_gt[i] == 1 or f.ignored_det[det_idx] == 1):
+            assigned[det_idx] = True
+        elif valid != NO_DETECTION:
+            tp += 1
+            assigned[det_idx] = True
+    if compute_fp:
+        fp = sum(not (assigned[j] or f.ignored_det[j] != 0 or below[j]) for j in range(n))
+        dc_ov = _dontcare_overlap(f.det, f.dc)
+        for i in range(len(f.dc)):
+            for j in range(n):
+                if assigned[j] or f.ignored_det[j] != 0 or below[j]:
+                    continue
+                if dc_ov[j, i] > min_overlap:
+                    assigned[j] = True
+                    fp -= 1
+    return tp, fp, fn
+
+
+def test_vectorised_statistics_equal_the_devkit_loops():
+    from squeezeseg.detection.kitti_eval import _clean, _statistics
+
+    rng = np.random.default_rng(5)
+    types = ["Car", "Car", "Car", "Van", "Pedestrian", "DontCare"]
+    totals = np.zeros(3)
+    for _ in range(60):
+        gt = []
+        for _ in range(rng.integers(0, 8)):
+            x, y = rng.uniform(0, 300, 2)
+            w, h = rng.uniform(15, 80, 2)
+            gt.append(
+                Object2D(
+                    str(rng.choice(types)),
+                    (x, y, x + w, y + h),
+                    float(rng.choice([0, 0.2, 0.4])),
+                    int(rng.integers(0, 3)),
+                )
+            )
+        det = []
+        for g in gt + gt:  # jittered copies: several candidates per object, some too small
+            j = rng.normal(0, 4, 4)
+            box = tuple(np.sort([g.box[0] + j[0], g.box[2] + j[2]])) + ()
+            top, bottom = np.sort([g.box[1] + j[1], g.box[3] + j[3]])
+            det.append(
+                Object2D(
+                    str(rng.choice(["Car", "Pedestrian"])),
+                    (box[0], top, box[1], bottom),
+                    score=float(rng.uniform()),
+                )
+            )
+        for diff in range(3):
+            f, _ = _clean(gt, det, "Car", diff)
+            for t in (0.0, 0.3, 0.7):
+                stats = _statistics(f, 0.7, True, t)[:3]
+                assert stats == _devkit_statistics(f, 0.7, True, t)
+                totals += np.array(stats)
+            assert _statistics(f, 0.5, False)[:3] == _devkit_statistics(f, 0.5, False)
+    assert np.all(totals > 50)  # the cases exercised true positives, false positives and misses

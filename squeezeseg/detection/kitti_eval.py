@@ -91,22 +91,25 @@ def _statistics(
     for i in range(len(f.gt)):
         if f.ignored_gt[i] == -1:
             continue
-        det_idx, valid, max_ov, assigned_ignored = -1, NO_DETECTION, 0.0, False
-        for j in range(n_det):
-            if f.ignored_det[j] == -1 or assigned[j] or below[j]:
-                continue
-            ov = overlap[j, i]
-            if not compute_fp and ov > min_overlap and f.scores[j] > valid:
-                det_idx, valid = j, f.scores[j]
-            elif (
-                compute_fp
-                and ov > min_overlap
-                and (ov > max_ov or assigned_ignored)
-                and f.ignored_det[j] == 0
-            ):
-                max_ov, det_idx, valid, assigned_ignored = ov, j, 1, False
-            elif compute_fp and ov > min_overlap and valid == NO_DETECTION and f.ignored_det[j] == 1:
-                det_idx, valid, assigned_ignored = j, 1, True
+        # The devkit's candidate loop, vectorised: without FP counting the best-scoring overlapping
+        # detection; with it the first of largest overlap among valid detections, else the first
+        # overlapping too-small one (np.argmax returns the first maximum, as the loop's strict '>').
+        cand = (f.ignored_det != -1) & ~assigned & ~below & (overlap[:, i] > min_overlap)
+        det_idx, valid = -1, NO_DETECTION
+        if not compute_fp:
+            if cand.any():
+                idx = np.flatnonzero(cand)
+                det_idx = int(idx[np.argmax(f.scores[idx])])
+                valid = f.scores[det_idx]
+        else:
+            good, small = (
+                np.flatnonzero(cand & (f.ignored_det == 0)),
+                np.flatnonzero(cand & (f.ignored_det == 1)),
+            )
+            if len(good):
+                det_idx, valid = int(good[np.argmax(overlap[good, i])]), 1
+            elif len(small):
+                det_idx, valid = int(small[0]), 1
         if valid == NO_DETECTION and f.ignored_gt[i] == 0:
             fn += 1
         elif valid != NO_DETECTION and (f.ignored_gt[i] == 1 or f.ignored_det[det_idx] == 1):
@@ -121,12 +124,9 @@ def _statistics(
             dc_ov = _dontcare_overlap(f.det, f.dc)  # (N, D) intersection over detection area
             nstuff = 0
             for i in range(len(f.dc)):
-                for j in range(n_det):
-                    if assigned[j] or f.ignored_det[j] != 0 or below[j]:
-                        continue
-                    if dc_ov[j, i] > min_overlap:
-                        assigned[j] = True
-                        nstuff += 1
+                hit = ~assigned & (f.ignored_det == 0) & ~below & (dc_ov[:, i] > min_overlap)
+                assigned |= hit
+                nstuff += int(hit.sum())
             fp -= nstuff
     return tp, fp, fn, v
 

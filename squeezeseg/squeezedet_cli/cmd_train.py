@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers) -> None:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         augment=not args.no_augment,
         strategy=args.strategy,
-        verbose=2,
+        verbose=1 if sys.stdout.isatty() else 2,
         split=args.split,
         time_limit_s=None if args.minutes is None else 60 * args.minutes,
     )
