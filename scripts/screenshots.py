@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         pts = win.ctrl.points
         # The best-seen objects of frame 0 within 30 m that are still there in frame 1.
         nxt = {b.track_id for b in truth.get(1, [])}
-        cands = [b for b in truth[0] if b.track_id in nxt and np.hypot(*b.center[:2]) < 30]
-        cands.sort(key=lambda b: -int(b.contains(pts).sum()))
-        for b in cands[:3]:
+        cands = [b for b in truth[0] if b.track_id in nxt and np.hypot(*b.center[:2]) < 35
+                 and b.contains(pts).sum() >= 30]
+        for b in cands[:4]:
             win.ctrl.click(*b.center[:2])
         win.ctrl.select(0)
         win.bev.center_on(10.0, 0.0, span_m=60.0)

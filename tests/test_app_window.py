@@ -126,6 +126,16 @@ def test_demo_click_move_undo_redo_track_save_reopen(qtbot, demo_seq, demo_truth
 
     again = make_window(qtbot, demo_seq, out)
     assert {f: again.ctrl.boxes(f) for f in range(3)} == saved
+    # Export (KITTI tracking needs the camera calibration), then import into a fresh session.
+    again.ctrl.export("tracking", tmp_path / "labels.txt")
+    assert len((tmp_path / "labels.txt").read_text().splitlines()) == 2
+    third = make_window(qtbot, demo_seq, tmp_path / "fresh")
+    third.ctrl.import_labels(tmp_path / "labels.txt")
+    for f in range(3):
+        got, want = third.ctrl.boxes(f), saved[f]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert np.allclose(g.center, w.center, atol=0.02) and g.label == w.label
     assert not [m for m in messages if m[0] == "error"]
 
 
@@ -252,21 +262,26 @@ def test_screenshot_command(qtbot, demo_seq, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_prelabel_with_detector_gives_proposals_on_real_kitti(qtbot, kitti_object, tmp_path, messages):
-    # The shipped SqueezeDet through camera fusion on a real KITTI frame (imports TensorFlow: slow).
+@pytest.mark.parametrize("source", ["detector", "segmentation"])
+def test_prelabel_with_shipped_models_on_real_kitti(qtbot, kitti_object, tmp_path, messages, source):
+    # The shipped SqueezeDet (camera fusion) or SqueezeSeg on a real KITTI frame (TensorFlow: slow).
+    if source == "detector":
+        from squeezeseg.detection.detect import default_model_path
+
+        if not Path(default_model_path()).is_file():
+            pytest.skip(f"no shipped SqueezeDet weights at {default_model_path()}")
     win = MainWindow(AppController())
     qtbot.addWidget(win)
-    assert win.ctrl.open(kitti_object, tmp_path / "out")
+    assert win.ctrl.open(kitti_object, tmp_path / "out", frame=2)
     truth = win.ctrl.boxes()
     for _ in truth:                      # start from an empty frame
         win.ctrl.select(0)
         win.ctrl.delete_box()
-    props = win.ctrl.prelabel("detector")
+    props = win.ctrl.prelabel(source)
     assert not [m for m in messages if m[0] == "error"], messages
     assert props, "no proposals"
-    # At least one proposal lies on a labelled car, and the per-point pre-labels are classes or -1.
-    cars = [b for b in truth if b.label == "Car"]
-    assert max(p.bev_iou(c) for p in props for c in cars) > 0.3
+    # At least one proposal lies on a labelled object; the per-point pre-labels are classes or -1.
+    assert truth and max(p.bev_iou(b) for p in props for b in truth) > 0.3
     assert win.ctrl.point_labels.shape == (len(win.ctrl.points),)
     assert win.ctrl.point_labels.min() >= -1 and (win.ctrl.point_labels >= 0).any()
     win.ctrl.accept_proposals()

@@ -183,7 +183,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.ctrl.import_labels(Path(path))
 
     def export_dialog(self, fmt: str) -> None:
-        path = QtWidgets.QFileDialog.getExistingDirectory(self, f"Export {fmt} labels to folder")
+        """json and tracking export write one file; kitti and semantickitti a folder of per-frame files."""
+        if fmt in ("json", "tracking"):
+            suffix = "json" if fmt == "json" else "txt"
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {fmt} labels",
+                                                            f"labels.{suffix}", f"*.{suffix}")
+        else:
+            path = QtWidgets.QFileDialog.getExistingDirectory(self, f"Export {fmt} labels to folder")
         if path:
             self.ctrl.export(fmt, Path(path))
 
