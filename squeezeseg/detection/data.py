@@ -157,7 +157,7 @@ def augment(
     clipped, labels = clipped[ok], labels[ok]
     if flip and rng.random() < 0.5:
         out = out[:, ::-1]
-        clipped = np.c_[W - 1 - clipped[:, 2], clipped[:, 1], W - 1 - clipped[:, 0], clipped[:, 3]]
+        clipped = np.c_[W - clipped[:, 2], clipped[:, 1], W - clipped[:, 0], clipped[:, 3]].clip(0, W - 1)
     return np.ascontiguousarray(out), clipped, labels
 
 

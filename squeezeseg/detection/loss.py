@@ -65,32 +65,26 @@ def loss_terms(
 
 @keras.saving.register_keras_serializable(package="squeezeseg")
 class SqueezeDetLoss(keras.losses.Loss):
-    """Keras loss: packed targets (from :meth:`Targets.packed`) vs. the ConvDet output; returns the total."""
+    """Keras loss: packed targets (from :meth:`Targets.packed`) vs. the ConvDet output; returns the total.
 
-    def __init__(
-        self,
-        anchors,
-        num_classes: int,
-        image_size,
-        coef=(5.0, 75.0, 100.0, 1.0),
-        name="squeezedet_loss",
-        **kwargs,
-    ):
+    Built from the model config (a dict), so a saved model stores the config, not 10^4 anchors.
+    """
+
+    def __init__(self, config: dict, name="squeezedet_loss", **kwargs):
+        from squeezeseg.config import from_dict
+        from squeezeseg.models.squeezedet import SqueezeDetConfig
+
         super().__init__(name=name, **kwargs)
-        self.anchors = np.asarray(anchors, dtype=np.float32)
-        self.num_classes = int(num_classes)
-        self.image_size = tuple(int(v) for v in image_size)
-        self.coef = tuple(float(c) for c in coef)
+        self.config = dict(config)
+        cfg = from_dict(SqueezeDetConfig, self.config)
+        self.anchors = cfg.anchors()
+        self.num_classes = len(cfg.classes)
+        self.image_size = cfg.input_size
+        self.coef = (cfg.loss_bbox, cfg.loss_conf_pos, cfg.loss_conf_neg, cfg.loss_class)
 
     def call(self, y_true, y_pred):
         t = loss_terms(y_true, y_pred, self.anchors, self.num_classes, self.image_size, self.coef)
         return t["bbox"] + t["conf"] + t["class"]
 
     def get_config(self):
-        return {
-            "anchors": self.anchors.tolist(),
-            "num_classes": self.num_classes,
-            "image_size": list(self.image_size),
-            "coef": list(self.coef),
-            "name": self.name,
-        }
+        return {"config": self.config, "name": self.name}

@@ -74,13 +74,8 @@ def compile_model(config: SqueezeDetConfig, total_steps: int = 1000):
         opt = keras.optimizers.SGD(lr, momentum=0.9, clipnorm=config.clip_norm)
     else:
         opt = keras.optimizers.Adam(lr, clipnorm=config.clip_norm)
-    coef = (config.loss_bbox, config.loss_conf_pos, config.loss_conf_neg, config.loss_class)
-    # jit_compile=False: XLA compilation costs a minute on CPU before the first step and gains little here.
-    model.compile(
-        opt,
-        loss=SqueezeDetLoss(config.anchors(), len(config.classes), config.input_size, coef),
-        jit_compile=False,
-    )
+    # No XLA: the plain TF graph runs everywhere (CPU, GPU, distribution) without a compile step.
+    model.compile(opt, loss=SqueezeDetLoss(config.to_dict()), jit_compile=False)
     return model
 
 
