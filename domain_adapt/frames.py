@@ -65,20 +65,24 @@ def load_unlabelled(cfg: ModelConfig, folder: str | Path, views: int = 1) -> np.
     A point cloud gives ``views`` images (front window, then the scan turned by 360/views degrees
     each time), so a few full scans give more unlabelled target images.
     """
-    from squeezeseg.data.sources import with_mask
-    from squeezeseg.io import read_points
     from squeezeseg.normalization import dataset_files
 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("target folder not found", folder)
-    files = dataset_files(folder)
+    return load_unlabelled_files(cfg, dataset_files(folder), views)
+
+
+def load_unlabelled_files(cfg: ModelConfig, files: list[Path], views: int = 1) -> np.ndarray:
+    """(T, H, W, 6) range images of the given ``.npy`` range images and point clouds (see
+    :func:`load_unlabelled`)."""
+    from squeezeseg.data.sources import with_mask
+    from squeezeseg.io import read_points, read_squeezeseg_npy
+
     proj = None
     images = []
-    for path in files:
+    for path in map(Path, files):
         if path.suffix == ".npy" and is_range_image(path):
-            from squeezeseg.io import read_squeezeseg_npy
-
             img = with_mask(*read_squeezeseg_npy(path))[0]
             check_shape(img, cfg, path)
             images.append(img)
@@ -88,6 +92,8 @@ def load_unlabelled(cfg: ModelConfig, folder: str | Path, views: int = 1) -> np.
         for k in range(max(1, views)):
             ri = proj.project(rotate_z(points[:, :4], -2 * np.pi * k / max(1, views)))
             images.append(as_input(ri))
+    if not images:
+        raise InputError("no target scans given")
     return np.stack(images)
 
 
