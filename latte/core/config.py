@@ -55,7 +55,7 @@ class OneClickConfig:
     min_points: int = 3
     max_height_above_ground: float = 4.0
     fitter: Literal["search", "pca"] = "search"
-    criterion: Literal["variance", "closeness", "area"] = "variance"
+    criterion: Literal["variance", "closeness", "area"] = "closeness"
     angle_step_deg: float = 1.0
     use_size_prior: bool = True
     plausible_factor: float = 1.3
