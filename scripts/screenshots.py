@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         nxt = {b.track_id for b in truth.get(1, [])}
         cands = [b for b in truth[0] if b.track_id in nxt and np.hypot(*b.center[:2]) < 35
                  and b.contains(pts).sum() >= 30]
-        for b in cands[:4]:
-            win.ctrl.click(*b.center[:2])
+        for b in cands[:4]:   # click where an annotator would: on the object's points
+            inside = pts[b.contains(pts), :2]
+            win.ctrl.click(*inside.mean(axis=0))
         win.ctrl.select(0)
         win.bev.center_on(10.0, 0.0, span_m=60.0)
         app.processEvents()
