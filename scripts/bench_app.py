@@ -112,9 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--kitti", action="store_true", help="also the real KITTI object frames (shared data)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the slow scatter baseline")
+    ap.add_argument("--blas-threads", action="store_true",
+                    help="keep OpenBLAS's default threads (the app limits them to 1)")
     args = ap.parse_args(argv)
 
     from PyQt5 import QtWidgets
+
+    from latte.app.main import limit_blas_threads
+
+    if not args.blas_threads:
+        limit_blas_threads()
 
     from latte.app import dialogs
     from latte.app.controller import AppController

@@ -34,6 +34,17 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def limit_blas_threads() -> None:
+    """One BLAS thread for the app process: its matrix products are tall and thin (N x 4 @ 4 x 4
+    point transforms), where OpenBLAS threads only add start-up and contention (measured 5-10x slower
+    per projection of a 115k-point frame on a loaded 2-core machine; scripts/bench_app.py)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it the app only runs slower
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _print_message(level: str, title: str, text: str) -> None:
     print(f"latte: {level}: {title}: {text}", file=sys.stderr)
 
@@ -52,6 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     from PyQt5 import QtCore, QtWidgets
 
     size = _size(args.size)
+    limit_blas_threads()
     path: Path | None = Path(args.sequence) if args.sequence else None
     if args.demo:
         from latte.app.demo import DEMO_FRAMES, demo_sequence
