@@ -28,50 +28,66 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def interleaved_ms(fns: dict, x, repeat: int, warmup: int = 3) -> dict:
+    """Median ms of each ``fn(x)``, timed in turn within each round so that all of them see the same
+    load on a shared machine (the ratio is the figure)."""
+    import numpy as np
+
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn(x)
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn(x)
+            times[k].append(1000 * (time.perf_counter() - t))
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
 def seg_latency(cfg_name: str, calibration: str, repeat: int, threads: int, tmp: Path) -> dict:
-    """Float Keras vs INT8 LiteRT latency and file sizes of a freshly built model of ``cfg_name``."""
+    """Float Keras vs TFLite (INT8 as exported, INT8 with everything quantized, float32) latency and file
+    sizes of a freshly built model of ``cfg_name``, with and without the CRF."""
     import keras
     import numpy as np
 
     from squeezeseg.export.calibration import load_inputs
     from squeezeseg.export.engines import load_segmenter
     from squeezeseg.export.exporter import export_model
-    from squeezeseg.export.report import median_latency_ms
     from squeezeseg.models import build_model, load_model_config
     from squeezeseg.segmenter import Segmenter, keras_predict_fn
 
-    keras.utils.set_random_seed(0)
-    cfg = load_model_config(cfg_name)
-    model = build_model(cfg)
-    path = tmp / f"{cfg.name}.keras"
-    model.save(path)
-    t = time.perf_counter()
-    int8 = export_model(path, "int8", tmp / f"{cfg.name}.int8.tflite", calibration=calibration, count=32)
-    convert_s = time.perf_counter() - t
-    f32 = export_model(path, "float32", tmp / f"{cfg.name}.f32.tflite")
-    x = np.stack(load_inputs(calibration, {"kind": "squeezeseg", "config": cfg.to_dict()}, 1))
-    keras_seg = Segmenter(keras_predict_fn(model, cfg), cfg, path)
-    runtimes = {
-        "keras": keras_seg,
-        "tflite_int8": load_segmenter(int8, "tflite", threads),
-        "tflite_f32": load_segmenter(f32, "tflite", threads),
-    }
-    lat = {k: median_latency_ms(s.logits, x, repeat, warmup=3) for k, s in runtimes.items()}
-    return {
-        "config": cfg_name,
-        "params": int(model.count_params()),
-        "threads": threads,
-        "latency_ms": lat,
-        "ratio_int8_vs_keras": lat["tflite_int8"] / lat["keras"],
-        "ratio_f32tflite_vs_keras": lat["tflite_f32"] / lat["keras"],
-        "xnnpack": runtimes["tflite_int8"].predict_fn.delegate,
-        "size_mb": {
-            "keras": path.stat().st_size / 1e6,
-            "int8": int8.stat().st_size / 1e6,
-            "float32_tflite": f32.stat().st_size / 1e6,
-        },
-        "int8_convert_s": convert_s,
-    }
+    out = {"config": cfg_name, "threads": threads, "repeat": repeat}
+    for crf in (True, False):
+        keras.utils.set_random_seed(0)
+        cfg = load_model_config(cfg_name)
+        cfg.crf.enabled = crf
+        model = build_model(cfg)
+        tag = "crf" if crf else "no_crf"
+        path = tmp / f"{cfg.name}_{tag}.keras"
+        model.save(path)
+        files = {"tflite_int8": export_model(path, "int8", tmp / f"{tag}.int8.tflite", calibration, 32)}
+        if crf:
+            files["tflite_int8_all"] = export_model(
+                path, "int8", tmp / f"{tag}.all.tflite", calibration, 32, quantize_all=True
+            )
+            files["tflite_f32"] = export_model(path, "float32", tmp / f"{tag}.f32.tflite")
+        x = np.stack(load_inputs(calibration, {"kind": "squeezeseg", "config": cfg.to_dict()}, 1))
+        runtimes = {"keras": Segmenter(keras_predict_fn(model, cfg), cfg, path)}
+        runtimes.update({k: load_segmenter(f, "tflite", threads) for k, f in files.items()})
+        lat = interleaved_ms({k: s.logits for k, s in runtimes.items()}, x, repeat)
+        out[tag] = {
+            "params": int(model.count_params()),
+            "latency_ms": lat,
+            "ratio_vs_keras": {k: v / lat["keras"] for k, v in lat.items() if k != "keras"},
+            "xnnpack": {k: runtimes[k].predict_fn.delegate for k in files},
+            "size_mb": {
+                "keras": path.stat().st_size / 1e6,
+                **{k: f.stat().st_size / 1e6 for k, f in files.items()},
+            },
+        }
+        print(json.dumps({tag: out[tag]}, indent=1), flush=True)
+    return out
 
 
 def seg_accuracy(
@@ -98,13 +114,13 @@ def det_bench(model_path: Path, kitti: Path, repeat: int, threads: int, tmp: Pat
     from squeezeseg.detection.data import load_image, resize_image
     from squeezeseg.export.engines import load_detector
     from squeezeseg.export.exporter import export_model
-    from squeezeseg.export.report import det_task, median_latency_ms
+    from squeezeseg.export.report import det_task
 
     int8 = export_model(model_path, "int8", tmp / "det.int8.tflite", calibration=kitti / "image_2", count=64)
     dets = {"keras": load_detector(model_path, "keras"), "int8": load_detector(int8, "tflite", threads)}
     img = next(iter(sorted((kitti / "image_2").glob("*.png"))))
     x = resize_image(load_image(img), dets["keras"].config.input_size)[None].astype(np.float32)
-    lat = {k: median_latency_ms(d.raw, x, repeat, warmup=3) for k, d in dets.items()}
+    lat = interleaved_ms({k: d.raw for k, d in dets.items()}, x, repeat)
     return {
         "model": str(model_path),
         "latency_ms": lat,
@@ -141,7 +157,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         res["seg_latency"] = seg_latency(args.seg_config, calibration, args.repeat, args.threads, tmp)
-        print(json.dumps(res["seg_latency"], indent=1), flush=True)
         if args.seg_model.is_file():
             res["seg_accuracy"] = seg_accuracy(
                 args.seg_model,
