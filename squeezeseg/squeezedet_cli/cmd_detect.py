@@ -11,7 +11,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("detect", help="detect objects in images; write <name>.png and <name>.txt")
     p.add_argument("images", nargs="+", help="image files (PNG/JPEG, any size)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--model", default=None, help="trained .keras model (default: the shipped one)")
+    p.add_argument("--model", default=None,
+                   help="trained .keras model or a .tflite/.onnx export (default: the shipped one)")
+    p.add_argument("--engine", choices=("keras", "tflite", "onnx"), default=None,
+                   help="runtime (default: from the model file's suffix)")
     p.add_argument("--nms", type=float, default=None, help="NMS IoU threshold (default: the model's, 0.4)")
     p.add_argument("--score", type=float, default=None, help="minimum score kept (default: the model's)")
     p.set_defaults(func=run)
@@ -20,11 +23,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.atomic import atomic_path
     from squeezeseg.detection.data import load_image
-    from squeezeseg.detection.detect import SqueezeDetector, draw_detections
+    from squeezeseg.detection.detect import draw_detections
     from squeezeseg.detection.labels import write_kitti_2d
     from squeezeseg.errors import InputError
+    from squeezeseg.export.engines import load_detector
 
-    detector = SqueezeDetector.load(args.model)
+    detector = load_detector(args.model, args.engine)
     out = Path(args.out)
     failed = 0
     for name in args.images:
