@@ -106,7 +106,7 @@ def test_demo_click_move_undo_redo_track_save_reopen(qtbot, demo_seq, demo_truth
     # Class key 2 relabels; the per-instance log counts the operations.
     qtbot.keyClick(win, QtCore.Qt.Key_2)
     assert win.ctrl.boxes()[0].label == win.ctrl.class_names[1]
-    assert "ops" in win.stats.text()
+    assert "ops" in win.stats.text() and "ops" in win.effort.text()   # panel and status bar
 
     # Next frame: the tracker proposes the object near its true position; Enter accepts it.
     qtbot.keyClick(win, QtCore.Qt.Key_D)
@@ -286,3 +286,15 @@ def test_prelabel_with_shipped_models_on_real_kitti(qtbot, kitti_object, tmp_pat
     assert win.ctrl.point_labels.min() >= -1 and (win.ctrl.point_labels >= 0).any()
     win.ctrl.accept_proposals()
     assert len(win.ctrl.boxes()) == len(props)
+
+
+def test_labels_of_another_sequence_are_refused(qtbot, demo_seq, shared_data, tmp_path, messages):
+    labels = shared_data / "kitti_tracking" / "label_02" / "0000.txt"
+    if not labels.is_file():
+        pytest.skip(f"{labels} not found")
+    win = make_window(qtbot, demo_seq, tmp_path / "s")
+    click_at(qtbot, win, 11.0, -4.4)
+    before = {f: win.ctrl.boxes(f) for f in range(3)}
+    win.ctrl.import_labels(labels)            # 154 frames of a real drive into a 3-frame sequence
+    assert [m for m in messages if m[0] in ("error", "warning")], "no dialog"
+    assert {f: win.ctrl.boxes(f) for f in range(3)} == before

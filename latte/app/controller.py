@@ -411,14 +411,23 @@ class AppController(QtCore.QObject):
             self.status.emit(f"exported {fmt} labels to {folder}")
 
     @guarded("Cannot import labels")
-    def import_labels(self, path: str | Path, fmt: str | None = None) -> None:
-        if self.session is not None:
-            report = self.session.import_labels(Path(path), fmt)
-            if report.errors:
-                self.message.emit("warning", "Some labels were skipped",
-                                  "\n".join(_describe(e) for e in report.errors[:10]))
-            self.status.emit(f"imported {report.n_boxes} boxes from {path}")
+    def import_labels(self, path: str | Path, fmt: str | None = None) -> bool:
+        """Import a label file or folder, all or nothing: when any line does not fit this sequence
+        (another drive's file, frames out of range, bad lines) the import is undone and reported."""
+        if self.session is None:
+            return False
+        report = self.session.import_labels(Path(path), fmt)
+        if report.errors:
+            self.session.undo()
+            shown = "\n".join(_describe(e) for e in report.errors[:8])
+            more = f"\n... and {len(report.errors) - 8} more" if len(report.errors) > 8 else ""
+            self.message.emit("error", "Labels do not fit this sequence",
+                              f"{len(report.errors)} problems, nothing was imported:\n{shown}{more}")
             self.boxes_changed.emit()
+            return False
+        self.status.emit(f"imported {report.n_boxes} boxes from {path}")
+        self.boxes_changed.emit()
+        return True
 
     # ---- pre-labels -------------------------------------------------------------------------
     @guarded("Cannot pre-label")

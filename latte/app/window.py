@@ -38,6 +38,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self._bind_shortcuts()
         self._connect()
+        self.effort = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.effort)
         self.statusBar().showMessage("Open a sequence (Ctrl+O) or start with `latte --demo`.")
         self._tick = QtCore.QTimer(self)
         self._tick.timeout.connect(self._update_status)
@@ -266,7 +268,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_status()
 
     def _update_status(self) -> None:
-        self.stats.setText(self.ctrl.stats_text())
+        """Effort figures (time and operations per instance) in the panel and the status bar."""
+        text = self.ctrl.stats_text()
+        self.stats.setText(text)
+        self.effort.setText("  |  ".join(text.splitlines()[:2]))
 
     # ---- lifecycle --------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
