@@ -298,3 +298,21 @@ def test_labels_of_another_sequence_are_refused(qtbot, demo_seq, shared_data, tm
     win.ctrl.import_labels(labels)            # 154 frames of a real drive into a 3-frame sequence
     assert [m for m in messages if m[0] in ("error", "warning")], "no dialog"
     assert {f: win.ctrl.boxes(f) for f in range(3)} == before
+
+
+def test_failed_autosave_keeps_edit_in_memory_and_files_intact(qtbot, demo_seq, tmp_path, messages):
+    # The session folder disappears under the app (a unmounted or replaced disk): every save fails.
+    out = tmp_path / "session"
+    win = make_window(qtbot, demo_seq, out)
+    click_at(qtbot, win, 11.0, -4.4)
+    assert len(win.ctrl.boxes()) == 1
+    out.rename(tmp_path / "moved")
+    out.write_text("not a folder")
+    saved = (tmp_path / "moved" / "session.json").read_bytes()
+    qtbot.keyClick(win, QtCore.Qt.Key_Delete)
+    errors = [m for m in messages if m[0] == "error"]
+    assert errors and "autosave failed" in errors[0][2]
+    assert win.ctrl.boxes() == []                          # the edit is kept in memory
+    assert "NOT SAVED" in win.stats.text()
+    assert out.read_text() == "not a folder"
+    assert (tmp_path / "moved" / "session.json").read_bytes() == saved
