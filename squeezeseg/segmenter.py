@@ -82,6 +82,9 @@ class Segmenter:
         if pts.ndim != 2 or pts.shape[1] < 4:
             raise InputError(f"points must be (N, >=4) x, y, z, intensity, got {pts.shape}", self.source)
         out = np.zeros(len(pts), np.int32)
+        if len(pts) == 0:
+            log.warning("empty point cloud: nothing to segment")
+            return out
         fov = self.config.fov_deg
         turns = int(round(360.0 / fov)) if full_circle and fov < 360 and (360.0 / fov).is_integer() else 1
         seen = 0

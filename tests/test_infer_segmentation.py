@@ -1,0 +1,139 @@
+"""Segmenter, inference and evaluation CLIs: shapes, empty scans, bad input, written files."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from squeezeseg.cli import main
+from squeezeseg.errors import InputError
+from squeezeseg.models import build_model, load_model_config
+from squeezeseg.segmenter import default_model_path, load_model
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """An untrained HDL-64E model, 64 x 64 over the front 90 degrees (fast, real projection)."""
+    cfg = load_model_config("squeezesegv2")
+    cfg.width, cfg.width_multiplier = 64, 0.25
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    build_model(cfg).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def segmenter(model_path):
+    return load_model(model_path)
+
+
+def _scan(n=4000, seed=0):
+    """Points on a ring around the sensor at sensor-like elevations, with intensity."""
+    rng = np.random.default_rng(seed)
+    az = rng.uniform(-np.pi, np.pi, n)
+    el = np.deg2rad(rng.uniform(-24, 2, n))
+    r = rng.uniform(5, 30, n)
+    pts = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el),
+                    rng.random(n)], 1)
+    return pts.astype(np.float32)
+
+
+def test_predict_range_image(segmenter):
+    img = np.zeros((64, 64, 5), np.float32)
+    img[20:40, 10:50] = [10.0, 1.0, -1.0, 0.3, 10.1]
+    labels = segmenter.predict_range_image(img)
+    assert labels.shape == (64, 64) and labels.dtype == np.int32
+    assert np.all(labels[img[..., 4] == 0] == 0)
+    assert set(np.unique(labels)) <= {0, 1, 2, 3}
+    with pytest.raises(InputError, match="mismatch.*64x64"):
+        segmenter.predict_range_image(np.zeros((64, 512, 5), np.float32))
+
+
+def test_predict_points_covers_the_full_circle(segmenter):
+    pts = _scan()
+    calls = []
+    real_fn = segmenter.predict_fn
+    segmenter.predict_fn = lambda b: calls.append(1) or real_fn(b)
+    try:
+        labels = segmenter.predict_points(pts)
+        front = segmenter.predict_points(pts, full_circle=False)
+    finally:
+        segmenter.predict_fn = real_fn
+    assert labels.shape == (len(pts),) and len(calls) == 5  # four 90-degree windows, then one
+    behind = pts[:, 0] < -abs(pts[:, 1])
+    assert np.all(front[behind] == 0)
+    inside = segmenter.projection.project(pts).rows >= 0
+    np.testing.assert_array_equal(labels[inside], front[inside])
+
+
+def test_empty_scan_gives_unknown_and_a_warning(segmenter, caplog):
+    above = np.array([[0.0, 0.0, 50.0, 0.1], [0.1, 0.0, 80.0, 0.2]], np.float32)  # straight up: no beam
+    with caplog.at_level(logging.WARNING):
+        labels = segmenter.predict_points(above)
+    assert np.all(labels == 0) and "no points in the field of view" in caplog.text
+    assert len(segmenter.predict_points(np.zeros((0, 4), np.float32))) == 0
+    with pytest.raises(InputError, match=r"\(N, >=4\)"):
+        segmenter.predict_points(np.zeros((5, 3), np.float32))
+
+
+def test_infer_cli_writes_labels_and_png(model_path, tmp_path):
+    from squeezeseg.io import read_semantickitti_labels, write_points
+
+    pts = _scan(3000, seed=1)
+    scan = tmp_path / "000007.bin"
+    write_points(scan, pts)
+    out = tmp_path / "out"
+    assert main(["infer", str(scan), "--model", str(model_path), "--out", str(out), "--no-progress"]) == 0
+    classes, instances = read_semantickitti_labels(out / "000007.label", n_points=len(pts))
+    assert len(classes) == len(pts) and set(np.unique(classes)) <= {0, 10, 30, 31}
+    assert (out / "000007.png").stat().st_size > 1000
+
+
+def test_infer_cli_bad_scan_exits_2_without_output(model_path, tmp_path, capsys):
+    bad = tmp_path / "broken.bin"
+    bad.write_bytes(b"\x00" * 7)  # not a multiple of 4 floats
+    out = tmp_path / "out"
+    assert main(["infer", str(bad), "--model", str(model_path), "--out", str(out), "--no-progress"]) == 2
+    assert "broken.bin" in capsys.readouterr().err
+    assert not (out / "broken.label").exists()
+    assert main(["infer", str(bad), "--model", str(tmp_path / "none.keras"), "--out", str(out)]) == 2
+
+
+def test_evaluate_cli_writes_json_and_markdown(model_path, tmp_path, capsys):
+    from squeezeseg.data.synthetic import write_synthetic_dataset
+
+    data = write_synthetic_dataset(tmp_path / "d", frames=2, height=64, width=64, val=2)
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(data), "--model", str(model_path), "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert report["frames"] == 2 and set(report["class"]) == {"unknown", "car", "pedestrian", "cyclist"}
+    gt = np.asarray(report["confusion"]).sum(1)
+    assert gt.sum() == report["points"] and gt[1:].sum() > 0
+    assert "| car |" in (out / "eval.md").read_text() and "mIoU" in capsys.readouterr().out
+
+
+def test_profile_cli(capsys):
+    assert main(["profile", "squeezeseg"]) == 0
+    assert "fire9" in capsys.readouterr().out
+
+
+def test_exported_engines_are_a_clear_error_when_missing(model_path):
+    try:
+        import squeezeseg.export.engines  # noqa: F401
+    except ImportError:
+        with pytest.raises(InputError, match="squeezeseg.export.engines"):
+            load_model(model_path, engine="onnx")
+    else:
+        pytest.skip("squeezeseg.export.engines exists: covered by the export tests")
+
+
+def test_shipped_default_model_loads():
+    if not default_model_path().is_file():
+        pytest.skip("the shipped default model has not been trained yet")
+    seg = load_model()
+    assert seg.classes == ["unknown", "car", "pedestrian", "cyclist"]
+    assert seg.config.architecture == "squeezesegv2" and (seg.config.height, seg.config.width) == (64, 512)
+    labels = seg.predict_points(_scan(2000, seed=2))
+    assert labels.shape == (2000,) and labels.max() < 4
