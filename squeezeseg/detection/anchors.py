@@ -18,8 +18,12 @@ def kmeans_anchor_shapes(sizes: np.ndarray, k: int = 9, seed: int = 0) -> np.nda
     sizes = sizes[np.all(np.isfinite(sizes) & (sizes > 0), axis=1)]
     if len(sizes) < k:
         raise InputError(f"k-means anchors need at least {k} boxes, got {len(sizes)}")
-    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(sizes)
-    centres = km.cluster_centers_
+    if len(np.unique(sizes, axis=0)) < k:
+        # fewer distinct shapes than anchors: repeat them (KMeans would only warn and do the same)
+        uniq = np.unique(sizes, axis=0)
+        centres = uniq[np.arange(k) % len(uniq)]
+    else:
+        centres = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(sizes).cluster_centers_
     return centres[np.argsort(centres[:, 0] * centres[:, 1])]
 
 
