@@ -19,6 +19,7 @@ def tiny_config(arch="squeezesegv2"):
     cfg = load_model_config("squeezesegv2_small")
     cfg.architecture = arch
     cfg.height, cfg.width, cfg.width_multiplier = 8, 32, 0.125
+    cfg.train.crop_width = 0
     cfg.crf.enabled = False
     return cfg
 
@@ -93,3 +94,35 @@ def test_empty_target_is_refused(model_and_target):
     model, target = model_and_target
     with pytest.raises(InputError, match="no target images"):
         calibrate(model, target[:0], progress=False)
+
+
+def test_calibrate_cli(tmp_path, capsys):
+    from squeezeseg.cli import main
+    from squeezeseg.data.synthetic import write_synthetic_dataset
+
+    cfg = tiny_config()
+    target = write_synthetic_dataset(tmp_path / "target", frames=2, height=8, width=32) / "lidar_2d"
+    v2 = build_segmenter(cfg, context_aggregation=False)
+    v2.save(tmp_path / "v2.keras")
+    out = tmp_path / "calibrated.keras"
+    assert main(["adapt", "calibrate", "--model", str(tmp_path / "v2.keras"), "--target", str(target),
+                 "--out", str(out)]) == 0
+    import keras
+
+    import squeezeseg.nn  # noqa: F401
+
+    calibrated = keras.saving.load_model(out, compile=False)
+    assert worst_deviation(calibrated, target_images_from(target)) < 1e-3
+    v1 = build_model(tiny_config("squeezeseg"))
+    v1.save(tmp_path / "v1.keras")
+    assert main(["adapt", "calibrate", "--model", str(tmp_path / "v1.keras"), "--target", str(target),
+                 "--out", str(tmp_path / "x.keras")]) == 2
+    err = capsys.readouterr().err
+    assert "v1.keras" in err and "no batch-norm layers" in err
+    assert not (tmp_path / "x.keras").exists()
+
+
+def target_images_from(folder):
+    from domain_adapt.frames import load_unlabelled
+
+    return load_unlabelled(tiny_config(), folder)

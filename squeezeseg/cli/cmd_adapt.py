@@ -42,6 +42,16 @@ def register(subparsers) -> None:
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=run_render)
 
+    c = sub.add_parser("calibrate", help="progressive domain calibration of a trained model on real scans",
+                       description="Re-estimate every batch-norm layer's statistics on unlabelled real "
+                       "scans, "
+                       "layer by layer from the input (SqueezeSegV2 Algorithm 2); writes a new model.")
+    c.add_argument("--model", required=True, help="trained segmentation model (.keras, with batch norm)")
+    c.add_argument("--target", required=True, help="unlabelled real scans or range images")
+    c.add_argument("--out", type=Path, required=True, help="calibrated model to write (.keras)")
+    c.add_argument("--views", type=int, default=4, help="target images per raw target scan")
+    c.set_defaults(func=run_calibrate)
+
     q = sub.add_parser("pipeline", help="train and evaluate the ablation: sim-only ... +context aggregation",
                        description="Trains sim-only, +intensity rendering, +correlation alignment, +domain "
                        "calibration, +context aggregation and prints the ablation table (car and pedestrian "
@@ -74,6 +84,30 @@ def run_train_renderer(args: argparse.Namespace) -> int:
     cfg = load_model_config(args.model_config)
     images = load_unlabelled(cfg, args.data, views=args.views)
     model = train_renderer(images, args.loss, args.steps, progress=not args.no_progress)
+    try:
+        with atomic_path(args.out) as tmp:
+            model.save(tmp)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", args.out) from None
+    print(args.out)
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from domain_adapt.calibration import batch_norm_layers, calibrate
+    from domain_adapt.frames import load_unlabelled
+    from squeezeseg.atomic import atomic_path
+    from squeezeseg.errors import InputError
+    from squeezeseg.models import load_keras_model
+
+    if args.out.suffix != ".keras":
+        raise InputError("the model file must end in .keras", args.out)
+    model, cfg = load_keras_model(args.model)
+    try:
+        batch_norm_layers(model)
+    except InputError as exc:
+        raise InputError(exc.message, args.model) from None
+    calibrate(model, load_unlabelled(cfg, args.target, views=args.views))
     try:
         with atomic_path(args.out) as tmp:
             model.save(tmp)
