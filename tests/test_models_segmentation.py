@@ -134,3 +134,16 @@ def test_profile_counts_all_parameters():
     assert conv14.macs == 64 * 512 * 3 * 3 * 64 * 4
     assert 2e9 < sum(r.macs for r in rows) < 4e9
     assert "total" in format_table(rows)
+
+
+def test_batch_norm_folding_keeps_outputs():
+    from squeezeseg.models.fold import fold_batch_norm
+
+    cfg = tiny("squeezesegv2")
+    model = build_model(cfg)
+    x = _input(seed=2)
+    for _ in range(3):
+        model(x, training=True)  # non-trivial moving statistics
+    folded = fold_batch_norm(model, cfg)
+    assert not any(layer.name.endswith("_bn") for layer in folded.layers)
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x, training=False)), atol=1e-4)

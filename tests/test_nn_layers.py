@@ -29,6 +29,16 @@ def test_fire_and_deconv_shapes_and_reload(tmp_path, bn):
     _roundtrip(model, x, tmp_path)
 
 
+def test_context_aggregation_separable_pool_is_the_7x7_max_pool():
+    import tensorflow as tf
+
+    layer = ContextAggregation(reduction=2)
+    x = np.random.default_rng(5).normal(size=(1, 9, 12, 4)).astype("float32")
+    layer(x)
+    full = tf.nn.max_pool2d(x, 7, 1, "SAME")
+    np.testing.assert_array_equal(np.asarray(layer.pool_h(layer.pool_w(x))), full.numpy())
+
+
 def test_context_aggregation_gates_between_zero_and_input():
     x = np.abs(np.random.default_rng(1).normal(size=(1, 6, 10, 8))).astype("float32")
     y = np.asarray(ContextAggregation(reduction=4)(x))

@@ -15,7 +15,9 @@ class ContextAggregation(layers.Layer):
         super().__init__(**kwargs)
         self.reduction = int(reduction)
         self.pool_size = int(pool_size)
-        self.pool = layers.MaxPooling2D(self.pool_size, strides=1, padding="same", name="pool")
+        # a k x k max pool is a 1 x k pool followed by a k x 1 pool (2k instead of k^2 comparisons)
+        self.pool_w = layers.MaxPooling2D((1, self.pool_size), strides=1, padding="same", name="pool_w")
+        self.pool_h = layers.MaxPooling2D((self.pool_size, 1), strides=1, padding="same", name="pool_h")
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
@@ -27,7 +29,7 @@ class ContextAggregation(layers.Layer):
         self.built = True
 
     def call(self, x):
-        return x * self.excite(self.squeeze(self.pool(x)))
+        return x * self.excite(self.squeeze(self.pool_h(self.pool_w(x))))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
