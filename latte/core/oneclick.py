@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from latte.core.config import LatteConfig, load_latte_config
 from latte.core.ground import GroundModel, fit_ground, ground_mask
-from latte.core.rectangle_fit import fit_box, grow_to_prior
+from latte.core.rectangle_fit import face_extents, fit_box, grow_to_prior
 from squeezeseg.boxes import Box3D
 
 
@@ -164,7 +164,7 @@ class OneClickAnnotator:
             box = box.replace(label=guess_label(box.size))
         cls = self.config.class_config(box.label)
         if c.use_size_prior and cls is not None:
-            box = grow_to_prior(box, _prior_lw(cls.size, box.label))
+            box = grow_to_prior(box, _prior_lw(cls.size, box.label), face_lw=face_extents(pts, box.yaw))
         return box.replace(point_indices=idx)
 
     def _xyz(self, idx: np.ndarray) -> np.ndarray:

@@ -108,18 +108,26 @@ def fit_box(
 
 
 def grow_to_prior(
-    box: Box3D, prior_lw: tuple[float, float], sensor_xy: tuple[float, float] = (0.0, 0.0)
+    box: Box3D,
+    prior_lw: tuple[float, float],
+    sensor_xy: tuple[float, float] = (0.0, 0.0),
+    face_lw: tuple[float, float] | None = None,
 ) -> Box3D:
     """Grow a box fitted to a partial view to at least the class's typical length and width.
 
     The visible faces are the ones nearest the sensor, so each too-short side is extended away
-    from the sensor, keeping its near edge fixed.
+    from the sensor, keeping its near edge fixed. ``face_lw`` (default: the box's length and
+    width) are the extents of the visible vertical faces along the box's axes, which decide
+    whether the long fitted side is the object's length or its width.
     """
     l, w, h = box.size
     pl, pw = prior_lw
     if l >= pl and w >= pw:
         return box
-    if _visible_side_is_width(l, w, pl, pw):
+    fl, fw = (l, w) if face_lw is None else face_lw
+    view = np.asarray(box.center[:2]) - np.asarray(sensor_xy)
+    along = abs(np.cos(box.yaw) * view[0] + np.sin(box.yaw) * view[1]) / max(np.hypot(*view), 1e-9)
+    if _visible_side_is_width(fl, fw, pl, pw, head_on_is_end=along >= np.sqrt(0.5)):
         # Only the front or back face is visible (a car seen from behind): the long fitted side
         # is the object's width, so the heading is perpendicular to it.
         box = box.replace(size=(w, l, h), yaw=float(np.arctan2(np.cos(box.yaw), -np.sin(box.yaw))))
@@ -137,20 +145,47 @@ def grow_to_prior(
     return box.replace(center=(center[0], center[1], box.center[2]), size=(l, w, h))
 
 
-def _visible_side_is_width(l: float, w: float, pl: float, pw: float, thin: float = 0.3) -> bool:
-    """Whether the long fitted side (l >= w) is the object's width rather than its length.
+def face_extents(points: np.ndarray, yaw: float, low_fraction: float = 0.5) -> tuple[float, float]:
+    """Extents along a box's length and width axes (heading ``yaw``) of the points in the lower
+    ``low_fraction`` of the cluster's height: the vertical faces (a car's rear, its side), not the
+    roof, bonnet or rear window, which spread along the sensor's ray as sloped surfaces do."""
+    p = np.asarray(points, dtype=np.float64)
+    z0, z1 = p[:, 2].min(), p[:, 2].max()
+    low = p[p[:, 2] <= z0 + low_fraction * (z1 - z0)]
+    if len(low) < 3:
+        low = p
+    c, s = np.cos(yaw), np.sin(yaw)
+    u = low[:, 0] * c + low[:, 1] * s
+    v = -low[:, 0] * s + low[:, 1] * c
+    return float(np.ptp(u)), float(np.ptp(v))
 
-    Both assignments of the fitted sides to the prior's sides are scored by how far each visible
-    side is from its prior, in log ratio: a side seen shorter than its prior costs little (a
-    partial view is normal), one longer than 1.15 x its prior (priors are class means) costs
-    much. A side thinner than ``thin`` (a lone face) is not scored. So a lone 2.7 m face is a
-    truck's width and an L of 2.2 x 1.7 m keeps 2.2 m as a car's length.
+
+def _visible_side_is_width(
+    l: float, w: float, pl: float, pw: float, head_on_is_end: bool = True, thin: float = 0.3
+) -> bool:
+    """Whether the fitted side along the box's length axis (extent ``l``) is the object's width.
+
+    Both assignments of the fitted extents (``l`` along the box axis, ``w`` across) to the
+    prior's sides are scored by how far each visible side is from its prior, in log ratio: a side
+    seen shorter than its prior costs little (a partial view is normal), one longer than 1.15 x
+    its prior (priors are class means) costs much. A side thinner than ``thin`` (a lone face) is
+    not scored. When both are shorter than their priors the sizes cannot tell (the costs tie):
+    the face seen head-on is taken as fully seen (a grazing face loses its far end), so it is
+    the prior side its extent is nearer to. ``head_on_is_end``: the face across the box axis
+    (extent ``w``) is the one facing the sensor.
     """
 
     def cost(v: float, p: float) -> float:
         p *= 1.15
         return 0.3 * float(np.log(p / v)) if v < p else 4.0 * float(np.log(v / p))
 
-    as_length = cost(l, pl) + (cost(w, pw) if w >= thin else 0.0)
-    as_width = cost(l, pw) + (cost(w, pl) if w >= thin else 0.0)
-    return as_width < as_length
+    def scored(v: float) -> bool:
+        return v >= thin
+
+    as_length = (cost(l, pl) if scored(l) else 0.0) + (cost(w, pw) if scored(w) else 0.0)
+    as_width = (cost(l, pw) if scored(l) else 0.0) + (cost(w, pl) if scored(w) else 0.0)
+    if abs(as_width - as_length) > 0.05 or not (scored(l) and scored(w)):
+        return as_width < as_length
+    seen = w if head_on_is_end else l  # extent of the head-on face
+    is_width = abs(np.log(seen / pw)) < abs(np.log(seen / pl))
+    return is_width != head_on_is_end
