@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latte.core.rectangle_fit import fit_box, grow_to_prior, search_heading
+from latte.core.rectangle_fit import face_extents, fit_box, grow_to_prior, search_heading
 from squeezeseg.boxes import Box3D
 
 
@@ -80,3 +80,24 @@ def test_prior_grows_away_from_the_sensor():
     assert grown.center[0] > 30.0
     big = Box3D((30.0, 0.0, -1.0), (4.5, 1.8, 1.4), 0.0)
     assert grow_to_prior(big, (3.9, 1.6)) == big
+
+
+def test_ambiguous_l_takes_the_head_on_face_as_fully_seen():
+    # An L of 1.75 m x 1.5 m fits a car either way round; the face seen head-on (the 1.75 m one,
+    # spanning across the ray) is taken as complete, so it is the width and the box turns.
+    box = Box3D((30.0, 2.0, -1.0), (1.75, 1.5, 1.4), np.pi / 2, "Car")
+    grown = grow_to_prior(box, (3.9, 1.6))
+    assert _angle_err(grown.yaw, 0.0) < 1e-6
+    assert grown.size[0] == pytest.approx(3.9) and grown.center[0] > 30.0
+    # The same L with the 1.75 m face along the ray (seen at a grazing angle) stays the length.
+    kept = grow_to_prior(box.replace(yaw=0.0), (3.9, 1.6))
+    assert _angle_err(kept.yaw, 0.0) < 1e-6
+
+
+def test_face_extents_ignore_sloped_upper_surfaces():
+    # Rear face (low, 1.6 m across) and rear-window rows spread 1.5 m along the ray up high.
+    rng = np.random.default_rng(0)
+    rear = np.c_[np.full(40, 30.0), rng.uniform(-0.8, 0.8, 40), rng.uniform(-1.6, -1.0, 40)]
+    window = np.c_[rng.uniform(30.2, 31.7, 20), rng.uniform(-0.6, 0.6, 20), rng.uniform(-0.6, -0.4, 20)]
+    fl, fw = face_extents(np.r_[rear, window], 0.0)
+    assert fl < 0.3 and fw == pytest.approx(1.6, abs=0.1)
