@@ -113,3 +113,20 @@ def test_bad_input_exits_2_with_the_file_named(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nothing")]) == 2
     assert "not a KITTI object folder" in capsys.readouterr().err
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "o"), "--input-size", "100x50"]) == 2
+
+
+def test_shipped_default_runs_from_a_fresh_process(tmp_path):
+    """The real entry point in a new interpreter: the shipped model must deserialise on its own."""
+    import subprocess
+    import sys
+
+    from squeezeseg.detection.detect import default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("no shipped SqueezeDet weights")
+    img = tmp_path / "road.png"
+    Image.fromarray(np.full((375, 1242, 3), 90, np.uint8)).save(img)
+    cmd = [sys.executable, "-m", "squeezeseg.squeezedet_cli", "detect", str(img), "--out", str(tmp_path / "o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "o" / "road.png").is_file() and (tmp_path / "o" / "road.txt").is_file()

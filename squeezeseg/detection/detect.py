@@ -48,6 +48,7 @@ class SqueezeDetector:
         """Load ``path`` (a ``.keras`` file with its ``.json``), or the shipped default when None."""
         import keras
 
+        import squeezeseg.nn  # noqa: F401  (registers Fire, so a fresh process can deserialise the model)
         from squeezeseg.config import from_dict
 
         path = Path(path) if path is not None else default_model_path()

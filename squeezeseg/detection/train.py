@@ -82,8 +82,12 @@ def compile_model(config: SqueezeDetConfig, total_steps: int = 1000):
 def save_model(model, config: SqueezeDetConfig, path: str | Path, extra: dict | None = None) -> Path:
     """Write ``path`` (.keras, no optimizer) and its ``.json`` sidecar (config + ``extra``) atomically."""
     path = Path(path)
+    # A fresh copy of the network: Keras 3 would otherwise store the optimizer slots (3x the weights)
+    # and the compile config; inference needs neither.
+    plain = build_squeezedet(config)
+    plain.set_weights(model.get_weights())
     with atomic_path(path) as tmp:
-        model.save(tmp, include_optimizer=False)
+        plain.save(tmp)
     meta = {"format": "squeezedet", "config": config.to_dict(), **(extra or {})}
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     return path
