@@ -126,7 +126,15 @@ def test_shipped_default_runs_from_a_fresh_process(tmp_path):
         pytest.skip("no shipped SqueezeDet weights")
     img = tmp_path / "road.png"
     Image.fromarray(np.full((375, 1242, 3), 90, np.uint8)).save(img)
-    cmd = [sys.executable, "-m", "squeezeseg.squeezedet_cli", "detect", str(img), "--out", str(tmp_path / "o")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "squeezeseg.squeezedet_cli",
+        "detect",
+        str(img),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "o" / "road.png").is_file() and (tmp_path / "o" / "road.txt").is_file()
