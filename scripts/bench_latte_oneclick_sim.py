@@ -8,7 +8,7 @@ band, with the class given and without it (the annotator guesses it).
 
 Frames are cached under --cache (simulating one costs a few seconds), so re-runs are quick.
 
-Usage: .venv/bin/python scripts/bench_latte_oneclick_sim.py [--scenes 12] [--frame 0]
+Usage: .venv/bin/python scripts/bench_latte_oneclick_sim.py [--scenes 16] [--frame 0]
        [--min-points 30] [--cache DIR] [--details]
 """
 
@@ -95,7 +95,7 @@ def report(rows: list[tuple[str, str, float]], title: str) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenes", type=int, default=12, help="simulated scenes (seeds 0..N-1)")
+    ap.add_argument("--scenes", type=int, default=16, help="simulated scenes (seeds 0..N-1)")
     ap.add_argument("--frame", type=int, default=0, help="frame of each scene")
     ap.add_argument("--min-points", type=int, default=30)
     ap.add_argument(
