@@ -8,7 +8,7 @@ band, with the class given and without it (the annotator guesses it).
 
 Frames are cached under --cache (simulating one costs a few seconds), so re-runs are quick.
 
-Usage: .venv/bin/python scripts/bench_latte_oneclick_sim.py [--scenes 16] [--frame 0]
+Usage: .venv/bin/python scripts/bench_latte_oneclick_sim.py [--scenes 16] [--first-seed 0] [--frame 0]
        [--min-points 30] [--cache DIR] [--details]
 """
 
@@ -96,6 +96,7 @@ def report(rows: list[tuple[str, str, float]], title: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=16, help="simulated scenes (seeds 0..N-1)")
+    ap.add_argument("--first-seed", type=int, default=0, help="seed of the first scene (held-out checks)")
     ap.add_argument("--frame", type=int, default=0, help="frame of each scene")
     ap.add_argument("--min-points", type=int, default=30)
     ap.add_argument(
@@ -110,7 +111,7 @@ def main() -> int:
     ann = OneClickAnnotator()
     rows: dict[bool, list[tuple[str, str, float]]] = {True: [], False: []}
     cpu: list[float] = []
-    for seed in range(args.scenes):
+    for seed in range(args.first_seed, args.first_seed + args.scenes):
         pts, boxes, counts = simulated_frame(seed, args.frame, args.cache)
         ann.set_frame(pts)
         for box, n in zip(boxes, counts):
@@ -139,7 +140,7 @@ def main() -> int:
                         f"gt l={box.size[0]:.2f} w={box.size[1]:.2f} yaw={box.yaw:+.2f}  IoU {iou:.3f}  {fit}"
                     )
     print(
-        f"simulated HDL-64E scenes: {args.scenes} (frame {args.frame}); "
+        f"simulated HDL-64E scenes: {args.scenes} from seed {args.first_seed} (frame {args.frame}); "
         f"objects with >= {args.min_points} points"
     )
     report(rows[True], "class given")
