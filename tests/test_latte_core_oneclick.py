@@ -116,12 +116,12 @@ def test_real_kitti_objects_all_get_a_box(kitti_object):
 
 def _rows_behind_wall() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A car 35 m ahead seen from behind: three rows on its sloped rear (0.6 m apart along the
-    ray, 0.25 m apart in height), and a wall 0.45 m beside it running along the ray."""
+    ray, 0.25 m apart in height), and a 7 m wall 0.45 m beside it running along the ray."""
     lat = np.arange(-0.7, 0.71, 0.1)
     car = np.concatenate(
         [np.c_[np.full_like(lat, 35.0 + 0.6 * k), lat, np.full_like(lat, -1.2 + 0.25 * k)] for k in range(3)]
     )
-    along = np.arange(34.0, 38.0, 0.1)
+    along = np.arange(33.0, 40.0, 0.1)
     wall = np.concatenate(
         [np.c_[along, np.full_like(along, -1.15 - 0.1 * k), np.full_like(along, -1.0)] for k in range(3)]
     )

@@ -200,16 +200,19 @@ def _prior_lw(size: tuple[float, float, float], label: str) -> tuple[float, floa
 
 
 def _fits(xyz: np.ndarray, limit: tuple[float, float, float], ground_z: float) -> bool:
-    """Whether the points' bounding rectangle (at their principal heading) fits ``limit`` (l, w)
-    and their top is at most ``limit`` h above ``ground_z`` (an object merged with a wall or a
-    tree behind it is too tall)."""
-    from latte.core.rectangle_fit import pca_heading, rectangle_at
-
+    """Whether the points' smallest bounding rectangle (headings searched every 5 degrees; the
+    principal axis of a partial L-shaped view is diagonal, so its rectangle would be too wide)
+    fits ``limit`` (l, w) and their top is at most ``limit`` h above ``ground_z`` (an object
+    merged with a wall or a tree behind it is too tall)."""
     if len(xyz) < 3:
         return True
-    xy = xyz[:, :2]
-    _, l, w, _ = rectangle_at(xy - xy.mean(axis=0), pca_heading(xy))
-    return l <= limit[0] and w <= limit[1] and float(xyz[:, 2].max()) - ground_z <= limit[2]
+    if float(xyz[:, 2].max()) - ground_z > limit[2]:
+        return False
+    a = np.radians(np.arange(0.0, 90.0, 5.0))
+    xy = xyz[:, :2] - xyz[:, :2].mean(axis=0)
+    e1 = np.ptp(xy @ np.stack([np.cos(a), np.sin(a)]), axis=0)
+    e2 = np.ptp(xy @ np.stack([-np.sin(a), np.cos(a)]), axis=0)
+    return bool(np.any((np.maximum(e1, e2) <= limit[0]) & (np.minimum(e1, e2) <= limit[1])))
 
 
 class _Neighbours:
