@@ -96,6 +96,7 @@ def test_predict_points_through_engine_matches_keras(tiny_model, exported, share
     assert (got == want).mean() > 0.999
 
 
+@pytest.mark.slow
 def test_int8_io_model_takes_float_arrays(tiny_model, tmp_path):
     from squeezeseg.export.engines import TFLiteRunner
     from squeezeseg.export.exporter import export_model

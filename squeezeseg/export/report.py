@@ -80,14 +80,15 @@ def layer_of(tensor_name: str) -> str | None:
 
 
 def float_layer_nodes(model: bytes, layers: Sequence[str]) -> list[str]:
-    """Output tensor names of the ops of ``layers`` and of every op that reads the model input."""
+    """Output tensor names of the ops of ``layers``, of every op that reads the model input, and of the
+    glue ops outside any layer (e.g. the slice of normalised x, y, z that feeds the CRF)."""
     it = _interpreter(model)
     names = {t["index"]: t["name"] for t in it.get_tensor_details()}
     inp = it.get_input_details()[0]["index"]
     nodes = []
     for op in it._get_ops_details():
         outs = [names[i] for i in op["outputs"] if i >= 0]
-        if inp in op["inputs"] or any(layer_of(n) in layers for n in outs):
+        if inp in op["inputs"] or any(layer_of(n) in layers or layer_of(n) is None for n in outs):
             nodes += outs
     return nodes
 
