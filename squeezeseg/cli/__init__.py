@@ -12,7 +12,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `squeezeseg`."""
     import squeezeseg.cli as pkg
 
-    parser = build_parser("squeezeseg", "LiDAR projection, SqueezeSeg training, evaluation and inference.", pkg)
+    about = "LiDAR projection, SqueezeSeg training, evaluation and inference."
+    parser = build_parser("squeezeseg", about, pkg)
     return run_main(parser, argv)
 
 
