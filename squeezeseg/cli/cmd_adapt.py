@@ -75,7 +75,6 @@ def register(subparsers) -> None:
 def run_train_renderer(args: argparse.Namespace) -> int:
     from domain_adapt.frames import load_unlabelled
     from domain_adapt.intensity_rendering import train_renderer
-    from squeezeseg.atomic import atomic_path
     from squeezeseg.errors import InputError
     from squeezeseg.models import load_model_config
 
@@ -84,19 +83,26 @@ def run_train_renderer(args: argparse.Namespace) -> int:
     cfg = load_model_config(args.model_config)
     images = load_unlabelled(cfg, args.data, views=args.views)
     model = train_renderer(images, args.loss, args.steps, progress=not args.no_progress)
+    return _save_model(model, args.out)
+
+
+def _save_model(model, out) -> int:
+    """Save a Keras model atomically; an unwritable target is a user error."""
+    from squeezeseg.atomic import atomic_path
+    from squeezeseg.errors import InputError
+
     try:
-        with atomic_path(args.out) as tmp:
+        with atomic_path(out) as tmp:
             model.save(tmp)
     except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", args.out) from None
-    print(args.out)
+        raise InputError(f"cannot write: {exc.strerror}", out) from None
+    print(out)
     return 0
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from domain_adapt.calibration import batch_norm_layers, calibrate
     from domain_adapt.frames import load_unlabelled
-    from squeezeseg.atomic import atomic_path
     from squeezeseg.errors import InputError
     from squeezeseg.models import load_keras_model
 
@@ -108,13 +114,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise InputError(exc.message, args.model) from None
     calibrate(model, load_unlabelled(cfg, args.target, views=args.views))
-    try:
-        with atomic_path(args.out) as tmp:
-            model.save(tmp)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", args.out) from None
-    print(args.out)
-    return 0
+    return _save_model(model, args.out)
 
 
 def run_render(args: argparse.Namespace) -> int:
