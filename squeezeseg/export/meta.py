@@ -19,19 +19,10 @@ def keras_model_meta(path: str | Path) -> tuple[Any, dict[str, Any]]:
     Segmentation models carry their config inside; SqueezeDet models keep it in the ``.json`` beside.
     Anything else is an InputError naming the file ("not one of ours").
     """
+    from squeezeseg.models import load_keras_file
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError("model file not found", path)
-    if path.suffix != ".keras":
-        raise InputError("expected a Keras model file (.keras) to export", path)
-    import keras
-
-    import squeezeseg.nn  # noqa: F401  (registers the custom layers)
-
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for corrupt/foreign files
-        raise InputError(f"cannot load model: {exc}", path) from None
+    model = load_keras_file(path, "a Keras model file (.keras) to export")
     names = {layer.name for layer in model.layers}
     if "normalize" in names:
         from squeezeseg.models import check_model_matches_config, config_of

@@ -31,11 +31,10 @@ def config_of(model, source: str | Path = "<model>") -> ModelConfig:
     return ModelConfig.from_dict(data, source=source)
 
 
-def load_keras_model(path: str | Path):
-    """Load a saved ``.keras`` segmentation model; returns ``(model, config)``.
+def load_keras_file(path: str | Path, what: str = "a Keras model file (.keras)"):
+    """Load any ``.keras`` file of the toolkit (custom layers registered), without compiling.
 
-    A missing or unreadable file, or a model whose stored config disagrees with its layers
-    (input size, channels, classes), is one InputError naming the file.
+    A missing file, another suffix, or a file Keras cannot read is one InputError naming the file.
     """
     import keras
 
@@ -45,11 +44,21 @@ def load_keras_model(path: str | Path):
     if not path.is_file():
         raise InputError("model file not found", path)
     if path.suffix != ".keras":
-        raise InputError("expected a Keras model file (.keras)", path)
+        raise InputError(f"expected {what}", path)
     try:
-        model = keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for corrupt/incompatible files
         raise InputError(f"cannot load model: {exc}", path) from None
+
+
+def load_keras_model(path: str | Path):
+    """Load a saved ``.keras`` segmentation model; returns ``(model, config)``.
+
+    A missing or unreadable file, or a model whose stored config disagrees with its layers
+    (input size, channels, classes), is one InputError naming the file.
+    """
+    path = Path(path)
+    model = load_keras_file(path)
     cfg = config_of(model, path)
     check_model_matches_config(model, cfg, path)
     return model, cfg
