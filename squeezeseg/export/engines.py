@@ -36,21 +36,34 @@ def engine_for(path: str | Path) -> str:
     raise InputError("unknown model format (expected .keras, .tflite or .onnx)", path)
 
 
+def _existing_model(path: str | Path) -> Path:
+    """``path`` as a Path; a missing file is an InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("model file not found", path)
+    return path
+
+
+def _import_runtime(module: str, engine: str, package: str, path: Path):
+    """Import the runtime of ``engine``; a missing package is an InputError that says what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(
+            f"engine '{engine}' needs the {package} package, which is not installed (pip install {package})",
+            path,
+        ) from None
+
+
 class TFLiteRunner:
     """A LiteRT interpreter (XNNPACK delegate, ``threads`` threads) over one exported model."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError("model file not found", self.path)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise InputError(
-                "engine 'tflite' needs the ai-edge-litert package, which is not installed "
-                "(pip install ai-edge-litert)",
-                self.path,
-            ) from None
+        self.path = _existing_model(path)
+        litert = _import_runtime("ai_edge_litert.interpreter", "tflite", "ai-edge-litert", self.path)
+        Interpreter = litert.Interpreter
         self.meta = read_tflite_metadata(self.path)
         self.threads = threads or default_threads()
         self.delegate = "xnnpack"
@@ -108,17 +121,8 @@ class OnnxRunner:
     """An onnxruntime CPU session (``threads`` intra-op threads) over one exported model."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError("model file not found", self.path)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise InputError(
-                "engine 'onnx' needs the onnxruntime package, which is not installed "
-                "(pip install onnxruntime)",
-                self.path,
-            ) from None
+        self.path = _existing_model(path)
+        ort = _import_runtime("onnxruntime", "onnx", "onnxruntime", self.path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or default_threads()
         opts.log_severity_level = 3
