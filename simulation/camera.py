@@ -4,10 +4,12 @@ sky and haze), plus the KITTI calibration that relates camera and LiDAR."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simulation.classes import MATERIAL_COLOR, MATERIAL_ID, MATERIALS, PER_INSTANCE_COLOR
-from simulation.raycast import MARKING, FrameGeometry, rotate_z
+from simulation.raycast import MARKING, FrameGeometry
 from squeezeseg.calib import KittiCalib
 
 IMAGE_SIZE = (1242, 375)  # (width, height) of KITTI's colour camera
@@ -29,9 +31,16 @@ _PALETTE = np.array(
 )
 _TEXTURE_KINDS = ("flat", "noise", "road", "windows")
 _FLAT, _NOISE, _ROAD, _WINDOWS = range(4)
-_TEXTURE_CODE = np.array([_TEXTURE_KINDS.index(m.texture) for m in MATERIALS], np.uint8)
+# Surface codes of the shading tables: the materials, then road paint (MARKING) as one more code.
+_PAINT_CODE = len(MATERIALS)
+_N_CODES = len(MATERIALS) + 1
+_PAINT_COLOR = (0.88, 0.88, 0.85)
+_TEXTURE_CODE = np.array([_TEXTURE_KINDS.index(m.texture) for m in MATERIALS] + [_NOISE], np.uint8)
+_SURFACE_CODE = np.minimum(np.arange(256), len(MATERIALS) - 1).astype(np.uint8)  # material id -> code
+_SURFACE_CODE[MARKING] = _PAINT_CODE
 _PER_INSTANCE = np.isin(np.arange(len(MATERIALS)), PER_INSTANCE_COLOR)
 _GLASS = MATERIAL_ID["glass"]
+_SHADOW_OFFSET = 0.03  # shadow rays start this far (m) off the surface, towards the camera's side
 _HORIZON = np.array([0.78, 0.84, 0.9], np.float32)
 _ZENITH = np.array([0.35, 0.55, 0.85], np.float32)
 
@@ -71,8 +80,66 @@ def _hash_noise(ix: np.ndarray, iy: np.ndarray, iz: np.ndarray) -> np.ndarray:
     return (h >> np.uint32(20)).astype(np.float32) * np.float32(1.0 / 4096.0)
 
 
+def colour_table(max_instance: int) -> np.ndarray:
+    """((max_instance + 1) * 17, 3) float32 base colours indexed by ``instance * 17 + code`` (code: the
+    material id, or 16 for road paint). Paint and clothing take a palette colour picked by instance
+    and material; everything else its material colour."""
+    inst = np.arange(max_instance + 1)[:, None]
+    m = np.arange(len(MATERIALS))[None, :]
+    table = np.empty((max_instance + 1, _N_CODES, 3), np.float32)
+    table[:, :_PAINT_CODE] = MATERIAL_COLOR
+    table[:, _PAINT_CODE] = _PAINT_COLOR
+    own = _PER_INSTANCE[None, :] & (inst > 0)
+    table[:, :_PAINT_CODE][own] = _PALETTE[((inst * 7 + m) % len(_PALETTE))[own]]
+    return table.reshape(-1, 3)
+
+
+@dataclass
+class _SurfaceTables:
+    """Per-triangle shading of one frame seen from one camera position, for lookups by the hit
+    triangle's index: T triangles, the sentinel (no hit), and one extra row for road paint.
+
+    The flat shading makes this exact: a triangle's normal, and which side of it the camera sees,
+    are the same at every pixel it covers, so the sun's Lambert term is per triangle."""
+
+    rgb: tuple[np.ndarray, np.ndarray, np.ndarray]  # (T + 2,) base colour channels, 0-255 scale
+    kind: np.ndarray  # (T + 2,) uint8 texture kind
+    light: np.ndarray  # (T + 1,) light factor in full sun
+    sunlit: np.ndarray  # (T + 1,) bool: faces the sun, so a shadow ray decides
+    lift: np.ndarray  # (T + 1, 3) shadow-ray start offset: the camera-facing normal * 3 cm
+
+
+def _surface_tables(geometry: FrameGeometry, eye: np.ndarray, sun: np.ndarray) -> _SurfaceTables:
+    """Shading tables of ``geometry``'s triangles seen from ``eye`` (world frame)."""
+    normal, plane = geometry.triangle_planes()
+    n = normal.astype(np.float64)
+    facing = np.sign(n @ eye.astype(np.float64) - plane)  # +1 where the camera sees the front face
+    n *= facing[:, None]
+    lambert = np.clip(n @ sun.astype(np.float64), 0.0, 1.0).astype(np.float32)
+    code = np.append(_SURFACE_CODE[geometry.tri_material], np.uint8(_PAINT_CODE))
+    code[-2] = 0  # the sentinel
+    glass = code[:-1] == _GLASS
+    light = np.where(glass, 0.6 + 0.4 * np.abs(normal[:, 2]), 0.45 + 0.75 * lambert)  # glass mirrors the sky
+    counts = np.diff(geometry.offsets.astype(np.intp))
+    inst = np.append(np.repeat(geometry.instances[:-1].astype(np.intp), counts), [0, 0])
+    rgb = colour_table(int(inst.max()))[inst * _N_CODES + code] * np.float32(255.0)
+    return _SurfaceTables(
+        rgb=tuple(np.ascontiguousarray(rgb[:, c]) for c in range(3)),
+        kind=_TEXTURE_CODE[code],
+        light=light.astype(np.float32),
+        sunlit=(lambert > 0) & ~glass,
+        lift=(n * _SHADOW_OFFSET).astype(np.float32),
+    )
+
+
 class CameraSimulator:
-    """Renders camera 2 of a :func:`kitti_calibration` rig mounted with the LiDAR."""
+    """Renders camera 2 of a :func:`kitti_calibration` rig mounted with the LiDAR.
+
+    Per-frame work is kept low by work done once (the pixel rays, which depend only on the
+    intrinsics; the sky, which depends only on a ray's elevation, unchanged by the rig's yaw; the
+    ray buffers, refilled in place) and by per-triangle lookup tables (:class:`_SurfaceTables`)
+    instead of per-pixel vector arithmetic. Arrays are one per component (contiguous): NumPy is
+    several times slower on the columns of (N, 3) arrays."""
 
     def __init__(
         self,
@@ -87,72 +154,94 @@ class CameraSimulator:
         sun = np.asarray(sun, np.float32)
         self.sun = sun / np.linalg.norm(sun)
         self.shadows = shadows
+        self._dx, self._dy, self._dz = (np.ascontiguousarray(self.directions[:, k]) for k in range(3))
+        self._rays = np.empty((len(self.directions), 6), np.float32)
+        self._rays[:, 5] = self._dz
+        self._shadow_rays = np.empty((len(self.directions), 6), np.float32)
+        self._shadow_rays[:, 3:] = self.sun
+        sky = self._sky(self.directions) * np.float32(255.0) + np.float32(0.5)
+        self._sky_rgb = tuple(np.ascontiguousarray(sky[:, c]) for c in range(3))
 
     def render(self, geometry: FrameGeometry, position: np.ndarray, yaw: float) -> np.ndarray:
         """(H, W, 3) uint8 image seen from the LiDAR at world ``position`` heading ``yaw``."""
-        d = rotate_z(self.directions, yaw)
-        o = rotate_z(self.origin[None], yaw)[0] + np.asarray(position, np.float32)
-        hits = geometry.cast(o, d)
+        eye, dx, dy = self._fill_rays(position, yaw)
+        t, tri, paint = geometry.cast_triangles(self._rays)
+        tables = _surface_tables(geometry, eye, self.sun)
+        np.minimum(t, np.float32(1e4), out=t)  # no inf: misses get the sky below
+        p = (dx * t + eye[0], dy * t + eye[1], self._dz * t + eye[2])
+        light = tables.light[tri]
+        if self.shadows:
+            self._cast_shadows(geometry, tables, tri, p, light)
+        surface = tri.copy()
+        surface[paint] = len(tables.kind) - 1
+        light *= self._texture(tables.kind[surface], p)
+        fog = np.minimum(t * np.float32(1 / 300.0), np.float32(1.0))  # linear haze
+        light *= 1.0 - fog
+        sky = tri == len(tables.light) - 1
         W, H = self.image_size
-        rgb = self._shade(geometry, hits, o, d)
-        rgb[~hits.hit] = self._sky(d[~hits.hit])
-        np.clip(rgb, 0.0, 1.0, out=rgb)
-        rgb *= 255.0
-        rgb += 0.5
-        return rgb.astype(np.uint8).reshape(H, W, 3)
+        img = np.empty((H * W, 3), np.uint8)
+        for c in range(3):
+            v = tables.rgb[c][surface]
+            v *= light
+            v += fog * (_HORIZON[c] * np.float32(255.0)) + np.float32(0.5)
+            np.copyto(v, self._sky_rgb[c], where=sky)
+            np.minimum(v, np.float32(255.0), out=v)
+            img[:, c] = v
+        return img.reshape(H, W, 3)
+
+    def _fill_rays(self, position: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Write the frame's world-frame pixel rays into the reused (H*W, 6) buffer: the rig turned
+        by ``yaw`` about z (z components stay) and moved to ``position``. Returns the camera
+        centre and the x and y direction components (contiguous copies)."""
+        c, s = np.float32(np.cos(yaw)), np.float32(np.sin(yaw))
+        dx = c * self._dx
+        dx -= s * self._dy
+        dy = s * self._dx
+        dy += c * self._dy
+        ox, oy, oz = self.origin
+        eye = np.array([c * ox - s * oy, s * ox + c * oy, oz], np.float32) + np.asarray(position, np.float32)
+        rays = self._rays
+        rays[:, 3], rays[:, 4] = dx, dy
+        for k in range(3):
+            rays[:, k] = eye[k]
+        return eye, dx, dy
+
+    def _cast_shadows(
+        self, geometry: FrameGeometry, tables: _SurfaceTables, tri: np.ndarray, p: tuple, light: np.ndarray
+    ) -> None:
+        """Turn ``light`` to the shade level where a ray from a sunlit surface to the sun is blocked."""
+        lit = np.flatnonzero(tables.sunlit[tri])
+        if not len(lit):
+            return
+        rays = self._shadow_rays[: len(lit)]
+        lit_tri = tri[lit]
+        for k in range(3):
+            np.add(p[k][lit], tables.lift[:, k][lit_tri], out=rays[:, k])
+        light[lit[geometry.occluded_packed(rays)]] = np.float32(0.45)
 
     def _sky(self, d: np.ndarray) -> np.ndarray:
         up = np.clip(d[:, 2:3], 0.0, 1.0)
         return _HORIZON + (_ZENITH - _HORIZON) * np.sqrt(up) * 1.5
 
-    def _shade(self, geometry: FrameGeometry, hits, o: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """Colour of every pixel's hit (values where nothing was hit are overwritten by the sky)."""
-        t = np.where(hits.hit, hits.t, np.float32(0.0))
-        p = o + d * t[:, None]
-        is_mark = hits.material == MARKING
-        m = np.where(is_mark, 0, hits.material)
-        base = MATERIAL_COLOR[m]
-        per_inst = _PER_INSTANCE[m] & (hits.instance > 0)
-        pi = np.flatnonzero(per_inst)
-        base[pi] = _PALETTE[(hits.instance[pi].astype(np.int32) * 7 + m[pi]) % len(_PALETTE)]
-        base[is_mark] = (0.88, 0.88, 0.85)
-        base *= self._texture(_TEXTURE_CODE[m], p, is_mark)[:, None]
-        n = hits.normal
-        n *= -np.sign(np.einsum("ij,ij->i", n, d))[:, None]  # face the camera
-        diffuse = np.einsum("ij,j->i", n, self.sun)
-        np.clip(diffuse, 0.0, 1.0, out=diffuse)
-        if self.shadows:
-            lit = np.flatnonzero(diffuse > 0)
-            if len(lit):
-                shaded = geometry.occluded(p[lit] + n[lit] * np.float32(0.03), self.sun)
-                diffuse[lit[shaded]] = 0.0
-        light = 0.45 + 0.75 * diffuse
-        glass = np.flatnonzero(m == _GLASS)
-        light[glass] = 0.6 + 0.4 * np.abs(n[glass, 2])  # sky reflection on glass
-        base *= light[:, None]
-        fog = np.minimum(t * np.float32(1 / 300.0), np.float32(1.0))[:, None]  # linear haze
-        base += (_HORIZON - base) * fog
-        return base
-
     @staticmethod
-    def _texture(kind: np.ndarray, p: np.ndarray, is_mark: np.ndarray) -> np.ndarray:
+    def _texture(kind: np.ndarray, p: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         """Brightness factor of procedural textures: grain, asphalt speckle, facade windows."""
-        f = np.ones(len(p), np.float32)
+        f = np.ones(len(kind), np.float32)
         grain = np.flatnonzero(kind == _NOISE)
-        cell = np.floor(p[grain] * np.float32(4.0)).astype(np.int32)
-        f[grain] = 0.9 + 0.2 * _hash_noise(cell[:, 0], cell[:, 1], cell[:, 2])
-        road = np.flatnonzero((kind == _ROAD) & ~is_mark)
-        fine = np.floor(p[road] * np.float32(12.5)).astype(np.int32)
-        coarse = fine // 3
-        f[road] = 0.85 + 0.3 * _hash_noise(fine[:, 0], fine[:, 1], fine[:, 2]) * (
-            0.7 + 0.3 * _hash_noise(coarse[:, 0], coarse[:, 1], coarse[:, 2])
-        )
+        f[grain] = 0.9 + 0.2 * _hash_noise(*_cells(p, grain, 4.0))
+        road = np.flatnonzero(kind == _ROAD)
+        fine = _cells(p, road, 12.5)
+        f[road] = 0.85 + 0.3 * _hash_noise(*fine) * (0.7 + 0.3 * _hash_noise(*(c // 3 for c in fine)))
         win = np.flatnonzero(kind == _WINDOWS)
         if len(win):
-            q = p[win]
-            along = np.mod(q[:, 0] + q[:, 1], 3.0)
-            up = np.mod(q[:, 2], 3.2)
+            x, y, z = (c[win] for c in p)
+            along = np.mod(x + y, 3.0)
+            up = np.mod(z, 3.2)
             glass = (along > 0.8) & (along < 2.2) & (up > 1.0) & (up < 2.5)
-            cell = np.floor(q * np.float32(4.0)).astype(np.int32)
-            f[win] = np.where(glass, 0.35, 0.9 + 0.2 * _hash_noise(cell[:, 0], cell[:, 1], cell[:, 2]))
+            f[win] = np.where(glass, 0.35, 0.9 + 0.2 * _hash_noise(*_cells(p, win, 4.0)))
         return f
+
+
+def _cells(p: tuple[np.ndarray, np.ndarray, np.ndarray], idx: np.ndarray, per_m: float) -> list[np.ndarray]:
+    """Integer texture-cell coordinates (``per_m`` cells a metre) of the points ``idx``."""
+    return [np.floor(c[idx] * np.float32(per_m)).astype(np.int32) for c in p]

@@ -13,6 +13,7 @@ from simulation.classes import MATERIAL_ID
 from simulation.scene import Scene
 
 MARKING = 255  # material id returned for painted road markings
+_ASPHALT = MATERIAL_ID["asphalt"]
 
 
 def rotate_z(v: np.ndarray, yaw: float) -> np.ndarray:
@@ -26,6 +27,14 @@ def rotate_z(v: np.ndarray, yaw: float) -> np.ndarray:
     np.add(s * x, c * y, out=out[:, 1])
     out[:, 2] = v[:, 2]
     return out
+
+
+def pack_rays(origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """(R, 6) float32 C-contiguous rays [ox, oy, oz, dx, dy, dz], the layout Open3D casts in place."""
+    rays = np.empty((len(directions), 6), np.float32)
+    rays[:, :3] = origins
+    rays[:, 3:] = directions
+    return rays
 
 
 @dataclass
@@ -55,6 +64,8 @@ class FrameGeometry:
             mesh = agent.mesh.transformed(yaw, (x, y, scene.agent_z(x, y)))
             self.agent_meshes[agent.instance] = mesh
             parts.append((mesh, agent.instance))
+        self._meshes = [mesh for mesh, _ in parts]
+        self._planes: tuple[np.ndarray, np.ndarray] | None = None
         for mesh, inst in parts:
             gid = self.raycaster.add_triangles(mesh.vertices, mesh.triangles.astype(np.uint32))
             if gid != len(offsets):
@@ -68,30 +79,77 @@ class FrameGeometry:
         self.tri_material = np.concatenate(tri_material + [np.zeros(1, np.uint8)])
         self.offsets = np.asarray(offsets + [count], dtype=np.uint32)
         self.instances = np.asarray(instances + [0], dtype=np.uint16)
+        self._tri_start = self.offsets.astype(np.intp)  # gathers index with intp without a conversion
 
     def cast(self, origins: np.ndarray, directions: np.ndarray) -> Hits:
         """Cast rays (origins (R, 3) or (3,), unit directions (R, 3)) in the world frame."""
-        o = np.broadcast_to(np.asarray(origins, np.float32), directions.shape)
-        rays = np.concatenate([o, directions.astype(np.float32)], axis=1)
-        ans = self.raycaster.cast_rays(o3d.core.Tensor(rays))
-        t = ans["t_hit"].numpy()
-        gid = ans["geometry_ids"].numpy()
-        pid = ans["primitive_ids"].numpy()
-        hit = np.isfinite(t)
-        n_geom = len(self.offsets) - 1
-        gid = np.minimum(gid, n_geom).astype(np.int32)  # the invalid id (2**32 - 1) -> sentinel
-        tri = np.minimum(self.offsets[gid] + pid, len(self.tri_class) - 1)
-        cls = self.tri_class[tri]
+        return self.cast_packed(pack_rays(origins, directions))
+
+    def cast_packed(self, rays: np.ndarray) -> Hits:
+        """:meth:`cast` for rays already packed as :func:`pack_rays` does. Open3D reads the array in
+        place and its results are viewed, not copied, so a caller casting the same number of rays
+        every frame can refill one buffer instead of building new arrays each time."""
+        ans = self.raycaster.cast_rays(o3d.core.Tensor.from_numpy(rays))
+        t, gid, tri = self._first_hits(ans)
         material = self.tri_material[tri]
-        road = hit & (material == MATERIAL_ID["asphalt"])
-        if road.any():
-            p = o[road] + directions[road] * t[road, None]
-            material[np.flatnonzero(road)[self.scene.marking(p[:, 0], p[:, 1])]] = MARKING
-        return Hits(t, hit, cls, material, self.instances[gid], ans["primitive_normals"].numpy())
+        material[self._paint(rays, t, material)] = MARKING
+        normal = ans["primitive_normals"].numpy()
+        return Hits(t, np.isfinite(t), self.tri_class[tri], material, self.instances[gid], normal)
+
+    def cast_triangles(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First hits of packed rays as ``(t, tri, paint)``: distance (inf = no hit), index of the
+        triangle hit into ``tri_class``/``tri_material`` (the sentinel last index for no hit), and
+        the indices of the rays that hit road paint. Less work than :meth:`cast_packed` for a caller
+        that looks its per-pixel values up in per-triangle tables (the camera)."""
+        ans = self.raycaster.cast_rays(o3d.core.Tensor.from_numpy(rays))
+        t, _, tri = self._first_hits(ans)
+        return t, tri, self._paint(rays, t, self.tri_material[tri])
+
+    def _first_hits(self, ans: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t, geometry index, triangle index) of Open3D's ``cast_rays`` answer; a ray that hits
+        nothing (ids 2**32 - 1) gets the sentinel geometry and triangle."""
+        t = ans["t_hit"].numpy()
+        sentinel = len(self.tri_class) - 1
+        gid = np.minimum(ans["geometry_ids"].numpy(), len(self.offsets) - 1)
+        tri = self._tri_start[gid]
+        tri += ans["primitive_ids"].numpy()
+        np.minimum(tri, sentinel, out=tri)
+        return t, gid, tri
+
+    def _paint(self, rays: np.ndarray, t: np.ndarray, material: np.ndarray) -> np.ndarray:
+        """Indices of the rays whose asphalt hit lies on road-marking paint."""
+        road = np.flatnonzero(material == _ASPHALT)  # a miss has the sentinel's material 0
+        r, tr = rays[road], t[road]
+        x = r[:, 3] * tr
+        x += r[:, 0]
+        y = r[:, 4] * tr
+        y += r[:, 1]
+        return road[self.scene.marking(x, y)]
+
+    def triangle_planes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit normals (T + 1, 3) float32 of all triangles, in ``tri_class`` order, and their plane
+        offsets n . v0 (T + 1,); the sentinel row is zero. Normals follow the triangles' winding, so
+        a caller wanting the side facing a viewer flips them by the sign of n . viewer - offset.
+        Computed on first use: the LiDAR does not need them."""
+        if self._planes is None:
+            normals, offsets = [], []
+            for mesh in self._meshes:
+                v = mesh.vertices.astype(np.float64)
+                v0, v1, v2 = (v[mesh.triangles[:, k]] for k in range(3))
+                n = np.cross(v1 - v0, v2 - v0)
+                n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+                normals.append(n)
+                offsets.append(np.einsum("ij,ij->i", n, v0))
+            self._planes = (
+                np.concatenate(normals + [np.zeros((1, 3))]).astype(np.float32),
+                np.concatenate(offsets + [np.zeros(1)]).astype(np.float32),
+            )
+        return self._planes
+
+    def occluded_packed(self, rays: np.ndarray) -> np.ndarray:
+        """:meth:`occluded` for rays packed as :func:`pack_rays` does (each its own direction)."""
+        return self.raycaster.test_occlusions(o3d.core.Tensor.from_numpy(rays)).numpy()
 
     def occluded(self, origins: np.ndarray, direction: np.ndarray) -> np.ndarray:
         """(R,) bool: does anything lie along ``direction`` (one unit vector) from each origin?"""
-        rays = np.empty((len(origins), 6), np.float32)
-        rays[:, :3] = origins
-        rays[:, 3:] = direction
-        return self.raycaster.test_occlusions(o3d.core.Tensor(rays)).numpy()
+        return self.occluded_packed(pack_rays(origins, np.broadcast_to(direction, (len(origins), 3))))
