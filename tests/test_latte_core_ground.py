@@ -76,3 +76,23 @@ def test_real_kitti_ground(kitti_object):
     inside = ped.contains(pts)
     upper = inside & (pts[:, 2] > ped.center[2])
     assert upper.sum() > 50 and not m[upper].any()
+
+
+def test_curb_and_sidewalk_are_ground_but_a_pedestrian_on_it_is_not():
+    # A 15 cm kerb: the sidewalk beside the road (y 4-9 m) is within the distance threshold of the
+    # road plane, so it is ground; the curb must not tilt the planes so that the person on it sinks.
+    sidewalk = Box3D((0.0, 6.5, -1.73 + 0.075), (60.0, 5.0, 0.15), 0.0, "Misc")
+    person = Box3D((10.0, 6.0, -1.73 + 0.15 + 0.88), (0.7, 0.6, 1.75), 0.0, "Pedestrian")
+    pts = scan_scene([sidewalk, person], beams=48, azimuth_steps=1024)
+    m = ground_mask(pts)
+    top = sidewalk.contains(pts, margin=0.02) & ~person.contains(pts, margin=0.1)
+    assert top.sum() > 500 and m[top].mean() > 0.98
+    body = person.contains(pts) & (pts[:, 2] > -1.73 + 0.15 + 0.3)
+    assert body.sum() > 30 and not m[body].any()
+
+
+def test_float64_input_and_float32_input_give_the_same_mask(scene):
+    pts = scene[0]
+    assert np.array_equal(ground_mask(pts), ground_mask(pts.astype(np.float64)))
+    with pytest.raises(ValueError):
+        ground_mask(np.zeros((5, 2), np.float32))
