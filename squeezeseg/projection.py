@@ -10,6 +10,8 @@ When several points fall into one pixel the closest wins; ties go to the lower p
 from __future__ import annotations
 
 import logging
+import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -26,6 +28,10 @@ ROW_MODES: tuple[str, ...] = ("auto", "ring", "scan", "table", "even")
 CHANNELS: tuple[str, ...] = ("x", "y", "z", "intensity", "range", "mask")
 MIN_RANGE = 1e-3  # metres; closer points count as zero-range returns and are dropped
 _TWO_PI = np.float32(2.0 * np.pi)
+_U64_MAX = np.iinfo(np.uint64).max
+# One pixel of the image as a record: x, y, z, intensity (16 bytes, copied as one complex128), then
+# range and mask. Gathering whole records is one memory copy per pixel instead of six.
+_PIXEL = np.dtype([("xyzi", np.complex128), ("range", np.float32), ("mask", np.float32)])
 _SCRATCH = threading.local()
 
 
@@ -33,15 +39,69 @@ def _scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     """A per-thread work buffer reused between calls (never returned to the caller).
 
     Fresh multi-megabyte arrays cost page faults on every call (half the CPU time of a 64x2048
-    projection on the reference machine); reusing the few big temporaries avoids most of them.
+    projection on the reference machine); reusing the big temporaries avoids them.
     """
     bufs = _SCRATCH.__dict__
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = bufs.get(name)
     if buf is None or buf.dtype != np.dtype(dtype) or buf.size < size:
         buf = np.empty(max(size, 1), dtype)
         bufs[name] = buf
     return buf[:size].reshape(shape)
+
+
+def _pixel_records(m: int) -> np.ndarray:
+    """(m + 1,) per-thread pixel records: record 0 all zero (empty pixel), mask 1 in the others.
+
+    The caller fills x, y, z, intensity and range of records 1..m; the constant parts are written
+    once when the buffer is made.
+    """
+    buf = _SCRATCH.__dict__.get("records")
+    if buf is None or len(buf) < m + 1:
+        buf = np.zeros(m + 1 + m // 8, _PIXEL)
+        buf["mask"][1:] = 1.0
+        _SCRATCH.__dict__["records"] = buf
+    return buf[: m + 1]
+
+
+# ------------------------------------------------------------------------------- output buffers
+_POOL: dict[str, list[np.ndarray]] = {}
+_POOL_LOCK = threading.Lock()
+_POOL_DEPTH = 4  # buffers kept per output; more results alive at once get plain new arrays
+
+
+def _ref_counts(pool: list[np.ndarray]) -> list[int]:
+    return [sys.getrefcount(buf) for buf in pool]
+
+
+_UNREFERENCED = _ref_counts([np.empty(1)])[0]  # the count of a buffer only the pool holds
+
+
+def _output(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A new result array, placed in a recycled buffer that nothing outside the pool references.
+
+    Results (image, index, rows, cols, ranges) are handed to the caller, so they cannot be scratch
+    buffers; but a freshly mapped array costs a page fault per 4 KiB (about 0.9 ms per 64x2048
+    call here). A pooled buffer is reused only once its reference count shows that no result, view
+    or slice of it is alive any more, so a caller never sees two results share memory. Results are
+    views of the buffer (per-point ones with some headroom, as scans differ in size).
+    """
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    with _POOL_LOCK:
+        pool = _POOL.setdefault(f"{name}:{dtype.str}", [])
+        free = [i for i, refs in enumerate(_ref_counts(pool)) if refs <= _UNREFERENCED]
+        big = [i for i in free if pool[i].size >= size]
+        if big:
+            buf = pool[big[0]]
+        elif free:  # too small (a bigger scan or image): replace it
+            buf = pool[free[0]] = np.empty(size + size // 8 + 1024, dtype)
+        elif len(pool) < _POOL_DEPTH:
+            buf = np.empty(size + size // 8 + 1024, dtype)
+            pool.append(buf)
+        else:
+            return np.empty(shape, dtype)
+        return buf[:size].reshape(shape)
 
 
 @dataclass
@@ -114,6 +174,8 @@ class SphericalProjection:
         self.height = sensor.beams
         self.rows = rows
         self.full_circle = self.fov_deg >= 360.0
+        self._col_scale = np.float32(self.width / np.deg2rad(self.fov_deg))
+        self._col_start = np.float32(np.deg2rad(self.fov_deg) / 2.0)  # azimuth of column 0's left edge
         elev = sensor.elevations
         self._tan = np.tan(elev).astype(np.float32)  # decreasing, top first
         self._offsets = sensor.vertical_offsets.astype(np.float32)
@@ -146,66 +208,76 @@ class SphericalProjection:
             if mode == "auto" and not _looks_like_ring(ring, self.height, min_cover=0.5):
                 ring = None
         xyz = _scratch("xyz", (3, n), np.float32)  # channel rows: every pass below is contiguous
-        xyz[...] = pts[:, :3].T
-        x, y, z = xyz
-        rng = x * x
-        tmp = y * y
-        rng += tmp
-        np.multiply(z, z, out=tmp)
-        rng += tmp
-        np.sqrt(rng, out=rng)
-        finite = rng < np.inf  # False for NaN and inf
-        if pts.shape[1] >= 4:
-            finite &= np.isfinite(pts[:, 3])
-        ok = finite & (rng > MIN_RANGE)
-        keep = None
-        dropped = n - int(np.count_nonzero(ok))
-        if dropped:
-            keep = np.flatnonzero(ok)
-            nonfinite = n - int(np.count_nonzero(finite))
-            log.warning(
-                "dropped %d of %d points (%d NaN/inf, %d at zero range)",
-                dropped, n, nonfinite, dropped - nonfinite,
-            )
-            pts, rng, xyz = pts[keep], rng[keep], np.ascontiguousarray(xyz[:, keep])
-            ring = None if ring is None else np.asarray(ring)[keep]
-            x, y, z = xyz
-        az = np.arctan2(y, x)
-        col = self._columns(az)
-        row, used = self._rows(mode, x, y, z, az, rng, ring)
-        if self.full_circle and used in ("scan", "ring"):
-            inside = None  # every point has a column and a beam: nothing to mask
-        else:
-            inside = (col >= 0) & (col < self.width) & (row >= 0)
-            row = np.where(inside, row, np.int32(-1))
-            col = np.where(inside, col, np.int32(-1))
-        sub = None if self.fov_deg >= 180.0 else np.flatnonzero(inside)  # narrow window: pack first
-        index = self._closest(row, col, rng, inside, sub)
-        image = self._fill(pts, rng, index, sub)
-        if keep is not None:
-            index = np.where(index >= 0, keep[np.maximum(index, 0)], -1).astype(np.int32)
-            rows_all = np.full(n, -1, np.int32)
-            cols_all = np.full(n, -1, np.int32)
-            range_all = np.full(n, np.nan, np.float32)
-            rows_all[keep], cols_all[keep], range_all[keep] = row, col, rng
-            row, col, rng = rows_all, cols_all, range_all
-        return RangeImage(image, row, col, index, rng, used, dropped, self.full_circle)
+        for i in range(3):
+            xyz[i] = pts[:, i]
+        rng = _output("point_range", (n,), np.float32)
+        _norms(xyz, rng)
+        keep = _valid_points(pts, rng)
+        if keep is None:  # the usual case: nothing to drop, no copies
+            row, col, index, image, used = self._project_valid(pts, xyz, rng, ring, mode)
+            return RangeImage(image, row, col, index, rng, used, 0, self.full_circle)
+        ring = None if ring is None else np.asarray(ring)[keep]
+        xyz_k, rng_k = np.ascontiguousarray(xyz[:, keep]), rng[keep]
+        row_k, col_k, index, image, used = self._project_valid(pts[keep], xyz_k, rng_k, ring, mode)
+        index = np.where(index >= 0, keep[np.maximum(index, 0)], -1).astype(np.int32)
+        row, col = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+        row[keep], col[keep] = row_k, col_k
+        rng.fill(np.nan)
+        rng[keep] = rng_k
+        return RangeImage(image, row, col, index, rng, used, n - len(keep), self.full_circle)
 
-    def _columns(self, az: np.ndarray) -> np.ndarray:
+    def _project_valid(self, pts, xyz, rng, ring, mode):
+        """Rows, columns, index image, image and row mode of points that all have a finite range."""
+        n = len(rng)
+        x, y, z = xyz
+        az = _scratch("az", (n,), np.float32)
+        np.arctan2(y, x, out=az)
+        col = self._columns(az, _output("cols", (n,), np.int32))
+        row, used = self._rows(mode, x, y, z, az, rng, ring)
+        outside = self._outside(row, col, used)
+        if outside is not None:
+            np.copyto(row, -1, where=outside)
+            np.copyto(col, -1, where=outside)
+        # a narrow window packs the points inside first (a quarter of a scan at 90 degrees)
+        sel = None if outside is None or self.fov_deg >= 180.0 else np.flatnonzero(~outside)
+        winner = self._closest(row, col, rng, outside, sel)
+        index = _output("index", (self.height, self.width), np.int32)
+        flat = index.reshape(-1)
+        if sel is None:
+            flat[...] = winner
+        else:  # winner holds positions in sel; -1 (empty) wraps to the -1 appended
+            sel_ext = np.append(sel.astype(np.int32), np.int32(-1))
+            np.take(sel_ext, winner, out=flat, mode="wrap")
+            flat = winner
+        image = self._fill(pts, rng, sel, flat)
+        return row, col, index, image, used
+
+    def _columns(self, az: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Azimuth bins: column 0 at +fov/2, increasing clockwise; outside the window < 0 or >= W."""
-        scale = np.float32(self.width / np.deg2rad(self.fov_deg))
-        half = np.float32(np.deg2rad(self.fov_deg) / 2.0)
-        col = np.floor((half - az) * scale).astype(np.int32)
-        if self.full_circle:
-            col[col >= self.width] -= self.width  # az == -pi lands on column 0
-        return col
+        tmp = _scratch("col_tmp", az.shape, np.float32)
+        np.subtract(self._col_start, az, out=tmp)
+        tmp *= self._col_scale
+        np.floor(tmp, out=out, casting="unsafe")
+        if self.full_circle:  # az == -pi lands on column 0
+            np.subtract(out, np.int32(self.width), out=out, where=out >= self.width)
+        return out
+
+    def _outside(self, row, col, used: str) -> np.ndarray | None:
+        """(N,) bool: points outside the image; None when every point has a pixel."""
+        if self.full_circle and used in ("scan", "ring"):
+            return None
+        inside = col >= 0
+        inside &= col < self.width
+        inside &= row >= 0
+        return np.logical_not(inside, out=inside)
 
     def _rows(self, mode, x, y, z, az, rng, ring) -> tuple[np.ndarray, str]:
         if mode == "auto":
             if ring is not None and _looks_like_ring(ring, self.height):
                 mode = "ring"
             else:
-                rows = scan_rows(az, z, rng, self.height, strict=False)
+                out = _output("rows", az.shape, np.int32)
+                rows = _scan_rows(az, z, rng, self.height, strict=False, out=out)
                 if rows is not None:
                     return rows, "scan"
                 mode = "table"
@@ -214,7 +286,8 @@ class SphericalProjection:
                 raise InputError("row mode 'ring' needs a ring channel (column 4 of the points)")
             return self._ring_rows(ring), "ring"
         if mode == "scan":
-            return scan_rows(az, z, rng, self.height, strict=True), "scan"
+            out = _output("rows", az.shape, np.int32)
+            return _scan_rows(az, z, rng, self.height, strict=True, out=out), "scan"
         rho = np.sqrt(x * x + y * y)
         if mode == "table":
             return self._table_rows(z, rho), "table"
@@ -250,58 +323,50 @@ class SphericalProjection:
         row[(row < 0) | (row >= self.height)] = -1
         return row
 
-    def _closest(self, row, col, rng, inside, sub) -> np.ndarray:
-        """(H, W) index of the closest point per pixel (ties: lower index), by one scatter-min.
+    def _closest(self, row, col, rng, outside, sel) -> np.ndarray:
+        """(H*W,) int32 winner of each pixel, -1 where empty: the closest point, ties to the lower index.
 
-        The key packs the float32 range bits (monotonic for positive floats) above the point index,
-        so one ``np.minimum.at`` over uint64 picks the closest point and breaks ties by index.
-        ``sub`` (indices of the points inside) packs a narrow window first; without it, points
-        outside go to a spare slot; ``inside`` None means every point is inside.
+        One scatter-min over uint64 keys: the float32 range bits (monotonic for positive floats)
+        above the point's position, so the smallest key is the closest point and, among equal
+        ranges, the first one. With ``sel`` only those points (ascending input indices) take part
+        and the winner is a position in ``sel``; otherwise points ``outside`` go to a spare slot.
         """
         hw = self.height * self.width
-        if sub is not None:
-            pix = row[sub] * np.int32(self.width) + col[sub]
-            key = _scratch("key", (len(sub),), np.uint64)
-            key[...] = rng[sub].view(np.uint32)
-            key <<= np.uint64(32)
-            key |= sub.astype(np.uint64)
-        else:
-            pix = row * np.int32(self.width) + col
-            if inside is not None:
-                pix = np.where(inside, pix, np.int32(hw))
-            key = _scratch("key", (len(rng),), np.uint64)
-            key[...] = rng.view(np.uint32)
-            key <<= np.uint64(32)
-            key |= _arange_u64(len(rng))
+        if sel is not None:
+            row, col, rng = row[sel], col[sel], rng[sel]
+        m = len(rng)
+        pix = _scratch("pix", (m,), np.int32)
+        np.multiply(row, np.int32(self.width), out=pix)
+        pix += col
+        if sel is None and outside is not None:
+            np.copyto(pix, np.int32(hw), where=outside)
+        key = _scratch("key", (m,), np.uint64)
+        key[...] = rng.view(np.uint32)
+        key <<= np.uint64(32)
+        key |= _arange_u64(m)
         best = _scratch("best", (hw + 1,), np.uint64)
-        best.fill(np.iinfo(np.uint64).max)
+        best.fill(_U64_MAX)
         np.minimum.at(best, pix, key)
-        if np.little_endian:  # low 32 bits = index; empty pixels hold 0xFFFFFFFF = -1 as int32
-            index = best[:hw].view(np.int32)[0::2].copy()
-        else:
-            empty = best[:hw] == np.iinfo(np.uint64).max
-            index = np.where(empty, -1, (best[:hw] & np.uint64(0xFFFFFFFF)).astype(np.int32))
-        return index.reshape(self.height, self.width)
+        if np.little_endian:  # low 32 bits = position; empty pixels hold 0xFFFFFFFF = -1 as int32
+            return best[:hw].view(np.int32)[0::2]
+        empty = best[:hw] == _U64_MAX
+        return np.where(empty, -1, (best[:hw] & np.uint64(0xFFFFFFFF)).astype(np.int32))
 
-    def _fill(self, pts, rng, index, sub) -> np.ndarray:
-        """Gather the winners' channels; index -1 picks the all-zero sentinel row.
+    def _fill(self, pts, rng, sel, winner) -> np.ndarray:
+        """The (H, W, 6) image: one gather of pixel records, record 0 (all zero) for empty pixels.
 
-        With ``sub`` only the points inside the window are packed (a quarter of a scan at 90 deg).
+        ``winner`` (-1: empty) indexes the points, or ``sel`` when given (only those are packed).
         """
-        flat = index.ravel()
-        if sub is not None:
-            lut = np.full(len(pts) + 1, len(sub), np.int32)  # -1 -> last entry -> sentinel row
-            lut[sub] = np.arange(len(sub), dtype=np.int32)
-            flat = lut[flat]
-        m = len(pts) if sub is None else len(sub)
-        ext = _scratch("ext", (m + 1, 6), np.float32)
-        c = min(pts.shape[1], 4)
-        ext[:-1, :c] = pts[:, :c] if sub is None else pts[sub, :c]
-        ext[:-1, c:4] = 0.0
-        ext[:-1, 4] = rng if sub is None else rng[sub]
-        ext[:-1, 5] = 1.0
-        ext[-1] = 0.0
-        return np.take(ext, flat, axis=0).reshape(self.height, self.width, 6)
+        xyzi = _xyzi(pts)
+        m = len(rng) if sel is None else len(sel)
+        records = _pixel_records(m)
+        records["xyzi"][1:] = xyzi if sel is None else xyzi[sel]
+        records["range"][1:] = rng if sel is None else rng[sel]
+        slot = _scratch("slot", winner.shape, np.intp)
+        np.add(winner, 1, out=slot)  # -1 -> record 0
+        image = _output("image", (self.height, self.width, 6), np.float32)
+        np.take(records, slot, out=image.reshape(-1, 6).view(_PIXEL).reshape(-1), mode="clip")
+        return image
 
     # --------------------------------------------------------------------------------- unproject
     def unproject(
@@ -394,11 +459,19 @@ def scan_rows(
     horizontal distance). Returns None (or raises when ``strict``) unless exactly ``beams`` rings
     are found; row 0 is the top ring whichever end of the file it is stored at.
     """
+    return _scan_rows(np.asarray(az), np.asarray(z), np.asarray(dist), beams, strict, None)
+
+
+def _scan_rows(az, z, dist, beams: int, strict: bool, out: np.ndarray | None) -> np.ndarray | None:
+    """scan_rows writing into ``out`` (a new array when None); az, z, dist are 1-D arrays."""
     n = len(az)
     if n < 2 * beams:
         return _scan_fail(f"too few points ({n}) to recover {beams} rings from the scan order", strict)
-    d = np.diff(az)  # raw steps: +-2 pi jumps where the azimuth wraps at +-pi
-    wraps = np.count_nonzero(d < -np.pi) - np.count_nonzero(d > np.pi)
+    d = _scratch("scan_d", (n - 1,), az.dtype)
+    np.subtract(az[1:], az[:-1], out=d)  # raw steps: +-2 pi jumps where the azimuth wraps at +-pi
+    jumps = _scratch("scan_abs", (n - 1,), az.dtype)
+    jumps = np.flatnonzero(np.abs(d, out=jumps) > 3.0)  # the wraps, and any other big step
+    wraps = np.count_nonzero(d[jumps] < -np.pi) - np.count_nonzero(d[jumps] > np.pi)
     total = float(az[-1]) - float(az[0]) + 2.0 * np.pi * wraps
     lo = total - 2.0 * np.pi * beams  # start lies in (az[0] + lo, az[0]]: at most `beams` sweeps
     if not -2.0 * np.pi < lo < 0.0:
@@ -407,34 +480,64 @@ def scan_rows(
             f"for {beams} beams",
             strict,
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = z / dist  # sin or tan of the elevation
-    start = np.float32(_wrap(np.array([az[0] + _sweep_start(t, d, az, lo)]))[0])
-    rel = az - start
-    np.add(rel, _TWO_PI, out=rel, where=rel < 0)  # azimuth from the start direction, [0, 2 pi)
-    bounds = np.flatnonzero(np.diff(rel) < -np.float32(np.pi)) + 1
+    start = np.float32(_wrap(np.array([az[0] + _sweep_start(az, z, dist, d, lo)]))[0])
+    bounds = _sweep_bounds(az, start, jumps)
     if len(bounds) + 1 != beams:
         return _scan_fail(
             f"points are not stored ring by ring: found {len(bounds) + 1} azimuth sweeps for {beams} beams",
             strict,
         )
-    counts = np.diff(np.concatenate([[0], bounds, [n]]))
-    ring = np.repeat(np.arange(beams, dtype=np.int32), counts)
-    if np.nanmean(t[: bounds[0]]) < np.nanmean(t[bounds[-1] :]):
-        ring = np.int32(beams - 1) - ring  # stored bottom beam first
+    edges = [0, *bounds.tolist(), n]
+    with np.errstate(divide="ignore", invalid="ignore"):  # sin or tan of the elevation
+        first, last = z[: edges[1]] / dist[: edges[1]], z[edges[-2] :] / dist[edges[-2] :]
+    bottom_first = np.nanmean(first) < np.nanmean(last)
+    ring = np.empty(n, np.int32) if out is None else out
+    for b in range(beams):
+        ring[edges[b] : edges[b + 1]] = beams - 1 - b if bottom_first else b
     return ring
 
 
-def _sweep_start(t, d, az, lo: float) -> float:
+def _sweep_bounds(az, start, jumps: np.ndarray) -> np.ndarray:
+    """Indices where a new sweep begins: the azimuth from ``start``, in [0, 2 pi), drops by > pi.
+
+    That azimuth is continuous except where two consecutive points lie on either side of the start
+    direction or at a big raw step (``jumps``), so only those pairs are evaluated, exactly as a
+    full pass would: the whole scan costs one comparison instead of five arithmetic passes.
+    """
+    below = az < start  # where az - start < 0, i.e. where 2 pi gets added
+    cand = np.union1d(np.flatnonzero(below[1:] != below[:-1]), jumps)
+    rel0, rel1 = az[cand] - start, az[cand + 1] - start
+    np.add(rel0, _TWO_PI, out=rel0, where=rel0 < 0)
+    np.add(rel1, _TWO_PI, out=rel1, where=rel1 < 0)
+    return cand[rel1 - rel0 < -np.float32(np.pi)] + 1
+
+
+def _sweep_start(az, z, dist, d, lo: float) -> float:
     """Start of the sweeps relative to az[0], in (lo, 0]: mode of the beam steps in that window.
 
-    A beam step is a change of elevation between consecutive points at nearly the same azimuth.
+    A beam step is a change of elevation between consecutive points at nearly the same azimuth
+    (step under 0.05 rad). Only points within 0.03 rad of the window are looked at: one cheap pass
+    over the azimuths instead of several over every point.
     """
-    dt = np.diff(t)
-    np.abs(dt, out=dt)
-    step = dt > np.float32(0.002)
-    step &= np.abs(d) < np.float32(0.05)
-    steps = np.flatnonzero(step)
+    margin = 0.03  # > half the largest azimuth step counted, plus rounding
+    width = -lo + 2.0 * margin
+    if width < 2.0 * np.pi:
+        left = float((az[0] + lo - margin + np.pi) % (2.0 * np.pi) - np.pi)  # in [-pi, pi)
+        right = left + width
+        a = az[:-1]
+        near = a >= left
+        if right <= np.pi:
+            near &= a <= right
+        else:  # the window wraps past +pi
+            near |= a <= right - 2.0 * np.pi
+        cand = np.flatnonzero(near)
+    else:
+        cand = np.arange(len(d))
+    with np.errstate(divide="ignore", invalid="ignore"):  # sin or tan of the elevation
+        dt = z[cand + 1] / dist[cand + 1] - z[cand] / dist[cand]
+    step = np.abs(dt) > np.float32(0.002)
+    step &= np.abs(d[cand]) < np.float32(0.05)
+    steps = cand[step]
     rel = np.mod(az[steps].astype(np.float64) - az[0] + 0.5 * d[steps] - lo, 2.0 * np.pi)
     rel = rel[rel <= -lo]
     if len(rel) == 0:
@@ -486,6 +589,7 @@ def _looks_like_ring(ring: np.ndarray, beams: int, min_cover: float = 0.0) -> bo
     return True
 
 
+# ------------------------------------------------------------------------------- point helpers
 def _as_points(points: np.ndarray) -> np.ndarray:
     pts = np.asarray(points)
     if pts.ndim != 2 or pts.shape[1] < 3:
@@ -495,3 +599,51 @@ def _as_points(points: np.ndarray) -> np.ndarray:
     if pts.dtype != np.float32:
         pts = pts.astype(np.float32)
     return pts
+
+
+def _norms(xyz: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """sqrt(x^2 + y^2 + z^2) of (3, N) channel rows, in float32, into ``out``."""
+    x, y, z = xyz
+    tmp = _scratch("norm_tmp", out.shape, np.float32)
+    np.multiply(x, x, out=out)
+    np.multiply(y, y, out=tmp)
+    out += tmp
+    np.multiply(z, z, out=tmp)
+    out += tmp
+    return np.sqrt(out, out=out)
+
+
+def _valid_points(pts: np.ndarray, rng: np.ndarray) -> np.ndarray | None:
+    """Indices of the points to keep, or None when all are: drops NaN/inf and zero-range points.
+
+    The usual all-valid case costs two reductions: a NaN anywhere makes the min, max or sum NaN,
+    and a sum of finite numbers is finite (barring overflow, which only takes the slow path).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        intensity_ok = pts.shape[1] < 4 or np.isfinite(np.add.reduce(pts[:, 3]))
+    if intensity_ok and rng.min() > MIN_RANGE and rng.max() < np.inf:
+        return None
+    finite = rng < np.inf  # False for NaN and inf
+    if pts.shape[1] >= 4:
+        finite &= np.isfinite(pts[:, 3])
+    ok = finite & (rng > MIN_RANGE)
+    n, kept = len(rng), int(np.count_nonzero(ok))
+    if kept == n:
+        return None
+    nonfinite = n - int(np.count_nonzero(finite))
+    log.warning(
+        "dropped %d of %d points (%d NaN/inf, %d at zero range)",
+        n - kept, n, nonfinite, n - kept - nonfinite,
+    )
+    return np.flatnonzero(ok)
+
+
+def _xyzi(pts: np.ndarray) -> np.ndarray:
+    """(N,) complex128 view of x, y, z, intensity (zero when absent): 16 bytes a point."""
+    if pts.shape[1] == 4 and pts.flags.c_contiguous:
+        return pts.view(np.complex128).reshape(-1)
+    p4 = _scratch("xyzi", (len(pts), 4), np.float32)
+    c = min(pts.shape[1], 4)
+    p4[:, :c] = pts[:, :c]
+    p4[:, c:] = 0.0
+    return p4.view(np.complex128).reshape(-1)
