@@ -26,7 +26,9 @@ def test_click_on_each_object_gives_its_box(demo):
     for gt in boxes:
         box = ann.click(gt.center[0], gt.center[1], gt.label)
         assert box is not None, gt.label
-        assert box.bev_iou(gt) > 0.7, (gt.label, box)
+        # The demo pedestrian (0.7 x 0.6 m) is grown to the KITTI mean (0.84 x 0.66 m): at best
+        # IoU 0.76, and 0.70 with its near-square footprint's long side across (undecidable).
+        assert box.bev_iou(gt) > (0.65 if gt.label == "Pedestrian" else 0.7), (gt.label, box)
         assert box.label == gt.label
         assert gt.contains(pts[box.point_indices], margin=0.3).mean() > 0.95
 
@@ -183,3 +185,60 @@ def test_simulated_street_one_click_accuracy():
         ious.append(box.bev_iou(gt))
     assert len(ious) >= 15
     assert np.median(ious) >= 0.75
+
+
+def _cyclist_parts(x: float, y: float, yaw: float) -> list[Box3D]:
+    """A bicycle (two wheels, frame, handlebar) with a rider, as thin boxes: no planar side faces."""
+    c, s = np.cos(yaw), np.sin(yaw)
+
+    def part(u, v, z, size):
+        return Box3D((x + u * c - v * s, y + u * s + v * c, -H + z), size, yaw, "Cyclist")
+
+    return [
+        part(0.5, 0, 0.34, (0.68, 0.05, 0.68)),
+        part(-0.5, 0, 0.34, (0.68, 0.05, 0.68)),
+        part(0.0, 0, 0.75, (0.9, 0.05, 0.08)),
+        part(0.55, 0, 1.0, (0.05, 0.5, 0.05)),
+        part(-0.1, 0, 1.25, (0.3, 0.36, 0.6)),
+        part(0.0, 0, 1.65, (0.2, 0.2, 0.22)),
+    ]
+
+
+@pytest.mark.parametrize("yaw", [0.3, 0.9, -0.5, 1.4, 2.2])
+@pytest.mark.parametrize("rng", [8.0, 15.0])
+def test_cyclist_heading_is_its_principal_axis(yaw, rng):
+    # An L-shape search on a bicycle (wheels and frame 5 cm wide) follows noise (up to 14 degrees
+    # off here); the principal axis of its points is its heading.
+    gt = Box3D((rng * np.cos(0.4), rng * np.sin(0.4), -H + 0.87), (1.76, 0.6, 1.74), yaw, "Cyclist")
+    ann = OneClickAnnotator()
+    assert "Cyclist" in ann.config.oneclick.pca_classes
+    ann.set_frame(scan_scene(_cyclist_parts(gt.center[0], gt.center[1], yaw)))
+    box = ann.click(gt.center[0], gt.center[1], "Cyclist")
+    assert box is not None
+    assert abs(np.angle(np.exp(2j * (box.yaw - yaw)))) / 2 < np.radians(4)
+    assert box.bev_iou(gt) > 0.65
+
+
+def test_catch_all_class_is_not_grown_to_its_mean_size():
+    # Misc covers trailers and bins alike: a 0.6 m bin keeps its own size (the Misc mean of
+    # 3.6 m x 1.5 m only bounds the plausible size), while a car's partial view is grown.
+    ann = OneClickAnnotator()
+    misc = ann.config.class_config("Misc")
+    assert misc is not None and not misc.grow_to_size and misc.size[0] > 3
+    bin_ = Box3D((9.0, 3.0, -H + 0.55), (0.6, 0.6, 1.1), 0.2, "Misc")
+    ann.set_frame(scan_scene([bin_]))
+    box = ann.click(bin_.center[0], bin_.center[1], "Misc")
+    assert box is not None and max(box.size[:2]) < 0.8
+    assert box.bev_iou(bin_) > 0.5
+
+
+def test_class_sizes_are_the_kitti_means_in_code_and_yaml():
+    from latte.core.config import LatteConfig, load_latte_config
+
+    shipped, builtin = load_latte_config(), LatteConfig()
+    assert [(c.name, c.size, c.grow_to_size) for c in shipped.classes] == [
+        (c.name, c.size, c.grow_to_size) for c in builtin.classes
+    ]
+    assert shipped.class_config("Car").size == (3.88, 1.63, 1.53)  # KITTI train mean (l, w, h)
+    assert shipped.class_config("Pedestrian").size == (0.84, 0.66, 1.76)
+    assert shipped.oneclick.pca_classes == builtin.oneclick.pca_classes

@@ -13,13 +13,19 @@ from squeezeseg.resources import config_dir
 
 @dataclass(frozen=True)
 class ClassConfig:
-    """One annotation class: display colour, rigid (keeps its size when tracked), typical size (l, w, h)."""
+    """One annotation class: display colour, rigid (keeps its size when tracked), typical size (l, w, h).
+
+    ``size`` is the class's mean size in the KITTI annotation convention (the convention detectors
+    are trained on); one-click grows a partial view to it unless ``grow_to_size`` is false (a
+    catch-all class such as Misc, whose mean describes no object in particular).
+    """
 
     name: str
     color: tuple[int, int, int] = (200, 200, 200)
     rigid: bool = True
     size: tuple[float, float, float] = (1.0, 1.0, 1.0)
     semantic_id: int = 0
+    grow_to_size: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class OneClickConfig:
     use_size_prior: bool = True
     plausible_factor: float = 1.3
     shrink_steps: int = 3
+    pca_classes: tuple[str, ...] = ("Cyclist",)
 
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
@@ -101,15 +108,17 @@ class SessionConfig:
 class LatteConfig:
     """All LATTE settings; ``LatteConfig()`` gives the shipped defaults without reading a file."""
 
+    # Typical sizes: mean (l, w, h) of each class over the KITTI object training labels, as
+    # tabulated by Frustum PointNets (Qi et al. 2018, models/model_util.py g_type_mean_size).
     classes: tuple[ClassConfig, ...] = (
-        ClassConfig("Car", (0, 200, 255), True, (3.9, 1.6, 1.56), 10),
-        ClassConfig("Van", (0, 120, 255), True, (5.1, 1.9, 2.2), 20),
-        ClassConfig("Truck", (0, 60, 200), True, (10.0, 2.6, 3.3), 18),
-        ClassConfig("Pedestrian", (255, 60, 60), False, (0.8, 0.6, 1.75), 30),
-        ClassConfig("Person_sitting", (255, 120, 60), False, (0.8, 0.6, 1.3), 30),
-        ClassConfig("Cyclist", (255, 200, 0), False, (1.75, 0.6, 1.75), 31),
-        ClassConfig("Tram", (160, 0, 255), True, (16.0, 2.5, 3.5), 20),
-        ClassConfig("Misc", (160, 160, 160), True, (1.0, 1.0, 1.0), 99),
+        ClassConfig("Car", (0, 200, 255), True, (3.88, 1.63, 1.53), 10),
+        ClassConfig("Van", (0, 120, 255), True, (5.07, 1.90, 2.21), 20),
+        ClassConfig("Truck", (0, 60, 200), True, (10.14, 2.59, 3.25), 18),
+        ClassConfig("Pedestrian", (255, 60, 60), False, (0.84, 0.66, 1.76), 30),
+        ClassConfig("Person_sitting", (255, 120, 60), False, (0.80, 0.60, 1.27), 30),
+        ClassConfig("Cyclist", (255, 200, 0), False, (1.76, 0.60, 1.74), 31),
+        ClassConfig("Tram", (160, 0, 255), True, (16.17, 2.53, 3.53), 20),
+        ClassConfig("Misc", (160, 160, 160), True, (3.64, 1.54, 1.92), 99, grow_to_size=False),
     )
     ground: GroundConfig = field(default_factory=GroundConfig)
     oneclick: OneClickConfig = field(default_factory=OneClickConfig)

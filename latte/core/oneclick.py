@@ -159,13 +159,23 @@ class OneClickAnnotator:
         gz = self.ground.ground_z(cx, cy) if self.ground is not None else None
         if gz is not None and pts[:, 2].min() - gz > 1.0:  # floating object: do not stretch to the road
             gz = None
-        box = fit_box(pts, label or "Car", c.fitter, c.criterion, c.angle_step_deg, ground_z=gz)
+        step = c.angle_step_deg
+        box = fit_box(pts, label or "Car", self._fitter(label), c.criterion, step, ground_z=gz)
         if label is None:
             box = box.replace(label=guess_label(box.size))
+            if self._fitter(box.label) != c.fitter:  # the guessed class is fitted its own way
+                box = fit_box(pts, box.label, self._fitter(box.label), c.criterion, step, ground_z=gz)
         cls = self.config.class_config(box.label)
-        if c.use_size_prior and cls is not None:
+        if c.use_size_prior and cls is not None and cls.grow_to_size:
             box = grow_to_prior(box, _prior_lw(cls.size, box.label), face_lw=face_extents(pts, box.yaw))
         return box.replace(point_indices=idx)
+
+    def _fitter(self, label: str | None) -> str:
+        """Rectangle fit for ``label``: the principal axis for the ``pca_classes`` (a bicycle is a
+        thin object with no two planar faces for an L-shape search to find), else ``fitter``."""
+        c = self.config.oneclick
+        pca = {n.lower() for n in c.pca_classes}
+        return "pca" if label is not None and label.lower() in pca else c.fitter
 
     def _xyz(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.points)[idx, :3].astype(np.float64)
