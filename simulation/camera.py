@@ -73,11 +73,17 @@ def pixel_rays(calib: KittiCalib, image_size: tuple[int, int] = IMAGE_SIZE) -> t
 
 
 def _hash_noise(ix: np.ndarray, iy: np.ndarray, iz: np.ndarray) -> np.ndarray:
-    """Deterministic value noise in [0, 1) from integer cell coordinates (wrapping uint32 hash)."""
-    h = (ix.astype(np.uint32) * np.uint32(73856093)) ^ (iy.astype(np.uint32) * np.uint32(19349663))
-    h ^= iz.astype(np.uint32) * np.uint32(83492791)
+    """Deterministic value noise in [0, 1) from int32 cell coordinates (wrapping uint32 hash)."""
+    h = ix.view(np.uint32) * np.uint32(73856093)
+    tmp = iy.view(np.uint32) * np.uint32(19349663)
+    h ^= tmp
+    np.multiply(iz.view(np.uint32), np.uint32(83492791), out=tmp)
+    h ^= tmp
     h *= np.uint32(2654435761)
-    return (h >> np.uint32(20)).astype(np.float32) * np.float32(1.0 / 4096.0)
+    h >>= np.uint32(20)
+    out = h.astype(np.float32)
+    out *= np.float32(1.0 / 4096.0)
+    return out
 
 
 def colour_table(max_instance: int) -> np.ndarray:
@@ -289,23 +295,40 @@ class CameraSimulator:
 
     @staticmethod
     def _texture(kind: np.ndarray, p: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """Brightness factor of procedural textures: grain, asphalt speckle, facade windows."""
+        """Brightness factor of procedural textures: grain (also on facades, between their
+        windows), asphalt speckle, facade windows."""
         f = np.ones(len(kind), np.float32)
-        grain = np.flatnonzero(kind == _NOISE)
-        f[grain] = 0.9 + 0.2 * _hash_noise(*_cells(p, grain, 4.0))
-        road = np.flatnonzero(kind == _ROAD)
-        fine = _cells(p, road, 12.5)
-        f[road] = 0.85 + 0.3 * _hash_noise(*fine) * (0.7 + 0.3 * _hash_noise(*(c // 3 for c in fine)))
-        win = np.flatnonzero(kind == _WINDOWS)
+        grain = np.flatnonzero((kind == _NOISE) | (kind == _WINDOWS))
+        q = [c[grain] for c in p]
+        noise = _hash_noise(*_cells(q, 4.0))
+        noise *= np.float32(0.2)
+        noise += np.float32(0.9)
+        f[grain] = noise
+        win = np.flatnonzero(kind[grain] == _WINDOWS)
         if len(win):
-            x, y, z = (c[win] for c in p)
-            along = np.mod(x + y, 3.0)
-            up = np.mod(z, 3.2)
+            x, y, z = (c[win] for c in q)
+            x += y
+            along = np.mod(x, np.float32(3.0))
+            up = np.mod(z, np.float32(3.2))
             glass = (along > 0.8) & (along < 2.2) & (up > 1.0) & (up < 2.5)
-            f[win] = np.where(glass, 0.35, 0.9 + 0.2 * _hash_noise(*_cells(p, win, 4.0)))
+            f[grain[win[glass]]] = 0.35
+        road = np.flatnonzero(kind == _ROAD)
+        fine = _cells([c[road] for c in p], 12.5)
+        speckle = _hash_noise(*(c // 3 for c in fine))
+        speckle *= np.float32(0.3)
+        speckle += np.float32(0.7)
+        speckle *= _hash_noise(*fine)
+        speckle *= np.float32(0.3)
+        speckle += np.float32(0.85)
+        f[road] = speckle
         return f
 
 
-def _cells(p: tuple[np.ndarray, np.ndarray, np.ndarray], idx: np.ndarray, per_m: float) -> list[np.ndarray]:
-    """Integer texture-cell coordinates (``per_m`` cells a metre) of the points ``idx``."""
-    return [np.floor(c[idx] * np.float32(per_m)).astype(np.int32) for c in p]
+def _cells(q: list[np.ndarray], per_m: float) -> list[np.ndarray]:
+    """Integer (int32) texture-cell coordinates, ``per_m`` cells a metre, of points (x, y, z)."""
+    out = []
+    for c in q:
+        c = c * np.float32(per_m)
+        np.floor(c, out=c)
+        out.append(c.astype(np.int32))
+    return out

@@ -132,17 +132,20 @@ class FrameGeometry:
         a caller wanting the side facing a viewer flips them by the sign of n . viewer - offset.
         Computed on first use: the LiDAR does not need them."""
         if self._planes is None:
-            normals, offsets = [], []
-            for mesh in self._meshes:
-                v = mesh.vertices.astype(np.float64)
-                v0, v1, v2 = (v[mesh.triangles[:, k]] for k in range(3))
-                n = np.cross(v1 - v0, v2 - v0)
-                n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
-                normals.append(n)
-                offsets.append(np.einsum("ij,ij->i", n, v0))
+            meshes = self._meshes
+            starts = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+            tris = np.concatenate([m.triangles for m in meshes]).T.astype(np.intp)  # (3, T), one per corner
+            tris += np.repeat(starts, [len(m.triangles) for m in meshes])
+            v = np.concatenate([m.vertices for m in meshes]).T.astype(np.float64)  # (3, V): x, y, z rows
+            p0, p1, p2 = (np.array([c[corner] for c in v]) for corner in tris)  # (3, T) each
+            e1, e2 = p1 - p0, p2 - p0
+            n = np.array(
+                [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]]
+            )
+            n /= np.maximum(np.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2), 1e-30)
             self._planes = (
-                np.concatenate(normals + [np.zeros((1, 3))]).astype(np.float32),
-                np.concatenate(offsets + [np.zeros(1)]).astype(np.float32),
+                np.concatenate([n.T, np.zeros((1, 3))]).astype(np.float32),
+                np.append(n[0] * p0[0] + n[1] * p0[1] + n[2] * p0[2], 0.0).astype(np.float32),
             )
         return self._planes
 
