@@ -33,6 +33,7 @@ _U64_MAX = np.iinfo(np.uint64).max
 # range and mask. Gathering whole records is one memory copy per pixel instead of six.
 _PIXEL = np.dtype([("xyzi", np.complex128), ("range", np.float32), ("mask", np.float32)])
 _SCRATCH = threading.local()
+_CHUNK = 16384  # points per chunk of the per-point passes: their temporaries stay in the L2 cache
 
 
 def _scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -207,18 +208,19 @@ class SphericalProjection:
             ring = pts[:, 4]  # nuScenes layout; in auto mode only used when it looks like one
             if mode == "auto" and not _looks_like_ring(ring, self.height, min_cover=0.5):
                 ring = None
-        xyz = _scratch("xyz", (3, n), np.float32)  # channel rows: every pass below is contiguous
-        for i in range(3):
-            xyz[i] = pts[:, i]
         rng = _output("point_range", (n,), np.float32)
-        _norms(xyz, rng)
+        az = _scratch("az", (n,), np.float32)
+        col = _output("cols", (n,), np.int32)
+        self._polar(pts, rng, az, col)
         keep = _valid_points(pts, rng)
         if keep is None:  # the usual case: nothing to drop, no copies
-            row, col, index, image, used = self._project_valid(pts, xyz, rng, ring, mode)
+            row, col, index, image, used = self._project_valid(pts, rng, az, col, ring, mode)
             return RangeImage(image, row, col, index, rng, used, 0, self.full_circle)
         ring = None if ring is None else np.asarray(ring)[keep]
-        xyz_k, rng_k = np.ascontiguousarray(xyz[:, keep]), rng[keep]
-        row_k, col_k, index, image, used = self._project_valid(pts[keep], xyz_k, rng_k, ring, mode)
+        pts_k, m = pts[keep], len(keep)
+        rng_k, az_k, col_k = np.empty(m, np.float32), np.empty(m, np.float32), np.empty(m, np.int32)
+        self._polar(pts_k, rng_k, az_k, col_k)
+        row_k, col_k, index, image, used = self._project_valid(pts_k, rng_k, az_k, col_k, ring, mode)
         index = np.where(index >= 0, keep[np.maximum(index, 0)], -1).astype(np.int32)
         row, col = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
         row[keep], col[keep] = row_k, col_k
@@ -226,50 +228,70 @@ class SphericalProjection:
         rng[keep] = rng_k
         return RangeImage(image, row, col, index, rng, used, n - len(keep), self.full_circle)
 
-    def _project_valid(self, pts, xyz, rng, ring, mode):
+    def _polar(self, pts, rng, az, col) -> None:
+        """Range, azimuth and column of every point, chunk by chunk so the temporaries stay cached."""
+        n = len(pts)
+        c = max(min(n, _CHUNK), 1)
+        xyz = _scratch("xyz", (3, c), np.float32)  # channel rows: the passes below are contiguous
+        tmp = _scratch("polar_tmp", (c,), np.float32)
+        for s in range(0, n, c):
+            e = min(s + c, n)
+            x, y, z = xyz[:, : e - s]
+            for i, channel in enumerate((x, y, z)):
+                channel[...] = pts[s:e, i]
+            _norm(x, y, z, rng[s:e], tmp[: e - s])
+            np.arctan2(y, x, out=az[s:e])
+            self._columns(az[s:e], col[s:e], tmp[: e - s])
+        if self.full_circle:  # az == -pi lands on column 0
+            np.subtract(col, np.int32(self.width), out=col, where=col >= self.width)
+
+    def _project_valid(self, pts, rng, az, col, ring, mode):
         """Rows, columns, index image, image and row mode of points that all have a finite range."""
         n = len(rng)
-        x, y, z = xyz
-        az = _scratch("az", (n,), np.float32)
-        np.arctan2(y, x, out=az)
-        col = self._columns(az, _output("cols", (n,), np.int32))
+        x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
         row, used = self._rows(mode, x, y, z, az, rng, ring)
         outside = self._outside(row, col, used)
+        inside = None
+        if outside is not None and self.fov_deg < 180.0:
+            # a narrow window packs the points inside first (a quarter of a scan at 90 degrees)
+            inside = np.logical_not(outside)
+            winner = self._closest(row[inside], col[inside], rng[inside], None)
+        else:
+            winner = self._closest(row, col, rng, outside)
         if outside is not None:
             np.copyto(row, -1, where=outside)
             np.copyto(col, -1, where=outside)
-        # a narrow window packs the points inside first (a quarter of a scan at 90 degrees)
-        sel = None if outside is None or self.fov_deg >= 180.0 else np.flatnonzero(~outside)
-        winner = self._closest(row, col, rng, outside, sel)
+        slot = _scratch("slot", winner.shape, np.intp)
+        np.add(winner, 1, out=slot)  # slot 0: empty pixel
         index = _output("index", (self.height, self.width), np.int32)
-        flat = index.reshape(-1)
-        if sel is None:
-            flat[...] = winner
-        else:  # winner holds positions in sel; -1 (empty) wraps to the -1 appended
-            sel_ext = np.append(sel.astype(np.int32), np.int32(-1))
-            np.take(sel_ext, winner, out=flat, mode="wrap")
-            flat = winner
-        image = self._fill(pts, rng, sel, flat)
+        if inside is None:
+            index.reshape(-1)[...] = winner
+        else:  # winners are positions among the points inside
+            where = _scratch("where", (int(np.count_nonzero(inside)) + 1,), np.int32)
+            where[0] = -1
+            where[1:] = _arange_u64(n).view(np.int64)[inside]
+            np.take(where, slot, out=index.reshape(-1), mode="clip")
+        image = self._fill(pts, rng, inside, slot)
         return row, col, index, image, used
 
-    def _columns(self, az: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Azimuth bins: column 0 at +fov/2, increasing clockwise; outside the window < 0 or >= W."""
-        tmp = _scratch("col_tmp", az.shape, np.float32)
+    def _columns(self, az: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+        """Azimuth bins: column 0 at +fov/2, increasing clockwise; outside the window < 0 or >= W.
+
+        The full circle maps az == -pi to W; _polar folds that onto column 0.
+        """
         np.subtract(self._col_start, az, out=tmp)
         tmp *= self._col_scale
-        np.floor(tmp, out=out, casting="unsafe")
-        if self.full_circle:  # az == -pi lands on column 0
-            np.subtract(out, np.int32(self.width), out=out, where=out >= self.width)
-        return out
+        with np.errstate(invalid="ignore"):  # NaN azimuths of points about to be dropped
+            np.floor(tmp, out=out, casting="unsafe")
 
     def _outside(self, row, col, used: str) -> np.ndarray | None:
         """(N,) bool: points outside the image; None when every point has a pixel."""
         if self.full_circle and used in ("scan", "ring"):
             return None
-        inside = col >= 0
-        inside &= col < self.width
-        inside &= row >= 0
-        return np.logical_not(inside, out=inside)
+        outside = col.view(np.uint32) >= np.uint32(self.width)  # negative columns count as huge
+        if used not in ("scan", "ring"):  # rows from the scan order or a ring are never -1
+            outside |= row < 0
+        return outside
 
     def _rows(self, mode, x, y, z, az, rng, ring) -> tuple[np.ndarray, str]:
         if mode == "auto":
@@ -323,26 +345,22 @@ class SphericalProjection:
         row[(row < 0) | (row >= self.height)] = -1
         return row
 
-    def _closest(self, row, col, rng, outside, sel) -> np.ndarray:
+    def _closest(self, row, col, rng, outside) -> np.ndarray:
         """(H*W,) int32 winner of each pixel, -1 where empty: the closest point, ties to the lower index.
 
         One scatter-min over uint64 keys: the float32 range bits (monotonic for positive floats)
         above the point's position, so the smallest key is the closest point and, among equal
-        ranges, the first one. With ``sel`` only those points (ascending input indices) take part
-        and the winner is a position in ``sel``; otherwise points ``outside`` go to a spare slot.
+        ranges, the first one. Points ``outside`` (if given) go to a spare slot.
         """
         hw = self.height * self.width
-        if sel is not None:
-            row, col, rng = row[sel], col[sel], rng[sel]
         m = len(rng)
         pix = _scratch("pix", (m,), np.int32)
         np.multiply(row, np.int32(self.width), out=pix)
         pix += col
-        if sel is None and outside is not None:
+        if outside is not None:
             np.copyto(pix, np.int32(hw), where=outside)
         key = _scratch("key", (m,), np.uint64)
-        key[...] = rng.view(np.uint32)
-        key <<= np.uint64(32)
+        np.left_shift(rng.view(np.uint32), np.uint64(32), out=key)
         key |= _arange_u64(m)
         best = _scratch("best", (hw + 1,), np.uint64)
         best.fill(_U64_MAX)
@@ -352,18 +370,17 @@ class SphericalProjection:
         empty = best[:hw] == _U64_MAX
         return np.where(empty, -1, (best[:hw] & np.uint64(0xFFFFFFFF)).astype(np.int32))
 
-    def _fill(self, pts, rng, sel, winner) -> np.ndarray:
+    def _fill(self, pts, rng, inside, slot) -> np.ndarray:
         """The (H, W, 6) image: one gather of pixel records, record 0 (all zero) for empty pixels.
 
-        ``winner`` (-1: empty) indexes the points, or ``sel`` when given (only those are packed).
+        ``slot`` (H*W,) is 1 + the winner among the points, or among those ``inside`` when given.
         """
         xyzi = _xyzi(pts)
-        m = len(rng) if sel is None else len(sel)
-        records = _pixel_records(m)
-        records["xyzi"][1:] = xyzi if sel is None else xyzi[sel]
-        records["range"][1:] = rng if sel is None else rng[sel]
-        slot = _scratch("slot", winner.shape, np.intp)
-        np.add(winner, 1, out=slot)  # -1 -> record 0
+        if inside is not None:
+            xyzi, rng = xyzi[inside], rng[inside]
+        records = _pixel_records(len(rng))
+        records["xyzi"][1:] = xyzi
+        records["range"][1:] = rng
         image = _output("image", (self.height, self.width, 6), np.float32)
         np.take(records, slot, out=image.reshape(-1, 6).view(_PIXEL).reshape(-1), mode="clip")
         return image
@@ -601,10 +618,8 @@ def _as_points(points: np.ndarray) -> np.ndarray:
     return pts
 
 
-def _norms(xyz: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """sqrt(x^2 + y^2 + z^2) of (3, N) channel rows, in float32, into ``out``."""
-    x, y, z = xyz
-    tmp = _scratch("norm_tmp", out.shape, np.float32)
+def _norm(x, y, z, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """sqrt(x^2 + y^2 + z^2) in float32 into ``out`` (``tmp``: work space of the same size)."""
     np.multiply(x, x, out=out)
     np.multiply(y, y, out=tmp)
     out += tmp
