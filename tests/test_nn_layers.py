@@ -5,8 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from squeezeseg.nn import ContextAggregation, Fire, FireDeconv, RecurrentCRF
+from squeezeseg.nn.crf import crf_xla
 
 
 def _roundtrip(model: keras.Model, x, tmp_path):
@@ -78,7 +80,14 @@ def _crf_reference(unary, points, layer: RecurrentCRF):
     return x
 
 
-def test_crf_matches_numpy_reference():
+@pytest.fixture(params=[True, False], ids=["xla", "op-by-op"])
+def xla_mode(request):
+    """Run a CRF test with the XLA-compiled mean field and with the plain op graph (what exporters see)."""
+    with crf_xla(request.param):
+        yield request.param
+
+
+def test_crf_matches_numpy_reference(xla_mode):
     rng = np.random.default_rng(2)
     unary = rng.normal(size=(2, 5, 7, 4)).astype("float32")
     points = rng.normal(scale=0.05, size=(2, 5, 7, 4)).astype("float32")
@@ -93,6 +102,27 @@ def test_crf_matches_numpy_reference():
     ref = _crf_reference(unary.astype(np.float64), points.astype(np.float64), layer)
     np.testing.assert_allclose(out, ref, atol=1e-4)
     assert np.abs(out - unary).max() > 1e-2  # the CRF really changed something
+
+
+def test_crf_gradients_agree_between_xla_and_op_by_op():
+    """Training sees the XLA path: its gradients w.r.t. the logits and both compatibilities must be
+    those of the plain graph."""
+    rng = np.random.default_rng(5)
+    unary = tf.constant(rng.normal(size=(1, 6, 9, 4)).astype("float32"))
+    points = rng.normal(scale=0.05, size=(1, 6, 9, 4)).astype("float32")
+    points[..., 3] = (rng.random((1, 6, 9)) > 0.2).astype("float32")
+    layer = RecurrentCRF(iterations=2, bilateral_theta_r=(0.05, 0.05, 0.04, 0.04), bilateral_coef=0.7)
+    layer.build([unary.shape, points.shape])
+    layer.bi_compat.assign(rng.normal(size=(4, 4)).astype("float32"))
+    grads = {}
+    for xla in (True, False):
+        with crf_xla(xla), tf.GradientTape() as tape:
+            tape.watch(unary)
+            loss = tf.reduce_sum(tf.square(layer([unary, points])))
+        grads[xla] = tape.gradient(loss, [unary, layer.ang_compat.value, layer.bi_compat.value])
+    for a, b in zip(grads[True], grads[False]):
+        assert float(tf.reduce_max(tf.abs(b))) > 0
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_crf_smooths_an_isolated_wrong_pixel():

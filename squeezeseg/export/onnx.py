@@ -9,6 +9,7 @@ from typing import Any
 from squeezeseg.atomic import atomic_write_bytes
 from squeezeseg.errors import InputError
 from squeezeseg.export.meta import META_KEY, encode
+from squeezeseg.nn.crf import crf_xla
 
 OPSET = 17
 
@@ -21,7 +22,8 @@ def convert_onnx(model, opset: int = OPSET):
     fn = tf.function(lambda x: model(x, training=False))
     spec = (tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="input"),)
     try:
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=opset)
+        with crf_xla(False):  # tf2onnx does not inline XLA-compiled functions
+            proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=opset)
     except Exception as exc:  # tf2onnx raises ValueError/RuntimeError naming the op it cannot map
         raise InputError(f"ONNX conversion failed: {str(exc).strip().splitlines()[-1]}") from None
     return proto

@@ -11,14 +11,18 @@ subtracts the result from the unary logits:
 
 Both kernels read the same shifted slices of the softmax and accumulate offset by offset (no
 per-pixel loops, no (B, H, W, K, C) intermediates, and no depthwise convolution, whose CPU gradient
-is slow).
+is slow). On the TensorFlow backend the mean-field loop runs as one XLA cluster: its ~300 small
+elementwise ops fuse into a few kernels, which makes the CRF about 5x faster on CPU than running them
+one by one (the rest of the network stays on oneDNN, whose convolutions beat XLA's on CPU).
 
 Kernel widths are per class, as in the papers (cars get wider kernels than pedestrians).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import functools
+from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
@@ -39,6 +43,25 @@ def angular_weights(size: Sequence[int], theta: Sequence[float]) -> np.ndarray:
     return np.exp(-d2 / np.asarray(theta, dtype=np.float64)[None, :] ** 2).astype(np.float32)
 
 
+_XLA = {"enabled": True}
+
+
+@contextlib.contextmanager
+def crf_xla(enabled: bool) -> Iterator[None]:
+    """XLA compilation of the CRF on or off inside the block. Converters that do not inline
+    compiled functions (tf2onnx) trace the model with it off to get a plain op graph."""
+    previous = _XLA["enabled"]
+    _XLA["enabled"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _XLA["enabled"] = previous
+
+
+def _xla_enabled() -> bool:
+    return _XLA["enabled"] and keras.backend.backend() == "tensorflow"
+
+
 def shifted(t, size: Sequence[int]) -> list:
     """The ``size`` window as K shifted copies of (B, H, W, C) ``t`` (zeros outside the image)."""
     kh, kw = size
@@ -46,6 +69,70 @@ def shifted(t, size: Sequence[int]) -> list:
     h, w = ops.shape(t)[1], ops.shape(t)[2]
     padded = ops.pad(t, [[0, 0], [ph, ph], [pw, pw], [0, 0]])
     return [padded[:, ph + dy: ph + dy + h, pw + dx: pw + dx + w, :] for dy, dx in window_offsets(size)]
+
+
+def bilateral_kernel(points, size: Sequence[int], bi_ang: np.ndarray, inv_2r2: np.ndarray) -> list:
+    """K tensors (B, H, W, C): the bilateral weight of each neighbour offset of ``points`` (x, y, z,
+    mask), computed once per input.
+
+    The weight is symmetric, ``W[-k](p) == W[k](p - k)``, so only the second half of the offsets is
+    evaluated (on a grid one window larger) and the first half are shifted views of it: half the
+    exponentials.
+    """
+    kh, kw = size
+    ph, pw = kh // 2, kw // 2
+    h, w = ops.shape(points)[1], ops.shape(points)[2]
+    offsets = window_offsets(size)
+    n = len(offsets)
+    padded = ops.pad(points[..., :4], [[0, 0], [2 * ph, 2 * ph], [2 * pw, 2 * pw], [0, 0]])
+    # every q of the image grown by the window's half size: padded index q + ph
+    q = padded[:, ph: ph + h + 2 * ph, pw: pw + w + 2 * pw, :]
+    out = [None] * n
+    for k in range(n // 2, n):  # offsets after the centre in row-major order; k's opposite is n-1-k
+        dy, dx = offsets[k]
+        qk = padded[:, ph + dy: ph + dy + h + 2 * ph, pw + dx: pw + dx + w + 2 * pw, :]
+        d2 = ops.sum(ops.square(qk[..., :3] - q[..., :3]), axis=-1, keepdims=True)
+        e = ops.exp(-d2 * inv_2r2) * (qk[..., 3:4] * q[..., 3:4])
+        out[k] = bi_ang[k] * e[:, ph: ph + h, pw: pw + w, :]
+        out[n - 1 - k] = bi_ang[n - 1 - k] * e[:, ph - dy: ph - dy + h, pw - dx: pw - dx + w, :]
+    return out
+
+
+def compatibility(t, matrix, unrolled: bool):
+    """``t @ matrix`` over the class axis; ``unrolled`` writes the tiny CxC product as C broadcast
+    multiplies, which XLA fuses with the message sums instead of calling a matmul kernel."""
+    if not unrolled:
+        return ops.matmul(t, matrix)
+    return sum(t[..., c: c + 1] * matrix[c] for c in range(t.shape[-1]))
+
+
+def mean_field(unary, points, ang_compat, bi_compat, *, iterations: int, size: Sequence[int],
+               ang: np.ndarray, bi_ang: np.ndarray, inv_2r2: np.ndarray, fused: bool = False):
+    """``iterations`` mean-field updates of ``unary`` logits (B, H, W, C) given ``points``; ``fused``
+    when the caller compiles it with XLA."""
+    # The kernel depends on the input only: no gradient flows through it.
+    bi_w = [ops.stop_gradient(w) for w in bilateral_kernel(points, size, bi_ang, inv_2r2)]
+    x = unary
+    for _ in range(iterations):
+        a, b = 0.0, 0.0
+        # accumulate offset by offset: no (B, H, W, K, C) intermediate, which is memory-bound on CPU
+        for k, s in enumerate(shifted(ops.softmax(x, axis=-1), size)):
+            a = a + s * ang[k]
+            b = b + s * bi_w[k]
+        x = unary - compatibility(a, ang_compat, fused) - compatibility(b, bi_compat, fused)
+    return x
+
+
+@functools.cache
+def _compiled_mean_field():
+    """:func:`mean_field` as one XLA cluster (``tf.function(jit_compile=True)``), traced per shape."""
+    import tensorflow as tf
+
+    def run(unary, points, ang_compat, bi_compat, *, iterations, size, ang, bi_ang, inv_2r2):
+        return mean_field(unary, points, ang_compat, bi_compat, iterations=iterations, size=size,
+                          ang=ang, bi_ang=bi_ang, inv_2r2=inv_2r2, fused=True)
+
+    return tf.function(run, jit_compile=True, autograph=False)
 
 
 @keras.saving.register_keras_serializable(package="squeezeseg")
@@ -91,28 +178,14 @@ class RecurrentCRF(layers.Layer):
         self._inv_2r2 = (1.0 / (2.0 * np.asarray(self.bilateral_theta_r) ** 2)).astype(np.float32)
         self.built = True
 
-    def bilateral_kernel(self, points) -> list:
-        """K tensors (B, H, W, C): the bilateral weight of each neighbour offset, computed once per input."""
-        xyz, mask = points[..., :3], points[..., 3:4]
-        out = []
-        for k, s in enumerate(shifted(points[..., :4], self.size)):
-            d2 = ops.sum(ops.square(s[..., :3] - xyz), axis=-1, keepdims=True)
-            out.append(self._bi_ang[k] * ops.exp(-d2 * self._inv_2r2) * (s[..., 3:4] * mask))
-        return out
-
     def call(self, inputs):
         unary, points = inputs
-        # The kernel depends on the input only: no gradient flows through it.
-        bi_w = [ops.stop_gradient(w) for w in self.bilateral_kernel(ops.cast(points, unary.dtype))]
-        x = unary
-        for _ in range(self.iterations):
-            ang, bi = 0.0, 0.0
-            # accumulate offset by offset: no (B, H, W, K, C) intermediate, which is memory-bound on CPU
-            for k, s in enumerate(shifted(ops.softmax(x, axis=-1), self.size)):
-                ang = ang + s * self._ang[k]
-                bi = bi + s * bi_w[k]
-            x = unary - ops.matmul(ang, self.ang_compat) - ops.matmul(bi, self.bi_compat)
-        return x
+        points = ops.cast(points, unary.dtype)
+        kw = {"iterations": self.iterations, "size": self.size, "ang": self._ang,
+              "bi_ang": self._bi_ang, "inv_2r2": self._inv_2r2}
+        if _xla_enabled():  # the backend variables (tf.Variable), which tf.function can trace
+            return _compiled_mean_field()(unary, points, self.ang_compat.value, self.bi_compat.value, **kw)
+        return mean_field(unary, points, self.ang_compat, self.bi_compat, **kw)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
