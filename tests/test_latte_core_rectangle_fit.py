@@ -101,3 +101,16 @@ def test_face_extents_ignore_sloped_upper_surfaces():
     window = np.c_[rng.uniform(30.2, 31.7, 20), rng.uniform(-0.6, 0.6, 20), rng.uniform(-0.6, -0.4, 20)]
     fl, fw = face_extents(np.r_[rear, window], 0.0)
     assert fl < 0.3 and fw == pytest.approx(1.6, abs=0.1)
+
+
+@pytest.mark.parametrize("criterion", ["variance", "closeness", "area"])
+def test_dense_cluster_heading_from_a_sample_matches_all_points(criterion):
+    # 24,000 points (a van a few metres away): the criterion is averaged over 2,000 of them, the
+    # edges still come from all (convex hull), so the heading is that of the full search.
+    pts = l_shape(0.4, length=5.0, width=1.9, n=18000, seed=3)[:, :2]
+    full = search_heading(pts, criterion, max_points=10**9)
+    assert _angle_err(search_heading(pts, criterion), full) <= 1.0
+    assert _angle_err(full, 0.4) < 2.0 or criterion == "area"
+    # Collinear points (a lone face) have no hull: the full search is used.
+    line = np.c_[np.linspace(0, 4, 5000), np.linspace(0, 4, 5000) * 0.5]
+    assert _angle_err(search_heading(line, criterion), np.arctan(0.5)) < 1.0 or criterion == "area"

@@ -17,15 +17,25 @@ from squeezeseg.boxes import Box3D
 Criterion = Literal["variance", "closeness", "area"]
 
 
-def _edge_distances(c: np.ndarray) -> np.ndarray:
-    """Distance of every projection to the nearer of the two extreme edges (per angle column)."""
-    return np.minimum(c.max(axis=0) - c, c - c.min(axis=0))
+def _edge_distances(c: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
+    """Distance of every projection to the nearer of the two extreme edges (per angle column);
+    ``lo``/``hi`` give the edges when ``c`` holds only a sample of the points."""
+    lo = c.min(axis=0) if lo is None else lo
+    hi = c.max(axis=0) if hi is None else hi
+    return np.minimum(hi - c, c - lo)
 
 
-def _score(c1: np.ndarray, c2: np.ndarray, criterion: Criterion) -> np.ndarray:
+def _score(
+    c1: np.ndarray, c2: np.ndarray, criterion: Criterion, edges: tuple[np.ndarray, ...] | None = None
+) -> np.ndarray:
+    """Score of every heading (column); ``edges`` = (lo1, hi1, lo2, hi2) of all the points when
+    ``c1``, ``c2`` are the projections of a sample of them."""
+    lo1, hi1, lo2, hi2 = edges if edges is not None else (None,) * 4
     if criterion == "area":
+        if edges is not None:
+            return -(hi1 - lo1) * (hi2 - lo2)
         return -np.ptp(c1, axis=0) * np.ptp(c2, axis=0)
-    d1, d2 = _edge_distances(c1), _edge_distances(c2)
+    d1, d2 = _edge_distances(c1, lo1, hi1), _edge_distances(c2, lo2, hi2)
     if criterion == "closeness":
         d = np.maximum(np.minimum(d1, d2), 0.01)
         return (1.0 / d).sum(axis=0)
@@ -44,15 +54,42 @@ def _masked_var(d: np.ndarray, m: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where(n > 0, (np.where(m, d * d, 0.0).sum(axis=0) / safe - mean * mean), 0.0)
 
 
-def search_heading(xy: np.ndarray, criterion: Criterion = "variance", step_deg: float = 1.0) -> float:
-    """Heading in [0, pi/2) of the rectangle that best explains the 2D points."""
+def search_heading(
+    xy: np.ndarray, criterion: Criterion = "variance", step_deg: float = 1.0, max_points: int = 2000
+) -> float:
+    """Heading in [0, pi/2) of the rectangle that best explains the 2D points.
+
+    Every heading costs a pass over the points, so a dense near object (20,000 points of a van
+    at 5 m) would take a fifth of a second: above ``max_points`` the criterion is averaged over an
+    even sample of ``max_points`` points, while the edges still come from all of them (their
+    extremes along every direction lie on the convex hull).
+    """
     xy = np.asarray(xy, dtype=np.float64)
     xy = xy - xy.mean(axis=0)
     angles = np.radians(np.arange(0.0, 90.0, step_deg))
     cos, sin = np.cos(angles), np.sin(angles)
+    edges = None
+    if len(xy) > max_points:
+        hull = convex_hull_xy(xy)
+        if hull is not None:
+            h1 = hull[:, :1] * cos + hull[:, 1:2] * sin
+            h2 = -hull[:, :1] * sin + hull[:, 1:2] * cos
+            edges = (h1.min(axis=0), h1.max(axis=0), h2.min(axis=0), h2.max(axis=0))
+            xy = xy[:: -(-len(xy) // max_points)]
     c1 = xy[:, :1] * cos + xy[:, 1:2] * sin
     c2 = -xy[:, :1] * sin + xy[:, 1:2] * cos
-    return float(angles[int(np.argmax(_score(c1, c2, criterion)))])
+    return float(angles[int(np.argmax(_score(c1, c2, criterion, edges)))])
+
+
+def convex_hull_xy(xy: np.ndarray) -> np.ndarray | None:
+    """Vertices of the 2D convex hull of ``xy`` ((N, 2)), or None for degenerate (collinear)
+    points. The extent of the points along any direction is the extent of these vertices."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        return xy[ConvexHull(xy).vertices]
+    except QhullError:
+        return None
 
 
 def pca_heading(xy: np.ndarray) -> float:
