@@ -5,13 +5,18 @@ Prints, per case, the median / min / 90th percentile wall time, the median CPU t
 process (less disturbed when other jobs share the cores) and the minor page faults per call.
 Target from issue 2: project to 64x512 and 64x2048, and unproject back, each <= 5 ms median.
 
-    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50]
+    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50] [--profile]
+
+``--profile`` adds where the time of the two projections goes: the functions (Python and NumPy)
+with the most own time, from cProfile over the same runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import resource
 import sys
 import time
@@ -51,11 +56,32 @@ def measure(fn, repeats: int, warmup: int = 3) -> dict[str, float]:
             "cpu_median": float(np.median(c)), "faults": faults}
 
 
+def profile(cases, repeats: int, top: int = 12) -> None:
+    """Print the functions with the most own time over ``repeats`` runs of each case.
+
+    NumPy ufunc calls (arithmetic, comparisons) count as own time of the function that makes them,
+    so the projection stages show up by name; methods such as take or ufunc.at appear on their own.
+    """
+    for name, fn, _ in cases:
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(repeats):
+            fn()
+        prof.disable()
+        stats = pstats.Stats(prof).stats  # {(file, line, function): (cc, nc, own, cumulative, callers)}
+        rows = sorted(((v[2], k) for k, v in stats.items()), reverse=True)[:top]
+        print(f"\nprofile: {name}; own time per call, ms (cProfile adds a little)")
+        for own, (file, line, func) in rows:
+            where = f"{Path(file).name}:{line} " if line else ""
+            print(f"  {own * 1e3 / repeats:7.3f}  {where}{func}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scan", type=Path, default=None, help="point cloud (default: KITTI frame ~120k points)")
     ap.add_argument("--sensor", default="hdl64e")
     ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--profile", action="store_true", help="also print where the projection time goes")
     args = ap.parse_args(argv)
     scan = args.scan or default_scan()
     points = read_points(scan)
@@ -89,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     print("times in ms (wall median/min/p90, process CPU median), minor page faults per call;")
     print("target <= 5 ms median for the gated cases. Page faults of fresh arrays cost CPU; with")
     print("MALLOC_MMAP_THRESHOLD_=536870912 MALLOC_TRIM_THRESHOLD_=536870912 glibc keeps them mapped.")
+    if args.profile:
+        profile(cases[:2], args.repeats)
     return 1 if failed else 0
 
 

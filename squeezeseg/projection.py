@@ -82,26 +82,26 @@ def _output(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     """A new result array, placed in a recycled buffer that nothing outside the pool references.
 
     Results (image, index, rows, cols, ranges) are handed to the caller, so they cannot be scratch
-    buffers; but a freshly mapped array costs a page fault per 4 KiB (about 0.9 ms per 64x2048
-    call here). A pooled buffer is reused only once its reference count shows that no result, view
-    or slice of it is alive any more, so a caller never sees two results share memory. Results are
-    views of the buffer (per-point ones with some headroom, as scans differ in size).
+    buffers; but glibc maps big fresh arrays anew, at one page fault per 4 KiB (some 1,250 per
+    64x2048 call for the results alone, each a few microseconds on the reference VM). A pooled
+    buffer is reused only once its reference count shows that no result, view or slice of it is
+    alive any more, so a caller never sees two results share memory. Results are views of the
+    buffer (per-point ones with some headroom, as scans differ in size).
     """
-    dtype = np.dtype(dtype)
     size = math.prod(shape)
     with _POOL_LOCK:
-        pool = _POOL.setdefault(f"{name}:{dtype.str}", [])
-        free = [i for i, refs in enumerate(_ref_counts(pool)) if refs <= _UNREFERENCED]
-        big = [i for i in free if pool[i].size >= size]
-        if big:
-            buf = pool[big[0]]
-        elif free:  # too small (a bigger scan or image): replace it
-            buf = pool[free[0]] = np.empty(size + size // 8 + 1024, dtype)
-        elif len(pool) < _POOL_DEPTH:
+        pool = _POOL.setdefault(name, [])
+        for i, refs in enumerate(_ref_counts(pool)):
+            if refs <= _UNREFERENCED:  # free; replaced when too small (a bigger scan or image)
+                if pool[i].size < size or pool[i].dtype != dtype:
+                    pool[i] = np.empty(size + size // 8 + 1024, dtype)
+                buf = pool[i]
+                break
+        else:
+            if len(pool) >= _POOL_DEPTH:
+                return np.empty(shape, dtype)
             buf = np.empty(size + size // 8 + 1024, dtype)
             pool.append(buf)
-        else:
-            return np.empty(shape, dtype)
         return buf[:size].reshape(shape)
 
 
