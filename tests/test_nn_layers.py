@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from squeezeseg.nn import ContextAggregation, Fire, FireDeconv, RecurrentCRF
-from squeezeseg.nn.crf import crf_xla
+from squeezeseg.nn.xla import xla_fusion
 
 
 def _roundtrip(model: keras.Model, x, tmp_path):
@@ -32,13 +32,25 @@ def test_fire_and_deconv_shapes_and_reload(tmp_path, bn):
 
 
 def test_context_aggregation_separable_pool_is_the_7x7_max_pool():
-    import tensorflow as tf
-
     layer = ContextAggregation(reduction=2)
     x = np.random.default_rng(5).normal(size=(1, 9, 12, 4)).astype("float32")
     layer(x)
     full = tf.nn.max_pool2d(x, 7, 1, "SAME")
     np.testing.assert_array_equal(np.asarray(layer.pool_h(layer.pool_w(x))), full.numpy())
+
+
+def test_context_aggregation_xla_path_matches_the_keras_layers():
+    """The XLA-fused gate must compute what the layer's own sub-layers compute (pool, squeeze, excite)."""
+    layer = ContextAggregation(reduction=2)
+    x = np.random.default_rng(6).normal(size=(2, 9, 12, 8)).astype("float32")
+    with xla_fusion(True):
+        fused = np.asarray(layer(x))
+    with xla_fusion(False):
+        plain = np.asarray(layer(x))
+    expected = x * np.asarray(layer.excite(layer.squeeze(tf.nn.max_pool2d(x, 7, 1, "SAME"))))
+    np.testing.assert_allclose(fused, expected, atol=1e-6)
+    np.testing.assert_allclose(plain, expected, atol=1e-6)
+    assert np.abs(fused - x).max() > 1e-2  # the gate really scaled something
 
 
 def test_context_aggregation_gates_between_zero_and_input():
@@ -83,7 +95,7 @@ def _crf_reference(unary, points, layer: RecurrentCRF):
 @pytest.fixture(params=[True, False], ids=["xla", "op-by-op"])
 def xla_mode(request):
     """Run a CRF test with the XLA-compiled mean field and with the plain op graph (what exporters see)."""
-    with crf_xla(request.param):
+    with xla_fusion(request.param):
         yield request.param
 
 
@@ -116,7 +128,7 @@ def test_crf_gradients_agree_between_xla_and_op_by_op():
     layer.bi_compat.assign(rng.normal(size=(4, 4)).astype("float32"))
     grads = {}
     for xla in (True, False):
-        with crf_xla(xla), tf.GradientTape() as tape:
+        with xla_fusion(xla), tf.GradientTape() as tape:
             tape.watch(unary)
             loss = tf.reduce_sum(tf.square(layer([unary, points])))
         grads[xla] = tape.gradient(loss, [unary, layer.ang_compat.value, layer.bi_compat.value])

@@ -9,7 +9,7 @@ from typing import Any
 from squeezeseg.atomic import atomic_write_bytes
 from squeezeseg.errors import InputError
 from squeezeseg.export.meta import META_KEY, encode
-from squeezeseg.nn.crf import crf_xla
+from squeezeseg.nn.xla import xla_fusion
 
 OPSET = 17
 
@@ -22,7 +22,7 @@ def convert_onnx(model, opset: int = OPSET):
     fn = tf.function(lambda x: model(x, training=False))
     spec = (tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="input"),)
     try:
-        with crf_xla(False):  # tf2onnx does not inline XLA-compiled functions
+        with xla_fusion(False):  # tf2onnx does not inline XLA-compiled functions
             proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=opset)
     except Exception as exc:  # tf2onnx raises ValueError/RuntimeError naming the op it cannot map
         raise InputError(f"ONNX conversion failed: {str(exc).strip().splitlines()[-1]}") from None

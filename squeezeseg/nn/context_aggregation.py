@@ -4,7 +4,18 @@ features, so pixels whose neighbourhood is empty (LiDAR dropout) borrow context 
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
+
+from squeezeseg.nn.xla import compiled, xla_enabled
+
+
+def gate(x, squeeze_kernel, squeeze_bias, excite_kernel, excite_bias, *, pool_size: int):
+    """``x * sigmoid(excite(relu(squeeze(maxpool(x)))))`` on plain tensors, so the memory-bound chain
+    (two pooling passes, gating, product) can run as one XLA cluster."""
+    pooled = ops.max_pool(ops.max_pool(x, (1, pool_size), strides=1, padding="same"),
+                          (pool_size, 1), strides=1, padding="same")
+    hidden = ops.relu(ops.conv(pooled, squeeze_kernel) + squeeze_bias)
+    return x * ops.sigmoid(ops.conv(hidden, excite_kernel) + excite_bias)
 
 
 @keras.saving.register_keras_serializable(package="squeezeseg")
@@ -29,6 +40,10 @@ class ContextAggregation(layers.Layer):
         self.built = True
 
     def call(self, x):
+        if xla_enabled():
+            weights = (w.value for w in (self.squeeze.kernel, self.squeeze.bias, self.excite.kernel,
+                                         self.excite.bias))
+            return compiled(gate)(x, *weights, pool_size=self.pool_size)
         return x * self.excite(self.squeeze(self.pool_h(self.pool_w(x))))
 
     def compute_output_shape(self, input_shape):

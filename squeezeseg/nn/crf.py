@@ -11,22 +11,22 @@ subtracts the result from the unary logits:
 
 Both kernels read the same shifted slices of the softmax and accumulate offset by offset (no
 per-pixel loops, no (B, H, W, K, C) intermediates, and no depthwise convolution, whose CPU gradient
-is slow). On the TensorFlow backend the mean-field loop runs as one XLA cluster: its ~300 small
-elementwise ops fuse into a few kernels, which makes the CRF about 5x faster on CPU than running them
-one by one (the rest of the network stays on oneDNN, whose convolutions beat XLA's on CPU).
+is slow). On the TensorFlow backend the mean-field loop runs as one XLA cluster
+(:mod:`squeezeseg.nn.xla`): its ~300 small elementwise ops fuse into a few kernels, several times
+faster on CPU than running them one by one.
 
 Kernel widths are per class, as in the papers (cars get wider kernels than pedestrians).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import layers, ops
+
+from squeezeseg.nn.xla import compiled, xla_enabled
 
 
 def window_offsets(size: Sequence[int]) -> list[tuple[int, int]]:
@@ -41,25 +41,6 @@ def angular_weights(size: Sequence[int], theta: Sequence[float]) -> np.ndarray:
     offs = np.array(window_offsets(size), dtype=np.float64)
     d2 = (offs**2).sum(1)[:, None]
     return np.exp(-d2 / np.asarray(theta, dtype=np.float64)[None, :] ** 2).astype(np.float32)
-
-
-_XLA = {"enabled": True}
-
-
-@contextlib.contextmanager
-def crf_xla(enabled: bool) -> Iterator[None]:
-    """XLA compilation of the CRF on or off inside the block. Converters that do not inline
-    compiled functions (tf2onnx) trace the model with it off to get a plain op graph."""
-    previous = _XLA["enabled"]
-    _XLA["enabled"] = bool(enabled)
-    try:
-        yield
-    finally:
-        _XLA["enabled"] = previous
-
-
-def _xla_enabled() -> bool:
-    return _XLA["enabled"] and keras.backend.backend() == "tensorflow"
 
 
 def shifted(t, size: Sequence[int]) -> list:
@@ -123,16 +104,10 @@ def mean_field(unary, points, ang_compat, bi_compat, *, iterations: int, size: S
     return x
 
 
-@functools.cache
-def _compiled_mean_field():
-    """:func:`mean_field` as one XLA cluster (``tf.function(jit_compile=True)``), traced per shape."""
-    import tensorflow as tf
-
-    def run(unary, points, ang_compat, bi_compat, *, iterations, size, ang, bi_ang, inv_2r2):
-        return mean_field(unary, points, ang_compat, bi_compat, iterations=iterations, size=size,
-                          ang=ang, bi_ang=bi_ang, inv_2r2=inv_2r2, fused=True)
-
-    return tf.function(run, jit_compile=True, autograph=False)
+def _fused_mean_field(unary, points, ang_compat, bi_compat, *, iterations, size, ang, bi_ang, inv_2r2):
+    """:func:`mean_field` written for XLA (see :mod:`squeezeseg.nn.xla`)."""
+    return mean_field(unary, points, ang_compat, bi_compat, iterations=iterations, size=size,
+                      ang=ang, bi_ang=bi_ang, inv_2r2=inv_2r2, fused=True)
 
 
 @keras.saving.register_keras_serializable(package="squeezeseg")
@@ -183,8 +158,9 @@ class RecurrentCRF(layers.Layer):
         points = ops.cast(points, unary.dtype)
         kw = {"iterations": self.iterations, "size": self.size, "ang": self._ang,
               "bi_ang": self._bi_ang, "inv_2r2": self._inv_2r2}
-        if _xla_enabled():  # the backend variables (tf.Variable), which tf.function can trace
-            return _compiled_mean_field()(unary, points, self.ang_compat.value, self.bi_compat.value, **kw)
+        if xla_enabled():  # the backend variables (tf.Variable), which tf.function can trace
+            return compiled(_fused_mean_field)(unary, points, self.ang_compat.value, self.bi_compat.value,
+                                               **kw)
         return mean_field(unary, points, self.ang_compat, self.bi_compat, **kw)
 
     def compute_output_shape(self, input_shape):
