@@ -561,7 +561,7 @@ def _sweep_start(az, z, dist, d, lo: float) -> float:
         return -1e-6
     bins = np.floor(np.rad2deg(rel) * 2.0).astype(np.int64)  # half-degree bins
     mode = int(np.argmax(np.bincount(bins)))
-    return float(lo + np.median(rel[np.abs(bins - mode) <= 1]))
+    return float(lo + _median(rel[np.abs(bins - mode) <= 1]))
 
 
 _ARANGE = np.arange(0, dtype=np.uint64)
@@ -581,6 +581,13 @@ def _wrap(d: np.ndarray) -> np.ndarray:
     d[d > np.pi] -= _TWO_PI
     d[d < -np.pi] += _TWO_PI
     return d
+
+
+def _median(a: np.ndarray) -> float:
+    """np.median of a short non-empty 1-D array (same value, without its generic machinery)."""
+    s = np.sort(a)
+    k = len(s) // 2
+    return float(s[k]) if len(s) % 2 else float((s[k - 1] + s[k]) / 2.0)
 
 
 def _nanmean(a: np.ndarray) -> float:
