@@ -2,15 +2,19 @@
 
 SqueezeSegV2 64x512: latency of the float Keras model (compiled tf.function, batch 1) and of the INT8
 model through LiteRT (median of --repeat runs after warm-up; the ratio INT8/Keras is the figure), file
-size, and class IoU of float vs INT8 on the evaluation data (simulated held-out range images and the
-real KITTI frames in ../shared/data). SqueezeDet: INT8 vs float AP on the real KITTI images, latency
+size, and class IoU of float vs INT8 on the evaluation data (simulated held-out range images, the
+real KITTI object frames and the real SqueezeSeg sample frame in ../shared/data). INT8 calibration
+uses the training split of --sim-data (never its held-out frames); --ranges picks the activation
+ranges (several: one INT8 export each, e.g. ``--ranges minmax percentile`` for before and after).
+SqueezeDet: INT8 vs float AP on the real KITTI images, latency
 ratio.
 
 Latency and size use the full-size config (``--seg-config squeezesegv2``, built fresh: weights do not
 change either); accuracy needs trained weights (``--seg-model``, default the shipped model).
 
 Usage: .venv/bin/python scripts/bench_int8.py [--repeat 20] [--threads 2] [--sim-data runs/default_sim]
-       [--seg-model M.keras] [--det-model M.keras] [--skip-det] [--out DIR]
+       [--seg-model M.keras] [--det-model M.keras] [--ranges percentile ...] [--count 64] [--skip-det]
+       [--skip-latency] [--out DIR]
 """
 
 from __future__ import annotations
@@ -91,19 +95,40 @@ def seg_latency(cfg_name: str, calibration: str, repeat: int, threads: int, tmp:
 
 
 def seg_accuracy(
-    model_path: Path, calibration: str, sim_data: Path | None, kitti: Path | None, threads: int, tmp: Path
+    model_path: Path,
+    calibration: str,
+    data: dict[str, Path | None],
+    threads: int,
+    tmp: Path,
+    ranges: list[str],
+    count: int,
 ) -> dict:
-    """Class IoU of the float model and its INT8 export on simulated held-out frames and real KITTI."""
+    """Class IoU of the float model and of its INT8 export with each range method of ``ranges`` on the
+    ``data`` sets (name -> folder), with the IoU differences INT8 - float in points."""
     from squeezeseg.export.engines import load_segmenter
     from squeezeseg.export.exporter import export_model
     from squeezeseg.export.report import seg_task
 
-    int8 = export_model(model_path, "int8", tmp / "trained.int8.tflite", calibration=calibration, count=64)
-    out = {"model": str(model_path), "size_mb_int8": int8.stat().st_size / 1e6}
-    segs = {"keras": load_segmenter(model_path, "keras"), "int8": load_segmenter(int8, "tflite", threads)}
-    for name, data in (("sim_val", sim_data), ("kitti_real", kitti)):
-        if data is not None and data.is_dir():
-            out[name] = {k: seg_task(s, data) for k, s in segs.items()}
+    out: dict = {"model": str(model_path), "calibration_frames": count, "size_mb_int8": {}}
+    segs = {"keras": load_segmenter(model_path, "keras")}
+    for method in ranges:
+        t = time.perf_counter()
+        f = tmp / f"trained.{method}.tflite"
+        export_model(model_path, "int8", f, calibration, count, ranges=method)
+        out.setdefault("export_s", {})[method] = time.perf_counter() - t
+        out["size_mb_int8"][method] = f.stat().st_size / 1e6
+        segs[f"int8_{method}"] = load_segmenter(f, "tflite", threads)
+    for name, folder in data.items():
+        if folder is None or not folder.is_dir():
+            continue
+        res = {k: seg_task(s, folder) for k, s in segs.items()}
+        ref = res["keras"]
+        for k in segs:
+            if k != "keras":
+                res[k]["delta_points"] = {
+                    c: 100 * (res[k]["iou"][c] - ref["iou"][c]) for c in ref["iou"]
+                } | {"miou": 100 * (res[k]["miou"] - ref["miou"])}
+        out[name] = res
     return out
 
 
@@ -147,24 +172,34 @@ def main() -> None:
         default=REPO / "runs" / "default_sim",
         help="simulated SqueezeSeg-layout folder (its val split is the held-out set)",
     )
+    p.add_argument(
+        "--ranges",
+        nargs="+",
+        default=["percentile"],
+        choices=["percentile", "mse", "minmax"],
+        help="INT8 activation range methods to score (one export each)",
+    )
+    p.add_argument("--count", type=int, default=64, help="INT8 calibration frames (training split)")
     p.add_argument("--skip-det", action="store_true")
+    p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--out", type=Path, default=None, help="write bench_int8.json here")
     args = p.parse_args()
     kitti = shared_data_dir() / "kitti_object" / "training"
-    sim = args.sim_data / "lidar_2d" if (args.sim_data / "lidar_2d").is_dir() else None
-    calibration = str(sim) if sim else "synthetic"
-    res: dict = {"calibration": calibration}
+    sim = (args.sim_data / "lidar_2d").is_dir()
+    calibration = str(args.sim_data) if sim else "synthetic"  # a dataset root: its training split
+    res: dict = {"calibration": calibration, "load_average": os.getloadavg()}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        res["seg_latency"] = seg_latency(args.seg_config, calibration, args.repeat, args.threads, tmp)
+        if not args.skip_latency:
+            res["seg_latency"] = seg_latency(args.seg_config, calibration, args.repeat, args.threads, tmp)
         if args.seg_model.is_file():
+            data = {
+                "sim_val": args.sim_data if sim else None,
+                "kitti_real": kitti if kitti.is_dir() else None,
+                "squeezeseg_sample_real": shared_data_dir() / "squeezeseg_sample",
+            }
             res["seg_accuracy"] = seg_accuracy(
-                args.seg_model,
-                calibration,
-                args.sim_data if sim else None,
-                kitti if kitti.is_dir() else None,
-                args.threads,
-                tmp,
+                args.seg_model, calibration, data, args.threads, tmp, args.ranges, args.count
             )
             print(json.dumps(res["seg_accuracy"], indent=1), flush=True)
         else:
@@ -174,6 +209,7 @@ def main() -> None:
             print(json.dumps(res["det"], indent=1), flush=True)
         elif not args.skip_det:
             print(f"no trained SqueezeDet model at {args.det_model} (or no KITTI data): detection skipped")
+    res["load_average_end"] = os.getloadavg()
     if args.out:
         from squeezeseg.atomic import atomic_write_text
 

@@ -211,4 +211,6 @@ def test_quantize_report_lists_ops_layers_and_task_metrics(tiny_model, exported,
     assert rep["size_bytes"]["tflite"] == exported["int8"].stat().st_size
     md = (out / "parity.md").read_text()
     assert "| CONV_2D | int8 |" in md and "## Per-layer agreement" in md
+    assert rep["quantization"]["ranges"] == "percentile" and "crf" in rep["quantization"]["float_layers"]
+    assert "INT8 activation ranges: percentile" in md
     assert main(["quantize-report", str(tiny_model[0]), str(tiny_model[0]), "--out", str(out)]) == 2

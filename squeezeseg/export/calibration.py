@@ -16,10 +16,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def calibration_files(folder: str | Path, kind: str) -> list[Path]:
-    """Files of ``folder`` (searched recursively) that can feed a ``kind`` model; InputError if none."""
+    """Files of ``folder`` (searched recursively) that can feed a ``kind`` model; InputError if none.
+
+    A SqueezeSeg dataset root (``lidar_2d/`` and ``ImageSet/train.txt``) gives the frames of its
+    training split only, so that calibration never sees the held-out frames the export is scored on.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("calibration folder not found", folder)
+    dataset_root = (folder / "lidar_2d").is_dir() and (folder / "ImageSet" / "train.txt").is_file()
+    if kind != "squeezedet" and dataset_root:
+        from squeezeseg.data.sources import squeezeseg_frames
+
+        return squeezeseg_frames(folder, "train")
     suffixes = IMAGE_SUFFIXES if kind == "squeezedet" else (".npy", *SCAN_SUFFIXES)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not files:

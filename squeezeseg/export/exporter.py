@@ -7,6 +7,7 @@ from pathlib import Path
 
 from squeezeseg.errors import InputError
 from squeezeseg.export import FORMATS
+from squeezeseg.export.ranges import RANGE_METHODS
 from squeezeseg.export.tflite import FLOAT_LAYERS, TFLITE_MODES
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,15 @@ def export_model(
     count: int = 100,
     int8_io: bool = False,
     quantize_all: bool = False,
+    ranges: str = "percentile",
 ) -> Path:
     """Export the ``.keras`` model at ``model_path`` as ``fmt`` to ``out``; returns ``out``.
 
     ``calibration`` (a folder of range images / scans / camera images, or "synthetic") is needed
     for "int8" only; ``count`` frames of it are used. INT8 keeps the input normalisation and the CRF
     in float unless ``quantize_all`` (or ``int8_io``, which makes the whole model integer).
+    ``ranges`` picks the activation ranges ("percentile", "mse", "minmax": see
+    :mod:`squeezeseg.export.ranges`).
     """
     from squeezeseg.export.calibration import load_inputs, representative
     from squeezeseg.export.meta import keras_model_meta
@@ -55,7 +59,8 @@ def export_model(
             inputs = load_inputs(calibration, meta, count)
             log.info("calibrating on %d inputs from %s", len(inputs), calibration)
             rep = representative(inputs)
-        return export_tflite(model, out, meta, fmt, rep, int8_io, () if quantize_all else FLOAT_LAYERS)
+        float_layers = () if quantize_all else FLOAT_LAYERS
+        return export_tflite(model, out, meta, fmt, rep, int8_io, float_layers, ranges)
     if fmt == "onnx":
         from squeezeseg.export.onnx import export_onnx
 
@@ -92,6 +97,13 @@ def add_export_arguments(p, default_help: str) -> None:
         help="INT8: quantize the input normalisation and the CRF too (default: they stay float)",
     )
     p.add_argument("--int8-io", action="store_true", help="int8 input and output tensors (INT8 only)")
+    p.add_argument(
+        "--ranges",
+        choices=RANGE_METHODS,
+        default="percentile",
+        help="INT8 activation ranges from the calibration frames: 99.99th percentile (default), "
+        "least squared quantization error, or min/max",
+    )
 
 
 def run_export(args, default_model: Path) -> int:
@@ -100,7 +112,14 @@ def run_export(args, default_model: Path) -> int:
     if args.count < 1:
         raise InputError(f"--count must be at least 1 (got {args.count})")
     out = export_model(
-        model, args.format, args.out, args.calibration, args.count, args.int8_io, args.quantize_all
+        model,
+        args.format,
+        args.out,
+        args.calibration,
+        args.count,
+        args.int8_io,
+        args.quantize_all,
+        getattr(args, "ranges", "percentile"),
     )
     size = (
         out.stat().st_size if out.is_file() else sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

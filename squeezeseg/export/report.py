@@ -79,6 +79,11 @@ def layer_of(tensor_name: str) -> str | None:
     return re.sub(r"_\d+$", "", parts[1]) if len(parts) > 2 else None
 
 
+def model_input_index(model: bytes) -> int:
+    """Tensor index of the (single) input of a TFLite model."""
+    return int(_interpreter(model).get_input_details()[0]["index"])
+
+
 def float_layer_nodes(model: bytes, layers: Sequence[str]) -> list[str]:
     """Output tensor names of the ops of ``layers``, of every op that reads the model input, and of the
     glue ops outside any layer (e.g. the slice of normalised x, y, z that feeds the CRF)."""
@@ -250,6 +255,7 @@ def parity_report(
         "ops": ops,
         "op_summary": summarize_ops(ops),
         "float_ops": sorted({o["op"] for o in ops if o["precision"] == "float32"}),
+        "quantization": _quantization_meta(exported) if engine == "tflite" else {},
         "layers": layer_agreement(model, exported, inputs) if engine == "tflite" else [],
         "size_bytes": {"keras": file_size(float_model), engine: file_size(exported)},
     }
@@ -264,6 +270,14 @@ def parity_report(
         task = det_task if kind == "squeezedet" else seg_task
         report["task"] = {"keras": task(ref, Path(data)), engine: task(runtime, Path(data))}
     return report
+
+
+def _quantization_meta(path: Path) -> dict[str, Any]:
+    """How a TFLite file was quantized, from its embedded description (mode, float layers, ranges)."""
+    from squeezeseg.export.meta import read_tflite_metadata
+
+    meta = read_tflite_metadata(path)
+    return {k: meta.get(k) for k in ("mode", "int8_io", "float_layers", "ranges")}
 
 
 def _input_folder(data: Path, kind: str) -> Path:
@@ -303,6 +317,13 @@ def format_markdown(rep: dict[str, Any]) -> str:
                 f"| AP {cls} moderate (%) | {_pct(task['keras']['ap'][cls])} | {_pct(task[eng]['ap'][cls])} |"
             )
         lines.append(f"| mAP (%) | {_pct(task['keras']['map'])} | {_pct(task[eng]['map'])} |")
+    q = rep.get("quantization") or {}
+    if q.get("mode") == "int8":
+        lines += [
+            "",
+            f"INT8 activation ranges: {q.get('ranges') or 'minmax'}; Keras layers kept in float: "
+            f"{', '.join(q.get('float_layers') or []) or 'none'}.",
+        ]
     lines += [
         "",
         f"Ops running in float: {', '.join(rep['float_ops']) or 'none'}.",

@@ -8,6 +8,7 @@ The converter works on a concrete function with a fixed batch of 1, the size the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,34 @@ from squeezeseg.errors import InputError
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
+def plain_graph() -> contextlib.AbstractContextManager:
+    """A context in which the model traces to plain TensorFlow ops: the parts that run XLA-compiled in
+    Keras (the CRF's mean field, ...) would otherwise be opaque function calls to the converter, whose
+    per-op quantization and float deny-list need the ops and their layer names."""
+    try:
+        from squeezeseg.nn.xla import xla_fusion
+
+        return xla_fusion(False)
+    except ImportError:
+        pass
+    try:
+        from squeezeseg.nn.crf import crf_xla
+
+        return crf_xla(False)
+    except ImportError:
+        return contextlib.nullcontext()
+
+
 def concrete_function(model):
-    """``model(x, training=False)`` traced for one input of the model's shape (batch 1)."""
+    """``model(x, training=False)`` traced for one input of the model's shape (batch 1), as plain ops."""
     import tensorflow as tf
 
     shape = (1, *model.input_shape[1:])
     fn = tf.function(
         lambda x: model(x, training=False), input_signature=[tf.TensorSpec(shape, tf.float32, name="input")]
     )
-    return fn.get_concrete_function()
+    with plain_graph():
+        return fn.get_concrete_function()
 
 
 def frozen_function(model):
@@ -51,13 +71,16 @@ def convert_tflite(
     representative: Callable[[], Iterable[np.ndarray]] | None = None,
     int8_io: bool = False,
     float_layers: Sequence[str] = FLOAT_LAYERS,
+    range_method: str = "percentile",
 ) -> bytes:
     """The TFLite flatbuffer of a Keras model.
 
     ``representative`` yields (1, ...) float32 inputs for INT8 calibration. ``float_layers`` (Keras
     layer names) stay in float in an INT8 model with a float interface; ops without integer kernels
     stay in float anyway. ``int8_io`` makes the whole model integer, input and output tensors included
-    (scale and zero point in the file), for integer-only accelerators.
+    (scale and zero point in the file), for integer-only accelerators. ``range_method`` sets the
+    activation ranges from the calibration frames (:mod:`squeezeseg.export.ranges`: "percentile"
+    (99.99th, the default), "mse" or TFLite's own "minmax").
     """
     import tensorflow as tf
 
@@ -76,11 +99,8 @@ def convert_tflite(
         conv.representative_dataset = lambda: ([np.asarray(x, np.float32)] for x in representative())
         ops = tf.lite.OpsSet
         conv.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8, ops.TFLITE_BUILTINS]
-        if int8_io:
-            conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
-        elif float_layers:
-            return _run(lambda: selective_int8(conv, float_layers), mode)
+        layers = () if int8_io else tuple(float_layers)
+        return _run(lambda: calibrated_int8(conv, layers, range_method, int8_io), mode)
     return _run(lambda: bytes(conv.convert()), mode)
 
 
@@ -93,24 +113,33 @@ def _run(convert: Callable[[], bytes], mode: str) -> bytes:
         raise InputError(f"TFLite conversion ({mode}) failed: {str(exc).strip().splitlines()[-1]}") from None
 
 
-def selective_int8(conv, float_layers: Sequence[str]) -> bytes:
-    """INT8 with the ops of ``float_layers`` (and every op reading the raw input) left in float.
+def calibrated_int8(conv, float_layers: Sequence[str], range_method: str, int8_io: bool = False) -> bytes:
+    """INT8 in three steps: calibrate (TFLite records every activation's min/max), replace those
+    ranges by ``range_method`` ones (:func:`squeezeseg.export.ranges.choose_ranges`), quantize.
 
-    Calibrates once, then quantizes with those nodes deny-listed: what TensorFlow's public
-    ``QuantizationDebugger`` does for selective quantization, without its second calibration pass.
+    The ops of ``float_layers`` (and every op reading the raw input) are deny-listed, so they stay in
+    float: what TensorFlow's public ``QuantizationDebugger`` does for selective quantization, without
+    its second calibration pass. ``int8_io`` quantizes everything, the input and output included.
     """
+    import tensorflow as tf
     from tensorflow.lite.python import convert as tfl_convert
 
-    from squeezeseg.export.report import float_layer_nodes
+    from squeezeseg.export.ranges import choose_ranges, write_ranges
+    from squeezeseg.export.report import float_layer_nodes, model_input_index
 
+    frames = conv.representative_dataset
     conv._experimental_calibrate_only = True
     calibrated = conv.convert()
+    ranges = choose_ranges(calibrated, frames, range_method, skip=[model_input_index(calibrated)])
+    calibrated = write_ranges(calibrated, ranges)
+    io_type = tf.int8 if int8_io else tf.float32
     return bytes(
         tfl_convert.mlir_quantize(
             calibrated,
             disable_per_channel=False,
-            fully_quantize=False,
-            denylisted_nodes=float_layer_nodes(calibrated, float_layers),
+            input_data_type=io_type,
+            output_data_type=io_type,
+            denylisted_nodes=float_layer_nodes(calibrated, float_layers) if float_layers else None,
         )
     )
 
@@ -123,17 +152,19 @@ def export_tflite(
     representative: Callable[[], Iterable[np.ndarray]] | None = None,
     int8_io: bool = False,
     float_layers: Sequence[str] = FLOAT_LAYERS,
+    range_method: str = "percentile",
 ) -> Path:
     """Convert and write ``out`` atomically with ``meta`` embedded; returns the path."""
     from squeezeseg.export.meta import add_tflite_metadata
 
-    data = convert_tflite(model, mode, representative, int8_io, float_layers)
+    data = convert_tflite(model, mode, representative, int8_io, float_layers, range_method)
     meta = {
         **meta,
         "format": "tflite",
         "mode": mode,
         "int8_io": bool(int8_io and mode == "int8"),
         "float_layers": list(float_layers) if mode == "int8" and not int8_io else [],
+        "ranges": range_method if mode == "int8" else None,
     }
     out = Path(out)
     atomic_write_bytes(out, add_tflite_metadata(data, meta))
