@@ -266,11 +266,11 @@ class SphericalProjection:
         index = _output("index", (self.height, self.width), np.int32)
         if inside is None:
             index.reshape(-1)[...] = winner
-        else:  # winners are positions among the points inside
-            where = _scratch("where", (int(np.count_nonzero(inside)) + 1,), np.int32)
-            where[0] = -1
-            where[1:] = _arange_u64(n).view(np.int64)[inside]
-            np.take(where, slot, out=index.reshape(-1), mode="clip")
+        else:  # winners are positions among the points inside: map them to input indices
+            inputs = _scratch("inputs", (int(np.count_nonzero(inside)) + 1,), np.int32)
+            inputs[0] = -1
+            inputs[1:] = _arange_u64(n).view(np.int64)[inside]
+            np.take(inputs, slot, out=index.reshape(-1), mode="clip")
         image = self._fill(pts, rng, inside, slot)
         return row, col, index, image, used
 
@@ -486,8 +486,8 @@ def _scan_rows(az, z, dist, beams: int, strict: bool, out: np.ndarray | None) ->
         return _scan_fail(f"too few points ({n}) to recover {beams} rings from the scan order", strict)
     d = _scratch("scan_d", (n - 1,), az.dtype)
     np.subtract(az[1:], az[:-1], out=d)  # raw steps: +-2 pi jumps where the azimuth wraps at +-pi
-    jumps = _scratch("scan_abs", (n - 1,), az.dtype)
-    jumps = np.flatnonzero(np.abs(d, out=jumps) > 3.0)  # the wraps, and any other big step
+    size = np.abs(d, out=_scratch("scan_abs", (n - 1,), az.dtype))
+    jumps = np.flatnonzero(size > 3.0)  # the wraps, and any other big step
     wraps = np.count_nonzero(d[jumps] < -np.pi) - np.count_nonzero(d[jumps] > np.pi)
     total = float(az[-1]) - float(az[0]) + 2.0 * np.pi * wraps
     lo = total - 2.0 * np.pi * beams  # start lies in (az[0] + lo, az[0]]: at most `beams` sweeps
