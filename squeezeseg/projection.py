@@ -261,12 +261,13 @@ class SphericalProjection:
         if outside is not None:
             np.copyto(row, -1, where=outside)
             np.copyto(col, -1, where=outside)
-        slot = _scratch("slot", winner.shape, np.intp)
-        np.add(winner, 1, out=slot)  # slot 0: empty pixel
+        slot = _scratch("slot", winner.shape, np.intp)  # slot 0: empty pixel
         index = _output("index", (self.height, self.width), np.int32)
         if inside is None:
             index.reshape(-1)[...] = winner
+            np.add(index.reshape(-1), 1, out=slot)
         else:  # winners are positions among the points inside: map them to input indices
+            np.add(winner, 1, out=slot)
             inputs = _scratch("inputs", (int(np.count_nonzero(inside)) + 1,), np.int32)
             inputs[0] = -1
             inputs[1:] = _arange_u64(n).view(np.int64)[inside]
