@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_projection import polar_points, synthetic_scan
 
-from squeezeseg.projection import SphericalProjection, _sweep_bounds
+from squeezeseg.projection import SphericalProjection, _output, _sweep_bounds
 
 FIELDS = ("image", "rows", "cols", "index", "point_range")
 
@@ -63,16 +63,20 @@ def test_a_kept_view_keeps_its_data_when_the_result_is_dropped():
     assert np.array_equal(features, saved_features) and np.array_equal(rows, saved_rows)
 
 
-def test_a_dropped_result_buffer_is_recycled():
-    pts, _ = synthetic_scan("hdl64e", per_ring=400)
-    proj = SphericalProjection.from_sensor("hdl64e", width=2048, fov_deg=360.0)
-    ri = proj.project(pts)
-    address = ri.image.__array_interface__["data"][0]
-    del ri
-    again = proj.project(pts * 2.0)  # no page faults: the same memory, new values
-    assert again.image.__array_interface__["data"][0] == address
-    single = proj.project(pts).image[..., 4]
-    np.testing.assert_allclose(again.image[..., 4][again.mask], 2.0 * single[again.mask], rtol=1e-6)
+def test_a_dropped_result_buffer_is_recycled_and_a_held_one_is_not():
+    def address(a):
+        return a.__array_interface__["data"][0]
+
+    first = _output("test-recycling", (64, 100), np.float32)
+    where = address(first)
+    del first
+    again = _output("test-recycling", (64, 90), np.float32)  # no fresh pages: the same memory
+    assert address(again) == where and again.shape == (64, 90)
+    other = _output("test-recycling", (64, 90), np.float32)  # `again` is alive: another buffer
+    assert not np.shares_memory(again, other)
+    view = other[3:]
+    del other
+    assert not np.shares_memory(_output("test-recycling", (64, 90), np.float32), view)
 
 
 def test_projections_in_threads_match_sequential_ones():
