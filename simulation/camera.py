@@ -4,6 +4,7 @@ sky and haze), plus the KITTI calibration that relates camera and LiDAR."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,17 @@ def _hash_noise(ix: np.ndarray, iy: np.ndarray, iz: np.ndarray) -> np.ndarray:
     out = h.astype(np.float32)
     out *= np.float32(1.0 / 4096.0)
     return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _shading_pool() -> ThreadPoolExecutor:
+    """One worker thread, shared by all cameras of the process, that shades half of each image."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camera-shading")
+    return _POOL
 
 
 def colour_table(max_instance: int) -> np.ndarray:
@@ -187,20 +199,37 @@ class CameraSimulator:
             self._cast_shadows(geometry, tables, tri, t, p, light)
         surface = tri.copy()
         surface[paint] = len(tables.kind) - 1
-        light *= self._texture(tables.kind[surface], p)
-        fog = np.minimum(t * np.float32(1 / 300.0), np.float32(1.0))  # linear haze
-        light *= 1.0 - fog
-        sky = tri == len(tables.light) - 1
         W, H = self.image_size
         img = np.empty((H * W, 3), np.uint8)
+        half = len(tri) // 2  # NumPy releases the GIL in its loops: the two halves use both cores
+        other = _shading_pool().submit(self._compose, tables, surface, t, p, light, img, slice(half, None))
+        self._compose(tables, surface, t, p, light, img, slice(0, half))
+        other.result()
+        return img.reshape(H, W, 3)
+
+    def _compose(
+        self,
+        tables: _SurfaceTables,
+        surface: np.ndarray,
+        t: np.ndarray,
+        p: tuple,
+        light: np.ndarray,
+        img: np.ndarray,
+        part: slice,
+    ) -> None:
+        """Texture, haze and sky of the pixels ``part``, written into those rows of ``img``."""
+        surface, t, light = surface[part], t[part], light[part]
+        light *= self._texture(tables.kind[surface], tuple(c[part] for c in p))
+        fog = np.minimum(t * np.float32(1 / 300.0), np.float32(1.0))  # linear haze
+        light *= 1.0 - fog
+        sky = surface == len(tables.light) - 1  # the sentinel: no hit
         for c in range(3):
             v = tables.rgb[c][surface]
             v *= light
             v += fog * (_HORIZON[c] * np.float32(255.0)) + np.float32(0.5)
-            np.copyto(v, self._sky_rgb[c], where=sky)
+            np.copyto(v, self._sky_rgb[c][part], where=sky)
             np.minimum(v, np.float32(255.0), out=v)
-            img[:, c] = v
-        return img.reshape(H, W, 3)
+            img[part, c] = v
 
     def _fill_rays(self, position: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Write the frame's world-frame pixel rays into the reused (H*W, 6) buffer: the rig turned
