@@ -28,31 +28,31 @@ def quant_mse(v: np.ndarray, lo: float, hi: float) -> float:
 
 
 def test_percentile_range_drops_rare_outliers_and_keeps_zero():
-    from squeezeseg.export.ranges import percentile_range
+    from squeezeseg.export.ranges import Histogram, percentile_range
 
     v = heavy_tailed()
-    lo, hi = percentile_range(v, float(v.min()), float(v.max()), 99.99)
+    lo, hi = percentile_range(Histogram.of(v), 99.99)
     assert lo == 0.0
     assert np.percentile(v, 99.9) < hi < 10.0  # bulk kept, the 40-80 outliers clipped
     bulk = v[v <= np.percentile(v, 99.9)]  # the typical values get a much finer step
     assert quant_mse(bulk, lo, hi) < 0.05 * quant_mse(bulk, float(v.min()), float(v.max()))
     # a signed tensor: both tails, zero inside, never beyond the recorded extremes
     s = np.random.default_rng(1).normal(2.0, 1.0, 100_000)
-    lo, hi = percentile_range(s, -1.0, 5.0, 99.99)
+    lo, hi = percentile_range(Histogram.of(s, -1.0, 5.0), 99.99)
     assert -1.0 <= lo <= 0.0 < hi <= 5.0
 
 
 def test_mse_range_matches_the_analytic_clipping_of_laplace_data_and_keeps_uniform_data():
-    from squeezeseg.export.ranges import mse_range
+    from squeezeseg.export.ranges import Histogram, mse_range
 
     # 8-bit MSE-optimal clipping of Laplace(0, b) is about +-9.9 b (Banner et al., ACIQ, 2019),
     # well inside the +-13..16 b extremes of a million samples
     v = np.random.default_rng(0).laplace(0.0, 1.0, 1_000_000).astype(np.float32)
-    lo, hi = mse_range(v, float(v.min()), float(v.max()))
+    lo, hi = mse_range(Histogram.of(v))
     assert 17.0 < hi - lo < 22.5 and lo < 0 < hi
     assert quant_mse(v, lo, hi) < 0.7 * quant_mse(v, float(v.min()), float(v.max()))
     u = np.random.default_rng(2).uniform(-1, 1, 100_000)  # no tail: clipping only hurts
-    lo, hi = mse_range(u, -1.0, 1.0)
+    lo, hi = mse_range(Histogram.of(u, -1.0, 1.0))
     assert lo < -0.9 and hi > 0.9
 
 
