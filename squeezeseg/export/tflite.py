@@ -17,26 +17,16 @@ import numpy as np
 
 from squeezeseg.atomic import atomic_write_bytes
 from squeezeseg.errors import InputError
+from squeezeseg.nn.xla import xla_fusion
 
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
 def plain_graph() -> contextlib.AbstractContextManager:
     """A context in which the model traces to plain TensorFlow ops: the parts that run XLA-compiled in
-    Keras (the CRF's mean field, ...) would otherwise be opaque function calls to the converter, whose
-    per-op quantization and float deny-list need the ops and their layer names."""
-    try:
-        from squeezeseg.nn.xla import xla_fusion
-
-        return xla_fusion(False)
-    except ImportError:
-        pass
-    try:
-        from squeezeseg.nn.crf import crf_xla
-
-        return crf_xla(False)
-    except ImportError:
-        return contextlib.nullcontext()
+    Keras (the CRF's mean field, context aggregation) would otherwise be opaque function calls to the
+    converter, whose per-op quantization and float deny-list need the ops and their layer names."""
+    return xla_fusion(False)
 
 
 def concrete_function(model):
