@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: the real sample data folder (skips cleanly when absent) and headless Qt."""
+"""Shared pytest fixtures: the real sample data folder (skips cleanly when absent), headless Qt, and a
+tiny saved SqueezeSegV2 for the export tests."""
 
 from __future__ import annotations
 
@@ -29,3 +30,25 @@ def kitti_object(shared_data: Path) -> Path:
     if not d.is_dir():
         pytest.skip(f"{d} not found")
     return d
+
+
+@pytest.fixture(scope="session")
+def save_tiny_segmenter(tmp_path_factory):
+    """``make(seed)`` builds a tiny SqueezeSegV2 (64x64, width 1/8, one CRF iteration), saves it as
+    ``.keras`` and returns ``(path, model, config)``."""
+
+    def make(seed: int):
+        import keras
+
+        from squeezeseg.models import build_model
+        from squeezeseg.models.config import CRFConfig, ModelConfig
+
+        keras.utils.set_random_seed(seed)
+        cfg = ModelConfig(name="tiny", height=64, width=64, fov_deg=22.5, width_multiplier=0.125,
+                          crf=CRFConfig(iterations=1))
+        model = build_model(cfg)
+        path = tmp_path_factory.mktemp(f"tiny{seed}") / "tiny.keras"
+        model.save(path)
+        return path, model, cfg
+
+    return make

@@ -11,26 +11,12 @@ from squeezeseg.errors import InputError
 pytest.importorskip("ai_edge_litert")
 
 
-def tiny_config(**crf):
-    from squeezeseg.models.config import CRFConfig, ModelConfig
-
-    return ModelConfig(name="tiny", height=64, width=64, fov_deg=22.5, width_multiplier=0.125,
-                       crf=CRFConfig(iterations=1, **crf))
-
-
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
+def tiny_model(save_tiny_segmenter):
     """A tiny SqueezeSegV2 (64x64, CRF on) saved as .keras, and some synthetic inputs."""
-    import keras
-
     from squeezeseg.export.calibration import synthetic_inputs
-    from squeezeseg.models import build_model
 
-    keras.utils.set_random_seed(0)
-    cfg = tiny_config()
-    model = build_model(cfg)
-    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
-    model.save(path)
+    path, model, cfg = save_tiny_segmenter(0)
     inputs = np.stack(synthetic_inputs({"kind": "squeezeseg", "config": cfg.to_dict()}, 4, seed=100))
     return path, model, inputs
 

@@ -64,20 +64,11 @@ def test_unknown_range_method_is_an_input_error():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(save_tiny_segmenter):
     """A tiny SqueezeSegV2 (64x64, CRF) saved as .keras, and synthetic calibration frames."""
-    import keras
-
     from squeezeseg.export.calibration import synthetic_inputs
-    from squeezeseg.models import build_model
-    from squeezeseg.models.config import CRFConfig, ModelConfig
 
-    keras.utils.set_random_seed(0)
-    cfg = ModelConfig(name="tiny", height=64, width=64, fov_deg=22.5, width_multiplier=0.125,
-                      crf=CRFConfig(iterations=1))
-    model = build_model(cfg)
-    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
-    model.save(path)
+    path, _, cfg = save_tiny_segmenter(0)
     return path, synthetic_inputs({"kind": "squeezeseg", "config": cfg.to_dict()}, 6, seed=3)
 
 

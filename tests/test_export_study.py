@@ -32,19 +32,8 @@ def test_tensorflow_fake_quant_is_the_same_grid():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    import keras
-
-    from squeezeseg.models import build_model
-    from squeezeseg.models.config import CRFConfig, ModelConfig
-
-    keras.utils.set_random_seed(1)
-    cfg = ModelConfig(name="tiny", height=64, width=64, fov_deg=22.5, width_multiplier=0.125,
-                      crf=CRFConfig(iterations=1))
-    model = build_model(cfg)
-    path = tmp_path_factory.mktemp("study") / "tiny.keras"
-    model.save(path)
-    return path, model, cfg
+def tiny(save_tiny_segmenter):
+    return save_tiny_segmenter(1)
 
 
 def test_agreement_with_float_falls_with_bits_and_weights_are_restored(tiny):

@@ -119,7 +119,7 @@ def run_export(args, default_model: Path) -> int:
         args.count,
         args.int8_io,
         args.quantize_all,
-        getattr(args, "ranges", "percentile"),
+        args.ranges,
     )
     size = (
         out.stat().st_size if out.is_file() else sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

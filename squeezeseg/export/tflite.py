@@ -8,7 +8,6 @@ The converter works on a concrete function with a fixed batch of 1, the size the
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,17 @@ from squeezeseg.nn.xla import xla_fusion
 TFLITE_MODES = ("float32", "float16", "dynamic", "int8")
 
 
-def plain_graph() -> contextlib.AbstractContextManager:
-    """A context in which the model traces to plain TensorFlow ops: the parts that run XLA-compiled in
-    Keras (the CRF's mean field, context aggregation) would otherwise be opaque function calls to the
-    converter, whose per-op quantization and float deny-list need the ops and their layer names."""
-    return xla_fusion(False)
-
-
 def concrete_function(model):
-    """``model(x, training=False)`` traced for one input of the model's shape (batch 1), as plain ops."""
+    """``model(x, training=False)`` traced for one input of the model's shape (batch 1), as plain ops:
+    with XLA fusion off, since the converter's per-op quantization and float deny-list need the ops
+    and layer names that a compiled function would hide."""
     import tensorflow as tf
 
     shape = (1, *model.input_shape[1:])
     fn = tf.function(
         lambda x: model(x, training=False), input_signature=[tf.TensorSpec(shape, tf.float32, name="input")]
     )
-    with plain_graph():
+    with xla_fusion(False):
         return fn.get_concrete_function()
 
 
