@@ -6,8 +6,8 @@ fixed number of iterations or until the inliers stop changing. All cells are fit
 fit runs on an even subsample of the candidate points sorted by cell, whose per-cell moment sums
 are one ``np.add.reduceat`` and whose 3x3 problems are one batched ``eigh`` (a per-cell Python
 loop of SVDs costs ten times that). Every per-point step over the whole cloud (cells, mask) runs
-in float32 on views of the points, a few passes each, which keeps a 120,000-point frame to well
-under 10 ms of CPU time.
+in float32 on views of the points, a few passes each: about 8-15 ms of CPU time for a
+120,000-point frame here (``scripts/bench_latte_oneclick.py``).
 """
 
 from __future__ import annotations
