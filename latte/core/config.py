@@ -63,6 +63,7 @@ class OneClickConfig:
     fitter: Literal["search", "pca"] = "search"
     criterion: Literal["variance", "closeness", "area"] = "closeness"
     angle_step_deg: float = 1.0
+    edge_trim: float = 0.01
     use_size_prior: bool = True
     plausible_factor: float = 1.3
     shrink_steps: int = 3
@@ -71,6 +72,8 @@ class OneClickConfig:
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
             raise ValueError("oneclick.angle_step_deg must be in (0, 10]")
+        if not 0 <= self.edge_trim < 0.5:
+            raise ValueError("oneclick.edge_trim must be in [0, 0.5)")
         if self.base_radius <= 0 or self.max_radius < self.base_radius:
             raise ValueError("oneclick radii must satisfy 0 < base_radius <= max_radius")
         if self.gap_factor <= 0 or not (0 < self.z_scale <= 1 and 0 < self.radial_scale <= 1):

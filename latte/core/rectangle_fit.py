@@ -4,6 +4,15 @@ The search-based fit of LATTE (Zhang et al., "Efficient L-shape fitting"): the h
 over 0-90 degrees, the points are projected on two perpendicular edges and the heading scoring best
 by the chosen criterion (variance, closeness or area) wins. All headings are scored at once as one
 (points x angles) array. A PCA fitter sits behind the same interface.
+
+The criteria measure every point against the rectangle's edges, which the published algorithm puts
+at the extreme points. Real clusters carry a few stray returns beyond a face (mixed-pixel returns
+trailing along the ray at a silhouette, a kerb, a drawbar or vegetation joined at the base): 20 cm
+beyond a dense face they move the edge off it, the face's points then score as if they were inside
+the object, and the search settles on whatever heading lines the strays up with some other points
+(a trailer seen from 9 m: 10.8 degrees off with 41 strays among 1,363 points). With ``edge_trim``
+the edges are placed at the extremes of all but that fraction of the points on each side, and
+distances are measured to the edge lines on either side of them.
 """
 
 from __future__ import annotations
@@ -17,24 +26,39 @@ from squeezeseg.boxes import Box3D
 Criterion = Literal["variance", "closeness", "area"]
 
 
-def _edge_distances(c: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
-    """Distance of every projection to the nearer of the two extreme edges (per angle column);
-    ``lo``/``hi`` give the edges when ``c`` holds only a sample of the points."""
-    lo = c.min(axis=0) if lo is None else lo
-    hi = c.max(axis=0) if hi is None else hi
-    return np.minimum(hi - c, c - lo)
+def _edges(c: np.ndarray, trim: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high edge of every column of projections ``c`` ((points, angles)): the extremes,
+    or with ``trim`` > 0 the k-th smallest and largest value, k = floor(trim x points), so that
+    up to k stray points beyond a face do not move its edge (below 1 / trim points: the extremes)."""
+    n = len(c)
+    k = min(int(trim * n), (n - 1) // 2)
+    if k == 0:
+        return c.min(axis=0), c.max(axis=0)
+    ordered = np.sort(c, axis=0)  # NumPy's vectorised sort: 3x faster here than np.partition
+    return ordered[k], ordered[n - 1 - k]
+
+
+def _edge_distances(c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Distance of every projection to the nearer of the two edge lines (per angle column); a
+    point beyond a (trimmed) edge is as far from it as it is beyond."""
+    return np.minimum(np.abs(hi - c), np.abs(c - lo))
 
 
 def _score(
-    c1: np.ndarray, c2: np.ndarray, criterion: Criterion, edges: tuple[np.ndarray, ...] | None = None
+    c1: np.ndarray,
+    c2: np.ndarray,
+    criterion: Criterion,
+    edges: tuple[np.ndarray, ...] | None = None,
+    trim: float = 0.0,
 ) -> np.ndarray:
     """Score of every heading (column); ``edges`` = (lo1, hi1, lo2, hi2) of all the points when
-    ``c1``, ``c2`` are the projections of a sample of them."""
-    lo1, hi1, lo2, hi2 = edges if edges is not None else (None,) * 4
+    ``c1``, ``c2`` are the projections of a sample of them, else the edges are those of ``c1``,
+    ``c2`` trimmed by ``trim`` (see ``_edges``)."""
+    if edges is None:
+        edges = (*_edges(c1, trim), *_edges(c2, trim))
+    lo1, hi1, lo2, hi2 = edges
     if criterion == "area":
-        if edges is not None:
-            return -(hi1 - lo1) * (hi2 - lo2)
-        return -np.ptp(c1, axis=0) * np.ptp(c2, axis=0)
+        return -(hi1 - lo1) * (hi2 - lo2)
     d1, d2 = _edge_distances(c1, lo1, hi1), _edge_distances(c2, lo2, hi2)
     if criterion == "closeness":
         d = np.maximum(np.minimum(d1, d2), 0.01)
@@ -55,14 +79,21 @@ def _masked_var(d: np.ndarray, m: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def search_heading(
-    xy: np.ndarray, criterion: Criterion = "variance", step_deg: float = 1.0, max_points: int = 2000
+    xy: np.ndarray,
+    criterion: Criterion = "variance",
+    step_deg: float = 1.0,
+    max_points: int = 2000,
+    edge_trim: float = 0.0,
 ) -> float:
     """Heading in [0, pi/2) of the rectangle that best explains the 2D points.
+
+    ``edge_trim``: fraction of the points on each side of the rectangle that may lie beyond its
+    edges as strays (0: the edges are the extreme points, as published).
 
     Every heading costs a pass over the points, so a dense near object (20,000 points of a van
     at 5 m) would take a fifth of a second: above ``max_points`` the criterion is averaged over an
     even sample of ``max_points`` points, while the edges still come from all of them (their
-    extremes along every direction lie on the convex hull).
+    extremes along every direction lie on the convex hull; trimmed edges come from the sample).
     """
     xy = np.asarray(xy, dtype=np.float64)
     xy = xy - xy.mean(axis=0)
@@ -70,15 +101,16 @@ def search_heading(
     cos, sin = np.cos(angles), np.sin(angles)
     edges = None
     if len(xy) > max_points:
-        hull = convex_hull_xy(xy)
+        hull = convex_hull_xy(xy) if edge_trim <= 0 else None
         if hull is not None:
             h1 = hull[:, :1] * cos + hull[:, 1:2] * sin
             h2 = -hull[:, :1] * sin + hull[:, 1:2] * cos
             edges = (h1.min(axis=0), h1.max(axis=0), h2.min(axis=0), h2.max(axis=0))
+        if hull is not None or edge_trim > 0:
             xy = xy[:: -(-len(xy) // max_points)]
     c1 = xy[:, :1] * cos + xy[:, 1:2] * sin
     c2 = -xy[:, :1] * sin + xy[:, 1:2] * cos
-    return float(angles[int(np.argmax(_score(c1, c2, criterion, edges)))])
+    return float(angles[int(np.argmax(_score(c1, c2, criterion, edges, edge_trim)))])
 
 
 def convex_hull_xy(xy: np.ndarray) -> np.ndarray | None:
@@ -124,9 +156,11 @@ def fit_box(
     step_deg: float = 1.0,
     ground_z: float | None = None,
     min_size: float = 0.1,
+    edge_trim: float = 0.0,
 ) -> Box3D:
-    """Box3D around a cluster ((N, >=3) points, N >= 1): heading by ``method``, extents from the
-    points, bottom at ``ground_z`` when given (else the lowest point), top at the highest point."""
+    """Box3D around a cluster ((N, >=3) points, N >= 1): heading by ``method`` (``edge_trim``: see
+    ``search_heading``), extents from all the points, bottom at ``ground_z`` when given (else the
+    lowest point), top at the highest point."""
     p = np.asarray(points, dtype=np.float64)[:, :3]
     if len(p) == 0:
         raise ValueError("fit_box needs at least one point")
@@ -136,7 +170,7 @@ def fit_box(
     elif method == "pca":
         heading = pca_heading(xy)
     else:
-        heading = search_heading(xy, criterion, step_deg)
+        heading = search_heading(xy, criterion, step_deg, edge_trim=edge_trim)
     center, length, width, yaw = rectangle_at(xy, heading)
     z0 = float(p[:, 2].min()) if ground_z is None else min(float(ground_z), float(p[:, 2].min()))
     z1 = float(p[:, 2].max())
