@@ -27,13 +27,26 @@ RowMode = Literal["auto", "ring", "scan", "table", "even"]
 ROW_MODES: tuple[str, ...] = ("auto", "ring", "scan", "table", "even")
 CHANNELS: tuple[str, ...] = ("x", "y", "z", "intensity", "range", "mask")
 MIN_RANGE = 1e-3  # metres; closer points count as zero-range returns and are dropped
+_MIN_RANGE32 = np.float32(MIN_RANGE)  # what a float32 range is compared with
 _TWO_PI = np.float32(2.0 * np.pi)
-_U64_MAX = np.iinfo(np.uint64).max
-# One pixel of the image as a record: x, y, z, intensity (16 bytes, copied as one complex128), then
-# range and mask. Gathering whole records is one memory copy per pixel instead of six.
-_PIXEL = np.dtype([("xyzi", np.complex128), ("range", np.float32), ("mask", np.float32)])
+_PI32 = np.float32(np.pi)
+_MASK_WORD = np.array([0.0, 1.0], np.float32).view(np.uint64)[0]  # range 0, mask 1 as one word
+_RANGE_SHIFT = np.uint64(0 if np.little_endian else 32)  # where the range bits go in that word
 _SCRATCH = threading.local()
-_CHUNK = 16384  # points per chunk of the per-point passes: their temporaries stay in the L2 cache
+_KERNELS = None
+
+
+def _kernels():
+    """The compiled loops (squeezeseg.projection_kernels), imported on first use.
+
+    Importing numba takes about half a second; commands that never project should not pay it.
+    """
+    global _KERNELS
+    if _KERNELS is None:
+        from squeezeseg import projection_kernels
+
+        _KERNELS = projection_kernels
+    return _KERNELS
 
 
 def _scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -49,20 +62,6 @@ def _scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         buf = np.empty(max(size, 1), dtype)
         bufs[name] = buf
     return buf[:size].reshape(shape)
-
-
-def _pixel_records(m: int) -> np.ndarray:
-    """(m + 1,) per-thread pixel records: record 0 all zero (empty pixel), mask 1 in the others.
-
-    The caller fills x, y, z, intensity and range of records 1..m; the constant parts are written
-    once when the buffer is made.
-    """
-    buf = _SCRATCH.__dict__.get("records")
-    if buf is None or len(buf) < m + 1:
-        buf = np.zeros(m + 1 + m // 8, _PIXEL)
-        buf["mask"][1:] = 1.0
-        _SCRATCH.__dict__["records"] = buf
-    return buf[: m + 1]
 
 
 # ------------------------------------------------------------------------------- output buffers
@@ -209,90 +208,59 @@ class SphericalProjection:
             if mode == "auto" and not _looks_like_ring(ring, self.height, min_cover=0.5):
                 ring = None
         rng = _output("point_range", (n,), np.float32)
-        az = _scratch("az", (n,), np.float32)
+        x, y = _scratch("x", (n,), np.float32), _scratch("y", (n,), np.float32)
+        if _kernels().polar(pts, x, y, rng, _MIN_RANGE32):  # NaN/inf or zero-range points
+            return self._project_kept(pts, x, y, rng, ring, mode)
+        az = np.arctan2(y, x, out=_scratch("az", (n,), np.float32))  # NumPy's SIMD atan2
         col = _output("cols", (n,), np.int32)
-        self._polar(pts, rng, az, col)
-        keep = _valid_points(pts, rng)
-        if keep is None:  # the usual case: nothing to drop, no copies
-            row, col, index, image, used = self._project_valid(pts, rng, az, col, ring, mode)
-            return RangeImage(image, row, col, index, rng, used, 0, self.full_circle)
+        row, index, image, used = self._project_valid(pts, rng, az, col, ring, mode)
+        return RangeImage(image, row, col, index, rng, used, 0, self.full_circle)
+
+    def _project_kept(self, pts, x, y, rng, ring, mode) -> RangeImage:
+        """Projection of a scan with points to drop (NaN/inf, zero range): the others, re-indexed.
+
+        ``rng`` (the result's point_range) holds every point's range; dropped points get NaN, row
+        and col -1.
+        """
+        n = len(pts)
+        ok = np.empty(n, np.bool_)
+        kept, finite = _kernels().valid_points(pts, rng, ok, _MIN_RANGE32)
+        log.warning(
+            "dropped %d of %d points (%d NaN/inf, %d at zero range)",
+            n - kept, n, n - finite, finite - kept,
+        )
+        keep = np.flatnonzero(ok)
         ring = None if ring is None else np.asarray(ring)[keep]
-        pts_k, m = pts[keep], len(keep)
-        rng_k, az_k, col_k = np.empty(m, np.float32), np.empty(m, np.float32), np.empty(m, np.int32)
-        self._polar(pts_k, rng_k, az_k, col_k)
-        row_k, col_k, index, image, used = self._project_valid(pts_k, rng_k, az_k, col_k, ring, mode)
+        rng_k = rng[keep]
+        az_k = np.arctan2(y[keep], x[keep])
+        col_k = np.empty(len(keep), np.int32)
+        row_k, index, image, used = self._project_valid(pts[keep], rng_k, az_k, col_k, ring, mode)
         index = np.where(index >= 0, keep[np.maximum(index, 0)], -1).astype(np.int32)
         row, col = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
         row[keep], col[keep] = row_k, col_k
         rng.fill(np.nan)
         rng[keep] = rng_k
-        return RangeImage(image, row, col, index, rng, used, n - len(keep), self.full_circle)
-
-    def _polar(self, pts, rng, az, col) -> None:
-        """Range, azimuth and column of every point, chunk by chunk so the temporaries stay cached."""
-        n = len(pts)
-        c = max(min(n, _CHUNK), 1)
-        xyz = _scratch("xyz", (3, c), np.float32)  # channel rows: the passes below are contiguous
-        tmp = _scratch("polar_tmp", (c,), np.float32)
-        for s in range(0, n, c):
-            e = min(s + c, n)
-            x, y, z = xyz[:, : e - s]
-            for i, channel in enumerate((x, y, z)):
-                channel[...] = pts[s:e, i]
-            _norm(x, y, z, rng[s:e], tmp[: e - s])
-            np.arctan2(y, x, out=az[s:e])
-            self._columns(az[s:e], col[s:e], tmp[: e - s])
-        if self.full_circle:  # az == -pi lands on column 0
-            np.subtract(col, np.int32(self.width), out=col, where=col >= self.width)
+        return RangeImage(image, row, col, index, rng, used, n - kept, self.full_circle)
 
     def _project_valid(self, pts, rng, az, col, ring, mode):
-        """Rows, columns, index image, image and row mode of points that all have a finite range."""
-        n = len(rng)
+        """Rows, index image, image and row mode of points that all have a finite range.
+
+        The compiled kernels bin the columns (into ``col``), mark the points outside the window
+        (row and col -1), pick the closest point of each pixel and gather the image.
+        """
+        kernels = _kernels()
+        kernels.columns(az, col, self._col_start, self._col_scale, self.width, self.full_circle)
         x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
         row, used = self._rows(mode, x, y, z, az, rng, ring)
-        outside = self._outside(row, col, used)
-        inside = None
-        if outside is not None and self.fov_deg < 180.0:
-            # a narrow window packs the points inside first (a quarter of a scan at 90 degrees)
-            inside = np.logical_not(outside)
-            winner = self._closest(row[inside], col[inside], rng[inside], None)
-        else:
-            winner = self._closest(row, col, rng, outside)
-        if outside is not None:
-            np.copyto(row, -1, where=outside)
-            np.copyto(col, -1, where=outside)
-        slot = _scratch("slot", winner.shape, np.intp)  # slot 0: empty pixel
         index = _output("index", (self.height, self.width), np.int32)
-        if inside is None:
-            index.reshape(-1)[...] = winner
-            np.add(index.reshape(-1), 1, out=slot)
-        else:  # winners are positions among the points inside: map them to input indices
-            np.add(winner, 1, out=slot)
-            inputs = _scratch("inputs", (int(np.count_nonzero(inside)) + 1,), np.int32)
-            inputs[0] = -1
-            inputs[1:] = _arange_u64(n).view(np.int64)[inside]
-            np.take(inputs, slot, out=index.reshape(-1), mode="clip")
-        image = self._fill(pts, rng, inside, slot)
-        return row, col, index, image, used
-
-    def _columns(self, az: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-        """Azimuth bins: column 0 at +fov/2, increasing clockwise; outside the window < 0 or >= W.
-
-        The full circle maps az == -pi to W; _polar folds that onto column 0.
-        """
-        np.subtract(self._col_start, az, out=tmp)
-        tmp *= self._col_scale
-        with np.errstate(invalid="ignore"):  # NaN azimuths of points about to be dropped
-            np.floor(tmp, out=out, casting="unsafe")
-
-    def _outside(self, row, col, used: str) -> np.ndarray | None:
-        """(N,) bool: points outside the image; None when every point has a pixel."""
-        if self.full_circle and used in ("scan", "ring"):
-            return None
-        outside = col.view(np.uint32) >= np.uint32(self.width)  # negative columns count as huge
-        if used not in ("scan", "ring"):  # rows from the scan order or a ring are never -1
-            outside |= row < 0
-        return outside
+        flat = index.reshape(-1)
+        best = _scratch("best", flat.shape, np.float32)
+        kernels.closest_pixels(row, col, rng, self.width, self.height, flat, best)
+        image = _output("image", (self.height, self.width, 6), np.float32)
+        words = image.reshape(-1, 6).view(np.uint64)  # (H*W, 3): 8-byte words of float32 pairs
+        xyzi = _xyzi(pts).view(np.uint64)
+        kernels.fill_image(xyzi, rng.view(np.uint32), flat, words, _MASK_WORD, _RANGE_SHIFT)
+        return row, index, image, used
 
     def _rows(self, mode, x, y, z, az, rng, ring) -> tuple[np.ndarray, str]:
         if mode == "auto":
@@ -345,46 +313,6 @@ class SphericalProjection:
         row = np.floor((top - elev) * np.float32(1.0 / step)).astype(np.int32)
         row[(row < 0) | (row >= self.height)] = -1
         return row
-
-    def _closest(self, row, col, rng, outside) -> np.ndarray:
-        """(H*W,) int32 winner of each pixel, -1 where empty: the closest point, ties to the lower index.
-
-        One scatter-min over uint64 keys: the float32 range bits (monotonic for positive floats)
-        above the point's position, so the smallest key is the closest point and, among equal
-        ranges, the first one. Points ``outside`` (if given) go to a spare slot.
-        """
-        hw = self.height * self.width
-        m = len(rng)
-        pix = _scratch("pix", (m,), np.int32)
-        np.multiply(row, np.int32(self.width), out=pix)
-        pix += col
-        if outside is not None:
-            np.copyto(pix, np.int32(hw), where=outside)
-        key = _scratch("key", (m,), np.uint64)
-        np.left_shift(rng.view(np.uint32), np.uint64(32), out=key)
-        key |= _arange_u64(m)
-        best = _scratch("best", (hw + 1,), np.uint64)
-        best.fill(_U64_MAX)
-        np.minimum.at(best, pix, key)
-        if np.little_endian:  # low 32 bits = position; empty pixels hold 0xFFFFFFFF = -1 as int32
-            return best[:hw].view(np.int32)[0::2]
-        empty = best[:hw] == _U64_MAX
-        return np.where(empty, -1, (best[:hw] & np.uint64(0xFFFFFFFF)).astype(np.int32))
-
-    def _fill(self, pts, rng, inside, slot) -> np.ndarray:
-        """The (H, W, 6) image: one gather of pixel records, record 0 (all zero) for empty pixels.
-
-        ``slot`` (H*W,) is 1 + the winner among the points, or among those ``inside`` when given.
-        """
-        xyzi = _xyzi(pts)
-        if inside is not None:
-            xyzi, rng = xyzi[inside], rng[inside]
-        records = _pixel_records(len(rng))
-        records["xyzi"][1:] = xyzi
-        records["range"][1:] = rng
-        image = _output("image", (self.height, self.width, 6), np.float32)
-        np.take(records, slot, out=image.reshape(-1, 6).view(_PIXEL).reshape(-1), mode="clip")
-        return image
 
     # --------------------------------------------------------------------------------- unproject
     def unproject(
@@ -481,15 +409,17 @@ def scan_rows(
 
 
 def _scan_rows(az, z, dist, beams: int, strict: bool, out: np.ndarray | None) -> np.ndarray | None:
-    """scan_rows writing into ``out`` (a new array when None); az, z, dist are 1-D arrays."""
+    """scan_rows writing into ``out`` (a new array when None); az, z, dist are 1-D arrays.
+
+    The passes over every point (wraps, beam steps near the start, sweep boundaries) are compiled
+    loops; the few hundred beam steps found are reduced to the start direction in NumPy.
+    """
     n = len(az)
     if n < 2 * beams:
         return _scan_fail(f"too few points ({n}) to recover {beams} rings from the scan order", strict)
-    d = _scratch("scan_d", (n - 1,), az.dtype)
-    np.subtract(az[1:], az[:-1], out=d)  # raw steps: +-2 pi jumps where the azimuth wraps at +-pi
-    size = np.abs(d, out=_scratch("scan_abs", (n - 1,), az.dtype))
-    jumps = np.flatnonzero(size > 3.0)  # the wraps, and any other big step
-    wraps = np.count_nonzero(d[jumps] < -np.pi) - np.count_nonzero(d[jumps] > np.pi)
+    kernels = _kernels()
+    typ = az.dtype.type  # the thresholds in the dtype NumPy compared the azimuth steps in
+    wraps = kernels.azimuth_wraps(az, typ(3.0), typ(np.pi))  # +-2 pi jumps where az wraps at +-pi
     total = float(az[-1]) - float(az[0]) + 2.0 * np.pi * wraps
     lo = total - 2.0 * np.pi * beams  # start lies in (az[0] + lo, az[0]]: at most `beams` sweeps
     if not -2.0 * np.pi < lo < 0.0:
@@ -498,83 +428,51 @@ def _scan_rows(az, z, dist, beams: int, strict: bool, out: np.ndarray | None) ->
             f"for {beams} beams",
             strict,
         )
-    start = np.float32(_wrap(np.array([az[0] + _sweep_start(az, z, dist, d, lo)]))[0])
-    bounds = _sweep_bounds(az, start, jumps)
+    start = np.float32(_wrap(np.array([az[0] + _sweep_start(az, z, dist, lo)]))[0])
+    found = _scratch("scan_bounds", (n,), np.int64)
+    bounds = found[: kernels.sweep_bounds(az, start, _TWO_PI, _PI32, found)]
     if len(bounds) + 1 != beams:
         return _scan_fail(
             f"points are not stored ring by ring: found {len(bounds) + 1} azimuth sweeps for {beams} beams",
             strict,
         )
-    edges = [0, *bounds.tolist(), n]
+    top = bounds[0] if len(bounds) else n  # end of the first ring
+    bottom = bounds[-1] if len(bounds) else 0  # start of the last ring
     with np.errstate(divide="ignore", invalid="ignore"):  # sin or tan of the elevation
-        first, last = z[: edges[1]] / dist[: edges[1]], z[edges[-2] :] / dist[edges[-2] :]
-    bottom_first = _nanmean(first) < _nanmean(last)
+        first, last = z[:top] / dist[:top], z[bottom:] / dist[bottom:]
     ring = np.empty(n, np.int32) if out is None else out
-    for b in range(beams):
-        ring[edges[b] : edges[b + 1]] = beams - 1 - b if bottom_first else b
+    kernels.fill_rings(ring, bounds, beams, bool(_nanmean(first) < _nanmean(last)))
     return ring
 
 
-def _sweep_bounds(az, start, jumps: np.ndarray) -> np.ndarray:
-    """Indices where a new sweep begins: the azimuth from ``start``, in [0, 2 pi), drops by > pi.
-
-    That azimuth is continuous except where two consecutive points lie on either side of the start
-    direction or at a big raw step (``jumps``), so only those pairs are evaluated, exactly as a
-    full pass would: the whole scan costs one comparison instead of five arithmetic passes.
-    """
-    below = az < start  # where az - start < 0, i.e. where 2 pi gets added
-    cand = np.union1d(np.flatnonzero(below[1:] != below[:-1]), jumps)
-    rel0, rel1 = az[cand] - start, az[cand + 1] - start
-    np.add(rel0, _TWO_PI, out=rel0, where=rel0 < 0)
-    np.add(rel1, _TWO_PI, out=rel1, where=rel1 < 0)
-    return cand[rel1 - rel0 < -np.float32(np.pi)] + 1
-
-
-def _sweep_start(az, z, dist, d, lo: float) -> float:
+def _sweep_start(az, z, dist, lo: float) -> float:
     """Start of the sweeps relative to az[0], in (lo, 0]: mode of the beam steps in that window.
 
     A beam step is a change of elevation between consecutive points at nearly the same azimuth
-    (step under 0.05 rad). Only points within 0.03 rad of the window are looked at: one cheap pass
-    over the azimuths instead of several over every point.
+    (step under 0.05 rad). Only points within 0.03 rad of the window are looked at.
     """
     margin = 0.03  # > half the largest azimuth step counted, plus rounding
     width = -lo + 2.0 * margin
+    window, left, right = 0, 0.0, 0.0  # window 0: every point
     if width < 2.0 * np.pi:
         left = float((az[0] + lo - margin + np.pi) % (2.0 * np.pi) - np.pi)  # in [-pi, pi)
         right = left + width
-        a = az[:-1]
-        near = a >= left
-        if right <= np.pi:
-            near &= a <= right
-        else:  # the window wraps past +pi
-            near |= a <= right - 2.0 * np.pi
-        cand = np.flatnonzero(near)
-    else:
-        cand = np.arange(len(d))
-    with np.errstate(divide="ignore", invalid="ignore"):  # sin or tan of the elevation
-        dt = z[cand + 1] / dist[cand + 1] - z[cand] / dist[cand]
-    step = np.abs(dt) > np.float32(0.002)
-    step &= np.abs(d[cand]) < np.float32(0.05)
-    steps = cand[step]
-    rel = np.mod(az[steps].astype(np.float64) - az[0] + 0.5 * d[steps] - lo, 2.0 * np.pi)
+        window = 1 if right <= np.pi else 2  # 2: the window wraps past +pi
+    typ = az.dtype.type  # bounds as NumPy compared them: cast to the azimuth's dtype
+    found = _scratch("scan_steps", (len(az),), np.int64)
+    k = _kernels().beam_steps(
+        az, z, dist, window, typ(left), typ(right), typ(right - 2.0 * np.pi),
+        np.float32(0.002), np.float32(0.05), found,
+    )
+    steps = found[:k]
+    d = az[steps + 1] - az[steps]
+    rel = np.mod(az[steps].astype(np.float64) - az[0] + 0.5 * d - lo, 2.0 * np.pi)
     rel = rel[rel <= -lo]
     if len(rel) == 0:
         return -1e-6
     bins = np.floor(np.rad2deg(rel) * 2.0).astype(np.int64)  # half-degree bins
     mode = int(np.argmax(np.bincount(bins)))
     return float(lo + _median(rel[np.abs(bins - mode) <= 1]))
-
-
-_ARANGE = np.arange(0, dtype=np.uint64)
-
-
-def _arange_u64(n: int) -> np.ndarray:
-    """0..n-1 as uint64, a read-only view of a cached array grown on demand."""
-    global _ARANGE
-    if len(_ARANGE) < n:
-        _ARANGE = np.arange(max(n, 2 * len(_ARANGE)), dtype=np.uint64)
-        _ARANGE.flags.writeable = False
-    return _ARANGE[:n]
 
 
 def _wrap(d: np.ndarray) -> np.ndarray:
@@ -622,57 +520,23 @@ def _looks_like_ring(ring: np.ndarray, beams: int, min_cover: float = 0.0) -> bo
 
 # ------------------------------------------------------------------------------- point helpers
 def _as_points(points: np.ndarray) -> np.ndarray:
+    """(N, >=3) C-contiguous float32 points (the input itself when it already is)."""
     pts = np.asarray(points)
     if pts.ndim != 2 or pts.shape[1] < 3:
         raise InputError(f"points must have shape (N, >=3), got {pts.shape}")
     if len(pts) == 0:
         raise InputError("point cloud is empty")
-    if pts.dtype != np.float32:
-        pts = pts.astype(np.float32)
+    if pts.dtype != np.float32 or not pts.flags.c_contiguous:
+        pts = np.ascontiguousarray(pts, dtype=np.float32)  # one layout for the compiled kernels
     return pts
 
 
-def _norm(x, y, z, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """sqrt(x^2 + y^2 + z^2) in float32 into ``out`` (``tmp``: work space of the same size)."""
-    np.multiply(x, x, out=out)
-    np.multiply(y, y, out=tmp)
-    out += tmp
-    np.multiply(z, z, out=tmp)
-    out += tmp
-    return np.sqrt(out, out=out)
-
-
-def _valid_points(pts: np.ndarray, rng: np.ndarray) -> np.ndarray | None:
-    """Indices of the points to keep, or None when all are: drops NaN/inf and zero-range points.
-
-    The usual all-valid case costs two reductions: a NaN anywhere makes the min, max or sum NaN,
-    and a sum of finite numbers is finite (barring overflow, which only takes the slow path).
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        intensity_ok = pts.shape[1] < 4 or np.isfinite(np.add.reduce(pts[:, 3]))
-    if intensity_ok and rng.min() > MIN_RANGE and rng.max() < np.inf:
-        return None
-    finite = rng < np.inf  # False for NaN and inf
-    if pts.shape[1] >= 4:
-        finite &= np.isfinite(pts[:, 3])
-    ok = finite & (rng > MIN_RANGE)
-    n, kept = len(rng), int(np.count_nonzero(ok))
-    if kept == n:
-        return None
-    nonfinite = n - int(np.count_nonzero(finite))
-    log.warning(
-        "dropped %d of %d points (%d NaN/inf, %d at zero range)",
-        n - kept, n, nonfinite, n - kept - nonfinite,
-    )
-    return np.flatnonzero(ok)
-
-
 def _xyzi(pts: np.ndarray) -> np.ndarray:
-    """(N,) complex128 view of x, y, z, intensity (zero when absent): 16 bytes a point."""
-    if pts.shape[1] == 4 and pts.flags.c_contiguous:
-        return pts.view(np.complex128).reshape(-1)
+    """(N, 4) C-contiguous float32 x, y, z, intensity (zero when absent): ``pts`` when it is one."""
+    if pts.shape[1] == 4:
+        return pts
     p4 = _scratch("xyzi", (len(pts), 4), np.float32)
     c = min(pts.shape[1], 4)
     p4[:, :c] = pts[:, :c]
     p4[:, c:] = 0.0
-    return p4.view(np.complex128).reshape(-1)
+    return p4

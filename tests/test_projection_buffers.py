@@ -1,5 +1,5 @@
-"""Projection fast paths: recycled result buffers, per-thread work buffers, scan-ring boundaries
-from crossing candidates, and the closest-point scatter on packed narrow windows and dropped points."""
+"""Projection fast paths: recycled result buffers, per-thread work buffers, the compiled scan-ring
+boundaries, and the closest-point scatter on narrow windows, exact ties and dropped points."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from test_projection import polar_points, synthetic_scan
 
-from squeezeseg.projection import SphericalProjection, _output, _sweep_bounds
+from squeezeseg import projection_kernels
+from squeezeseg.projection import _PI32, _TWO_PI, SphericalProjection, _output
 
 FIELDS = ("image", "rows", "cols", "index", "point_range")
 
@@ -108,7 +109,7 @@ def full_pass_bounds(az: np.ndarray, start) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seed", range(6))
-def test_sweep_bounds_from_candidates_equal_the_full_pass(seed, dtype):
+def test_compiled_sweep_bounds_equal_the_numpy_full_pass(seed, dtype):
     rng = np.random.default_rng(seed)
     n = 20000
     steps = rng.uniform(0.0, 0.02, n) + rng.normal(0.0, 0.004, n)  # mostly forward, some back
@@ -117,8 +118,10 @@ def test_sweep_bounds_from_candidates_equal_the_full_pass(seed, dtype):
     start = np.float32(rng.choice([rng.uniform(-np.pi, np.pi), np.pi, -np.pi, 0.0]))
     az[rng.integers(0, n, 20)] = start  # points exactly on the start direction
     az[rng.integers(0, n, 5)] = dtype(np.float32(np.pi))
-    jumps = np.flatnonzero(np.abs(np.diff(az)) > 3.0)
-    assert np.array_equal(_sweep_bounds(az, start, jumps), full_pass_bounds(az, start))
+    out = np.empty(n, np.int64)
+    k = projection_kernels.sweep_bounds(az, start, _TWO_PI, _PI32, out)
+    expected = full_pass_bounds(az, start)
+    assert len(expected) > 20 and np.array_equal(out[:k], expected)
 
 
 # --------------------------------------------------------------------- closest point, packed paths

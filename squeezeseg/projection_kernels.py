@@ -1,0 +1,196 @@
+"""Compiled loops of the spherical projection (numba), one pass each over the points or pixels.
+
+``squeezeseg.projection`` imports this module on its first projection, so that importing the
+projection (and every CLI command) does not pay numba's import. The loops reproduce the NumPy
+definitions they replaced bit for bit: float32 arithmetic stays float32 in the same order (numba
+contracts nothing into FMAs without fastmath), and thresholds arrive as arguments already cast to
+the dtype NumPy would compare in, so a float32 scan compares with float32(pi), a float64 one with pi.
+``cache=True`` keeps the machine code on disk (next to this file, or in the user's cache directory
+when the package directory is read-only); ``nogil=True`` lets several threads project at once.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}  # numpy: x/0 is inf, not an exception
+
+
+@numba.njit(**_JIT)
+def polar(pts, x, y, rng, min_range):
+    """Copy x and y out of ``pts`` (N, C) float32 and write the ranges; returns the invalid count.
+
+    The range is ((x*x + y*y) + z*z) in float32, then its square root. A point is invalid when its
+    range is not finite or not above ``min_range``, or its intensity (column 3, if any) is not
+    finite; ``valid_points`` tells which ones.
+    """
+    has_intensity = pts.shape[1] >= 4
+    inf = np.float32(np.inf)
+    bad = 0
+    for i in range(pts.shape[0]):
+        a, b, c = pts[i, 0], pts[i, 1], pts[i, 2]
+        x[i] = a
+        y[i] = b
+        r = np.sqrt(a * a + b * b + c * c)
+        rng[i] = r
+        t = pts[i, 3] if has_intensity else np.float32(0.0)
+        bad += np.int64(not ((r > min_range) & (r < inf) & (t - t == 0)))
+    return bad
+
+
+@numba.njit(**_JIT)
+def valid_points(pts, rng, ok, min_range):
+    """Mark in ``ok`` the points to keep; returns (kept, finite): the number kept, and the number
+    with a finite range and intensity (the others are NaN/inf; finite - kept are at zero range)."""
+    has_intensity = pts.shape[1] >= 4
+    inf = np.float32(np.inf)
+    kept = 0
+    finite = 0
+    for i in range(pts.shape[0]):
+        r = rng[i]
+        fin = r < inf and (not has_intensity or np.isfinite(pts[i, 3]))
+        good = fin and r > min_range
+        ok[i] = good
+        if fin:
+            finite += 1
+        if good:
+            kept += 1
+    return kept, finite
+
+
+@numba.njit(**_JIT)
+def azimuth_wraps(az, big, pi):
+    """Net number of +-2 pi wraps of the azimuth: steps below -pi minus steps above pi.
+
+    Only steps larger than ``big`` count (the original pre-filter; it changes nothing for big > pi
+    but keeps the comparison exactly the old one).
+    """
+    wraps = 0
+    for i in range(az.shape[0] - 1):
+        d = az[i + 1] - az[i]
+        if abs(d) > big:
+            if d < -pi:
+                wraps += 1
+            elif d > pi:
+                wraps -= 1
+    return wraps
+
+
+@numba.njit(**_JIT)
+def beam_steps(
+    az, z, dist, window, left, right, right_wrapped, step_min, az_max, out
+):
+    """Indices i where points i and i+1 step one beam up or down at nearly the same azimuth.
+
+    A step is a change of z/dist above ``step_min`` with an azimuth step below ``az_max``. With
+    ``window`` 0 every i is looked at; with 1 only az[i] in [left, right]; with 2 (a window that
+    wraps past +pi) az[i] >= left or az[i] <= right_wrapped. Writes the indices to ``out`` and
+    returns how many there are.
+    """
+    k = 0
+    for i in range(az.shape[0] - 1):
+        a = az[i]
+        if window == 1 and not (a >= left and a <= right):
+            continue
+        if window == 2 and not (a >= left or a <= right_wrapped):
+            continue
+        dt = z[i + 1] / dist[i + 1] - z[i] / dist[i]
+        if abs(dt) > step_min and abs(az[i + 1] - a) < az_max:
+            out[k] = i
+            k += 1
+    return k
+
+
+@numba.njit(**_JIT)
+def sweep_bounds(az, start, two_pi, pi, out):
+    """Indices where a new sweep begins: the azimuth from ``start``, in [0, 2 pi), drops by > pi.
+
+    Writes them to ``out`` and returns how many there are.
+    """
+    prev = az[0] - start
+    if prev < 0:
+        prev += two_pi
+    k = 0
+    for i in range(1, az.shape[0]):
+        rel = az[i] - start
+        if rel < 0:
+            rel += two_pi
+        if rel - prev < -pi:
+            out[k] = i
+            k += 1
+        prev = rel
+    return k
+
+
+@numba.njit(**_JIT)
+def columns(az, col, col_start, col_scale, width, full_circle):
+    """Azimuth bins: col = floor((col_start - az) * col_scale) in float32.
+
+    Column 0 at +fov/2, increasing clockwise; outside the window < 0 or >= W. On the full circle
+    column W (az == -pi) folds onto column 0.
+    """
+    for i in range(az.shape[0]):
+        c = np.int32(np.floor((col_start - az[i]) * col_scale))
+        if full_circle and c >= width:
+            c -= width
+        col[i] = c
+
+
+@numba.njit(**_JIT)
+def closest_pixels(row, col, rng, width, height, index, best):
+    """The closest point of every pixel, ties to the lower index; outside points get row, col -1.
+
+    ``index`` (H*W,) receives the winner of each pixel (-1: empty), ``best`` (H*W,) is work space
+    for the winners' ranges. Points are visited in input order and a later one wins only when
+    strictly closer, so equal ranges go to the lower index.
+    """
+    for p in range(index.shape[0]):
+        index[p] = -1
+    for i in range(row.shape[0]):
+        c, r = col[i], row[i]
+        if np.uint32(c) >= np.uint32(width) or np.uint32(r) >= np.uint32(height):  # also < 0
+            row[i] = -1
+            col[i] = -1
+            continue
+        p = np.uint64(r * width + c)  # unsigned: no negative-index wraparound check
+        d = rng[i]
+        if index[p] < 0 or d < best[p]:
+            index[p] = i
+            best[p] = d
+
+
+@numba.njit(**_JIT)
+def fill_image(xyzi, range_bits, index, image, mask_word, range_shift):
+    """The image, each pixel as three 8-byte words: (x, y), (z, intensity), (range, mask 1.0).
+
+    ``xyzi`` (N, 2) uint64 holds the points' x, y, z, intensity as raw bits, ``range_bits`` (N,)
+    uint32 their ranges, ``image`` (H*W, 3) uint64 is a view of the float32 (H, W, 6) image.
+    ``mask_word`` is the word of the float32 pair (0, 1) and ``range_shift`` where the range goes
+    in it (0 on little-endian machines). Copying whole words moves the float32 values bit for bit
+    in half the stores. Empty pixels (index -1) are all zero.
+    """
+    for p in range(index.shape[0]):
+        w = index[p]
+        if w >= 0:
+            u = np.uint64(w)  # unsigned: no negative-index wraparound check
+            image[p, 0] = xyzi[u, 0]
+            image[p, 1] = xyzi[u, 1]
+            image[p, 2] = (np.uint64(range_bits[u]) << range_shift) | mask_word
+        else:
+            image[p, 0] = 0
+            image[p, 1] = 0
+            image[p, 2] = 0
+
+
+@numba.njit(**_JIT)
+def fill_rings(ring, bounds, beams, bottom_first):
+    """Ring of every point from the sweep boundaries: ring b between bounds b-1 and b (top first,
+    or bottom first when ``bottom_first``, so that row 0 is the top ring)."""
+    start = 0
+    for b in range(beams):
+        end = bounds[b] if b < bounds.shape[0] else ring.shape[0]
+        value = beams - 1 - b if bottom_first else b
+        for i in range(start, end):
+            ring[i] = value
+        start = end
