@@ -1,7 +1,8 @@
 """One-click accuracy and latency on the real KITTI object frames (../shared/data/kitti_object).
 
 For every labelled object with at least --min-points points inside its box, click the non-ground
-point nearest the box centre and compare the fitted box with the ground truth (BEV IoU). Also times
+point nearest the box centre and compare the fitted box with the ground truth (BEV IoU and the
+error of its heading, modulo 180 degrees). Also times
 ground removal per frame and one click (cluster + fit) per object, repeated --repeat times.
 
 Usage: .venv/bin/python scripts/bench_latte_oneclick.py [--data DIR] [--repeat 20] [--no-label]
@@ -23,6 +24,12 @@ from squeezeseg.io import read_kitti_labels
 from squeezeseg.resources import shared_data_dir
 
 
+def heading_error_deg(yaw: float, gt_yaw: float) -> float:
+    """Degrees between a fitted and a labelled heading, modulo 180 (a box's front and back look
+    alike from the points; its length axis does not)."""
+    return float(np.degrees(abs(np.angle(np.exp(2j * (yaw - gt_yaw)))) / 2))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=shared_data_dir() / "kitti_object")
@@ -32,7 +39,7 @@ def main() -> int:
     args = ap.parse_args()
     seq = open_sequence(args.data)
     ann = OneClickAnnotator()
-    ious, ground_ms, click_ms, missed = [], [], [], []
+    ious, ground_ms, click_ms, missed, yaw_err = [], [], [], [], []
     ground_cpu, click_cpu = [], []
     for i in range(len(seq)):
         pts = seq.points(i)
@@ -65,6 +72,8 @@ def main() -> int:
             iou = 0.0 if fitted is None else box.bev_iou(fitted)
             if fitted is None:
                 missed.append((seq.frame_id(i), box.label))
+            else:
+                yaw_err.append(heading_error_deg(fitted.yaw, box.yaw))
             ious.append(iou)
             rng = float(np.hypot(*box.center[:2]))
             print(
@@ -73,12 +82,14 @@ def main() -> int:
                 + (
                     ""
                     if fitted is None
-                    else f"  fitted {fitted.label} l={fitted.size[0]:.2f} w={fitted.size[1]:.2f}"
+                    else f"  fitted {fitted.label} l={fitted.size[0]:.2f} w={fitted.size[1]:.2f} "
+                    f"yaw error {heading_error_deg(fitted.yaw, box.yaw):.1f} deg"
                 )
             )
     ious = np.asarray(ious)
     print(f"objects with >= {args.min_points} points: {len(ious)}; missed (no box): {len(missed)} {missed}")
     print(f"one-click BEV IoU: median {np.median(ious):.3f}, mean {ious.mean():.3f}, min {ious.min():.3f}")
+    print(f"heading error (mod 180): median {np.median(yaw_err):.1f} deg, max {np.max(yaw_err):.1f} deg")
     print(
         f"ground removal: median {np.median(ground_ms):.1f} ms over {len(ground_ms)} runs "
         f"({len(pts)} points in the last frame)"
