@@ -66,6 +66,12 @@ def click_location(points: np.ndarray, non_ground: np.ndarray, box: Box3D) -> tu
     return float(p[0]), float(p[1])
 
 
+def axis_error_deg(yaw: float, gt_yaw: float) -> float:
+    """Degrees between a fitted and a ground-truth rectangle heading, modulo 90: a simulated
+    pedestrian's box (its mesh's extent) is wider than long, which the fit calls the length."""
+    return float(np.degrees(abs(np.angle(np.exp(4j * (yaw - gt_yaw)))) / 4))
+
+
 def band_name(r: float) -> str:
     for lo, hi in BANDS:
         if lo <= r < hi:
@@ -73,8 +79,9 @@ def band_name(r: float) -> str:
     return f">{BANDS[-1][1]:.0f} m"
 
 
-def report(rows: list[tuple[str, str, float]], title: str) -> float:
-    """Print median IoU and misses per class, per range band and overall; return the overall median."""
+def report(rows: list[tuple[str, str, float, float]], title: str) -> float:
+    """Print median IoU, misses and median heading error per class, per range band and overall;
+    return the overall median IoU."""
     ious = np.array([r[2] for r in rows])
     print(
         f"\n== {title}: {len(rows)} objects, median BEV IoU {np.median(ious):.3f}, "
@@ -86,9 +93,11 @@ def report(rows: list[tuple[str, str, float]], title: str) -> float:
             v = np.array([r[2] for r in rows if r[k] == key])
             got = v[v >= 0]
             med = np.median(np.where(v < 0, 0.0, v))
+            err = [r[3] for r in rows if r[k] == key and r[2] >= 0]
             print(
                 f"  {name:<5} {key:<11} n={len(v):4d}  median {med:.3f}  "
-                f"IoU>=0.5 {np.mean(got >= 0.5) if len(got) else 0:.2f}  missed {int(np.sum(v < 0))}"
+                f"IoU>=0.5 {np.mean(got >= 0.5) if len(got) else 0:.2f}  missed {int(np.sum(v < 0))}  "
+                f"heading err {np.median(err) if err else np.nan:4.1f} deg"
             )
     return float(np.median(np.where(ious < 0, 0.0, ious)))
 
@@ -109,7 +118,7 @@ def main() -> int:
     ap.add_argument("--details", action="store_true", help="print every object")
     args = ap.parse_args()
     ann = OneClickAnnotator()
-    rows: dict[bool, list[tuple[str, str, float]]] = {True: [], False: []}
+    rows: dict[bool, list[tuple[str, str, float, float]]] = {True: [], False: []}
     cpu: list[float] = []
     for seed in range(args.first_seed, args.first_seed + args.scenes):
         pts, boxes, counts = simulated_frame(seed, args.frame, args.cache)
@@ -124,7 +133,8 @@ def main() -> int:
                 fitted = None if xy is None else ann.click(xy[0], xy[1], box.label if given else None)
                 cpu.append((time.process_time() - c0) * 1e3)
                 iou = -1.0 if fitted is None else box.bev_iou(fitted)
-                rows[given].append((box.label, band_name(rng), iou))
+                err = np.nan if fitted is None else axis_error_deg(fitted.yaw, box.yaw)
+                rows[given].append((box.label, band_name(rng), iou, err))
                 if args.details:
                     fit = (
                         "-"
