@@ -40,8 +40,12 @@ def _edges(c: np.ndarray, trim: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
 
 def _edge_distances(c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Distance of every projection to the nearer of the two edge lines (per angle column); a
-    point beyond a (trimmed) edge is as far from it as it is beyond."""
-    return np.minimum(np.abs(hi - c), np.abs(c - lo))
+    point beyond a (trimmed) edge is as far from it as it is beyond. Computed as
+    | half-width - |c - mid| | in place: these (points x angles) arrays are most of a click's time."""
+    d = c - (lo + hi) / 2
+    np.abs(d, out=d)
+    np.subtract((hi - lo) / 2, d, out=d)
+    return np.abs(d, out=d)
 
 
 def _score(
@@ -61,8 +65,9 @@ def _score(
         return -(hi1 - lo1) * (hi2 - lo2)
     d1, d2 = _edge_distances(c1, lo1, hi1), _edge_distances(c2, lo2, hi2)
     if criterion == "closeness":
-        d = np.maximum(np.minimum(d1, d2), 0.01)
-        return (1.0 / d).sum(axis=0)
+        d = np.minimum(d1, d2, out=d1)
+        np.maximum(d, 0.01, out=d)
+        return np.reciprocal(d, out=d).sum(axis=0)
     # variance: points are assigned to the nearer edge; minimise the spread of their distances.
     on1 = d1 <= d2
     n1, n2 = on1.sum(axis=0), (~on1).sum(axis=0)
@@ -108,8 +113,9 @@ def search_heading(
             edges = (h1.min(axis=0), h1.max(axis=0), h2.min(axis=0), h2.max(axis=0))
         if hull is not None or edge_trim > 0:
             xy = xy[:: -(-len(xy) // max_points)]
-    c1 = xy[:, :1] * cos + xy[:, 1:2] * sin
-    c2 = -xy[:, :1] * sin + xy[:, 1:2] * cos
+    # Projections on both edge directions of every heading, as two matrix products (BLAS: 10x
+    # faster than the broadcast products).
+    c1, c2 = xy @ np.stack([cos, sin]), xy @ np.stack([-sin, cos])
     return float(angles[int(np.argmax(_score(c1, c2, criterion, edges, edge_trim)))])
 
 
