@@ -411,8 +411,8 @@ def scan_rows(
 def _scan_rows(az, z, dist, beams: int, strict: bool, out: np.ndarray | None) -> np.ndarray | None:
     """scan_rows writing into ``out`` (a new array when None); az, z, dist are 1-D arrays.
 
-    The passes over every point (wraps, beam steps near the start, sweep boundaries) are compiled
-    loops; the few hundred beam steps found are reduced to the start direction in NumPy.
+    Compiled passes: the azimuth wraps, the beam steps near the start (reduced to the start
+    direction in the same kernel), the sweep boundaries, and the ring of every point.
     """
     n = len(az)
     if n < 2 * beams:
@@ -459,20 +459,10 @@ def _sweep_start(az, z, dist, lo: float) -> float:
         right = left + width
         window = 1 if right <= np.pi else 2  # 2: the window wraps past +pi
     typ = az.dtype.type  # bounds as NumPy compared them: cast to the azimuth's dtype
-    found = _scratch("scan_steps", (len(az),), np.int64)
-    k = _kernels().beam_steps(
-        az, z, dist, window, typ(left), typ(right), typ(right - 2.0 * np.pi),
-        np.float32(0.002), np.float32(0.05), found,
+    return _kernels().sweep_start(
+        az, z, dist, float(lo), window, typ(left), typ(right), typ(right - 2.0 * np.pi),
+        np.float32(0.002), np.float32(0.05), _scratch("scan_steps", (len(az),), np.int64),
     )
-    steps = found[:k]
-    d = az[steps + 1] - az[steps]
-    rel = np.mod(az[steps].astype(np.float64) - az[0] + 0.5 * d - lo, 2.0 * np.pi)
-    rel = rel[rel <= -lo]
-    if len(rel) == 0:
-        return -1e-6
-    bins = np.floor(np.rad2deg(rel) * 2.0).astype(np.int64)  # half-degree bins
-    mode = int(np.argmax(np.bincount(bins)))
-    return float(lo + _median(rel[np.abs(bins - mode) <= 1]))
 
 
 def _wrap(d: np.ndarray) -> np.ndarray:
@@ -480,13 +470,6 @@ def _wrap(d: np.ndarray) -> np.ndarray:
     d[d > np.pi] -= _TWO_PI
     d[d < -np.pi] += _TWO_PI
     return d
-
-
-def _median(a: np.ndarray) -> float:
-    """np.median of a short non-empty 1-D array (same value, without its generic machinery)."""
-    s = np.sort(a)
-    k = len(s) // 2
-    return float(s[k]) if len(s) % 2 else float((s[k - 1] + s[k]) / 2.0)
 
 
 def _nanmean(a: np.ndarray) -> float:

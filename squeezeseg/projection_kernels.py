@@ -78,14 +78,12 @@ def azimuth_wraps(az, big, pi):
 
 
 @numba.njit(**_JIT)
-def beam_steps(
-    az, z, dist, window, left, right, right_wrapped, step_min, az_max, out
-):
+def _beam_steps(az, z, dist, window, left, right, right_wrapped, step_min, az_max, out):
     """Indices i where points i and i+1 step one beam up or down at nearly the same azimuth.
 
     A step is a change of z/dist above ``step_min`` with an azimuth step below ``az_max``. With
     ``window`` 0 every i is looked at; with 1 only az[i] in [left, right]; with 2 (a window that
-    wraps past +pi) az[i] >= left or az[i] <= right_wrapped. Writes the indices to ``out`` and
+    wraps past +pi) az[i] >= left or az[i] <= right_wrapped. Writes the indices to ``out``,
     returns how many there are.
     """
     k = 0
@@ -103,11 +101,61 @@ def beam_steps(
 
 
 @numba.njit(**_JIT)
-def sweep_bounds(az, start, two_pi, pi, out):
-    """Indices where a new sweep begins: the azimuth from ``start``, in [0, 2 pi), drops by > pi.
+def _median(a):
+    """np.median of a non-empty 1-D float64 array."""
+    s = np.sort(a)
+    k = s.shape[0] // 2
+    return s[k] if s.shape[0] % 2 else (s[k - 1] + s[k]) / 2.0
 
-    Writes them to ``out`` and returns how many there are.
+
+@numba.njit(**_JIT)
+def sweep_start(az, z, dist, lo, window, left, right, right_wrapped, step_min, az_max, work):
+    """Start of the sweeps relative to az[0], in (lo, 0]: the mode of the beam steps.
+
+    Each beam step (see _beam_steps; ``work`` receives their indices) gives the azimuth halfway
+    through the step, relative to az[0] + lo, in [0, 2 pi); those within -lo are binned by half
+    a degree, and the median of the steps in the fullest bin and its neighbours is the start.
+    The arithmetic is NumPy's: float64 from the float32 azimuths, np.mod's sign rule, rad2deg as
+    a product with 180/pi, the first fullest bin. Returns -1e-6 when there is no step.
     """
+    k = _beam_steps(az, z, dist, window, left, right, right_wrapped, step_min, az_max, work)
+    two_pi = 2.0 * np.pi
+    rad2deg = 180.0 / np.pi
+    rel = np.empty(k, np.float64)
+    m = 0
+    for j in range(k):
+        i = work[j]
+        half = np.float32(0.5) * (az[i + 1] - az[i])
+        r = np.fmod(np.float64(az[i]) - np.float64(az[0]) + np.float64(half) - lo, two_pi)
+        if r < 0.0:
+            r += two_pi
+        elif r == 0.0:
+            r = 0.0  # np.mod gives +0 for a zero remainder
+        if r <= -lo:
+            rel[m] = r
+            m += 1
+    if m == 0:
+        return -1e-6
+    bins = np.empty(m, np.int64)
+    for j in range(m):
+        bins[j] = np.int64(np.floor(rel[j] * rad2deg * 2.0))  # half-degree bins
+    counts = np.zeros(bins.max() + 1, np.int64)
+    for j in range(m):
+        counts[bins[j]] += 1
+    mode = np.argmax(counts)  # the first fullest bin
+    sel = np.empty(m, np.float64)
+    c = 0
+    for j in range(m):
+        if abs(bins[j] - mode) <= 1:
+            sel[c] = rel[j]
+            c += 1
+    return lo + _median(sel[:c])
+
+
+@numba.njit(**_JIT)
+def sweep_bounds(az, start, two_pi, pi, out):
+    """Indices where a new sweep begins: the azimuth from ``start``, taken in [0, 2 pi), drops by
+    more than pi. Writes them to ``out`` and returns how many there are."""
     prev = az[0] - start
     if prev < 0:
         prev += two_pi
@@ -121,6 +169,17 @@ def sweep_bounds(az, start, two_pi, pi, out):
             k += 1
         prev = rel
     return k
+
+
+@numba.njit(**_JIT)
+def fill_rings(ring, bounds, beams, bottom_first):
+    """Ring of every point from the sweep starts ``bounds``: top first, or bottom first when
+    ``bottom_first``, so that row 0 is always the top ring."""
+    start = 0
+    for b in range(beams):
+        end = bounds[b] if b < bounds.shape[0] else ring.shape[0]
+        ring[start:end] = beams - 1 - b if bottom_first else b
+        start = end
 
 
 @numba.njit(**_JIT)
@@ -181,16 +240,3 @@ def fill_image(xyzi, range_bits, index, image, mask_word, range_shift):
             image[p, 0] = 0
             image[p, 1] = 0
             image[p, 2] = 0
-
-
-@numba.njit(**_JIT)
-def fill_rings(ring, bounds, beams, bottom_first):
-    """Ring of every point from the sweep boundaries: ring b between bounds b-1 and b (top first,
-    or bottom first when ``bottom_first``, so that row 0 is the top ring)."""
-    start = 0
-    for b in range(beams):
-        end = bounds[b] if b < bounds.shape[0] else ring.shape[0]
-        value = beams - 1 - b if bottom_first else b
-        for i in range(start, end):
-            ring[i] = value
-        start = end
