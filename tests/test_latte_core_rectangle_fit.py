@@ -111,6 +111,9 @@ def test_dense_cluster_heading_from_a_sample_matches_all_points(criterion):
     full = search_heading(pts, criterion, max_points=10**9)
     assert _angle_err(search_heading(pts, criterion), full) <= 1.0
     assert _angle_err(full, 0.4) < 2.0 or criterion == "area"
+    # Trimmed edges (one-click's default) come from the sample itself.
+    trimmed = search_heading(pts, criterion, max_points=10**9, edge_trim=0.01)
+    assert _angle_err(search_heading(pts, criterion, edge_trim=0.01), trimmed) <= 1.0
     # Collinear points (a lone face) have no hull: the full search is used.
     line = np.c_[np.linspace(0, 4, 5000), np.linspace(0, 4, 5000) * 0.5]
     assert _angle_err(search_heading(line, criterion), np.arctan(0.5)) < 1.0 or criterion == "area"
