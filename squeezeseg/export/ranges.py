@@ -60,9 +60,9 @@ class Histogram:
         self.counts = np.zeros(_BINS, np.int64)
 
     def add(self, values: np.ndarray) -> None:
-        width = (self.hi - self.lo) / _BINS
-        idx = ((values.ravel() - self.lo) * (1.0 / width)).astype(np.int64)
-        self.counts += np.bincount(np.clip(idx, 0, _BINS - 1), minlength=_BINS)
+        # divide by the span, not multiply by 1 / bin width: that overflows for a denormal span
+        pos = (values.ravel() - self.lo) / (self.hi - self.lo) * _BINS
+        self.counts += np.bincount(np.clip(pos, 0, _BINS - 1).astype(np.int64), minlength=_BINS)
 
     def centres(self) -> np.ndarray:
         edges = np.linspace(self.lo, self.hi, _BINS + 1)

@@ -39,9 +39,11 @@ def _interpreter(model: str | Path | bytes, preserve: bool = False):
 
 def op_precisions(model: str | Path | bytes) -> list[dict[str, Any]]:
     """Every op of a TFLite model in execution order: name, input and output dtypes, precision
-    ("int8", "float32", ... or "float32->int8" for conversions)."""
+    ("int8", "float32", ... or "float32->int8" for conversions) and the Keras layer it belongs to."""
     it = _interpreter(model)
-    dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in it.get_tensor_details()}
+    tensors = it.get_tensor_details()
+    dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in tensors}
+    names = {t["index"]: t["name"] for t in tensors}
     ops = []
     for op in it._get_ops_details():  # the public API has no op list; this is what the analyzer reads
         ins = [dtypes.get(i, "?") for i in op["inputs"] if i >= 0]
@@ -49,7 +51,9 @@ def op_precisions(model: str | Path | bytes) -> list[dict[str, Any]]:
         name = op["op_name"]
         data_in = ins[1] if name == "TRANSPOSE_CONV" and len(ins) > 2 else (ins[0] if ins else "-")
         prec = f"{data_in}->{outs[0]}" if name in ("QUANTIZE", "DEQUANTIZE") else (outs[0] if outs else "-")
-        ops.append({"index": op["index"], "op": name, "inputs": ins, "outputs": outs, "precision": prec})
+        first = next((i for i in op["outputs"] if i >= 0), None)
+        ops.append({"index": op["index"], "op": name, "inputs": ins, "outputs": outs, "precision": prec,
+                    "layer": layer_of(names.get(first, ""))})
     return ops
 
 

@@ -52,38 +52,68 @@ def shifted(t, size: Sequence[int]) -> list:
     return [padded[:, ph + dy: ph + dy + h, pw + dx: pw + dx + w, :] for dy, dx in window_offsets(size)]
 
 
-def bilateral_kernel(points, size: Sequence[int], bi_ang: np.ndarray, inv_2r2: np.ndarray) -> list:
+def bilateral_kernel(points, size: Sequence[int], bi_ang: np.ndarray, inv_2r2: np.ndarray,
+                     fused: bool = True) -> list:
     """K tensors (B, H, W, C): the bilateral weight of each neighbour offset of ``points`` (x, y, z,
     mask), computed once per input.
 
     The weight is symmetric, ``W[-k](p) == W[k](p - k)``, so only the second half of the offsets is
     evaluated (on a grid one window larger) and the first half are shifted views of it: half the
-    exponentials.
+    exponentials. ``fused`` is the form written for XLA; op by op the squared distance goes to the
+    classes' exponents through one 1x1 convolution (a channel sum and per-class scales cost three
+    slow ops each in TFLite/ONNX runtimes).
     """
     kh, kw = size
     ph, pw = kh // 2, kw // 2
     h, w = ops.shape(points)[1], ops.shape(points)[2]
     offsets = window_offsets(size)
     n = len(offsets)
-    padded = ops.pad(points[..., :4], [[0, 0], [2 * ph, 2 * ph], [2 * pw, 2 * pw], [0, 0]])
-    # every q of the image grown by the window's half size: padded index q + ph
-    q = padded[:, ph: ph + h + 2 * ph, pw: pw + w + 2 * pw, :]
+    grow = [[0, 0], [2 * ph, 2 * ph], [2 * pw, 2 * pw], [0, 0]]
+    xyz, mask = ops.pad(points[..., :3], grow), ops.pad(points[..., 3:4], grow)
+
+    def window(t, dy, dx):  # every q of the image grown by the window's half size, moved by (dy, dx)
+        return t[:, ph + dy: ph + dy + h + 2 * ph, pw + dx: pw + dx + w + 2 * pw, :]
+
+    q_xyz, q_mask = window(xyz, 0, 0), window(mask, 0, 0)
     out = [None] * n
     for k in range(n // 2, n):  # offsets after the centre in row-major order; k's opposite is n-1-k
         dy, dx = offsets[k]
-        qk = padded[:, ph + dy: ph + dy + h + 2 * ph, pw + dx: pw + dx + w + 2 * pw, :]
-        d2 = ops.sum(ops.square(qk[..., :3] - q[..., :3]), axis=-1, keepdims=True)
-        e = ops.exp(-d2 * inv_2r2) * (qk[..., 3:4] * q[..., 3:4])
-        out[k] = bi_ang[k] * e[:, ph: ph + h, pw: pw + w, :]
-        out[n - 1 - k] = bi_ang[n - 1 - k] * e[:, ph - dy: ph - dy + h, pw - dx: pw - dx + w, :]
+        d = ops.square(window(xyz, dy, dx) - q_xyz)
+        e = _offset_weight(d, bi_ang[k], inv_2r2, fused) * (window(mask, dy, dx) * q_mask)
+        out[k] = e[:, ph: ph + h, pw: pw + w, :]
+        out[n - 1 - k] = e[:, ph - dy: ph - dy + h, pw - dx: pw - dx + w, :]  # bi_ang[k] == bi_ang[n-1-k]
     return out
+
+
+def _offset_weight(d, bi_ang_k: np.ndarray, inv_2r2: np.ndarray, fused: bool):
+    """``bi_ang_k * exp(-|d|^2 * inv_2r2)`` per class from squared coordinate differences ``d``."""
+    if fused:
+        return ops.exp(-ops.sum(d, axis=-1, keepdims=True) * inv_2r2) * bi_ang_k
+    scale = np.broadcast_to(-inv_2r2, (1, 1, 3, len(inv_2r2))).astype(np.float32)
+    return ops.exp(ops.conv(d, scale) + np.log(bi_ang_k).astype(np.float32))
+
+
+def pairwise_softmax(x):
+    """Softmax over the last axis as ``1 / sum_j exp(x_j - x_c)`` with two 1x1 convolutions: the same
+    values, at half the cost of the SOFTMAX kernel of TFLite's XNNPACK on 4 channels. Differences are
+    capped at 80 so that neither the sum nor its gradient overflows (the error is below 1e-34)."""
+    c = x.shape[-1]
+    diff = np.zeros((1, 1, c, c * c), np.float32)
+    total = np.zeros((1, 1, c * c, c), np.float32)
+    for i in range(c):
+        for j in range(c):
+            diff[0, 0, j, i * c + j] += 1.0
+            diff[0, 0, i, i * c + j] -= 1.0
+            total[0, 0, i * c + j, i] = 1.0
+    return 1.0 / ops.conv(ops.exp(ops.minimum(ops.conv(x, diff), 80.0)), total)
 
 
 def compatibility(t, matrix, unrolled: bool):
     """``t @ matrix`` over the class axis; ``unrolled`` writes the tiny CxC product as C broadcast
-    multiplies, which XLA fuses with the message sums instead of calling a matmul kernel."""
+    multiplies, which XLA fuses with the message sums; op by op it is a 1x1 convolution (cheaper than
+    a matmul in TFLite)."""
     if not unrolled:
-        return ops.matmul(t, matrix)
+        return ops.conv(t, ops.reshape(matrix, (1, 1, *matrix.shape)))
     return sum(t[..., c: c + 1] * matrix[c] for c in range(t.shape[-1]))
 
 
@@ -106,11 +136,11 @@ def mean_field(unary, points, ang_compat, bi_compat, *, iterations: int, size: S
     of 14 broadcast products.
     """
     # The kernel depends on the input only: no gradient flows through it.
-    bi_w = [ops.stop_gradient(w) for w in bilateral_kernel(points, size, bi_ang, inv_2r2)]
+    bi_w = [ops.stop_gradient(w) for w in bilateral_kernel(points, size, bi_ang, inv_2r2, fused)]
     ang_kernel = None if fused else angular_conv_kernel(size, ang, ang_compat)
     x = unary
     for _ in range(iterations):
-        q = ops.softmax(x, axis=-1)
+        q = ops.softmax(x, axis=-1) if fused else pairwise_softmax(x)
         a, b = 0.0, 0.0
         # accumulate offset by offset: no (B, H, W, K, C) intermediate, which is memory-bound on CPU
         for k, s in enumerate(shifted(q, size)):
