@@ -5,10 +5,12 @@ Prints, per case, the median / min / 90th percentile wall time, the median CPU t
 process (less disturbed when other jobs share the cores) and the minor page faults per call.
 Target from issue 2: project to 64x512 and 64x2048, and unproject back, each <= 5 ms median.
 
-    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50] [--profile]
+    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50] [--profile] [--cold-start]
 
-``--profile`` adds where the time of the two projections goes: the functions (Python and NumPy)
-with the most own time, from cProfile over the same runs.
+``--profile`` adds where the time of the two projections goes: the functions (Python, NumPy and
+the compiled kernels) with the most own time, from cProfile over the same runs. ``--cold-start``
+adds the first projection of a fresh process: once with an empty numba cache (compiling the
+kernels) and once with that cache filled (what a CLI call pays).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import cProfile
 import os
 import pstats
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,12 +80,48 @@ def profile(cases, repeats: int, top: int = 12) -> None:
             print(f"  {own * 1e3 / repeats:7.3f}  {where}{func}")
 
 
+_FIRST_CALL = """
+import time
+t0 = time.perf_counter()
+from squeezeseg.io import read_points
+from squeezeseg.projection import SphericalProjection
+t1 = time.perf_counter()
+points = read_points({scan!r})
+proj = SphericalProjection.from_sensor({sensor!r}, width=512, fov_deg=90.0)
+t2 = time.perf_counter()
+proj.project(points)
+t3 = time.perf_counter()
+proj.project(points)
+t4 = time.perf_counter()
+print(t1 - t0, t3 - t2, t4 - t3)
+"""
+
+
+def cold_start(scan: Path, sensor: str) -> None:
+    """Print the first projection of fresh processes, with an empty and then a filled numba cache.
+
+    NUMBA_CACHE_DIR points numba at a new directory, so the first run compiles every kernel and the
+    second loads them, as every later CLI call does.
+    """
+    code = _FIRST_CALL.format(scan=str(scan), sensor=sensor)
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("empty numba cache (compiles)", "filled numba cache"):
+            out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()
+            imp, first, second = (float(v) for v in out[-3:])
+            print(f"first projection, {label:<30} {first:7.3f} s  (import {imp:.3f} s, "
+                  f"second call {second * 1e3:.2f} ms)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scan", type=Path, default=None, help="point cloud (default: KITTI frame ~120k points)")
     ap.add_argument("--sensor", default="hdl64e")
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--profile", action="store_true", help="also print where the projection time goes")
+    ap.add_argument("--cold-start", action="store_true",
+                    help="also time the first projection of a fresh process (empty and filled numba cache)")
     args = ap.parse_args(argv)
     scan = args.scan or default_scan()
     points = read_points(scan)
@@ -117,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     print("MALLOC_MMAP_THRESHOLD_=536870912 MALLOC_TRIM_THRESHOLD_=536870912 glibc keeps them mapped.")
     if args.profile:
         profile(cases[:2], args.repeats)
+    if args.cold_start:
+        print()
+        cold_start(scan, args.sensor)
     return 1 if failed else 0
 
 

@@ -250,8 +250,7 @@ class SphericalProjection:
         """
         kernels = _kernels()
         kernels.columns(az, col, self._col_start, self._col_scale, self.width, self.full_circle)
-        x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
-        row, used = self._rows(mode, x, y, z, az, rng, ring)
+        row, used = self._rows(mode, pts, az, rng, ring)
         index = _output("index", (self.height, self.width), np.int32)
         flat = index.reshape(-1)
         best = _scratch("best", flat.shape, np.float32)
@@ -262,7 +261,9 @@ class SphericalProjection:
         kernels.fill_image(xyzi, rng.view(np.uint32), flat, words, _MASK_WORD, _RANGE_SHIFT)
         return row, index, image, used
 
-    def _rows(self, mode, x, y, z, az, rng, ring) -> tuple[np.ndarray, str]:
+    def _rows(self, mode, pts, az, rng, ring) -> tuple[np.ndarray, str]:
+        """(N,) int32 row of every point (-1: outside the table's elevations) and the mode used."""
+        x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
         if mode == "auto":
             if ring is not None and _looks_like_ring(ring, self.height):
                 mode = "ring"
@@ -279,10 +280,9 @@ class SphericalProjection:
         if mode == "scan":
             out = _output("rows", az.shape, np.int32)
             return _scan_rows(az, z, rng, self.height, strict=True, out=out), "scan"
-        rho = np.sqrt(x * x + y * y)
         if mode == "table":
-            return self._table_rows(z, rho), "table"
-        return self._even_rows(z, rho), "even"
+            return self._table_rows(pts), "table"
+        return self._even_rows(z, np.sqrt(x * x + y * y)), "even"
 
     def _ring_rows(self, ring: np.ndarray) -> np.ndarray:
         r = np.asarray(ring)
@@ -291,17 +291,13 @@ class SphericalProjection:
         r = r.astype(np.int32)
         return (self.height - 1 - r) if self.sensor.ring_zero == "bottom" else r
 
-    def _table_rows(self, z: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    def _table_rows(self, pts: np.ndarray) -> np.ndarray:
         """Nearest beam in tan(elevation), seen from each beam's own origin (vertical offset)."""
-        inv = 1.0 / np.maximum(rho, np.float32(1e-6))
-        t = (z - self._offsets.mean()) * inv
-        row = np.searchsorted(self._neg_mid, -t).astype(np.int32)
-        if self._has_offsets:
-            for _ in range(2):  # re-evaluate with the offset of the beam found; converges in 1-2 steps
-                t = (z - self._offsets[row]) * inv
-                row = np.searchsorted(self._neg_mid, -t).astype(np.int32)
+        row = _output("rows", (len(pts),), np.int32)
         hi, lo = self._tan_limits
-        row[(t > hi) | (t < lo)] = -1
+        _kernels().table_rows(
+            pts, self._neg_mid, self._offsets, self._offsets.mean(), self._has_offsets, hi, lo, row
+        )
         return row
 
     def _even_rows(self, z: np.ndarray, rho: np.ndarray) -> np.ndarray:

@@ -183,6 +183,53 @@ def fill_rings(ring, bounds, beams, bottom_first):
 
 
 @numba.njit(**_JIT)
+def _count_below(sorted_values, v):
+    """np.searchsorted(sorted_values, v) (side 'left'): how many values are below v."""
+    lo, n = 0, sorted_values.shape[0]
+    while n > 0:
+        half = n // 2
+        if sorted_values[lo + half] < v:
+            lo += half + 1
+            n -= half + 1
+        else:
+            n = half
+    return lo
+
+
+@numba.njit(**_JIT)
+def _walk_below(sorted_values, v, i):
+    """_count_below(sorted_values, v), walking from a nearby answer ``i`` (the same result)."""
+    while i > 0 and sorted_values[i - 1] >= v:
+        i -= 1
+    while i < sorted_values.shape[0] and sorted_values[i] < v:
+        i += 1
+    return i
+
+
+@numba.njit(**_JIT)
+def table_rows(pts, neg_mid, offsets, offset_mean, has_offsets, hi, lo, row):
+    """Nearest beam of the elevation table, seen from each beam's own origin (vertical offset).
+
+    t = (z - offset) / rho in float32 (rho = sqrt(x*x + y*y), at least 1e-6), first with the mean
+    offset and then twice with the offset of the beam found; the beam is the number of midpoints
+    ``neg_mid`` (between consecutive -tan(elevation), increasing) below -t. Points with t above
+    ``hi`` or below ``lo`` (1.5 beam gaps beyond the table) get row -1.
+    """
+    eps = np.float32(1e-6)
+    one = np.float32(1.0)
+    for i in range(pts.shape[0]):
+        a, b, z = pts[i, 0], pts[i, 1], pts[i, 2]
+        inv = one / max(np.sqrt(a * a + b * b), eps)
+        t = (z - offset_mean) * inv
+        r = _count_below(neg_mid, -t)
+        if has_offsets:
+            for _ in range(2):  # converges in 1-2 steps
+                t = (z - offsets[r]) * inv
+                r = _walk_below(neg_mid, -t, r)
+        row[i] = -1 if (t > hi) | (t < lo) else r
+
+
+@numba.njit(**_JIT)
 def columns(az, col, col_start, col_scale, width, full_circle):
     """Azimuth bins: col = floor((col_start - az) * col_scale) in float32.
 
