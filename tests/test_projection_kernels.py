@@ -104,3 +104,36 @@ def test_importing_the_projection_does_not_import_numba():
     code = "import sys, squeezeseg.projection; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def numpy_table_rows(proj: SphericalProjection, pts: np.ndarray) -> np.ndarray:
+    """Table rows by their NumPy definition: searchsorted with the mean, then the beam's offset."""
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    inv = 1.0 / np.maximum(np.sqrt(x * x + y * y), np.float32(1e-6))
+    t = (z - proj._offsets.mean()) * inv
+    row = np.searchsorted(proj._neg_mid, -t).astype(np.int32)
+    if proj._has_offsets:
+        for _ in range(2):
+            t = (z - proj._offsets[row]) * inv
+            row = np.searchsorted(proj._neg_mid, -t).astype(np.int32)
+    hi, lo = proj._tan_limits
+    row[(t > hi) | (t < lo)] = -1
+    return row
+
+
+@pytest.mark.parametrize("sensor", ["hdl64e", "hdl32e", "vlp16"])
+def test_compiled_table_rows_equal_their_numpy_definition(sensor):
+    rng = np.random.default_rng(11)
+    n = 40000
+    pts = np.zeros((n, 4), np.float32)
+    pts[:, :2] = rng.normal(0.0, 15.0, (n, 2))
+    pts[:, 2] = rng.normal(-1.0, 3.0, n)
+    pts[:100, :2] = rng.normal(0.0, 1e-7, (100, 2))  # straight above or below: rho under 1e-6
+    proj = SphericalProjection.from_sensor(sensor, width=1024, fov_deg=360.0, rows="table")
+    elev = proj.sensor.elevations  # points exactly on the beams and on the midpoints between them
+    mids = np.concatenate([elev, 0.5 * (elev[1:] + elev[:-1])])
+    pts[100 : 100 + len(mids), :3] = np.stack([10 * np.ones_like(mids), 0 * mids, 10 * np.tan(mids)], 1)
+    rows = proj._table_rows(pts)
+    expected = numpy_table_rows(proj, pts)
+    assert np.array_equal(rows, expected)
+    assert 0 < np.count_nonzero(rows == -1) < n // 2 and len(np.unique(rows)) == proj.height + 1
