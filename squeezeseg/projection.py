@@ -225,6 +225,8 @@ class SphericalProjection:
         n = len(pts)
         ok = np.empty(n, np.bool_)
         kept, finite = _kernels().valid_points(pts, rng, ok, _MIN_RANGE32)
+        if kept == 0:
+            raise InputError(f"no valid points: all {n} are NaN/inf or closer than {MIN_RANGE} m")
         log.warning(
             "dropped %d of %d points (%d NaN/inf, %d at zero range)",
             n - kept, n, n - finite, finite - kept,

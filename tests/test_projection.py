@@ -245,11 +245,14 @@ def test_nan_inf_and_zero_range_points_are_dropped_and_logged(caplog):
         (np.zeros((0, 4), np.float32), "empty"),
         (np.zeros((5, 2), np.float32), "shape"),
         (np.zeros(12, np.float32), "shape"),
+        (np.full((5, 4), np.nan, np.float32), "no valid points: all 5"),
+        (np.zeros((3, 4), np.float32), "no valid points: all 3"),
     ],
 )
-def test_bad_point_arrays_raise_input_error(points, message):
+@pytest.mark.parametrize("rows", ["auto", "table", "even"])
+def test_bad_point_arrays_raise_input_error(points, message, rows):
     with pytest.raises(InputError, match=message):
-        SphericalProjection.from_sensor("hdl64e").project(points)
+        SphericalProjection.from_sensor("hdl64e", rows=rows).project(points)
 
 
 def test_bad_projection_arguments_and_unknown_sensor():
