@@ -416,8 +416,8 @@ def _scan_rows(az, z, dist, beams: int, strict: bool, out: np.ndarray | None) ->
     if n < 2 * beams:
         return _scan_fail(f"too few points ({n}) to recover {beams} rings from the scan order", strict)
     kernels = _kernels()
-    typ = az.dtype.type  # the thresholds in the dtype NumPy compared the azimuth steps in
-    wraps = kernels.azimuth_wraps(az, typ(3.0), typ(np.pi))  # +-2 pi jumps where az wraps at +-pi
+    pi = az.dtype.type(np.pi)  # pi in the dtype NumPy compared the azimuth steps in
+    wraps = kernels.azimuth_wraps(az, pi)  # +-2 pi jumps where az wraps at +-pi
     total = float(az[-1]) - float(az[0]) + 2.0 * np.pi * wraps
     lo = total - 2.0 * np.pi * beams  # start lies in (az[0] + lo, az[0]]: at most `beams` sweeps
     if not -2.0 * np.pi < lo < 0.0:

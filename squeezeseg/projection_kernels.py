@@ -1,10 +1,11 @@
 """Compiled loops of the spherical projection (numba), one pass each over the points or pixels.
 
 ``squeezeseg.projection`` imports this module on its first projection, so that importing the
-projection (and every CLI command) does not pay numba's import. The loops reproduce the NumPy
-definitions they replaced bit for bit: float32 arithmetic stays float32 in the same order (numba
-contracts nothing into FMAs without fastmath), and thresholds arrive as arguments already cast to
-the dtype NumPy would compare in, so a float32 scan compares with float32(pi), a float64 one with pi.
+projection (and every CLI command that does not project) does not pay numba's import. The loops
+reproduce the NumPy definitions they replaced bit for bit: float32 arithmetic stays float32 in the
+same order (numba contracts nothing into FMAs without fastmath), and thresholds arrive as arguments
+already cast to the dtype NumPy would compare in, so a float32 scan compares with float32(pi), a
+float64 one with pi.
 ``cache=True`` keeps the machine code on disk (next to this file, or in the user's cache directory
 when the package directory is read-only); ``nogil=True`` lets several threads project at once.
 """
@@ -60,20 +61,15 @@ def valid_points(pts, rng, ok, min_range):
 
 
 @numba.njit(**_JIT)
-def azimuth_wraps(az, big, pi):
-    """Net number of +-2 pi wraps of the azimuth: steps below -pi minus steps above pi.
-
-    Only steps larger than ``big`` count (the original pre-filter; it changes nothing for big > pi
-    but keeps the comparison exactly the old one).
-    """
+def azimuth_wraps(az, pi):
+    """Net number of +-2 pi wraps of the azimuth: steps below -pi minus steps above pi."""
     wraps = 0
     for i in range(az.shape[0] - 1):
         d = az[i + 1] - az[i]
-        if abs(d) > big:
-            if d < -pi:
-                wraps += 1
-            elif d > pi:
-                wraps -= 1
+        if d < -pi:
+            wraps += 1
+        elif d > pi:
+            wraps -= 1
     return wraps
 
 
