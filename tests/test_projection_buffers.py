@@ -124,7 +124,7 @@ def test_compiled_sweep_bounds_equal_the_numpy_full_pass(seed, dtype):
     assert len(expected) > 20 and np.array_equal(out[:k], expected)
 
 
-# --------------------------------------------------------------------- closest point, packed paths
+# ------------------------------------------------------------------- closest point, exact ties
 @pytest.mark.parametrize("fov, width", [(90.0, 512), (30.0, 64), (360.0, 256)])
 def test_every_pixel_holds_its_nearest_point_with_ties_to_the_lower_index(fov, width):
     rng = np.random.default_rng(8)
