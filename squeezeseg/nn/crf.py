@@ -90,7 +90,8 @@ def _offset_weight(d, bi_ang_k: np.ndarray, inv_2r2: np.ndarray, fused: bool):
     if fused:
         return ops.exp(-ops.sum(d, axis=-1, keepdims=True) * inv_2r2) * bi_ang_k
     scale = np.broadcast_to(-inv_2r2, (1, 1, 3, len(inv_2r2))).astype(np.float32)
-    return ops.exp(ops.conv(d, scale) + np.log(bi_ang_k).astype(np.float32))
+    log_ang = np.log(np.maximum(bi_ang_k, np.finfo(np.float32).tiny))  # a weight that underflowed stays 0
+    return ops.exp(ops.conv(d, scale) + log_ang.astype(np.float32))
 
 
 def pairwise_softmax(x):
