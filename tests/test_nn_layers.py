@@ -31,6 +31,22 @@ def test_fire_and_deconv_shapes_and_reload(tmp_path, bn):
     _roundtrip(model, x, tmp_path)
 
 
+@pytest.mark.parametrize("factor", [2, 3])
+def test_fire_deconv_subpixel_upsampling_is_the_transposed_convolution(factor):
+    """The sub-pixel form the layer runs equals Keras' Conv2DTranspose with the same weights."""
+    from squeezeseg.nn.fire import apply_seq
+
+    layer = FireDeconv(6, 4, 4, factor=factor)
+    x = np.random.default_rng(7).normal(size=(2, 5, 9, 3)).astype("float32")
+    assert layer(x).shape == (2, 5, 9 * factor, 8)
+    deconv = layer.up[0]
+    deconv.bias.assign(np.random.default_rng(8).normal(size=6).astype("float32"))
+    squeezed = apply_seq(layer.sq, x)
+    want = np.asarray(deconv(squeezed))  # Keras' own transposed convolution
+    np.testing.assert_allclose(np.asarray(layer.upsample(squeezed)), want, atol=1e-5)
+    assert np.abs(want).max() > 0.1
+
+
 def test_context_aggregation_separable_pool_is_the_7x7_max_pool():
     layer = ContextAggregation(reduction=2)
     x = np.random.default_rng(5).normal(size=(1, 9, 12, 4)).astype("float32")
