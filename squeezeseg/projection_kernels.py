@@ -6,19 +6,38 @@ reproduce the NumPy definitions they replaced bit for bit: float32 arithmetic st
 same order (numba contracts nothing into FMAs without fastmath), and thresholds arrive as arguments
 already cast to the dtype NumPy would compare in, so a float32 scan compares with float32(pi), a
 float64 one with pi.
-``cache=True`` keeps the machine code on disk (next to this file, or in the user's cache directory
-when the package directory is read-only); ``nogil=True`` lets several threads project at once.
+The machine code is cached on disk (next to this file, or in the user's cache directory when the
+package directory is read-only); where neither is writable the kernels are compiled in memory in
+every process instead (a few seconds on the first projection). ``nogil=True`` lets several threads
+project at once.
 """
 
 from __future__ import annotations
 
+import logging
+
 import numba
 import numpy as np
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}  # numpy: x/0 is inf, not an exception
+log = logging.getLogger(__name__)
+_JIT = {"nogil": True, "error_model": "numpy"}  # numpy: x/0 is inf, not an exception
+_uncached: list[str] = []
 
 
-@numba.njit(**_JIT)
+def _kernel(fn):
+    """``numba.njit`` with the on-disk cache, or without it where no cache directory is writable
+    (numba refuses ``cache=True`` at decoration then, which would break the import)."""
+    try:
+        return numba.njit(cache=True, **_JIT)(fn)
+    except RuntimeError as exc:  # "cannot cache function ...: no locator available"
+        if not _uncached:
+            log.warning("numba cache unavailable (%s); projection kernels compile in memory in "
+                        "every process (set NUMBA_CACHE_DIR to a writable directory)", exc)
+        _uncached.append(fn.__name__)
+        return numba.njit(cache=False, **_JIT)(fn)
+
+
+@_kernel
 def polar(pts, x, y, rng, min_range):
     """Copy x and y out of ``pts`` (N, C) float32 and write the ranges; returns the invalid count.
 
@@ -40,7 +59,7 @@ def polar(pts, x, y, rng, min_range):
     return bad
 
 
-@numba.njit(**_JIT)
+@_kernel
 def valid_points(pts, rng, ok, min_range):
     """Mark in ``ok`` the points to keep; returns (kept, finite): the number kept, and the number
     with a finite range and intensity (the others are NaN/inf; finite - kept are at zero range)."""
@@ -60,7 +79,7 @@ def valid_points(pts, rng, ok, min_range):
     return kept, finite
 
 
-@numba.njit(**_JIT)
+@_kernel
 def azimuth_wraps(az, pi):
     """Net number of +-2 pi wraps of the azimuth: steps below -pi minus steps above pi."""
     wraps = 0
@@ -73,7 +92,7 @@ def azimuth_wraps(az, pi):
     return wraps
 
 
-@numba.njit(**_JIT)
+@_kernel
 def _beam_steps(az, z, dist, window, left, right, right_wrapped, step_min, az_max, out):
     """Indices i where points i and i+1 step one beam up or down at nearly the same azimuth.
 
@@ -96,7 +115,7 @@ def _beam_steps(az, z, dist, window, left, right, right_wrapped, step_min, az_ma
     return k
 
 
-@numba.njit(**_JIT)
+@_kernel
 def _median(a):
     """np.median of a non-empty 1-D float64 array."""
     s = np.sort(a)
@@ -104,7 +123,7 @@ def _median(a):
     return s[k] if s.shape[0] % 2 else (s[k - 1] + s[k]) / 2.0
 
 
-@numba.njit(**_JIT)
+@_kernel
 def sweep_start(az, z, dist, lo, window, left, right, right_wrapped, step_min, az_max, work):
     """Start of the sweeps relative to az[0], in (lo, 0]: the mode of the beam steps.
 
@@ -148,7 +167,7 @@ def sweep_start(az, z, dist, lo, window, left, right, right_wrapped, step_min, a
     return lo + _median(sel[:c])
 
 
-@numba.njit(**_JIT)
+@_kernel
 def sweep_bounds(az, start, two_pi, pi, out):
     """Indices where a new sweep begins: the azimuth from ``start``, taken in [0, 2 pi), drops by
     more than pi. Writes them to ``out`` and returns how many there are."""
@@ -167,7 +186,7 @@ def sweep_bounds(az, start, two_pi, pi, out):
     return k
 
 
-@numba.njit(**_JIT)
+@_kernel
 def fill_rings(ring, bounds, beams, bottom_first):
     """Ring of every point from the sweep starts ``bounds``: top first, or bottom first when
     ``bottom_first``, so that row 0 is always the top ring."""
@@ -178,7 +197,7 @@ def fill_rings(ring, bounds, beams, bottom_first):
         start = end
 
 
-@numba.njit(**_JIT)
+@_kernel
 def _count_below(sorted_values, v):
     """np.searchsorted(sorted_values, v) (side 'left'): how many values are below v."""
     lo, n = 0, sorted_values.shape[0]
@@ -192,7 +211,7 @@ def _count_below(sorted_values, v):
     return lo
 
 
-@numba.njit(**_JIT)
+@_kernel
 def _walk_below(sorted_values, v, i):
     """_count_below(sorted_values, v), walking from a nearby answer ``i`` (the same result)."""
     while i > 0 and sorted_values[i - 1] >= v:
@@ -202,7 +221,7 @@ def _walk_below(sorted_values, v, i):
     return i
 
 
-@numba.njit(**_JIT)
+@_kernel
 def table_rows(pts, neg_mid, offsets, offset_mean, has_offsets, hi, lo, row):
     """Nearest beam of the elevation table, seen from each beam's own origin (vertical offset).
 
@@ -225,7 +244,7 @@ def table_rows(pts, neg_mid, offsets, offset_mean, has_offsets, hi, lo, row):
         row[i] = -1 if (t > hi) | (t < lo) else r
 
 
-@numba.njit(**_JIT)
+@_kernel
 def columns(az, col, col_start, col_scale, width, full_circle):
     """Azimuth bins: col = floor((col_start - az) * col_scale) in float32.
 
@@ -239,7 +258,7 @@ def columns(az, col, col_start, col_scale, width, full_circle):
         col[i] = c
 
 
-@numba.njit(**_JIT)
+@_kernel
 def closest_pixels(row, col, rng, width, height, index, best):
     """The closest point of every pixel, ties to the lower index; outside points get row, col -1.
 
@@ -262,7 +281,7 @@ def closest_pixels(row, col, rng, width, height, index, best):
             best[p] = d
 
 
-@numba.njit(**_JIT)
+@_kernel
 def fill_image(xyzi, range_bits, index, image, mask_word, range_shift):
     """The image, each pixel as three 8-byte words: (x, y), (z, intensity), (range, mask 1.0).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,26 @@ def test_compiled_table_rows_equal_their_numpy_definition(sensor):
     expected = numpy_table_rows(proj, pts)
     assert np.array_equal(rows, expected)
     assert 0 < np.count_nonzero(rows == -1) < n // 2 and len(np.unique(rows)) == proj.height + 1
+
+
+def test_kernels_compile_without_a_writable_cache_directory(tmp_path):
+    """With no writable cache (a read-only install, no home directory) the kernels still import
+    and run, compiled in memory, instead of numba refusing ``cache=True`` at import."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "kernels_copy.py").write_text(Path(projection_kernels.__file__).read_text())
+    (package / "__pycache__").write_text("a file where numba wants its cache directory")
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(blocker / "home"),
+           "XDG_CACHE_HOME": str(blocker / "cache")}  # both under a file: cannot be created
+    code = ("import numpy as np, kernels_copy as k;"
+            "print(k.azimuth_wraps(np.array([3.0, -3.0, 3.0, -3.0], np.float32), np.float32(np.pi)),"
+            " len(k._uncached))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=package, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    wraps, uncached = out.stdout.split()
+    assert wraps == "1"  # two steps below -pi, one above pi
+    assert int(uncached) > 10  # every kernel fell back, none was cached
+    assert "numba cache unavailable" in out.stderr
