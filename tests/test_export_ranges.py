@@ -56,6 +56,22 @@ def test_mse_range_matches_the_analytic_clipping_of_laplace_data_and_keeps_unifo
     assert lo < -0.9 and hi > 0.9
 
 
+def test_histogram_drops_nan_and_bins_a_denormal_span():
+    from squeezeseg.export.ranges import Histogram
+
+    h = Histogram(-1.0, 1.0)
+    h.add(np.array([np.nan, -1.0, 0.0, 1.0, np.inf, -np.inf, 7.0], np.float32))
+    assert h.counts.sum() == 6  # NaN dropped; +-inf and 7 counted in the end bins
+    assert h.counts[0] == 2 and h.counts[-1] == 3
+    # a tensor whose recorded span is a denormal float32 (about 1e-40) still bins by position
+    lo, hi = 0.0, float(np.float32(1e-40))
+    d = Histogram(lo, hi)
+    d.add(np.array([0.0, hi / 2, hi], np.float32))
+    assert d.counts.sum() == 3 and d.counts[0] == 1 and d.counts[-1] == 1
+    assert d.counts[len(d.counts) // 2 - 1 : len(d.counts) // 2 + 1].sum() == 1
+    assert Histogram.of(np.array([np.nan, 1.0, 3.0])).lo == 1.0
+
+
 def test_unknown_range_method_is_an_input_error():
     from squeezeseg.export.ranges import choose_ranges
 

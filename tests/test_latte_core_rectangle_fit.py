@@ -156,3 +156,17 @@ def test_edge_trim_leaves_small_clusters_alone():
     # Fewer than 1 / edge_trim points: nothing is trimmed, the published search is unchanged.
     xy = l_shape(0.4, n=60)[:, :2]
     assert search_heading(xy, "closeness", edge_trim=0.01) == search_heading(xy, "closeness")
+
+
+def test_edge_trim_too_small_for_the_sample_is_the_untrimmed_search():
+    # 0.0001 of a 2,000-point sample drops no point: the edges are the extremes of all the
+    # points (hull), exactly as without trimming, not the extremes of the sample.
+    pts = l_shape(0.4, length=5.0, width=1.9, n=18000, seed=3)[:, :2]
+    for criterion in ("variance", "closeness", "area"):
+        assert search_heading(pts, criterion, edge_trim=1e-4) == search_heading(pts, criterion)
+
+
+@pytest.mark.parametrize("trim", [-0.01, 0.5, float("nan")])
+def test_edge_trim_outside_its_range_is_refused(trim):
+    with pytest.raises(ValueError, match="edge_trim"):
+        search_heading(l_shape(0.4, n=60)[:, :2], edge_trim=trim)

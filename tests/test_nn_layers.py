@@ -132,6 +132,19 @@ def test_crf_matches_numpy_reference(xla_mode):
     assert np.abs(out - unary).max() > 1e-2  # the CRF really changed something
 
 
+@pytest.mark.parametrize("classes", [2, 4, 6, 7, 20])
+def test_pairwise_softmax_is_the_softmax(classes):
+    """The exported CRF's softmax (C^2 exponentials up to 6 classes, the plain one beyond) equals
+    the softmax, far logits included (differences capped, no overflow)."""
+    from squeezeseg.nn.crf import pairwise_softmax
+
+    x = np.random.default_rng(classes).normal(scale=3.0, size=(2, 3, 5, classes)).astype("float32")
+    x[0, 0, 0, 0] = 200.0  # a difference beyond the cap of 80
+    out = np.asarray(pairwise_softmax(tf.constant(x)))
+    ref = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(out, ref / ref.sum(-1, keepdims=True), atol=1e-6)
+
+
 def test_crf_gradients_agree_between_xla_and_op_by_op():
     """Training sees the XLA path: its gradients w.r.t. the logits and both compatibilities must be
     those of the plain graph."""

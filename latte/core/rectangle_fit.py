@@ -100,19 +100,25 @@ def search_heading(
     even sample of ``max_points`` points, while the edges still come from all of them (their
     extremes along every direction lie on the convex hull; trimmed edges come from the sample).
     """
+    if not 0 <= edge_trim < 0.5:
+        raise ValueError(f"edge_trim must be in [0, 0.5), got {edge_trim}")
     xy = np.asarray(xy, dtype=np.float64)
     xy = xy - xy.mean(axis=0)
     angles = np.radians(np.arange(0.0, 90.0, step_deg))
     cos, sin = np.cos(angles), np.sin(angles)
     edges = None
     if len(xy) > max_points:
-        hull = convex_hull_xy(xy) if edge_trim <= 0 else None
+        sample = xy[:: -(-len(xy) // max_points)]
+        # Untrimmed edges (also a trim too small to drop a point of the sample) are the extremes
+        # of all the points, taken from their hull; trimmed ones come from the sample.
+        trimmed = int(edge_trim * len(sample)) > 0
+        hull = None if trimmed else convex_hull_xy(xy)
         if hull is not None:
             h1 = hull[:, :1] * cos + hull[:, 1:2] * sin
             h2 = -hull[:, :1] * sin + hull[:, 1:2] * cos
             edges = (h1.min(axis=0), h1.max(axis=0), h2.min(axis=0), h2.max(axis=0))
-        if hull is not None or edge_trim > 0:
-            xy = xy[:: -(-len(xy) // max_points)]
+        if hull is not None or trimmed:
+            xy = sample
     # Projections on both edge directions of every heading, as two matrix products (BLAS: 10x
     # faster than the broadcast products).
     c1, c2 = xy @ np.stack([cos, sin]), xy @ np.stack([-sin, cos])

@@ -60,8 +60,13 @@ class Histogram:
         self.counts = np.zeros(_BINS, np.int64)
 
     def add(self, values: np.ndarray) -> None:
+        """Count ``values``: NaN are dropped, values outside [lo, hi] (infinities too) count in the
+        end bins."""
+        v = values.ravel()
+        if np.isnan(v).any():
+            v = v[~np.isnan(v)]
         # divide by the span, not multiply by 1 / bin width: that overflows for a denormal span
-        pos = (values.ravel() - self.lo) / (self.hi - self.lo) * _BINS
+        pos = (v - self.lo) / (self.hi - self.lo) * _BINS
         self.counts += np.bincount(np.clip(pos, 0, _BINS - 1).astype(np.int64), minlength=_BINS)
 
     def centres(self) -> np.ndarray:
@@ -71,7 +76,8 @@ class Histogram:
     @classmethod
     def of(cls, values: np.ndarray, lo: float | None = None, hi: float | None = None) -> Histogram:
         """The histogram of ``values`` over [lo, hi] (default: their min and max)."""
-        h = cls(float(values.min()) if lo is None else lo, float(values.max()) if hi is None else hi)
+        h = cls(float(np.nanmin(values)) if lo is None else lo,
+                float(np.nanmax(values)) if hi is None else hi)
         h.add(np.asarray(values, np.float64))
         return h
 

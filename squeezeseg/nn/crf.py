@@ -90,15 +90,21 @@ def _offset_weight(d, bi_ang_k: np.ndarray, inv_2r2: np.ndarray, fused: bool):
     if fused:
         return ops.exp(-ops.sum(d, axis=-1, keepdims=True) * inv_2r2) * bi_ang_k
     scale = np.broadcast_to(-inv_2r2, (1, 1, 3, len(inv_2r2))).astype(np.float32)
-    log_ang = np.log(np.maximum(bi_ang_k, np.finfo(np.float32).tiny))  # a weight that underflowed stays 0
+    log_ang = np.log(np.maximum(bi_ang_k, np.finfo(np.float32).tiny))  # 0 -> ~1e-38, no log(0)
     return ops.exp(ops.conv(d, scale) + log_ang.astype(np.float32))
+
+
+PAIRWISE_SOFTMAX_MAX_CLASSES = 6  # C^2 exponentials: 16 for 4 classes, 400 for SemanticKITTI's 20
 
 
 def pairwise_softmax(x):
     """Softmax over the last axis as ``1 / sum_j exp(x_j - x_c)`` with two 1x1 convolutions: the same
     values, at half the cost of the SOFTMAX kernel of TFLite's XNNPACK on 4 channels. Differences are
-    capped at 80 so that neither the sum nor its gradient overflows (the error is below 1e-34)."""
+    capped at 80 so that neither the sum nor its gradient overflows (the error is below 1e-34). It
+    takes C^2 exponentials, so above ``PAIRWISE_SOFTMAX_MAX_CLASSES`` it is the plain softmax."""
     c = x.shape[-1]
+    if c > PAIRWISE_SOFTMAX_MAX_CLASSES:
+        return ops.softmax(x, axis=-1)
     diff = np.zeros((1, 1, c, c * c), np.float32)
     total = np.zeros((1, 1, c * c, c), np.float32)
     for i in range(c):
