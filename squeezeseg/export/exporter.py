@@ -51,6 +51,7 @@ def export_model(
         raise InputError("INT8 export needs calibration data: --calibration DIR (or 'synthetic')")
     model, meta = keras_model_meta(model_path)
     meta = {**meta, "source": Path(model_path).name}
+    model = inference_graph(model, meta)
     if fmt in TFLITE_MODES:
         from squeezeseg.export.tflite import export_tflite
 
@@ -68,6 +69,18 @@ def export_model(
     from squeezeseg.export.savedmodel import export_savedmodel
 
     return export_savedmodel(model, out, meta)
+
+
+def inference_graph(model, meta: dict):
+    """The model as deployed: a SqueezeSegV2's batch norm folded into its convolutions (what
+    ``load_model`` runs). Converters fold it themselves except after the fire-deconvolutions'
+    sub-pixel reshape, where INT8 would otherwise requantize the upsampled tensor twice more."""
+    if meta["kind"] != "squeezeseg":
+        return model
+    from squeezeseg.models.config import ModelConfig
+    from squeezeseg.models.fold import fold_batch_norm
+
+    return fold_batch_norm(model, ModelConfig.from_dict(meta["config"]))
 
 
 def add_export_arguments(p, default_help: str) -> None:

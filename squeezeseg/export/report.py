@@ -234,6 +234,7 @@ def parity_report(
     a KITTI object ``training`` folder, or None for synthetic inputs and no end-task metrics."""
     from squeezeseg.export.calibration import load_inputs
     from squeezeseg.export.engines import engine_for, load_detector, load_segmenter
+    from squeezeseg.export.exporter import inference_graph
     from squeezeseg.export.meta import keras_model_meta
 
     float_model, exported = Path(float_model), Path(exported)
@@ -241,6 +242,7 @@ def parity_report(
     if engine == "keras":
         raise InputError("the exported model must be a .tflite or .onnx file", exported)
     model, meta = keras_model_meta(float_model)
+    model = inference_graph(model, meta)  # the graph the exporter converted: tensor names match
     kind = meta["kind"]
     load = load_detector if kind == "squeezedet" else load_segmenter
     runtime = load(exported, engine, threads)
