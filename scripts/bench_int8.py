@@ -5,16 +5,20 @@ model through LiteRT (median of --repeat runs after warm-up; the ratio INT8/Kera
 size, and class IoU of float vs INT8 on the evaluation data (simulated held-out range images, the
 real KITTI object frames and the real SqueezeSeg sample frame in ../shared/data). INT8 calibration
 uses the training split of --sim-data (never its held-out frames); --ranges picks the activation
-ranges (several: one INT8 export each, e.g. ``--ranges minmax percentile`` for before and after).
-SqueezeDet: INT8 vs float AP on the real KITTI images, latency
-ratio.
+ranges (several: one INT8 export each, e.g. ``--ranges minmax percentile`` for before and after);
+--real-calibration adds exports calibrated on the simulated frames and unlabelled real scans in equal
+shares (the real scans' labels are never read).
+SqueezeDet: INT8 vs float AP on the held-out split of --det-sim-data (calibrated on its training
+split) and on the real KITTI images, latency ratio. Make --det-sim-data with the command recorded in
+squeezeseg/weights/squeezedet_small.json (``lidarsim generate --frames 4 --sequences 60 --seed 7
+--layout kitti-object --camera --out runs/squeezedet_sim``, about 30 s).
 
 Latency and size use the full-size config (``--seg-config squeezesegv2``, built fresh: weights do not
 change either); accuracy needs trained weights (``--seg-model``, default the shipped model).
 
 Usage: .venv/bin/python scripts/bench_int8.py [--repeat 20] [--threads 2] [--sim-data runs/default_sim]
-       [--seg-model M.keras] [--det-model M.keras] [--ranges percentile ...] [--count 64] [--skip-det]
-       [--skip-latency] [--out DIR]
+       [--seg-model M.keras] [--det-model M.keras] [--det-sim-data DIR] [--ranges percentile ...]
+       [--count 64] [--skip-det] [--skip-latency] [--out DIR]
 """
 
 from __future__ import annotations
@@ -96,28 +100,32 @@ def seg_latency(cfg_name: str, calibration: str, repeat: int, threads: int, tmp:
 
 def seg_accuracy(
     model_path: Path,
-    calibration: str,
+    calibrations: dict[str, str | list[str]],
     data: dict[str, Path | None],
     threads: int,
     tmp: Path,
     ranges: list[str],
     count: int,
 ) -> dict:
-    """Class IoU of the float model and of its INT8 export with each range method of ``ranges`` on the
-    ``data`` sets (name -> folder), with the IoU differences INT8 - float in points."""
+    """Class IoU of the float model and of its INT8 export with each calibration of ``calibrations``
+    (name -> source or sources) and each range method of ``ranges`` on the ``data`` sets
+    (name -> folder), with the IoU differences INT8 - float in points."""
     from squeezeseg.export.engines import load_segmenter
     from squeezeseg.export.exporter import export_model
     from squeezeseg.export.report import seg_task
 
-    out: dict = {"model": str(model_path), "calibration_frames": count, "size_mb_int8": {}}
+    out: dict = {"model": str(model_path), "calibration_frames": count, "calibrations": calibrations}
+    out["size_mb_int8"] = {}
     segs = {"keras": load_segmenter(model_path, "keras")}
-    for method in ranges:
-        t = time.perf_counter()
-        f = tmp / f"trained.{method}.tflite"
-        export_model(model_path, "int8", f, calibration, count, ranges=method)
-        out.setdefault("export_s", {})[method] = time.perf_counter() - t
-        out["size_mb_int8"][method] = f.stat().st_size / 1e6
-        segs[f"int8_{method}"] = load_segmenter(f, "tflite", threads)
+    for cal_name, calibration in calibrations.items():
+        for method in ranges:
+            key = f"int8_{method}" + ("" if cal_name == "sim" else f"_{cal_name}")
+            t = time.perf_counter()
+            f = tmp / f"trained.{key}.tflite"
+            export_model(model_path, "int8", f, calibration, count, ranges=method)
+            out.setdefault("export_s", {})[key] = time.perf_counter() - t
+            out["size_mb_int8"][key] = f.stat().st_size / 1e6
+            segs[key] = load_segmenter(f, "tflite", threads)
     for name, folder in data.items():
         if folder is None or not folder.is_dir():
             continue
@@ -125,15 +133,17 @@ def seg_accuracy(
         ref = res["keras"]
         for k in segs:
             if k != "keras":
-                res[k]["delta_points"] = {
-                    c: 100 * (res[k]["iou"][c] - ref["iou"][c]) for c in ref["iou"]
-                } | {"miou": 100 * (res[k]["miou"] - ref["miou"])}
+                res[k]["delta_points"] = {c: 100 * (res[k]["iou"][c] - ref["iou"][c]) for c in ref["iou"]} | {
+                    "miou": 100 * (res[k]["miou"] - ref["miou"])
+                }
         out[name] = res
     return out
 
 
-def det_bench(model_path: Path, kitti: Path, repeat: int, threads: int, tmp: Path) -> dict:
-    """SqueezeDet float vs INT8: AP on the KITTI images, latency ratio, sizes."""
+def det_bench(model_path: Path, kitti: Path, sim: Path | None, repeat: int, threads: int, tmp: Path) -> dict:
+    """SqueezeDet float vs INT8: AP (R40, moderate) on the simulated held-out split of ``sim`` and on
+    the real KITTI images, latency ratio, sizes. INT8 is calibrated on the training split of ``sim``
+    (never the images it is scored on); without ``sim``, on the real images, as a last resort."""
     import numpy as np
 
     from squeezeseg.detection.data import load_image, resize_image
@@ -141,18 +151,28 @@ def det_bench(model_path: Path, kitti: Path, repeat: int, threads: int, tmp: Pat
     from squeezeseg.export.exporter import export_model
     from squeezeseg.export.report import det_task
 
-    int8 = export_model(model_path, "int8", tmp / "det.int8.tflite", calibration=kitti / "image_2", count=64)
+    calibration = sim if sim is not None else kitti / "image_2"
+    int8 = export_model(model_path, "int8", tmp / "det.int8.tflite", calibration=calibration, count=64)
     dets = {"keras": load_detector(model_path, "keras"), "int8": load_detector(int8, "tflite", threads)}
     img = next(iter(sorted((kitti / "image_2").glob("*.png"))))
     x = resize_image(load_image(img), dets["keras"].config.input_size)[None].astype(np.float32)
     lat = interleaved_ms({k: d.raw for k, d in dets.items()}, x, repeat)
-    return {
+    out = {
         "model": str(model_path),
+        "calibration": str(calibration) + (" (train split)" if sim is not None else ""),
         "latency_ms": lat,
         "ratio_int8_vs_keras": lat["int8"] / lat["keras"],
         "size_mb": {"keras": model_path.stat().st_size / 1e6, "int8": int8.stat().st_size / 1e6},
-        "ap": {k: det_task(d, kitti) for k, d in dets.items()},
+        "ap_real": {k: det_task(d, kitti) for k, d in dets.items()},
     }
+    if sim is not None:
+        out["ap_sim_val"] = {k: det_task(d, sim / "training", split="val") for k, d in dets.items()}
+    for key in ("ap_sim_val", "ap_real"):
+        if key in out:
+            ref, q = out[key]["keras"]["ap"], out[key]["int8"]["ap"]
+            both = [c for c in ref if ref[c] is not None and q[c] is not None]
+            out[key]["delta_points"] = {c: 100 * (q[c] - ref[c]) for c in both}
+    return out
 
 
 def main() -> None:
@@ -173,6 +193,13 @@ def main() -> None:
         help="simulated SqueezeSeg-layout folder (its val split is the held-out set)",
     )
     p.add_argument(
+        "--det-sim-data",
+        type=Path,
+        default=REPO / "runs" / "squeezedet_sim",
+        help="simulated KITTI-object folder of the SqueezeDet training (INT8 calibrated on its train split, "
+        "AP scored on its val split)",
+    )
+    p.add_argument(
         "--ranges",
         nargs="+",
         default=["percentile"],
@@ -180,6 +207,13 @@ def main() -> None:
         help="INT8 activation range methods to score (one export each)",
     )
     p.add_argument("--count", type=int, default=64, help="INT8 calibration frames (training split)")
+    p.add_argument(
+        "--real-calibration",
+        type=Path,
+        default=None,
+        help="also score an INT8 export calibrated on --sim-data and these unlabelled real scans in equal "
+        "shares (e.g. ../shared/data/kitti_object/training/velodyne)",
+    )
     p.add_argument("--skip-det", action="store_true")
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--out", type=Path, default=None, help="write bench_int8.json here")
@@ -198,14 +232,20 @@ def main() -> None:
                 "kitti_real": kitti if kitti.is_dir() else None,
                 "squeezeseg_sample_real": shared_data_dir() / "squeezeseg_sample",
             }
+            calibrations = {"sim": calibration}
+            if args.real_calibration is not None:
+                calibrations["sim_real"] = [calibration, str(args.real_calibration)]
             res["seg_accuracy"] = seg_accuracy(
-                args.seg_model, calibration, data, args.threads, tmp, args.ranges, args.count
+                args.seg_model, calibrations, data, args.threads, tmp, args.ranges, args.count
             )
             print(json.dumps(res["seg_accuracy"], indent=1), flush=True)
         else:
             print(f"no trained segmentation model at {args.seg_model}: accuracy skipped", flush=True)
         if not args.skip_det and args.det_model.is_file() and kitti.is_dir():
-            res["det"] = det_bench(args.det_model, kitti, args.repeat, args.threads, tmp)
+            det_sim = args.det_sim_data if (args.det_sim_data / "ImageSets" / "val.txt").is_file() else None
+            if det_sim is None:
+                print(f"no simulated SqueezeDet data at {args.det_sim_data}: AP on the real images only")
+            res["det"] = det_bench(args.det_model, kitti, det_sim, args.repeat, args.threads, tmp)
             print(json.dumps(res["det"], indent=1), flush=True)
         elif not args.skip_det:
             print(f"no trained SqueezeDet model at {args.det_model} (or no KITTI data): detection skipped")

@@ -148,3 +148,42 @@ def test_calibration_from_a_dataset_root_uses_its_training_split(tmp_path):
     (tmp_path / "ImageSet" / "val.txt").write_text("f1\nf4\n")
     assert [f.stem for f in calibration_files(tmp_path, "squeezeseg")] == ["f0", "f2", "f3"]
     assert len(calibration_files(tmp_path / "lidar_2d", "squeezeseg")) == 5  # a plain folder: all
+
+
+def test_detector_calibration_from_a_kitti_root_uses_its_training_split(tmp_path):
+    from squeezeseg.export.calibration import calibration_files
+
+    images = tmp_path / "training" / "image_2"
+    images.mkdir(parents=True)
+    for i in range(4):
+        (images / f"{i:06d}.png").write_bytes(b"")
+    (tmp_path / "ImageSets").mkdir()
+    (tmp_path / "ImageSets" / "train.txt").write_text("000000\n000003\n")
+    (tmp_path / "ImageSets" / "val.txt").write_text("000001\n000002\n")
+    want = ["000000", "000003"]
+    assert [f.stem for f in calibration_files(tmp_path, "squeezedet")] == want
+    assert [f.stem for f in calibration_files(tmp_path / "training", "squeezedet")] == want
+    assert len(calibration_files(images, "squeezedet")) == 4  # a plain image folder: all
+    (tmp_path / "ImageSets" / "train.txt").write_text("999999\n")
+    with pytest.raises(InputError, match="train split names no image"):
+        calibration_files(tmp_path, "squeezedet")
+
+
+def test_several_calibration_sources_share_the_frames_equally(tmp_path):
+    from squeezeseg.export.calibration import mixed_inputs
+    from squeezeseg.models.config import ModelConfig
+
+    meta = {"kind": "squeezeseg", "config": {**ModelConfig().to_dict(), "height": 4, "width": 16}}
+    for name, n, value in (("sim", 10, 1.0), ("real", 2, 2.0)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            np.save(tmp_path / name / f"{i}.npy", np.full((4, 16, 5), value + i / 100, np.float32))
+    frames = mixed_inputs([tmp_path / "sim", tmp_path / "real"], meta, 9)
+    assert len(frames) == 9
+    firsts = [round(float(f[0, 0, 0]), 2) for f in frames]
+    assert sum(v < 2 for v in firsts) == 5  # 9 = 5 + 4: the first source takes the odd frame
+    assert sorted(v for v in firsts if v >= 2) == [2.0, 2.0, 2.01, 2.01]  # the 2 real frames, twice each
+    single = mixed_inputs(tmp_path / "sim", meta, 4)  # one source: load_inputs's even spread
+    assert [round(float(f[0, 0, 0]), 2) for f in single] == [1.0, 1.03, 1.06, 1.09]
+    with pytest.raises(InputError, match="no calibration source"):
+        mixed_inputs([], meta, 4)

@@ -33,10 +33,11 @@ def det_files(det_model, tmp_path_factory):
 
     path, _, images = det_model
     tmp = tmp_path_factory.mktemp("det_export")
-    calib = tmp / "calib"
-    calib.mkdir()
+    calib = [tmp / "calib_a", tmp / "calib_b"]  # two sources (e.g. simulated and real images)
+    for c in calib:
+        c.mkdir()
     for i, im in enumerate(images):
-        Image.fromarray(im.astype(np.uint8)).save(calib / f"{i:06d}.png")
+        Image.fromarray(im.astype(np.uint8)).save(calib[i % 2] / f"{i:06d}.png")
     files = {"int8": tmp / "det.int8.tflite", "onnx": tmp / "det.onnx"}
     assert (
         main(
@@ -46,7 +47,7 @@ def det_files(det_model, tmp_path_factory):
                 "--format",
                 "int8",
                 "--calibration",
-                str(calib),
+                *map(str, calib),
                 "--out",
                 str(files["int8"]),
             ]
@@ -75,6 +76,8 @@ def test_int8_and_onnx_detectors_agree_with_keras(det_model, det_files):
 
 
 def test_export_refuses_range_images_as_calibration_and_writes_nothing(det_model, tmp_path, capsys):
+    from PIL import Image
+
     from squeezeseg.squeezedet_cli import main
 
     calib = tmp_path / "scans"
@@ -85,6 +88,13 @@ def test_export_refuses_range_images_as_calibration_and_writes_nothing(det_model
     rc = main(args)
     assert rc == 2
     assert "holds no images" in capsys.readouterr().err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(images / "000000.png")
+    rc = main([*args[:6], str(images), *args[6:]])  # a wrong folder and a good one
+    assert rc == 2
+    assert f"{calib}: calibration folder holds no images" in capsys.readouterr().err
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
     rc = main(["export", str(det_model[0]), "--format", "onnx", "--out", str(tmp_path / "det.tflite")])
     assert rc == 2  # an ONNX export must be named .onnx

@@ -18,14 +18,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 def calibration_files(folder: str | Path, kind: str) -> list[Path]:
     """Files of ``folder`` (searched recursively) that can feed a ``kind`` model; InputError if none.
 
-    A SqueezeSeg dataset root (``lidar_2d/`` and ``ImageSet/train.txt``) gives the frames of its
-    training split only, so that calibration never sees the held-out frames the export is scored on.
+    A dataset root with a training split gives the frames of that split only, so that calibration never
+    sees the held-out frames the export is scored on: a SqueezeSeg root (``lidar_2d/`` and
+    ``ImageSet/train.txt``) for segmentation, a KITTI object root (``training/image_2/`` and
+    ``ImageSets/train.txt``) for SqueezeDet.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("calibration folder not found", folder)
-    dataset_root = (folder / "lidar_2d").is_dir() and (folder / "ImageSet" / "train.txt").is_file()
-    if kind != "squeezedet" and dataset_root:
+    if kind == "squeezedet":
+        split = _kitti_train_images(folder)
+        if split is not None:
+            return split
+    elif (folder / "lidar_2d").is_dir() and (folder / "ImageSet" / "train.txt").is_file():
         from squeezeseg.data.sources import squeezeseg_frames
 
         return squeezeseg_frames(folder, "train")
@@ -36,6 +41,24 @@ def calibration_files(folder: str | Path, kind: str) -> list[Path]:
             "images (.png/.jpg)" if kind == "squeezedet" else "range images (.npy) or scans (.bin, .pcd, ...)"
         )
         raise InputError(f"calibration folder holds no {want}", folder)
+    return files
+
+
+def _kitti_train_images(root: Path) -> list[Path] | None:
+    """Images of the training split of a KITTI object root (``root/training`` or ``root`` itself being
+    ``training/``), or None when ``root`` is not one or has no ``train`` split file."""
+    from squeezeseg.detection.data import read_split
+
+    images = root / "training" / "image_2" if (root / "training").is_dir() else root / "image_2"
+    if not images.is_dir():
+        return None
+    try:
+        ids = set(read_split(images.parent, "train"))
+    except InputError:
+        return None
+    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in ids)
+    if not files:
+        raise InputError("the train split names no image of image_2/", root)
     return files
 
 
@@ -107,6 +130,23 @@ def load_inputs(source: str | Path, meta: dict[str, Any], count: int = 100) -> l
 
         projection = SphericalProjection.from_sensor(cfg.sensor, width=cfg.width, fov_deg=cfg.fov_deg)
     return [seg_input(f, cfg, projection) for f in files]
+
+
+def mixed_inputs(sources: str | Path | list, meta: dict[str, Any], count: int = 100) -> list[np.ndarray]:
+    """``count`` calibration inputs drawn in equal shares from each of ``sources`` (one source or a list),
+    repeating the frames of a source that has fewer than its share: each data domain (simulated training
+    scans, unlabelled scans of the sensor the model will run on) then weighs the same in the ranges,
+    however many frames it has."""
+    if isinstance(sources, (str, Path)):
+        return load_inputs(sources, meta, count)
+    if not sources:
+        raise InputError("no calibration source given")
+    shares = [count // len(sources) + (i < count % len(sources)) for i in range(len(sources))]
+    out: list[np.ndarray] = []
+    for src, share in zip(sources, shares):
+        frames = load_inputs(src, meta, max(share, 1))
+        out.extend(frames[i % len(frames)] for i in range(max(share, 1)))
+    return out
 
 
 def representative(inputs: list[np.ndarray]):

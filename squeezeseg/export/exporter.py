@@ -29,7 +29,7 @@ def export_model(
     model_path: str | Path,
     fmt: str,
     out: str | Path,
-    calibration: str | Path | None = None,
+    calibration: str | Path | list[str | Path] | None = None,
     count: int = 100,
     int8_io: bool = False,
     quantize_all: bool = False,
@@ -37,13 +37,14 @@ def export_model(
 ) -> Path:
     """Export the ``.keras`` model at ``model_path`` as ``fmt`` to ``out``; returns ``out``.
 
-    ``calibration`` (a folder of range images / scans / camera images, or "synthetic") is needed
-    for "int8" only; ``count`` frames of it are used. INT8 keeps the input normalisation and the CRF
-    in float unless ``quantize_all`` (or ``int8_io``, which makes the whole model integer).
+    ``calibration`` (a folder of range images / scans / camera images, or "synthetic", or a list of
+    them, which share the ``count`` frames equally) is needed for "int8" only. INT8 keeps the input
+    normalisation and the CRF in float unless ``quantize_all`` (or ``int8_io``, which makes the whole
+    model integer).
     ``ranges`` picks the activation ranges ("percentile", "mse", "minmax": see
     :mod:`squeezeseg.export.ranges`).
     """
-    from squeezeseg.export.calibration import load_inputs, representative
+    from squeezeseg.export.calibration import mixed_inputs, representative
     from squeezeseg.export.meta import keras_model_meta
 
     out = check_output(fmt, out)
@@ -57,7 +58,7 @@ def export_model(
 
         rep = None
         if fmt == "int8":
-            inputs = load_inputs(calibration, meta, count)
+            inputs = mixed_inputs(calibration, meta, count)
             log.info("calibrating on %d inputs from %s", len(inputs), calibration)
             rep = representative(inputs)
         float_layers = () if quantize_all else FLOAT_LAYERS
@@ -99,9 +100,11 @@ def add_export_arguments(p, default_help: str) -> None:
     )
     p.add_argument(
         "--calibration",
+        nargs="+",
         default=None,
         help="INT8 calibration data: a folder of range images/scans (or images for SqueezeDet), "
-        "or 'synthetic'",
+        "or 'synthetic'; several folders (e.g. simulated training scans and unlabelled scans of the "
+        "target sensor) share --count equally",
     )
     p.add_argument("--count", type=int, default=100, help="calibration inputs used (default: 100)")
     p.add_argument(
@@ -128,7 +131,7 @@ def run_export(args, default_model: Path) -> int:
         model,
         args.format,
         args.out,
-        args.calibration,
+        args.calibration[0] if args.calibration and len(args.calibration) == 1 else args.calibration,
         args.count,
         args.int8_io,
         args.quantize_all,

@@ -52,8 +52,16 @@ def op_precisions(model: str | Path | bytes) -> list[dict[str, Any]]:
         data_in = ins[1] if name == "TRANSPOSE_CONV" and len(ins) > 2 else (ins[0] if ins else "-")
         prec = f"{data_in}->{outs[0]}" if name in ("QUANTIZE", "DEQUANTIZE") else (outs[0] if outs else "-")
         first = next((i for i in op["outputs"] if i >= 0), None)
-        ops.append({"index": op["index"], "op": name, "inputs": ins, "outputs": outs, "precision": prec,
-                    "layer": layer_of(names.get(first, ""))})
+        ops.append(
+            {
+                "index": op["index"],
+                "op": name,
+                "inputs": ins,
+                "outputs": outs,
+                "precision": prec,
+                "layer": layer_of(names.get(first, "")),
+            }
+        )
     return ops
 
 
@@ -212,11 +220,11 @@ def seg_task(seg, data: Path) -> dict[str, Any]:
     }
 
 
-def det_task(det, data: Path) -> dict[str, Any]:
-    """AP (R40, moderate) per class of a detector on a KITTI object folder."""
+def det_task(det, data: Path, split: str | None = None) -> dict[str, Any]:
+    """AP (R40, moderate) per class of a detector on a KITTI object folder (its ``split`` when given)."""
     from squeezeseg.detection.evaluate import evaluate_model
 
-    res = evaluate_model(det, data, method="curve")[det.config.nms_threshold]
+    res = evaluate_model(det, data, method="curve", split=split)[det.config.nms_threshold]
     ap = {c: (None if np.isnan(r["moderate"].ap40) else float(r["moderate"].ap40)) for c, r in res.items()}
     vals = [v for v in ap.values() if v is not None]
     return {"ap": ap, "map": float(np.mean(vals)) if vals else None}
