@@ -233,7 +233,7 @@ def main() -> None:
                 "squeezeseg_sample_real": shared_data_dir() / "squeezeseg_sample",
             }
             calibrations = {"sim": calibration}
-            if args.real_calibration is not None:
+            if args.real_calibration is not None and sim:
                 calibrations["sim_real"] = [calibration, str(args.real_calibration)]
             res["seg_accuracy"] = seg_accuracy(
                 args.seg_model, calibrations, data, args.threads, tmp, args.ranges, args.count
@@ -242,7 +242,8 @@ def main() -> None:
         else:
             print(f"no trained segmentation model at {args.seg_model}: accuracy skipped", flush=True)
         if not args.skip_det and args.det_model.is_file() and kitti.is_dir():
-            det_sim = args.det_sim_data if (args.det_sim_data / "ImageSets" / "val.txt").is_file() else None
+            splits = [args.det_sim_data / "ImageSets" / f"{n}.txt" for n in ("train", "val")]
+            det_sim = args.det_sim_data if all(f.is_file() for f in splits) else None
             if det_sim is None:
                 print(f"no simulated SqueezeDet data at {args.det_sim_data}: AP on the real images only")
             res["det"] = det_bench(args.det_model, kitti, det_sim, args.repeat, args.threads, tmp)

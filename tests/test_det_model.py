@@ -103,6 +103,7 @@ def test_saved_model_reloads_with_same_output(tmp_path):
     assert np.allclose(det.raw(x), np.asarray(model(x, training=False)), atol=1e-5)
     xb = np.random.default_rng(1).uniform(0, 255, (3, 64, 160, 3)).astype(np.float32)  # compiled: any batch
     assert np.allclose(det.raw(xb), np.asarray(model(xb, training=False)), atol=1e-5)
+    assert det._compiled.experimental_get_tracing_count() == 1  # one graph serves every batch size
     # an image of another size is resized; boxes come back in its own pixels
     objs = det.detect(np.zeros((100, 300, 3), np.uint8), score_threshold=0.0)
     assert all(0 <= o.box[0] <= o.box[2] <= 299 and 0 <= o.box[1] <= o.box[3] <= 99 for o in objs)

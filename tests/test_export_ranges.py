@@ -164,8 +164,10 @@ def test_detector_calibration_from_a_kitti_root_uses_its_training_split(tmp_path
     assert [f.stem for f in calibration_files(tmp_path, "squeezedet")] == want
     assert [f.stem for f in calibration_files(tmp_path / "training", "squeezedet")] == want
     assert len(calibration_files(images, "squeezedet")) == 4  # a plain image folder: all
-    (tmp_path / "ImageSets" / "train.txt").write_text("999999\n")
-    with pytest.raises(InputError, match="train split names no image"):
+    (tmp_path / "ImageSets" / "train.txt").write_text("000000.png\n000003.png\n")  # ids with extensions
+    assert [f.stem for f in calibration_files(tmp_path, "squeezedet")] == want
+    (tmp_path / "ImageSets" / "train.txt").write_text("000000\n999999\n")
+    with pytest.raises(InputError, match="names 1 id.* no image.*'999999'"):
         calibration_files(tmp_path, "squeezedet")
 
 
@@ -187,3 +189,5 @@ def test_several_calibration_sources_share_the_frames_equally(tmp_path):
     assert [round(float(f[0, 0, 0]), 2) for f in single] == [1.0, 1.03, 1.06, 1.09]
     with pytest.raises(InputError, match="no calibration source"):
         mixed_inputs([], meta, 4)
+    with pytest.raises(InputError, match="2 calibration sources need a count of at least 2"):
+        mixed_inputs([tmp_path / "sim", tmp_path / "real"], meta, 1)

@@ -26,7 +26,7 @@ def det_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def det_files(det_model, tmp_path_factory):
-    """INT8 (calibrated on three images) and ONNX exports through the `squeezedet export` CLI."""
+    """INT8 (calibrated on three images in two folders, 4 frames) and ONNX exports through the CLI."""
     from PIL import Image
 
     from squeezeseg.squeezedet_cli import main
@@ -48,6 +48,8 @@ def det_files(det_model, tmp_path_factory):
                 "int8",
                 "--calibration",
                 *map(str, calib),
+                "--count",
+                "4",
                 "--out",
                 str(files["int8"]),
             ]

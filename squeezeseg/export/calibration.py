@@ -49,17 +49,30 @@ def _kitti_train_images(root: Path) -> list[Path] | None:
     ``training/``), or None when ``root`` is not one or has no ``train`` split file."""
     from squeezeseg.detection.data import read_split
 
-    images = root / "training" / "image_2" if (root / "training").is_dir() else root / "image_2"
-    if not images.is_dir():
+    images = next((d for d in (root / "training" / "image_2", root / "image_2") if d.is_dir()), None)
+    if images is None:
         return None
-    try:
-        ids = set(read_split(images.parent, "train"))
-    except InputError:
+    bases = (images.parent, images.parent.parent)
+    split = next(
+        (
+            b / d / "train.txt"
+            for b in bases
+            for d in ("ImageSets", "ImageSet")
+            if (b / d / "train.txt").is_file()
+        ),
+        None,
+    )
+    if split is None:
         return None
-    files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in ids)
-    if not files:
-        raise InputError("the train split names no image of image_2/", root)
-    return files
+    ids = [Path(i).stem for i in read_split(root, str(split))]  # "000001" or "000001.png"
+    by_id = {p.stem: p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise InputError(
+            f"the train split names {len(missing)} id(s) with no image in {images}, e.g. '{missing[0]}'",
+            split,
+        )
+    return [by_id[i] for i in sorted(set(ids))]
 
 
 def seg_input(path: Path, cfg, projection=None) -> np.ndarray:
@@ -141,11 +154,13 @@ def mixed_inputs(sources: str | Path | list, meta: dict[str, Any], count: int = 
         return load_inputs(sources, meta, count)
     if not sources:
         raise InputError("no calibration source given")
+    if count < len(sources):
+        raise InputError(f"{len(sources)} calibration sources need a count of at least {len(sources)}")
     shares = [count // len(sources) + (i < count % len(sources)) for i in range(len(sources))]
     out: list[np.ndarray] = []
     for src, share in zip(sources, shares):
-        frames = load_inputs(src, meta, max(share, 1))
-        out.extend(frames[i % len(frames)] for i in range(max(share, 1)))
+        frames = load_inputs(src, meta, share)
+        out.extend(frames[i % len(frames)] for i in range(share))
     return out
 
 

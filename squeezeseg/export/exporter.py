@@ -104,7 +104,7 @@ def add_export_arguments(p, default_help: str) -> None:
         default=None,
         help="INT8 calibration data: a folder of range images/scans (or images for SqueezeDet), "
         "or 'synthetic'; several folders (e.g. simulated training scans and unlabelled scans of the "
-        "target sensor) share --count equally",
+        "target sensor) share --count equally (give MODEL before this option)",
     )
     p.add_argument("--count", type=int, default=100, help="calibration inputs used (default: 100)")
     p.add_argument(
