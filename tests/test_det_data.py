@@ -106,3 +106,19 @@ def test_label_round_trip_and_bad_lines(tmp_path):
     bad.write_text(LINE.format("Car", 30, 10, 20, 40))  # right < left
     with pytest.raises(InputError, match="invalid box"):
         read_kitti_2d(bad)
+
+
+def test_split_by_name_or_path_and_never_a_file_in_the_cwd(tmp_path, monkeypatch):
+    from squeezeseg.detection.data import read_split
+
+    (tmp_path / "training").mkdir()
+    (tmp_path / "ImageSets").mkdir()
+    (tmp_path / "ImageSets" / "train.txt").write_text("000000\n# a comment\n000002\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train").write_text("999999\n")  # a stray file named like the split
+    assert read_split(tmp_path / "training", "train") == ["000000", "000002"]
+    assert read_split(tmp_path, str(tmp_path / "ImageSets" / "train.txt")) == ["000000", "000002"]
+    with pytest.raises(InputError, match="split 'val' not found"):
+        read_split(tmp_path, "val")
+    with pytest.raises(InputError, match="split file not found"):
+        read_split(tmp_path, "nowhere/val.txt")

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from squeezeseg.detection.box2d import scale_boxes
 from squeezeseg.detection.labels import Object2D, read_kitti_2d
 from squeezeseg.errors import InputError
+from squeezeseg.io.squeezeseg_format import read_split as read_ids
 
 log = logging.getLogger("squeezeseg.detection")
 
@@ -67,18 +68,23 @@ def layout_dirs(root: str | Path) -> tuple[Path, Path]:
     raise InputError("not a KITTI object folder (no image_2/ inside it or inside training/)", root)
 
 
+def split_file(root: str | Path, name: str) -> Path | None:
+    """The file of split ``name``: ``ImageSets/<name>.txt`` (also ``ImageSet/``) in ``root`` or beside
+    its ``training/`` folder, or None."""
+    root = Path(root)
+    bases = [root, root.parent] if root.name == "training" else [root]
+    cands = [b / d / f"{name}.txt" for b in bases for d in ("ImageSets", "ImageSet")]
+    return next((c for c in cands if c.is_file()), None)
+
+
 def read_split(root: str | Path, split: str) -> list[str]:
-    """Frame ids of a split: a text file of ids, or a name looked up as ``ImageSets/<name>.txt`` (also
-    ``ImageSet/``) in ``root`` or beside its ``training/`` folder."""
+    """Frame ids of a split: a text file of ids (a path), or a name looked up by :func:`split_file`."""
     p = Path(split)
-    if not p.is_file():
-        root = Path(root)
-        bases = [root, root.parent] if root.name == "training" else [root]
-        cands = [b / d / f"{split}.txt" for b in bases for d in ("ImageSets", "ImageSet")]
-        p = next((c for c in cands if c.is_file()), None)
+    if not (p.suffix or len(p.parts) > 1):  # a bare name, never a file that happens to be in the cwd
+        p = split_file(root, split)
         if p is None:
-            raise InputError(f"split '{split}' not found (looked for {cands[0]})", root)
-    return [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+            raise InputError(f"split '{split}' not found (looked for ImageSets/{split}.txt)", root)
+    return read_ids(p)
 
 
 def scan_frames(

@@ -47,24 +47,14 @@ def calibration_files(folder: str | Path, kind: str) -> list[Path]:
 def _kitti_train_images(root: Path) -> list[Path] | None:
     """Images of the training split of a KITTI object root (``root/training`` or ``root`` itself being
     ``training/``), or None when ``root`` is not one or has no ``train`` split file."""
-    from squeezeseg.detection.data import read_split
+    from squeezeseg.detection.data import split_file
+    from squeezeseg.io.squeezeseg_format import read_split
 
     images = next((d for d in (root / "training" / "image_2", root / "image_2") if d.is_dir()), None)
-    if images is None:
-        return None
-    bases = (images.parent, images.parent.parent)
-    split = next(
-        (
-            b / d / "train.txt"
-            for b in bases
-            for d in ("ImageSets", "ImageSet")
-            if (b / d / "train.txt").is_file()
-        ),
-        None,
-    )
+    split = None if images is None else split_file(images.parent, "train")
     if split is None:
         return None
-    ids = [Path(i).stem for i in read_split(root, str(split))]  # "000001" or "000001.png"
+    ids = [Path(i).stem for i in read_split(split)]  # "000001" or "000001.png"
     by_id = {p.stem: p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     missing = [i for i in ids if i not in by_id]
     if missing:
