@@ -133,9 +133,9 @@ def seg_accuracy(
         ref = res["keras"]
         for k in segs:
             if k != "keras":
-                res[k]["delta_points"] = {c: 100 * (res[k]["iou"][c] - ref["iou"][c]) for c in ref["iou"]} | {
-                    "miou": 100 * (res[k]["miou"] - ref["miou"])
-                }
+                res[k]["delta_points"] = {
+                    c: 100 * (res[k]["iou"][c] - ref["iou"][c]) for c in ref["iou"]
+                } | {"miou": 100 * (res[k]["miou"] - ref["miou"])}
         out[name] = res
     return out
 
@@ -242,8 +242,10 @@ def main() -> None:
         else:
             print(f"no trained segmentation model at {args.seg_model}: accuracy skipped", flush=True)
         if not args.skip_det and args.det_model.is_file() and kitti.is_dir():
-            splits = [args.det_sim_data / "ImageSets" / f"{n}.txt" for n in ("train", "val")]
-            det_sim = args.det_sim_data if all(f.is_file() for f in splits) else None
+            from squeezeseg.detection.data import split_file
+
+            has_splits = all(split_file(args.det_sim_data, n) for n in ("train", "val"))
+            det_sim = args.det_sim_data if has_splits else None
             if det_sim is None:
                 print(f"no simulated SqueezeDet data at {args.det_sim_data}: AP on the real images only")
             res["det"] = det_bench(args.det_model, kitti, det_sim, args.repeat, args.threads, tmp)

@@ -47,11 +47,14 @@ def calibration_files(folder: str | Path, kind: str) -> list[Path]:
 def _kitti_train_images(root: Path) -> list[Path] | None:
     """Images of the training split of a KITTI object root (``root/training`` or ``root`` itself being
     ``training/``), or None when ``root`` is not one or has no ``train`` split file."""
-    from squeezeseg.detection.data import split_file
+    from squeezeseg.detection.data import layout_dirs, split_file
     from squeezeseg.io.squeezeseg_format import read_split
 
-    images = next((d for d in (root / "training" / "image_2", root / "image_2") if d.is_dir()), None)
-    split = None if images is None else split_file(images.parent, "train")
+    try:
+        images = layout_dirs(root)[0]
+    except InputError:  # not a KITTI object folder: a plain image folder
+        return None
+    split = split_file(images.parent, "train")
     if split is None:
         return None
     ids = [Path(i).stem for i in read_split(split)]  # "000001" or "000001.png"
@@ -140,10 +143,11 @@ def mixed_inputs(sources: str | Path | list, meta: dict[str, Any], count: int = 
     repeating the frames of a source that has fewer than its share: each data domain (simulated training
     scans, unlabelled scans of the sensor the model will run on) then weighs the same in the ranges,
     however many frames it has."""
-    if isinstance(sources, (str, Path)):
-        return load_inputs(sources, meta, count)
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     if not sources:
         raise InputError("no calibration source given")
+    if len(sources) == 1:
+        return load_inputs(sources[0], meta, count)
     if count < len(sources):
         raise InputError(f"{len(sources)} calibration sources need a count of at least {len(sources)}")
     shares = [count // len(sources) + (i < count % len(sources)) for i in range(len(sources))]

@@ -131,7 +131,7 @@ def run_export(args, default_model: Path) -> int:
         model,
         args.format,
         args.out,
-        args.calibration[0] if args.calibration and len(args.calibration) == 1 else args.calibration,
+        args.calibration,
         args.count,
         args.int8_io,
         args.quantize_all,

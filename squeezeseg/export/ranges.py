@@ -76,9 +76,8 @@ class Histogram:
     @classmethod
     def of(cls, values: np.ndarray, lo: float | None = None, hi: float | None = None) -> Histogram:
         """The histogram of ``values`` over [lo, hi] (default: their min and max)."""
-        h = cls(
-            float(np.nanmin(values)) if lo is None else lo, float(np.nanmax(values)) if hi is None else hi
-        )
+        h = cls(float(np.nanmin(values)) if lo is None else lo,
+                float(np.nanmax(values)) if hi is None else hi)
         h.add(np.asarray(values, np.float64))
         return h
 

@@ -52,16 +52,8 @@ def op_precisions(model: str | Path | bytes) -> list[dict[str, Any]]:
         data_in = ins[1] if name == "TRANSPOSE_CONV" and len(ins) > 2 else (ins[0] if ins else "-")
         prec = f"{data_in}->{outs[0]}" if name in ("QUANTIZE", "DEQUANTIZE") else (outs[0] if outs else "-")
         first = next((i for i in op["outputs"] if i >= 0), None)
-        ops.append(
-            {
-                "index": op["index"],
-                "op": name,
-                "inputs": ins,
-                "outputs": outs,
-                "precision": prec,
-                "layer": layer_of(names.get(first, "")),
-            }
-        )
+        ops.append({"index": op["index"], "op": name, "inputs": ins, "outputs": outs, "precision": prec,
+                    "layer": layer_of(names.get(first, ""))})
     return ops
 
 
