@@ -6,17 +6,20 @@ error of its heading, modulo 180 degrees). Also times
 ground removal per frame and one click (cluster + fit) per object, repeated --repeat times.
 
 Usage: .venv/bin/python scripts/bench_latte_oneclick.py [--data DIR] [--repeat 20] [--no-label]
+       [--angle-refine-deg D]   (override oneclick.angle_refine_deg: how the median moves with it)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from latte.core.config import load_latte_config
 from latte.core.ground import fit_ground, ground_mask
 from latte.core.oneclick import OneClickAnnotator
 from latte.core.sequence import open_sequence
@@ -36,9 +39,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--min-points", type=int, default=30)
     ap.add_argument("--no-label", action="store_true", help="let the annotator guess the class")
+    ap.add_argument("--angle-refine-deg", type=float, help="override oneclick.angle_refine_deg")
     args = ap.parse_args()
     seq = open_sequence(args.data)
-    ann = OneClickAnnotator()
+    config = load_latte_config()
+    if args.angle_refine_deg is not None:
+        oneclick = dataclasses.replace(config.oneclick, angle_refine_deg=args.angle_refine_deg)
+        config = dataclasses.replace(config, oneclick=oneclick)
+    ann = OneClickAnnotator(config)
     ious, ground_ms, click_ms, missed, yaw_err = [], [], [], [], []
     ground_cpu, click_cpu = [], []
     for i in range(len(seq)):
@@ -78,7 +86,7 @@ def main() -> int:
             rng = float(np.hypot(*box.center[:2]))
             print(
                 f"frame {seq.frame_id(i)} {box.label:<10} range {rng:5.1f} m  points {n:5d}  "
-                f"BEV IoU {iou:.3f}  click CPU {np.median(click_cpu[first:]):.1f} ms"
+                f"BEV IoU {iou:.4f}  click CPU {np.median(click_cpu[first:]):.1f} ms"
                 + (
                     ""
                     if fitted is None
@@ -88,7 +96,7 @@ def main() -> int:
             )
     ious = np.asarray(ious)
     print(f"objects with >= {args.min_points} points: {len(ious)}; missed (no box): {len(missed)} {missed}")
-    print(f"one-click BEV IoU: median {np.median(ious):.3f}, mean {ious.mean():.3f}, min {ious.min():.3f}")
+    print(f"one-click BEV IoU: median {np.median(ious):.4f}, mean {ious.mean():.3f}, min {ious.min():.3f}")
     print(f"heading error (mod 180): median {np.median(yaw_err):.1f} deg, max {np.max(yaw_err):.1f} deg")
     print(
         f"ground removal: median {np.median(ground_ms):.1f} ms over {len(ground_ms)} runs "

@@ -256,3 +256,14 @@ def test_edge_trim_is_shipped_in_code_and_yaml_and_validated():
     assert load_latte_config().oneclick.edge_trim == LatteConfig().oneclick.edge_trim == 0.01
     with pytest.raises(ValueError, match="edge_trim"):
         dataclasses.replace(OneClickConfig(), edge_trim=0.5)
+
+
+def test_heading_refinement_is_shipped_in_code_and_yaml_and_validated():
+    import dataclasses
+
+    from latte.core.config import LatteConfig, OneClickConfig, load_latte_config
+
+    assert load_latte_config().oneclick.angle_refine_deg == LatteConfig().oneclick.angle_refine_deg == 0.1
+    for bad in (-0.1, 1.0, 2.0):  # must be below the 1 degree grid step
+        with pytest.raises(ValueError, match="angle_refine_deg"):
+            dataclasses.replace(OneClickConfig(), angle_refine_deg=bad)

@@ -36,6 +36,21 @@ def test_heading_search_step():
     assert _angle_err(search_heading(l_shape(0.3)[:, :2], step_deg=0.5), 0.3) < 1.0
 
 
+@pytest.mark.parametrize("criterion", ["variance", "closeness"])
+@pytest.mark.parametrize("yaw_deg", [17.5, 44.45, 89.6, -30.3])
+def test_refined_heading_search_finds_headings_between_grid_steps(criterion, yaw_deg):
+    # A 1 degree grid is up to half a degree off (5 cm at the end of a 12 m truck); refining
+    # around its best at 0.1 degree finds the heading to the refinement step, modulo 90 degrees.
+    xy = l_shape(np.radians(yaw_deg), length=8.0, width=2.5, n=400, seed=2)[:, :2]
+    coarse = search_heading(xy, criterion, step_deg=1.0)
+    fine = search_heading(xy, criterion, step_deg=1.0, refine_deg=0.1)
+    assert 0.0 <= fine < np.pi / 2
+    assert _heading_err(fine, np.radians(yaw_deg)) <= 0.1
+    assert _heading_err(coarse, np.radians(yaw_deg)) > 0.25
+    # The refinement finds what a fine grid over all headings finds, for ~20 more headings.
+    assert _heading_err(fine, search_heading(xy, criterion, step_deg=0.1)) <= 0.05
+
+
 def outline(yaw: float) -> np.ndarray:
     rng = np.random.default_rng(1)
     t = rng.uniform(0, 1, 400)

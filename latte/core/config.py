@@ -63,6 +63,7 @@ class OneClickConfig:
     fitter: Literal["search", "pca"] = "search"
     criterion: Literal["variance", "closeness", "area"] = "closeness"
     angle_step_deg: float = 1.0
+    angle_refine_deg: float = 0.1
     edge_trim: float = 0.01
     use_size_prior: bool = True
     plausible_factor: float = 1.3
@@ -72,6 +73,8 @@ class OneClickConfig:
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
             raise ValueError("oneclick.angle_step_deg must be in (0, 10]")
+        if not 0 <= self.angle_refine_deg < self.angle_step_deg:
+            raise ValueError("oneclick.angle_refine_deg must be in [0, angle_step_deg) (0: no refinement)")
         if not 0 <= self.edge_trim < 0.5:
             raise ValueError("oneclick.edge_trim must be in [0, 0.5)")
         if self.base_radius <= 0 or self.max_radius < self.base_radius:

@@ -159,12 +159,13 @@ class OneClickAnnotator:
         gz = self.ground.ground_z(cx, cy) if self.ground is not None else None
         if gz is not None and pts[:, 2].min() - gz > 1.0:  # floating object: do not stretch to the road
             gz = None
-        step, trim = c.angle_step_deg, c.edge_trim
-        box = fit_box(pts, label or "Car", self._fitter(label), c.criterion, step, gz, edge_trim=trim)
+        search = {"edge_trim": c.edge_trim, "refine_deg": c.angle_refine_deg}
+        box = fit_box(pts, label or "Car", self._fitter(label), c.criterion, c.angle_step_deg, gz, **search)
         if label is None:
             box = box.replace(label=guess_label(box.size))
             if self._fitter(box.label) != c.fitter:  # the guessed class is fitted its own way
-                box = fit_box(pts, box.label, self._fitter(box.label), c.criterion, step, gz, edge_trim=trim)
+                fitter = self._fitter(box.label)
+                box = fit_box(pts, box.label, fitter, c.criterion, c.angle_step_deg, gz, **search)
         cls = self.config.class_config(box.label)
         if c.use_size_prior and cls is not None and cls.grow_to_size:
             box = grow_to_prior(box, _prior_lw(cls.size, box.label), face_lw=face_extents(pts, box.yaw))

@@ -89,11 +89,15 @@ def search_heading(
     step_deg: float = 1.0,
     max_points: int = 2000,
     edge_trim: float = 0.0,
+    refine_deg: float = 0.0,
 ) -> float:
     """Heading in [0, pi/2) of the rectangle that best explains the 2D points.
 
     ``edge_trim``: fraction of the points on each side of the rectangle that may lie beyond its
-    edges as strays (0: the edges are the extreme points, as published).
+    edges as strays (0: the edges are the extreme points, as published). ``refine_deg`` (below
+    ``step_deg``): the best heading of the ``step_deg`` grid is refined at this step within one
+    coarse step on either side, which finds the criterion's optimum to ``refine_deg`` for about
+    20 more headings instead of 10x as many.
 
     Every heading costs a pass over the points, so a dense near object (20,000 points of a van
     at 5 m) would take a fifth of a second: above ``max_points`` the criterion is averaged over an
@@ -104,25 +108,36 @@ def search_heading(
         raise ValueError(f"edge_trim must be in [0, 0.5), got {edge_trim}")
     xy = np.asarray(xy, dtype=np.float64)
     xy = xy - xy.mean(axis=0)
-    angles = np.radians(np.arange(0.0, 90.0, step_deg))
-    cos, sin = np.cos(angles), np.sin(angles)
-    edges = None
+    hull = None
     if len(xy) > max_points:
         sample = xy[:: -(-len(xy) // max_points)]
         # Untrimmed edges (also a trim too small to drop a point of the sample) are the extremes
         # of all the points, taken from their hull; trimmed ones come from the sample.
         trimmed = int(edge_trim * len(sample)) > 0
         hull = None if trimmed else convex_hull_xy(xy)
-        if hull is not None:
-            h1 = hull[:, :1] * cos + hull[:, 1:2] * sin
-            h2 = -hull[:, :1] * sin + hull[:, 1:2] * cos
-            edges = (h1.min(axis=0), h1.max(axis=0), h2.min(axis=0), h2.max(axis=0))
         if hull is not None or trimmed:
             xy = sample
+    best = _best_heading(xy, hull, np.radians(np.arange(0.0, 90.0, step_deg)), criterion, edge_trim)
+    if 0 < refine_deg < step_deg:
+        fine = best + np.radians(np.arange(-step_deg, step_deg + refine_deg / 2, refine_deg))
+        best = _best_heading(xy, hull, fine, criterion, edge_trim)
+    return float(np.mod(best, np.pi / 2))  # a rectangle's heading is known modulo 90 degrees
+
+
+def _best_heading(
+    xy: np.ndarray, hull: np.ndarray | None, angles: np.ndarray, criterion: Criterion, trim: float
+) -> float:
+    """The one of ``angles`` whose rectangle scores best; edges from ``hull`` when given."""
+    cos, sin = np.cos(angles), np.sin(angles)
+    edges = None
+    if hull is not None:
+        h1 = hull[:, :1] * cos + hull[:, 1:2] * sin
+        h2 = -hull[:, :1] * sin + hull[:, 1:2] * cos
+        edges = (h1.min(axis=0), h1.max(axis=0), h2.min(axis=0), h2.max(axis=0))
     # Projections on both edge directions of every heading, as two matrix products (BLAS: 10x
     # faster than the broadcast products).
     c1, c2 = xy @ np.stack([cos, sin]), xy @ np.stack([-sin, cos])
-    return float(angles[int(np.argmax(_score(c1, c2, criterion, edges, edge_trim)))])
+    return float(angles[int(np.argmax(_score(c1, c2, criterion, edges, trim)))])
 
 
 def convex_hull_xy(xy: np.ndarray) -> np.ndarray | None:
@@ -169,10 +184,11 @@ def fit_box(
     ground_z: float | None = None,
     min_size: float = 0.1,
     edge_trim: float = 0.0,
+    refine_deg: float = 0.0,
 ) -> Box3D:
-    """Box3D around a cluster ((N, >=3) points, N >= 1): heading by ``method`` (``edge_trim``: see
-    ``search_heading``), extents from all the points, bottom at ``ground_z`` when given (else the
-    lowest point), top at the highest point."""
+    """Box3D around a cluster ((N, >=3) points, N >= 1): heading by ``method`` (``edge_trim``,
+    ``refine_deg``: see ``search_heading``), extents from all the points, bottom at ``ground_z``
+    when given (else the lowest point), top at the highest point."""
     p = np.asarray(points, dtype=np.float64)[:, :3]
     if len(p) == 0:
         raise ValueError("fit_box needs at least one point")
@@ -182,7 +198,7 @@ def fit_box(
     elif method == "pca":
         heading = pca_heading(xy)
     else:
-        heading = search_heading(xy, criterion, step_deg, edge_trim=edge_trim)
+        heading = search_heading(xy, criterion, step_deg, edge_trim=edge_trim, refine_deg=refine_deg)
     center, length, width, yaw = rectangle_at(xy, heading)
     z0 = float(p[:, 2].min()) if ground_z is None else min(float(ground_z), float(p[:, 2].min()))
     z1 = float(p[:, 2].max())

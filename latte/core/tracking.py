@@ -133,8 +133,10 @@ def propagate_box(predicted: Box3D, annotator, label: str | None = None) -> Box3
     if len(inside) < 3:
         return predicted
     xy = np.asarray(annotator.points)[inside, :2].astype(np.float64)
-    heading = search_heading(xy, cfg.oneclick.criterion, cfg.oneclick.angle_step_deg,
-                             edge_trim=cfg.oneclick.edge_trim)
+    c = cfg.oneclick
+    heading = search_heading(
+        xy, c.criterion, c.angle_step_deg, edge_trim=c.edge_trim, refine_deg=c.angle_refine_deg
+    )
     # The fitted heading is known modulo 90 degrees: take the one closest to the previous yaw.
     cands = heading + np.arange(4) * np.pi / 2
     diff = np.abs(np.angle(np.exp(1j * (cands - predicted.yaw))))
