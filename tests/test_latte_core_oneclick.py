@@ -267,3 +267,37 @@ def test_heading_refinement_is_shipped_in_code_and_yaml_and_validated():
     for bad in (-0.1, 1.0, 2.0):  # must be below the 1 degree grid step
         with pytest.raises(ValueError, match="angle_refine_deg"):
             dataclasses.replace(OneClickConfig(), angle_refine_deg=bad)
+
+
+def _grid(x: tuple[float, float], y: tuple[float, float], z: tuple[float, float], step: float = 0.05):
+    """Points on an axis-aligned patch (one of x, y, z fixed) at ``step`` spacing."""
+    axes = [np.arange(a, b + step / 2, step) if b > a else np.array([a]) for a, b in (x, y, z)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def test_parts_inside_the_footprint_join_and_a_neighbour_reaching_in_does_not():
+    # A car-sized object seen at 10-14 m: its rear (x = 10) and near side (y = 1) faces. Inside
+    # its footprint, 0.6 m across the ray from the side face (more than the neighbour radius), a
+    # clump the growth cannot reach (the inside of a trailer's front wall seen over a low side).
+    # Behind it a second object whose bar (a drawbar) reaches 0.1 m into the footprint: with it
+    # the object would be 6 m long, implausible for a car (at most 1.3 x 3.88 m), so it stays out.
+    rear = _grid((10.0, 10.0), (1.0, 2.6), (-1.5, -0.3))
+    side = _grid((10.0, 14.0), (1.0, 1.0), (-1.5, -0.3))
+    clump = _grid((13.3, 13.6), (1.6, 1.6), (-1.2, -0.8))
+    bar = _grid((13.9, 16.0), (2.4, 2.4), (-1.4, -1.4))
+    other = np.r_[_grid((16.0, 16.0), (1.0, 2.6), (-1.5, -0.3)), bar]
+    road = _grid((5.0, 20.0), (-3.0, 5.0), (-H, -H), step=0.2)
+    pts = np.r_[rear, side, clump, other, road]
+    pts = np.c_[pts, np.zeros(len(pts))]
+    ann = OneClickAnnotator()
+    ann.set_frame(pts)
+    grown = set(ann.cluster(12.0, 1.0, "Car").tolist())
+    n0 = len(rear) + len(side)
+    clump_idx = set(range(n0, n0 + len(clump)))
+    other_idx = set(range(n0 + len(clump), n0 + len(clump) + len(other)))
+    assert not grown & clump_idx and not grown & other_idx  # the growth alone misses the clump
+    box = ann.click(12.0, 1.0, "Car")
+    idx = set(box.point_indices.tolist())
+    assert clump_idx <= idx
+    assert not idx & other_idx
+    assert box.size[0] == pytest.approx(4.0, abs=0.1)

@@ -4,10 +4,13 @@ From the clicked location the object is grown over the non-ground points by brea
 expansion with KD-tree radius neighbourhoods. The radius adapts to the range of the clicked point
 (the gap between neighbouring beams grows linearly with range), so sparse far objects stay
 connected while near objects do not merge with their neighbours; the search is pruned to a square
-the size of the largest plausible object around the click.
+the size of the largest plausible object around the click. Parts standing inside the fitted
+box's footprint that the growth did not reach join it when the object stays plausible.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -85,22 +88,26 @@ class OneClickAnnotator:
         ``oneclick.default_class`` when None) and a cluster larger than that (the object merged
         with a neighbour) is re-grown with a smaller radius, up to ``shrink_steps`` times.
         """
+        grown = self._cluster(x, y, label)
+        return np.zeros(0, np.int64) if grown is None else self._obj_idx[grown.region[grown.members]]
+
+    def _cluster(self, x: float, y: float, label: str | None) -> _Grown | None:
         if self.points is None:
             raise RuntimeError("call set_frame(points) before click()")
         c = self.config.oneclick
         xyz = self._obj_xyz
         if not (np.isfinite(x) and np.isfinite(y)) or len(xyz) == 0:
-            return np.zeros(0, np.int64)
+            return None
         limit = self._plausible_size(label or c.default_class, given=label is not None)
         half = c.max_object_size / 2 if limit is None else min(c.max_object_size / 2, limit[0])
         region = np.flatnonzero((np.abs(xyz[:, 0] - x) <= half) & (np.abs(xyz[:, 1] - y) <= half))
         if len(region) == 0:
-            return np.zeros(0, np.int64)
+            return None
         sub = xyz[region]
         d2 = (sub[:, 0] - x) ** 2 + (sub[:, 1] - y) ** 2
         nearest = int(np.argmin(d2))
         if d2[nearest] > c.seed_radius**2:
-            return np.zeros(0, np.int64)
+            return None
         r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
         reach = c.seed_reach if limit is None else min(c.seed_reach, limit[1] / 2.6)
         graph = _Neighbours(_scan_frame(sub, x, y, c.radial_scale, c.z_scale), r)
@@ -111,8 +118,33 @@ class OneClickAnnotator:
                 break
             r *= 0.75
         if len(members) < c.min_points:
-            return np.zeros(0, np.int64)
-        return self._obj_idx[region[members]]
+            return None
+        return _Grown(region, members, graph, r, limit, ground_z)
+
+    def _in_footprint(self, grown: _Grown, box: Box3D) -> np.ndarray:
+        """Indices of the points of the other components of ``grown``'s graph that reach into the
+        bird's-eye footprint of ``box`` (fitted to its members), each provided the object with it
+        is still of a plausible size (smallest first: a neighbour touching the footprint is
+        left out, the parts inside it are not); empty when none.
+
+        Whatever stands inside an object's footprint is part of it, although the growth may not
+        reach it: the inside of a trailer's front wall seen over its low side, the far side of a
+        car seen through its windows, or parts cut off by a shrink step that separated the
+        object from a neighbour (a trailer from the car towing it).
+        """
+        sub = self._obj_xyz[grown.region]
+        comp = grown.graph.components(grown.r)
+        local = box.to_local(sub)[:, :2]
+        inside = np.all(np.abs(local) <= np.asarray(box.size[:2]) / 2, axis=1)
+        own = np.unique(comp[grown.members])
+        reaching = np.setdiff1d(np.unique(comp[inside]), own)
+        sizes = np.bincount(comp)
+        members = grown.members
+        for k in reaching[np.argsort(sizes[reaching], kind="stable")]:
+            joined = np.union1d(members, np.flatnonzero(comp == k))
+            if grown.limit is None or _fits(sub[joined], grown.limit, grown.ground_z):
+                members = joined
+        return self._obj_idx[grown.region[np.setdiff1d(members, grown.members)]]
 
     def _grow(self, graph: _Neighbours, d2: np.ndarray, nearest: int, r: float, reach: float) -> np.ndarray:
         # The click is 2D and lands inside the object seen from above: every point within
@@ -144,15 +176,27 @@ class OneClickAnnotator:
         """Box3D of the object at (x, y) (metres, LiDAR frame), or None for "no object here".
 
         ``label`` is the class to give it (guessed from its size when None); the box carries the
-        indices of its points in ``point_indices``.
+        indices of its points in ``point_indices``. Points reaching into the footprint of the
+        fitted rectangle join the object (see ``_in_footprint``) and the rectangle is refitted.
         """
-        idx = self.cluster(x, y, label)
-        if len(idx) == 0:
+        grown = self._cluster(x, y, label)
+        if grown is None:
             return None
-        return self.fit(idx, label)
+        idx = self._obj_idx[grown.region[grown.members]]
+        box = self._fit_rectangle(idx, label)
+        more = self._in_footprint(grown, box)
+        if len(more):
+            idx = np.union1d(idx, more)
+            box = self._fit_rectangle(idx, label)
+        return self._with_prior(box, idx)
 
     def fit(self, idx: np.ndarray, label: str | None = None) -> Box3D:
         """Fit a box to the frame's points ``idx`` (the rectangle fit of the config)."""
+        return self._with_prior(self._fit_rectangle(idx, label), idx)
+
+    def _fit_rectangle(self, idx: np.ndarray, label: str | None) -> Box3D:
+        """The rectangle fit of the config around the points ``idx``, labelled ``label`` (guessed
+        from its size when None), before any size prior."""
         c = self.config.oneclick
         pts = self._xyz(idx)
         cx, cy = pts[:, 0].mean(), pts[:, 1].mean()
@@ -166,8 +210,14 @@ class OneClickAnnotator:
             if self._fitter(box.label) != c.fitter:  # the guessed class is fitted its own way
                 fitter = self._fitter(box.label)
                 box = fit_box(pts, box.label, fitter, c.criterion, c.angle_step_deg, gz, **search)
+        return box
+
+    def _with_prior(self, box: Box3D, idx: np.ndarray) -> Box3D:
+        """``box`` grown to its class's typical size when it is a partial view, carrying ``idx``."""
+        c = self.config.oneclick
         cls = self.config.class_config(box.label)
         if c.use_size_prior and cls is not None and cls.grow_to_size:
+            pts = self._xyz(idx)
             box = grow_to_prior(box, _prior_lw(cls.size, box.label), face_lw=face_extents(pts, box.yaw))
         return box.replace(point_indices=idx)
 
@@ -180,6 +230,19 @@ class OneClickAnnotator:
 
     def _xyz(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.points)[idx, :3].astype(np.float64)
+
+
+class _Grown(NamedTuple):
+    """A grown cluster: ``members`` (indices into ``region``, itself indices into the frame's
+    usable object points) of the neighbour ``graph`` at radius ``r``; ``limit`` and ``ground_z``
+    bound its plausible size."""
+
+    region: np.ndarray
+    members: np.ndarray
+    graph: _Neighbours
+    r: float
+    limit: tuple[float, float, float] | None
+    ground_z: float
 
 
 def _scan_frame(xyz: np.ndarray, x: float, y: float, radial_scale: float, z_scale: float) -> np.ndarray:
