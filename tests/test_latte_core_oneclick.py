@@ -264,9 +264,10 @@ def test_heading_refinement_is_shipped_in_code_and_yaml_and_validated():
     from latte.core.config import LatteConfig, OneClickConfig, load_latte_config
 
     assert load_latte_config().oneclick.angle_refine_deg == LatteConfig().oneclick.angle_refine_deg == 0.1
-    for bad in (-0.1, 1.0, 2.0):  # must be below the 1 degree grid step
-        with pytest.raises(ValueError, match="angle_refine_deg"):
-            dataclasses.replace(OneClickConfig(), angle_refine_deg=bad)
+    with pytest.raises(ValueError, match="angle_refine_deg"):
+        dataclasses.replace(OneClickConfig(), angle_refine_deg=-0.1)
+    # A step not below the grid's means no refinement (configs with a fine grid still load).
+    assert dataclasses.replace(OneClickConfig(), angle_step_deg=0.1).angle_refine_deg == 0.1
 
 
 def _grid(x: tuple[float, float], y: tuple[float, float], z: tuple[float, float], step: float = 0.05):
@@ -301,3 +302,19 @@ def test_parts_inside_the_footprint_join_and_a_neighbour_reaching_in_does_not():
     assert clump_idx <= idx
     assert not idx & other_idx
     assert box.size[0] == pytest.approx(4.0, abs=0.1)
+
+
+def test_a_branch_over_the_footprint_does_not_join():
+    # The same object without a class (no height bound): a tree's branches 1.3 m above its top,
+    # inside its footprint, are not part of it (it would be guessed a truck and grown to 10 m).
+    rear = _grid((10.0, 10.0), (1.0, 2.6), (-1.5, -0.3))
+    side = _grid((10.0, 14.0), (1.0, 1.0), (-1.5, -0.3))
+    branch = _grid((11.0, 13.5), (2.1, 2.1), (1.0, 1.2))
+    road = _grid((5.0, 20.0), (-3.0, 5.0), (-H, -H), step=0.2)
+    pts = np.r_[rear, side, branch, road]
+    ann = OneClickAnnotator()
+    ann.set_frame(np.c_[pts, np.zeros(len(pts))])
+    box = ann.click(12.0, 1.0)
+    n0 = len(rear) + len(side)
+    assert not set(box.point_indices.tolist()) & set(range(n0, n0 + len(branch)))
+    assert box.label == "Car" and box.size[0] == pytest.approx(4.0, abs=0.1)

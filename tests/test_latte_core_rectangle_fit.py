@@ -47,8 +47,28 @@ def test_refined_heading_search_finds_headings_between_grid_steps(criterion, yaw
     assert 0.0 <= fine < np.pi / 2
     assert _heading_err(fine, np.radians(yaw_deg)) <= 0.1
     assert _heading_err(coarse, np.radians(yaw_deg)) > 0.25
-    # The refinement finds what a fine grid over all headings finds, for ~20 more headings.
+    # The refinement finds what a fine grid over all headings finds, for 21 more headings.
     assert _heading_err(fine, search_heading(xy, criterion, step_deg=0.1)) <= 0.05
+
+
+@pytest.mark.parametrize("criterion", ["variance", "closeness", "area"])
+@pytest.mark.parametrize("yaw", [0.0, 1e-4, -1e-4, np.pi / 2])
+def test_refined_heading_stays_in_its_range_at_the_grid_ends(criterion, yaw):
+    # Refining around 0 looks at small negative headings; the result is still in [0, pi/2)
+    # (np.mod maps -1e-17 to pi/2 itself).
+    h = search_heading(l_shape(yaw)[:, :2], criterion, refine_deg=0.1)
+    assert 0.0 <= h < np.pi / 2
+    if criterion != "area":
+        assert _heading_err(h, yaw) <= 0.3
+
+
+def test_refined_heading_of_a_dense_cluster_uses_the_sample_and_hull():
+    # Above max_points the refinement scores the sample against the hull's edges, as the grid does.
+    pts = l_shape(np.radians(23.45), length=5.0, width=1.9, n=18000, seed=3)[:, :2]
+    fine = search_heading(pts, "closeness", refine_deg=0.1)
+    coarse = search_heading(pts, "closeness")
+    assert _heading_err(fine, np.radians(23.45)) <= 0.25 < _heading_err(coarse, np.radians(23.45))
+    assert _heading_err(fine, search_heading(pts, "closeness", max_points=10**9, refine_deg=0.1)) <= 0.25
 
 
 def outline(yaw: float) -> np.ndarray:

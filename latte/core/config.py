@@ -73,8 +73,8 @@ class OneClickConfig:
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
             raise ValueError("oneclick.angle_step_deg must be in (0, 10]")
-        if not 0 <= self.angle_refine_deg < self.angle_step_deg:
-            raise ValueError("oneclick.angle_refine_deg must be in [0, angle_step_deg) (0: no refinement)")
+        if not self.angle_refine_deg >= 0:  # 0, or not below angle_step_deg: no refinement
+            raise ValueError("oneclick.angle_refine_deg must be >= 0 (0: no refinement)")
         if not 0 <= self.edge_trim < 0.5:
             raise ValueError("oneclick.edge_trim must be in [0, 0.5)")
         if self.base_radius <= 0 or self.max_radius < self.base_radius:

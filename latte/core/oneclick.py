@@ -5,7 +5,8 @@ expansion with KD-tree radius neighbourhoods. The radius adapts to the range of 
 (the gap between neighbouring beams grows linearly with range), so sparse far objects stay
 connected while near objects do not merge with their neighbours; the search is pruned to a square
 the size of the largest plausible object around the click. Parts standing inside the fitted
-box's footprint that the growth did not reach join it when the object stays plausible.
+box's footprint and below its top that the growth did not reach join it when the object stays
+plausible.
 """
 
 from __future__ import annotations
@@ -112,37 +113,47 @@ class OneClickAnnotator:
         reach = c.seed_reach if limit is None else min(c.seed_reach, limit[1] / 2.6)
         graph = _Neighbours(_scan_frame(sub, x, y, c.radial_scale, c.z_scale), r)
         ground_z = self.ground.ground_z(x, y) if self.ground is not None else float(sub[:, 2].min())
-        for _ in range(c.shrink_steps + 1):
-            members = self._grow(graph, d2, nearest, r, reach)
-            if limit is None or len(members) < c.min_points or _fits(sub[members], limit, ground_z):
+        for step in range(c.shrink_steps + 1):
+            members = self._grow(graph, d2, nearest, r * 0.75**step, reach)
+            fits = limit is None or _fits(sub[members], limit, ground_z)
+            if fits or len(members) < c.min_points:
                 break
-            r *= 0.75
         if len(members) < c.min_points:
             return None
-        return _Grown(region, members, graph, r, limit, ground_z)
+        return _Grown(region, members, graph, r * 0.75**step, limit, ground_z, fits)
 
     def _in_footprint(self, grown: _Grown, box: Box3D) -> np.ndarray:
         """Indices of the points of the other components of ``grown``'s graph that reach into the
-        bird's-eye footprint of ``box`` (fitted to its members), each provided the object with it
-        is still of a plausible size (smallest first: a neighbour touching the footprint is
-        left out, the parts inside it are not); empty when none.
+        bird's-eye footprint of ``box`` (fitted to its members) and stay below its members' top,
+        each provided the object with it is still of a plausible size (smallest first: a
+        neighbour touching the footprint is left out, the parts inside it are not); empty when
+        none, and always for an object without a plausible size or already larger than it.
 
-        Whatever stands inside an object's footprint is part of it, although the growth may not
-        reach it: the inside of a trailer's front wall seen over its low side, the far side of a
-        car seen through its windows, or parts cut off by a shrink step that separated the
-        object from a neighbour (a trailer from the car towing it).
+        Whatever stands inside an object's footprint and below its top is part of it, although
+        the growth may not reach it: the inside of a trailer's front wall seen over its low side,
+        the far side of a car seen through its windows, or parts cut off by a shrink step that
+        separated the object from a neighbour (a trailer from the car towing it).
         """
+        if grown.limit is None or not grown.fits:
+            return np.zeros(0, np.int64)
         sub = self._obj_xyz[grown.region]
         comp = grown.graph.components(grown.r)
         local = box.to_local(sub)[:, :2]
         inside = np.all(np.abs(local) <= np.asarray(box.size[:2]) / 2, axis=1)
-        own = np.unique(comp[grown.members])
-        reaching = np.setdiff1d(np.unique(comp[inside]), own)
-        sizes = np.bincount(comp)
+        reaching = np.setdiff1d(np.unique(comp[inside]), comp[grown.members])
+        if len(reaching) == 0:
+            return np.zeros(0, np.int64)
+        order = np.argsort(comp, kind="stable")  # the points of component k: order[start[k]:end[k]]
+        start = np.searchsorted(comp[order], reaching)
+        end = np.searchsorted(comp[order], reaching, side="right")
+        top = sub[grown.members, 2].max() + 0.1
         members = grown.members
-        for k in reaching[np.argsort(sizes[reaching], kind="stable")]:
-            joined = np.union1d(members, np.flatnonzero(comp == k))
-            if grown.limit is None or _fits(sub[joined], grown.limit, grown.ground_z):
+        for i in np.argsort(end - start, kind="stable"):
+            part = order[start[i] : end[i]]
+            if sub[part, 2].max() > top:  # a branch over a car, a sign over a van
+                continue
+            joined = np.union1d(members, part)
+            if _fits(sub[joined], grown.limit, grown.ground_z):
                 members = joined
         return self._obj_idx[grown.region[np.setdiff1d(members, grown.members)]]
 
@@ -234,8 +245,8 @@ class OneClickAnnotator:
 
 class _Grown(NamedTuple):
     """A grown cluster: ``members`` (indices into ``region``, itself indices into the frame's
-    usable object points) of the neighbour ``graph`` at radius ``r``; ``limit`` and ``ground_z``
-    bound its plausible size."""
+    usable object points) of the neighbour ``graph`` at the radius ``r`` they were grown at;
+    ``limit`` and ``ground_z`` bound its plausible size."""
 
     region: np.ndarray
     members: np.ndarray
@@ -243,6 +254,7 @@ class _Grown(NamedTuple):
     r: float
     limit: tuple[float, float, float] | None
     ground_z: float
+    fits: bool  # whether the members fit ``limit`` (no shrink step got them to)
 
 
 def _scan_frame(xyz: np.ndarray, x: float, y: float, radial_scale: float, z_scale: float) -> np.ndarray:
