@@ -109,18 +109,19 @@ class OneClickAnnotator:
         nearest = int(np.argmin(d2))
         if d2[nearest] > c.seed_radius**2:
             return None
-        r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))
+        r = self.radius_at(float(np.hypot(sub[nearest, 0], sub[nearest, 1])))  # shrunk by 0.75 a step
         reach = c.seed_reach if limit is None else min(c.seed_reach, limit[1] / 2.6)
         graph = _Neighbours(_scan_frame(sub, x, y, c.radial_scale, c.z_scale), r)
         ground_z = self.ground.ground_z(x, y) if self.ground is not None else float(sub[:, 2].min())
         for step in range(c.shrink_steps + 1):
-            members = self._grow(graph, d2, nearest, r * 0.75**step, reach)
+            comp = graph.components(r * 0.75**step)
+            members = self._grow(comp, d2, nearest, r * 0.75**step, reach)
             fits = limit is None or _fits(sub[members], limit, ground_z)
             if fits or len(members) < c.min_points:
                 break
         if len(members) < c.min_points:
             return None
-        return _Grown(region, members, graph, r * 0.75**step, limit, ground_z, fits)
+        return _Grown(region, members, comp, limit, ground_z, fits)
 
     def _in_footprint(self, grown: _Grown, box: Box3D) -> np.ndarray:
         """Indices of the points of the other components of ``grown``'s graph that reach into the
@@ -136,8 +137,7 @@ class OneClickAnnotator:
         """
         if grown.limit is None or not grown.fits:
             return np.zeros(0, np.int64)
-        sub = self._obj_xyz[grown.region]
-        comp = grown.graph.components(grown.r)
+        sub, comp = self._obj_xyz[grown.region], grown.comp
         local = box.to_local(sub)[:, :2]
         inside = np.all(np.abs(local) <= np.asarray(box.size[:2]) / 2, axis=1)
         reaching = np.setdiff1d(np.unique(comp[inside]), comp[grown.members])
@@ -157,12 +157,12 @@ class OneClickAnnotator:
                 members = joined
         return self._obj_idx[grown.region[np.setdiff1d(members, grown.members)]]
 
-    def _grow(self, graph: _Neighbours, d2: np.ndarray, nearest: int, r: float, reach: float) -> np.ndarray:
+    def _grow(self, comp: np.ndarray, d2: np.ndarray, nearest: int, r: float, reach: float) -> np.ndarray:
+        # ``comp``: component of every point of the region in the radius-``r`` graph.
         # The click is 2D and lands inside the object seen from above: every point within
         # ``reach`` of it (at any height) seeds the growth, so a roof row seen at a grazing angle
         # or a stray point through a window cannot cut the seed off from the rest of the object.
         seeds = np.flatnonzero(d2 <= max(np.sqrt(d2[nearest]) + r, reach) ** 2)
-        comp = graph.components(r)
         members = np.flatnonzero(np.isin(comp, comp[seeds]))
         if len(members) >= self.config.oneclick.min_points:
             return members
@@ -245,13 +245,12 @@ class OneClickAnnotator:
 
 class _Grown(NamedTuple):
     """A grown cluster: ``members`` (indices into ``region``, itself indices into the frame's
-    usable object points) of the neighbour ``graph`` at the radius ``r`` they were grown at;
-    ``limit`` and ``ground_z`` bound its plausible size."""
+    usable object points) and ``comp``, the component of every region point in the neighbour
+    graph at the radius they were grown at; ``limit`` and ``ground_z`` bound its plausible size."""
 
     region: np.ndarray
     members: np.ndarray
-    graph: _Neighbours
-    r: float
+    comp: np.ndarray
     limit: tuple[float, float, float] | None
     ground_z: float
     fits: bool  # whether the members fit ``limit`` (no shrink step got them to)
