@@ -6,13 +6,26 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from latte.core.sequence import open_sequence
-from latte.core.session import AnnotationSession, AutosaveError, classify_update
+from latte.core.session import (
+    LOCK_FILE,
+    AnnotationSession,
+    AutosaveError,
+    SessionLockedError,
+    classify_update,
+    read_lock,
+)
 from latte.core.synthetic import scan_scene
 from squeezeseg.boxes import Box3D
 from squeezeseg.calib import KittiCalib, format_kitti_calib
@@ -245,3 +258,152 @@ def test_bad_json_and_unknown_format(session, tmp_path):
     assert report.n_boxes == 1 and "boxes[1]" in str(report.errors[0])
     with pytest.raises(InputError, match="unknown label format"):
         session.export("yolo", tmp_path / "x")
+
+
+# ---- the folder lock ---------------------------------------------------------------------------
+def _write_lock(out, pid: int, host: str | None = None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {"pid": pid, "host": host or socket.gethostname(), "started": "2024-01-01 00:00:00", "token": "x"}
+    (out / LOCK_FILE).write_text(json.dumps(doc))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_live_lock_refuses_a_second_opener(seq_dir, tmp_path):
+    out = tmp_path / "out"
+    _write_lock(out, os.getppid())  # a process that is certainly running
+    with pytest.raises(SessionLockedError, match=f"pid {os.getppid()} on {socket.gethostname()}"):
+        AnnotationSession(open_sequence(seq_dir), out)
+    assert read_lock(out).token == "x"  # the owner's lock is left alone
+    assert not (out / "session.json").exists()
+
+
+def test_a_stale_lock_is_taken_over(seq_dir, tmp_path):
+    out = tmp_path / "out"
+    pid = _dead_pid()
+    _write_lock(out, pid)
+    s = AnnotationSession(open_sequence(seq_dir), out)
+    assert s.lock_taken_over is not None and s.lock_taken_over.pid == pid
+    assert read_lock(out).pid == os.getpid() and s.locked
+    s.add_box(0, OBJECTS[0])
+    s.close()
+    assert not (out / LOCK_FILE).exists() and not s.locked
+
+
+def test_a_lock_from_another_host_needs_force(seq_dir, tmp_path):
+    out = tmp_path / "out"
+    _write_lock(out, 12345, host="some-other-host")
+    with pytest.raises(SessionLockedError, match="delete this lock file"):
+        AnnotationSession(open_sequence(seq_dir), out)
+    s = AnnotationSession(open_sequence(seq_dir), out, force_lock=True)
+    assert s.lock_taken_over.host == "some-other-host" and read_lock(out).pid == os.getpid()
+
+
+def test_a_session_whose_folder_was_taken_over_stops_saving(session, seq_dir):
+    session.add_box(0, OBJECTS[0])
+    before = session.session_path.read_bytes()
+    _write_lock(session.out_dir, os.getppid())  # e.g. forced open elsewhere
+    with pytest.raises(AutosaveError, match="taken over"):
+        session.add_box(1, OBJECTS[1])
+    assert session.session_path.read_bytes() == before
+    assert len(session.boxes(1)) == 1  # kept in memory
+
+
+def test_reopening_in_the_same_process_hands_the_folder_over(session, seq_dir):
+    """The app opens the new session before closing the old one on the same folder."""
+    k = session.add_box(0, OBJECTS[0])
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    session.close()  # only lets go: the files are the new session's
+    assert again.locked and again.recover() and again.box(0, k).label == "Car"
+    again.close()
+    assert not (session.out_dir / LOCK_FILE).exists()
+
+
+# ---- recovery from what a kill during autosave leaves --------------------------------------------
+def test_an_older_recovery_file_never_replaces_a_newer_session(session, seq_dir):
+    session.add_box(0, OBJECTS[0])
+    older = session.recovery_path.read_bytes()
+    session.add_box(1, OBJECTS[1])
+    session.release_lock()
+    session.recovery_path.write_bytes(older)  # recovery one change behind session.json
+    (session.out_dir / ".session.json.abc123.tmp").write_text('{"half')  # an interrupted write
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    assert not again.recovery_available and not again.recover()
+    assert again.session_summary()["boxes"] == 2
+    assert json.loads(again.session_path.read_text())["revision"] == 2
+    assert not list(again.out_dir.glob(".session*.tmp"))
+
+
+def test_a_newer_recovery_file_is_recovered_with_history(session, seq_dir):
+    session.add_box(0, OBJECTS[0])
+    older = session.session_path.read_bytes()
+    session.add_box(1, OBJECTS[1])
+    session.release_lock()
+    session.session_path.write_bytes(older)  # killed after the recovery write, before session.json
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    assert again.recovery_available and again.recover()
+    assert again.session_summary()["boxes"] == 2 and again.can_undo
+    assert json.loads(again.session_path.read_text())["revision"] == 3
+
+
+def test_a_damaged_session_file_falls_back_to_the_recovery_file(session, seq_dir):
+    session.add_box(0, OBJECTS[0])
+    session.release_lock()
+    session.session_path.write_text('{"format": "latte-json", "frames": [')  # e.g. an old non-atomic write
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    assert again.recovery_available and again.recover() and again.session_summary()["boxes"] == 1
+
+
+KILL_SCRIPT = """
+import sys
+from latte.core.sequence import open_sequence
+from latte.core.session import AnnotationSession
+from squeezeseg.boxes import Box3D
+s = AnnotationSession(open_sequence(sys.argv[1]), sys.argv[2])
+s.recover()
+n = s.session_summary()["boxes"]
+print("open", n, s.lock_taken_over is not None, flush=True)
+while True:
+    s.add_box(n % 3, Box3D((5.0 + 0.01 * n, 0.0, -1.0), (4.0, 1.8, 1.5), 0.0, "Car"))
+    n += 1
+    print(n, flush=True)
+"""
+
+
+def test_kill_9_during_autosave_loses_no_saved_change(seq_dir, tmp_path):
+    """Kill a process that autosaves in a loop at random moments, several times; every change it
+    reported saved must come back, and never an older state over a newer one."""
+    out = tmp_path / "killed"
+    rng = random.Random(0)
+    last = 0
+    for round_ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, str(seq_dir), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        head = proc.stdout.readline().split()
+        assert head and head[0] == "open", proc.stderr.read()
+        assert last <= int(head[1]) <= last + 1  # recovered the newest state
+        assert (head[2] == "True") == (round_ > 0)  # the killed owner's lock is taken over
+        deadline = time.monotonic() + rng.uniform(0.2, 1.0)
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            last = max(last, int(line))
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate()
+        last = max([last, *(int(v) for v in rest.split())])
+    again = AnnotationSession(open_sequence(seq_dir), out)
+    assert again.lock_taken_over is not None
+    again.recover()
+    n = again.session_summary()["boxes"]
+    assert last <= n <= last + 1, (last, n)
+    assert not list(out.glob(".session*.tmp"))
+    again.close()
+    doc = json.loads((out / "session.json").read_text())
+    assert sum(len(f["boxes"]) for f in doc["frames"]) == n

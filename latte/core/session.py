@@ -5,19 +5,29 @@ Files in ``out_dir``:
 - ``session.json``: the annotations in LATTE JSON plus the operation log, rewritten atomically
   after every change (the autosave);
 - ``session.recovery.json``: the same plus the undo/redo history, also written after every change
-  and deleted by :meth:`AnnotationSession.close`. Finding it when a session opens means the last one
-  did not close cleanly; :meth:`AnnotationSession.recover` restores it, history included.
+  (before ``session.json``) and deleted by :meth:`AnnotationSession.close`. Finding it when a session
+  opens means the last one did not close cleanly; :meth:`AnnotationSession.recover` restores it,
+  history included, but only when it is at least as new as ``session.json`` (both files carry a
+  ``revision`` counter, so a kill between the two writes never brings an older state back);
+- ``session.lock``: the owner's pid, host and start time while a session is open. A second opener
+  gets :class:`SessionLockedError`; a lock whose process is gone (same host) is taken over.
 A failed write (full or read-only disk) leaves the previous files intact, notifies the listeners
 with a ``save_error`` event and raises :class:`AutosaveError`; the change stays in memory.
+Leftover ``.session*.tmp`` files of an interrupted write are removed when a session opens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import socket
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +42,160 @@ from squeezeseg.errors import InputError
 
 SESSION_FILE = "session.json"
 RECOVERY_FILE = "session.recovery.json"
+LOCK_FILE = "session.lock"
+log = logging.getLogger("latte.session")
 
 
 class AutosaveError(InputError):
     """The session could not be saved; the files already on disk are unchanged."""
+
+
+class SessionLockedError(InputError):
+    """The session folder is open in another process (``owner`` says which)."""
+
+    def __init__(self, message: str, path: str | Path, owner: LockOwner | None):
+        super().__init__(message, path)
+        self.owner = owner
+
+
+def _process_start(pid: int) -> str | None:
+    """Start time of process ``pid`` (clock ticks since boot, Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+@dataclass(frozen=True)
+class LockOwner:
+    """Who holds a session folder: process id, host name, start time and a unique token."""
+
+    pid: int
+    host: str
+    started: str
+    token: str
+    pid_start: str | None = None
+
+    @classmethod
+    def me(cls) -> LockOwner:
+        return cls(
+            os.getpid(),
+            socket.gethostname(),
+            time.strftime("%Y-%m-%d %H:%M:%S"),
+            uuid.uuid4().hex,
+            _process_start(os.getpid()),
+        )
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} since {self.started}"
+
+    def state(self) -> str:
+        """"live", "stale" (same host, process gone) or "unknown" (another host: cannot tell)."""
+        if self.host != socket.gethostname():
+            return "unknown"
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return "stale"
+        except PermissionError:
+            pass
+        if self.pid_start is not None and _process_start(self.pid) not in (None, self.pid_start):
+            return "stale"  # the pid was reused by another process
+        return "live"
+
+
+def read_lock(out_dir: str | Path) -> LockOwner | None:
+    """The owner recorded in ``out_dir/session.lock``; None when there is none or it is unreadable."""
+    return _read_lock_file(Path(out_dir) / LOCK_FILE)
+
+
+def _read_lock_file(path: Path) -> LockOwner | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return LockOwner(
+            int(doc["pid"]), str(doc["host"]), str(doc["started"]), str(doc["token"]), doc.get("pid_start")
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class SessionLock:
+    """``out_dir/session.lock``, created exclusively (O_EXCL) and holding the owner as JSON.
+
+    :meth:`acquire` takes over a stale lock (its process is gone), a lock of this very process (the
+    app reopening a folder), and, with ``force``, any lock; otherwise it raises SessionLockedError.
+    """
+
+    def __init__(self, out_dir: str | Path):
+        self.path = Path(out_dir) / LOCK_FILE
+        self.owner = LockOwner.me()
+
+    def acquire(self, force: bool = False) -> LockOwner | None:
+        """Take the lock; returns the previous owner when one was taken over, else None."""
+        taken_over = None
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                previous = read_lock(self.path.parent)
+                self._check_takeover(previous, force)
+                if self._remove(previous):
+                    taken_over = previous
+                continue
+            except OSError as exc:
+                raise InputError(f"cannot create the session lock: {exc.strerror}", self.path) from None
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(asdict(self.owner), fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            return taken_over
+        raise SessionLockedError("another process keeps taking the session lock", self.path, None)
+
+    def _check_takeover(self, previous: LockOwner | None, force: bool) -> None:
+        if previous is None:
+            age = time.time() - self.path.stat().st_mtime if self.path.exists() else 1e9
+            if age < 5 and not force:  # being written by an opener right now
+                raise SessionLockedError("the session is being opened by another process", self.path, None)
+            return
+        same_process = previous.pid == os.getpid() and previous.host == self.owner.host
+        state = previous.state()
+        if force or same_process or state == "stale":
+            return
+        how = (
+            "if it is not running any more, delete this lock file"
+            if state == "unknown"
+            else "close it there first"
+        )
+        raise SessionLockedError(
+            f"the session is open in another process ({previous.describe()}): {how}", self.path, previous
+        )
+
+    def _remove(self, previous: LockOwner | None) -> bool:
+        """Move the old lock aside and delete it, unless someone replaced it meanwhile."""
+        aside = self.path.with_name(f"{LOCK_FILE}.{self.owner.token}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return False
+        moved = _read_lock_file(aside)
+        if previous is not None and (moved is None or moved.token != previous.token):
+            with contextlib.suppress(FileExistsError):  # a new owner won the race: put its lock back
+                os.link(aside, self.path)
+            aside.unlink(missing_ok=True)
+            raise SessionLockedError("another process took the session lock just now", self.path, moved)
+        aside.unlink(missing_ok=True)
+        return previous is not None
+
+    def held(self) -> bool:
+        """Whether the lock file still names this owner (another process may have taken it over)."""
+        current = read_lock(self.path.parent)
+        return current is not None and current.token == self.owner.token
+
+    def release(self) -> None:
+        """Delete the lock file if it is still ours."""
+        if self.held():
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -97,6 +257,10 @@ class AnnotationSession:
 
     Box ids are unique in the session. A box added without a track id gets a new one. ``clock``
     (seconds) is injectable for tests. An existing ``session.json`` in ``out_dir`` is resumed.
+
+    The folder is locked while the session is open (``lock=False`` skips that, for throwaway
+    sessions): a lock held by another live process raises :class:`SessionLockedError` unless
+    ``force_lock``; a stale one is taken over and recorded in :attr:`lock_taken_over`.
     """
 
     def __init__(
@@ -106,6 +270,8 @@ class AnnotationSession:
         config: LatteConfig | str | None = None,
         clock: Callable[[], float] = time.monotonic,
         resume: bool = True,
+        lock: bool = True,
+        force_lock: bool = False,
     ):
         self.sequence = sequence
         self.out_dir = Path(out_dir)
@@ -122,10 +288,77 @@ class AnnotationSession:
         self._next_track_id = 0
         self._log: dict[int, InstanceLog] = {}
         self._last_op_time: float | None = None
+        self._revision = 0
         self.last_save_error: Exception | None = None
-        self.recovery_available = self.recovery_path.exists()
+        self._lock: SessionLock | None = None
+        self.lock_taken_over: LockOwner | None = None
+        if lock:
+            self._lock = SessionLock(self.out_dir)
+            self.lock_taken_over = self._lock.acquire(force_lock)
+            if self.lock_taken_over is not None:
+                log.warning(
+                    "%s: took over the lock of a session that did not close (%s is not running)",
+                    self.out_dir,
+                    self.lock_taken_over.describe(),
+                )
+        try:
+            self._remove_temporaries()
+            self._open_files(resume)
+        except BaseException:
+            self.release_lock()
+            raise
+
+    def _remove_temporaries(self) -> None:
+        """Delete the ``.session*.tmp`` files an interrupted atomic write left behind."""
+        if self._lock is None:
+            return  # without the lock they may belong to a save in progress elsewhere
+        for tmp in self.out_dir.glob(".session*.tmp"):
+            log.info("removing %s left by an interrupted save", tmp)
+            tmp.unlink(missing_ok=True)
+
+    def _open_files(self, resume: bool) -> None:
+        """Resume ``session.json`` and decide whether the recovery file is worth recovering."""
+        damaged: InputError | None = None
         if resume and self.session_path.exists():
-            self._load_state(self._read(self.session_path), history=False)
+            try:
+                self._load_state(self._read(self.session_path), history=False)
+            except InputError as exc:
+                damaged = exc
+        self.recovery_available = False
+        if self.recovery_path.exists():
+            newer = self._recovery_is_newest() if damaged is None else True
+            self.recovery_available = newer
+            if not newer:
+                log.info("%s is older than %s: ignored", self.recovery_path, self.session_path)
+        if damaged is not None and not self.recovery_available:
+            raise damaged
+        if damaged is not None:
+            log.warning("%s; the recovery file will be used instead", damaged)
+
+    def _recovery_is_newest(self) -> bool:
+        """Whether the recovery file holds a state at least as new as what was loaded (the revision
+        counter both files carry; file times for files written before there was one)."""
+        if not self.session_path.exists():
+            return True
+        try:
+            rec = read_session_file(self.recovery_path)
+            ses = read_session_file(self.session_path)
+        except InputError:
+            return True
+        if isinstance(rec.get("revision"), int) and isinstance(ses.get("revision"), int):
+            return rec["revision"] >= ses["revision"]
+        return self.recovery_path.stat().st_mtime >= self.session_path.stat().st_mtime
+
+    def release_lock(self) -> None:
+        """Give up the folder lock (done by :meth:`close`)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    @property
+    def locked(self) -> bool:
+        """Whether this session still holds its folder lock."""
+        return self._lock is not None and self._lock.held()
 
     # ---- paths and listeners --------------------------------------------------------------------
     @property
@@ -300,6 +533,8 @@ class AnnotationSession:
 
     def _extra(self, history: bool) -> dict[str, Any]:
         extra: dict[str, Any] = {
+            "revision": self._revision,
+            "saved_at": time.time(),
             "instance_log": [e.to_dict() for e in self.instance_log()],
             "next_box_id": self._next_box_id,
             "next_track_id": self._next_track_id,
@@ -309,34 +544,60 @@ class AnnotationSession:
         return extra
 
     def save(self) -> None:
-        """Write ``session.json`` and the recovery file atomically (AutosaveError on failure)."""
-        try:
-            write_json_labels(
-                self.session_path, self.sequence.name, self._frames_for_json(), self._extra(False)
+        """Write the recovery file, then ``session.json``, each atomically, both with the next
+        revision number (AutosaveError on failure, or when another process took the folder over)."""
+        if self._lock is not None and not self._lock.held():
+            owner = read_lock(self.out_dir)
+            who = owner.describe() if owner is not None else "the lock file is gone"
+            self._save_failed(
+                AutosaveError(
+                    f"not saved: the session folder was taken over by another process ({who}); "
+                    "the change is kept in memory only",
+                    self.out_dir,
+                )
             )
+        self._revision += 1
+        try:
             write_json_labels(
                 self.recovery_path, self.sequence.name, self._frames_for_json(), self._extra(True)
             )
-        except OSError as exc:
-            err = AutosaveError(
-                f"autosave failed ({exc.strerror or exc}); the last saved state on disk is "
-                "intact, the change is kept in memory",
-                self.out_dir,
+            write_json_labels(
+                self.session_path, self.sequence.name, self._frames_for_json(), self._extra(False)
             )
-            self.last_save_error = err
-            self._notify(SessionEvent("save_error", error=err))
-            raise err from None
+        except OSError as exc:
+            self._save_failed(
+                AutosaveError(
+                    f"autosave failed ({exc.strerror or exc}); the last saved state on disk is "
+                    "intact, the change is kept in memory",
+                    self.out_dir,
+                )
+            )
         self.last_save_error = None
         self._notify(SessionEvent("saved"))
+
+    def _save_failed(self, err: AutosaveError) -> None:
+        self.last_save_error = err
+        self._notify(SessionEvent("save_error", error=err))
+        raise err from None
 
     def _autosave(self) -> None:
         self.save()
 
     def close(self) -> None:
-        """Final save, then remove the recovery file (a clean end of the session)."""
+        """Final save, then remove the recovery file and the lock (a clean end of the session).
+
+        A session whose folder another session of this process has taken over (the app reopening
+        the same folder) only lets go: every change was autosaved already, and the files are the
+        other session's now.
+        """
+        if self._lock is not None and not self._lock.held():
+            self._lock = None
+            self.recovery_available = False
+            return
         self.save()
         self.recovery_path.unlink(missing_ok=True)
         self.recovery_available = False
+        self.release_lock()
 
     def _read(self, path: Path) -> tuple[dict[str, Any], list]:
         errors: list[InputError] = []
@@ -356,6 +617,8 @@ class AnnotationSession:
         tracks = [b.track_id for f in self._frames.values() for b in f.values() if b.track_id is not None]
         self._next_box_id = max([int(doc.get("next_box_id", 1)), *(i + 1 for i in ids)])
         self._next_track_id = max([int(doc.get("next_track_id", 0)), *(t + 1 for t in tracks)])
+        revision = doc.get("revision", 0)
+        self._revision = max(self._revision, revision if isinstance(revision, int) else 0)
         self._log = {}
         for e in doc.get("instance_log", []):
             self._log[int(e["track_id"])] = InstanceLog(
@@ -376,9 +639,15 @@ class AnnotationSession:
     def recover(self) -> bool:
         """Restore the state and undo history of an unclean exit from the recovery file.
 
-        Returns False when there is no recovery file. A damaged recovery file raises InputError.
+        Returns False when there is no recovery file or it is older than ``session.json`` (a kill
+        between the two writes of an autosave); the newer ``session.json`` stays as it is then.
+        A damaged recovery file raises InputError.
         """
         if not self.recovery_path.exists():
+            return False
+        if not self._recovery_is_newest():
+            log.info("%s is older than %s: not recovered", self.recovery_path, self.session_path)
+            self.recovery_available = False
             return False
         self._load_state(self._read(self.recovery_path), history=True)
         self.recovery_available = False
