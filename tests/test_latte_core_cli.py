@@ -160,3 +160,96 @@ def test_prelabel_with_the_shipped_models(moving_car, tmp_path, capsys):
         assert rc == 0 or (
             rc == 2 and "latte: error:" in err and det.replace("squeezedet", "SqueezeDet") != ""
         )
+
+
+def _prelabel(root, out, *extra):
+    return main(["prelabel", str(root), "--detections", str(root / "label_2"), "--out", str(out), *extra])
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_prelabel_never_replaces_hand_made_boxes(moving_car, tmp_path, capsys):
+    from latte.core.sequence import open_sequence
+    from latte.core.session import AnnotationSession
+
+    root, _ = moving_car
+    out = tmp_path / "pre"
+    assert _prelabel(root, out) == 0
+    assert _prelabel(root, out) == 0  # pre-labels only: replaced, and it says so
+    assert "replaced the earlier pre-labels" in capsys.readouterr().out
+    s = AnnotationSession(open_sequence(root), out)
+    k = next(iter(s.boxes(1)))
+    s.update_box(1, k, s.box(1, k).replace(label="Van"))  # a person's correction
+    s.close()
+    before = (out / "session.json").read_bytes()
+    assert _prelabel(root, out) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "session.json" in line and "by hand" in line and "--merge" in line
+    assert (out / "session.json").read_bytes() == before  # nothing lost
+
+
+def test_prelabel_merge_keeps_frames_with_boxes(moving_car, tmp_path, capsys):
+    from latte.core.sequence import open_sequence
+    from latte.core.session import AnnotationSession
+
+    root, gt = moving_car
+    out = tmp_path / "pre"
+    s = AnnotationSession(open_sequence(root), out)
+    s.add_box(0, gt[0].replace(label="Van", size=(5.0, 2.0, 2.0)))  # drawn by hand
+    s.close()
+    assert _prelabel(root, out, "--merge") == 0
+    assert "1 frame(s) with boxes kept" in capsys.readouterr().out
+    doc = json.loads((out / "session.json").read_text())
+    by_frame = {f["index"]: [b["label"] for b in f["boxes"]] for f in doc["frames"]}
+    assert by_frame == {0: ["Van"], 1: ["Car"], 2: ["Car"], 3: ["Car"]}
+
+
+def test_prelabel_reports_malformed_detection_lines(moving_car, tmp_path, capsys):
+    import shutil
+
+    root, _ = moving_car
+    det = tmp_path / "det"
+    shutil.copytree(root / "label_2", det)
+    bad = det / "000002.txt"
+    bad.write_text(bad.read_text() + "Car 0 0 0 10 oops 30 40\n")
+    out = tmp_path / "pre"
+    args = ["prelabel", str(root), "--detections", str(det), "--out", str(out)]
+    assert main(args) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert str(bad) in line and "line 2" in line and "--skip-bad-detections" in line
+    assert not out.exists()  # refused before any work
+    assert main([*args, "--skip-bad-detections"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped malformed detection" in err and str(bad) in err and "line 2" in err
+
+
+def test_prelabel_output_names_never_leave_out(tmp_path, capsys):
+    root = tmp_path / "a" / "b" / "c" / "tracking" / "training"
+    (root / "velodyne" / "0000").mkdir(parents=True)
+    write_points(root / "velodyne" / "0000" / "000000.bin", scan_scene([], beams=16, azimuth_steps=256))
+    out = tmp_path / "a" / "b" / "c" / "out"
+    x = root.parent.parent / "x"  # what ../../../x names from velodyne/: a sequence that opens
+    write_points(x / "000000.bin", scan_scene([], beams=16, azimuth_steps=256))
+    rc = main(["prelabel", str(root), "--detections", str(tmp_path), "--out", str(out),
+               "--tracking-sequence", "../../../x", "--format", "tracking"])
+    assert rc == 2 and "--tracking-sequence" in _one_line(capsys.readouterr().err)
+    assert not list(tmp_path.rglob("x.txt")) and not out.exists()
+
+
+def test_prelabel_refuses_a_session_open_elsewhere(moving_car, tmp_path, capsys):
+    import os
+    import socket
+
+    root, _ = moving_car
+    out = tmp_path / "pre"
+    out.mkdir()
+    lock = {"pid": os.getppid(), "host": socket.gethostname(), "started": "now", "token": "t"}
+    (out / "session.lock").write_text(json.dumps(lock))
+    assert _prelabel(root, out) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "session.lock" in line and f"pid {os.getppid()}" in line
+    assert sorted(p.name for p in out.iterdir()) == ["session.lock"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+import sys
+from pathlib import Path
 
 from squeezeseg.errors import InputError
 
@@ -37,12 +40,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="frames are unrelated (e.g. the KITTI object layout): no track links between them",
     )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="OUT already holds a session with boxes made by hand: keep them and pre-label only the "
+        "frames without boxes (without --merge such a session is never replaced)",
+    )
+    p.add_argument(
+        "--skip-bad-detections",
+        action="store_true",
+        help="go on without malformed lines of --detections files (each is reported); by default a "
+        "malformed line stops the run before any work",
+    )
     p.set_defaults(func=run)
 
 
-def _detector_source(args: argparse.Namespace, seq, cfg):
-    from pathlib import Path
+def _safe_name(name: str, what: str) -> str:
+    """``name`` as one file name inside OUT (never a path that leaves it)."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise InputError(f"{what} must be a plain name such as 0000, not a path: {name!r}")
+    return name
 
+
+def _detector_source(args: argparse.Namespace, seq, cfg):
     from latte.core import prelabel
 
     if args.model and not Path(args.model).exists():  # fail before importing TensorFlow
@@ -53,7 +73,16 @@ def _detector_source(args: argparse.Namespace, seq, cfg):
 
         if not args.detections:
             raise InputError("--detector file needs --detections DIR (KITTI-style 2D label files)")
-        return prelabel.detector_source(FileDetector(args.detections, strict=False))
+        det = FileDetector(args.detections, strict=False)
+        errors = det.check([seq.frame_id(i) for i in range(len(seq))])
+        if errors and not args.skip_bad_detections:
+            more = f" (and {len(errors) - 1} more malformed line(s))" if len(errors) > 1 else ""
+            raise InputError(f"{errors[0]}{more}; fix them or pass --skip-bad-detections")
+        for e in errors[:20]:
+            print(f"latte: warning: skipped malformed detection: {e}", file=sys.stderr)
+        if len(errors) > 20:
+            print(f"latte: warning: ... and {len(errors) - 20} more malformed lines", file=sys.stderr)
+        return prelabel.detector_source(det)
     if args.detector == "squeezedet":
         try:
             from latte.core import squeezedet_detector as sd
@@ -78,34 +107,84 @@ def _detector_source(args: argparse.Namespace, seq, cfg):
     return prelabel.segmentation_source(model, cfg.class_names)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _open_session(args: argparse.Namespace, seq, cfg, out: Path):
+    """Open (and lock) the session in OUT; returns it and what happens to a session already there:
+    "" (none), "replace" (pre-labels only: replaced) or "merge"; refuses to replace hand-made work."""
+    from latte.core.session import AnnotationSession
 
+    if out.exists() and not out.is_dir():
+        raise InputError("--out exists and is not a folder", out)
+    session = AnnotationSession(seq, out, cfg)
+    try:
+        if session.recovery_available:
+            session.recover()
+        if not session.all_boxes():
+            return session, ""
+        boxes, ops = session.hand_work()
+        if args.merge:
+            return session, "merge"
+        if boxes or ops:
+            raise InputError(
+                f"holds an annotation session with {boxes} box(es) and {ops} operation(s) made by hand; "
+                "not replaced: pass --merge to keep them and pre-label only the frames without boxes, "
+                "or pick another --out",
+                session.session_path,
+            )
+        return session, "replace"
+    except BaseException:
+        session.release_lock()
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
     from latte.core.config import load_latte_config
     from latte.core.prelabel import prelabel_sequence
     from latte.core.sequence import open_sequence
-    from latte.core.session import AnnotationSession
 
+    if args.tracking_sequence is not None:
+        _safe_name(args.tracking_sequence, "--tracking-sequence")
+    if args.max_frames is not None and args.max_frames <= 0:
+        raise InputError(f"--max-frames must be positive, got {args.max_frames}")
     cfg = load_latte_config(args.config)
     seq = open_sequence(args.sequence, args.tracking_sequence)
     if args.max_frames:
         seq.frames = seq.frames[: args.max_frames]
-    source = _detector_source(args, seq, cfg)
-    frames = prelabel_sequence(seq, source, cfg, progress=True, track=not args.no_tracking)
     out = Path(args.out)
-    session = AnnotationSession(seq, out, cfg, resume=False)
-    for f, boxes in frames.items():
-        if boxes:
-            session.add_boxes(f, boxes, op="prelabel")
     target = {
         "json": out / "labels.json",
-        "tracking": out / f"{seq.name}.txt",
+        "tracking": out / f"{_safe_name(Path(seq.name).name, 'the sequence name')}.txt",
         "kitti": out / "label_2",
         "semantickitti": out / "labels",
     }[args.format]
-    session.export(args.format, target)
-    session.close()
-    n = sum(len(b) for b in frames.values())
-    tracks = len({b.track_id for bs in frames.values() for b in bs})
+    created = not out.exists()
+    session, existing = _open_session(args, seq, cfg, out)
+    try:
+        try:
+            source = _detector_source(args, seq, cfg)
+        except BaseException:
+            session.release_lock()
+            if created:  # nothing was done: leave no empty session folder behind
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+        frames = prelabel_sequence(seq, source, cfg, progress=True, track=not args.no_tracking)
+        if existing == "replace":
+            session.reset()
+            print(f"replaced the earlier pre-labels in {session.session_path} (none was edited by hand)")
+        kept, written = 0, {}
+        for f, boxes in frames.items():
+            if existing == "merge" and session.boxes(f):
+                kept += 1
+                continue
+            if boxes:
+                session.add_boxes(f, boxes, op="prelabel")
+                written[f] = boxes
+        if existing == "merge":
+            print(f"merged into {session.session_path}: {kept} frame(s) with boxes kept as they were")
+        session.export(args.format, target)
+        session.close()
+    finally:
+        session.release_lock()
+    n = sum(len(b) for b in written.values())
+    tracks = len({b.track_id for bs in written.values() for b in bs})
     print(f"{n} boxes in {len(frames)} frames, {tracks} tracks -> {target} (and {session.session_path})")
     return 0

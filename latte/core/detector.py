@@ -66,6 +66,20 @@ class FileDetector(Detector):
             return []
         return read_detections(path, self.strict, self.errors)
 
+    def check(self, frame_ids: list[str]) -> list[InputError]:
+        """Read the label files of ``frame_ids`` ahead of the work: the malformed lines, each naming
+        file and line (an unreadable file is one error too)."""
+        errors: list[InputError] = []
+        for fid in frame_ids:
+            path = self.folder / f"{fid}.txt"
+            if not path.exists():
+                continue
+            try:
+                read_detections(path, strict=False, errors=errors)
+            except InputError as exc:
+                errors.append(exc)
+        return errors
+
 
 def read_detections(
     path: Path, strict: bool = True, errors: list[InputError] | None = None

@@ -458,6 +458,25 @@ class AnnotationSession:
         before = self.box(frame, box_id)
         self._execute(Command("delete", (BoxChange(frame, box_id, before, None),), self.clock()))
 
+    def reset(self) -> None:
+        """Forget every box, the undo history and the operation log (a fresh start in the same
+        folder, e.g. pre-labels replacing older pre-labels), then save."""
+        self._frames = {}
+        self._stack = CommandStack()
+        self._log = {}
+        self._last_op_time = None
+        self._next_box_id, self._next_track_id = 1, 0
+        self._notify(SessionEvent("load"))
+        self._autosave()
+
+    def hand_work(self, automatic: tuple[str, ...] = ("prelabel",)) -> tuple[int, int]:
+        """(boxes, operations) a person made: boxes whose track has an operation other than the
+        ``automatic`` ones or none logged, and the count of those operations."""
+        ops = sum(n for e in self._log.values() for op, n in e.operations.items() if op not in automatic)
+        auto = {t for t, e in self._log.items() if set(e.operations) <= set(automatic)}
+        boxes = sum(1 for f in self._frames.values() for b in f.values() if b.track_id not in auto)
+        return boxes, ops
+
     def record_operation(self, frame: int, box_id: int, op: str = "accept") -> None:
         """Log an operation that changes no box (e.g. accepting a proposal as it is)."""
         box = self.box(frame, box_id)
