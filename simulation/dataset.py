@@ -7,14 +7,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import multiprocessing as mp
+import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-from simulation.dropout import DropoutMap, resolve_dropout
+from simulation.dropout import DropoutMap, check_dropout_map, resolve_dropout
 from simulation.sequence import SequenceSimulator
 from simulation.writers import LAYOUTS, STATE_DIR, make_writer
 from squeezeseg.atomic import atomic_write_text
@@ -41,27 +43,53 @@ def _params(sensor, frames, sequences, seed, layout, camera, dropout, intensity,
     }
 
 
+MAX_DENSITY = 10.0
+
+
+def check_arguments(frames, sequences, seed, layout: str, workers, density) -> None:
+    """Refuse a bad argument before anything is written (InputError naming it)."""
+    for name, v in (("frames", frames), ("sequences", sequences), ("workers", workers)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v <= 0:
+            raise InputError(f"--{name} must be a positive integer, got {v!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise InputError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout '{layout}' (choose from {', '.join(LAYOUTS)})")
+    try:
+        ok = math.isfinite(density) and 0 < density <= MAX_DENSITY
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InputError(f"--density must be a number in (0, {MAX_DENSITY:g}], got {density!r}")
+
+
 def _check_out(out: Path, params: dict) -> None:
     """Create ``out`` or check that it holds the same dataset (so a resume cannot mix two)."""
     manifest = out / MANIFEST
     if out.exists() and not out.is_dir():
-        raise InputError("output exists and is not a folder", out)
+        raise InputError("--out exists and is not a folder", out)
     if manifest.is_file():
         try:
             old = json.loads(manifest.read_text(encoding="utf-8"))
-        except ValueError:
-            raise InputError(
-                "corrupt lidarsim.json: remove the folder or pick another --out", manifest
-            ) from None
+        except (OSError, ValueError):
+            old = None
+        if not isinstance(old, dict):
+            raise InputError("corrupt lidarsim.json: remove the folder or pick another --out", manifest)
         diff = [f"{k}: {old.get(k)!r} there, {v!r} asked" for k, v in params.items() if old.get(k) != v]
         if diff:
             raise InputError("holds a different dataset (" + "; ".join(diff) + "); pick another --out", out)
-    elif out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise InputError("cannot write the output folder: permission denied", out)
+    if manifest.is_file():
+        return
+    if out.is_dir() and any(out.iterdir()):
         raise InputError(
             "is not empty and holds no lidarsim.json: not a simulator dataset, pick another --out", out
         )
-    else:
-        atomic_write_text(manifest, json.dumps(params, indent=1) + "\n")
+    try:
+        atomic_write_text(manifest, json.dumps(params, indent=1, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot write the output folder: {exc.strerror or exc}", out) from None
 
 
 def _remove_stale_temporaries(out: Path) -> None:
@@ -124,11 +152,7 @@ def generate_dataset(
     intensity as in the papers' simulated data.
     """
     sensor_cfg = load_sensor(sensor)
-    for name, v in (("frames", frames), ("sequences", sequences), ("workers", workers)):
-        if int(v) != v or v <= 0:
-            raise InputError(f"{name} must be a positive integer, got {v}")
-    if layout not in LAYOUTS:
-        raise InputError(f"unknown layout '{layout}' (choose from {', '.join(LAYOUTS)})")
+    check_arguments(frames, sequences, seed, layout, workers, density)
     if layout == "squeezeseg" and sensor_cfg.beams != 64:
         log.info(
             "squeezeseg layout with a %d-beam sensor: images are %d x 512", sensor_cfg.beams, sensor_cfg.beams
@@ -136,6 +160,8 @@ def generate_dataset(
     if layout == "squeezeseg":
         camera = False  # range images only: rendering would be wasted
     dmap = resolve_dropout(dropout, sensor_cfg)
+    if dmap is not None:
+        check_dropout_map(dmap, sensor_cfg, layout)
     dropout_id = None if dmap is None else "sha1:" + hashlib.sha1(dmap.prob.tobytes()).hexdigest()[:12]
     if layout == "squeezeseg" and dmap is not None and dmap.prob.shape[1] == 1:
         dmap = DropoutMap(np.repeat(dmap.prob, 512, axis=1), 90.0, 0, dmap.source)

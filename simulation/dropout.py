@@ -10,6 +10,8 @@ pass a number for a uniform rate.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,11 +85,26 @@ def load_dropout_map(path: str | Path) -> DropoutMap:
     path = Path(path)
     if not path.is_file():
         raise InputError("dropout map not found", path)
+    if not zipfile.is_zipfile(path):
+        raise InputError("not a dropout map: not an .npz archive (no zip header)", path)
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a single array, not an .npz archive")
             return DropoutMap(z["prob"], float(z["fov_deg"]), int(z["frames"]), str(path))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise InputError(f"not a dropout map (.npz with prob, fov_deg, frames): {exc}", path) from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"not a dropout map (.npz with prob, fov_deg, frames): {msg}", path) from None
+
+
+def check_dropout_map(dmap: DropoutMap, sensor: SensorConfig, layout: str) -> None:
+    """Refuse, before any work, a map that cannot apply to ``sensor`` and ``layout``."""
+    rows, cols = dmap.prob.shape
+    where = dmap.source or None
+    if sensor.beams != rows:
+        raise InputError(f"dropout map has {rows} rows, sensor '{sensor.name}' {sensor.beams} beams", where)
+    if layout == "squeezeseg" and cols not in (1, 512):
+        raise InputError(f"dropout map is {rows} x {cols}; squeezeseg range images are {rows} x 512", where)
 
 
 def resolve_dropout(
@@ -100,7 +117,7 @@ def resolve_dropout(
         rate = float(spec)
     except (TypeError, ValueError):
         return load_dropout_map(spec)
-    if not 0 <= rate < 1:
+    if not np.isfinite(rate) or not 0 <= rate < 1:
         raise InputError(f"a uniform dropout rate must lie in [0, 1), got {rate}")
     beams = sensor.beams if sensor is not None else 64
     return DropoutMap(np.full((beams, 1), rate, np.float32), 360.0, 0, f"uniform {rate}")

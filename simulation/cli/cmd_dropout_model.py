@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
+
+from squeezeseg.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -24,11 +27,29 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse bad arguments and an unusable --out before reading any scan."""
+    if args.width <= 0:
+        raise InputError(f"--width must be positive, got {args.width}")
+    if not np.isfinite(args.fov) or not 0 < args.fov <= 360:
+        raise InputError(f"--fov must be in (0, 360] degrees, got {args.fov}")
+    out = Path(args.out)
+    if out.is_dir():
+        raise InputError("--out is a folder: give the .npz file to write", out)
+    parent = next((d for d in out.absolute().parents if d.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError("--out lies below a file, not a folder", out)
+
+
 def run(args: argparse.Namespace) -> int:
     from simulation.dropout import estimate_dropout_map
 
+    _check_args(args)
     dmap = estimate_dropout_map(args.source, sensor=args.sensor, width=args.width, fov_deg=args.fov)
-    dmap.save(args.out)
+    try:
+        dmap.save(args.out)
+    except OSError as exc:
+        raise InputError(f"cannot write the dropout map: {exc.strerror or exc}", args.out) from None
     rows = dmap.prob.mean(axis=1)
     print(
         f"{dmap.frames} frame(s), map {dmap.prob.shape[0]}x{dmap.prob.shape[1]}, mean missing "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from simulation.writers import LAYOUTS
+from squeezeseg.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -34,9 +35,20 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Every argument is checked before anything is written; a failed write (read-only folder,
+    full disk) is one line naming the file, exit 2; an interrupted run resumes when rerun."""
     from simulation.dataset import generate_dataset
 
-    out = generate_dataset(
+    try:
+        out = _generate(generate_dataset, args)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror or exc}", exc.filename or args.out) from None
+    print(f"wrote {args.sequences} x {args.frames} frames ({args.layout}) to {out}")
+    return 0
+
+
+def _generate(generate_dataset, args: argparse.Namespace):
+    return generate_dataset(
         args.out,
         sensor=args.sensor,
         frames=args.frames,
@@ -50,5 +62,3 @@ def run(args: argparse.Namespace) -> int:
         density=args.density,
         progress=not args.no_progress,
     )
-    print(f"wrote {args.sequences} x {args.frames} frames ({args.layout}) to {out}")
-    return 0
