@@ -17,6 +17,7 @@ import numpy as np
 from latte.core.config import LatteConfig, load_latte_config
 from latte.core.detector import Detector
 from latte.core.fusion import check_calib_image, frustum_proposals
+from latte.core.nms import nms_boxes
 from latte.core.oneclick import OneClickAnnotator
 from latte.core.sequence import Sequence
 from latte.core.tracking import BoxTracker, propagate_box
@@ -50,25 +51,41 @@ def segmentation_source(model, class_names: list[str], min_points: int = 10) -> 
     ``class_names`` maps the model's class ids to LATTE classes (by name, case-insensitive);
     classes without a LATTE name are skipped.
     """
-    from squeezeseg.instances import dbscan_instances
 
     def source(ann: OneClickAnnotator, seq: Sequence, i: int) -> list[Box3D]:
         pts = np.asarray(ann.points)
         labels = np.asarray(model.predict_points(pts))
-        names = list(getattr(model, "classes", []))
-        skip = [k for k, n in enumerate(names) if ann.config.class_config(_singular(n)) is None]
-        inst = dbscan_instances(pts[:, :3], labels, background=skip or (0,))
-        out = []
-        for k in np.unique(inst[inst > 0]):
-            idx = np.flatnonzero(inst == k)
-            if len(idx) < min_points:
-                continue
-            name = _singular(names[int(labels[idx[0]])]) if names else None
-            cls = ann.config.class_config(name) if name else None
-            out.append(ann.fit(idx, cls.name if cls else None))
-        return out
+        return segmentation_proposals(ann, labels, list(getattr(model, "classes", [])), min_points)
 
     return source
+
+
+def segmentation_proposals(
+    ann: OneClickAnnotator, labels: np.ndarray, names: list[str], min_points: int = 10
+) -> list[Box3D]:
+    """Boxes fitted to the DBSCAN instances of a segmenter's per-point ``labels`` (ids into the
+    model's class ``names``) on the annotator's frame; classes LATTE does not know are skipped."""
+    from squeezeseg.instances import dbscan_instances
+
+    pts = np.asarray(ann.points)
+    skip = [k for k, n in enumerate(names) if ann.config.class_config(_singular(n)) is None]
+    inst = dbscan_instances(pts[:, :3], labels, background=skip or (0,))
+    out = []
+    for k in np.unique(inst[inst > 0]):
+        idx = np.flatnonzero(inst == k)
+        if len(idx) < min_points:
+            continue
+        name = _singular(names[int(labels[idx[0]])]) if names else None
+        cls = ann.config.class_config(name) if name else None
+        out.append(ann.fit(idx, cls.name if cls else None))
+    return out
+
+
+def class_lookup(model_classes: list[str], class_names: list[str]) -> np.ndarray:
+    """Index into ``class_names`` (-1 for none) of each of a segmenter's classes, matched by name."""
+    names = [_singular(n).lower() for n in model_classes]
+    ours = {n.lower(): i for i, n in enumerate(class_names)}
+    return np.array([ours.get(n, -1) for n in names] or [-1], dtype=np.int64)
 
 
 def _singular(name: str) -> str:
@@ -108,7 +125,7 @@ def prelabel_sequence(
     for i in frames:
         t = i * cfg.tracking.dt
         ann.set_frame(seq.points(i))
-        proposals = source(ann, seq, i)
+        proposals = nms_boxes(source(ann, seq, i))   # one proposal per object
         if not track:
             live.clear()
         preds = {tid: tracker.predict(tid, t) for tid in live}
