@@ -50,98 +50,59 @@ def load_source(cfg: ModelConfig, root: str | Path, split: str = "train") -> tup
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
-def rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
-    """Points turned by ``angle`` radians about the sensor's z axis (other channels unchanged)."""
-    c, s = np.cos(angle), np.sin(angle)
-    out = points.copy()
-    out[:, 0] = c * points[:, 0] - s * points[:, 1]
-    out[:, 1] = s * points[:, 0] + c * points[:, 1]
-    return out
-
-
 def load_unlabelled(cfg: ModelConfig, folder: str | Path, views: int = 1) -> np.ndarray:
-    """(T, H, W, 6) target range images from every ``.npy`` range image and point cloud under ``folder``.
+    """(T, H, W, 6) target range images from every frame of ``folder`` (any layout
+    :func:`squeezeseg.datasets.open_dataset` opens: SqueezeSeg ``.npy`` range images, scans).
 
-    A point cloud gives ``views`` images (front window, then the scan turned by 360/views degrees
-    each time), so a few full scans give more unlabelled target images.
+    A scan gives ``views`` images (front window, then the scan turned by 360/views degrees each time),
+    so a few full scans give more unlabelled target images.
     """
-    from squeezeseg.normalization import dataset_files
-
-    folder = Path(folder)
-    if not folder.is_dir():
+    if not Path(folder).is_dir():
         raise InputError("target folder not found", folder)
-    return load_unlabelled_files(cfg, dataset_files(folder), views)
+    return load_unlabelled_files(cfg, [folder], views)
 
 
-def load_unlabelled_files(cfg: ModelConfig, files: list[Path], views: int = 1) -> np.ndarray:
-    """(T, H, W, 6) range images of the given ``.npy`` range images and point clouds (see
-    :func:`load_unlabelled`)."""
-    from squeezeseg.data.sources import with_mask
-    from squeezeseg.io import read_points, read_squeezeseg_npy
+def load_unlabelled_files(cfg: ModelConfig, paths: list[str | Path], views: int = 1) -> np.ndarray:
+    """(T, H, W, 6) range images of the given datasets or scan files (see :func:`load_unlabelled`)."""
+    from squeezeseg.datasets import open_dataset
 
-    proj = None
+    proj = projection_for(cfg)
     images = []
-    for path in map(Path, files):
-        if path.suffix == ".npy" and is_range_image(path):
-            img = with_mask(*read_squeezeseg_npy(path))[0]
-            check_shape(img, cfg, path)
-            images.append(img)
-            continue
-        proj = proj or projection_for(cfg)
-        points = read_points(path)
-        for k in range(max(1, views)):
-            ri = proj.project(rotate_z(points[:, :4], -2 * np.pi * k / max(1, views)))
-            images.append(as_input(ri))
+    for path in paths:
+        ds = open_dataset(path)
+        for i in range(len(ds)):
+            if ds.kind == "squeezeseg":
+                img = ds.range_input(i)
+                check_shape(img, cfg, ds.frames[i].scan)
+                images.append(img)
+                continue
+            for k in range(max(1, views)):
+                images.append(ds.range_input(i, proj, rotation=-2 * np.pi * k / max(1, views)))
     if not images:
         raise InputError("no target scans given")
     return np.stack(images)
 
 
-def is_range_image(path: Path) -> bool:
-    """True for an (H, W, C) ``.npy`` array (a range image), False for an (N, C) point array."""
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False).ndim == 3
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable .npy file: {exc}", path) from None
-
-
-def as_input(ri) -> np.ndarray:
-    """(H, W, 6) float32 network input of a projected scan (mask channel = pixel holds a point)."""
-    img = ri.image.astype(np.float32).copy()
-    img[..., 5] = ri.mask
-    return img
-
-
 def load_labelled(cfg: ModelConfig, folder: str | Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(frame name, image, labels) of a labelled real folder: a KITTI object ``training`` folder
-    (velodyne, calib, label_2: boxes become point labels) or SqueezeSeg ``.npy`` range images."""
+    """(frame name, image, labels) of every labelled frame of a real dataset: SqueezeSeg ``.npy`` range
+    images, SemanticKITTI scans (per-point labels) or a KITTI object folder (boxes become point labels),
+    projected to the model's window."""
     from squeezeseg.data.sources import load_squeezeseg
+    from squeezeseg.datasets import open_dataset
 
-    folder = Path(folder)
-    if not folder.exists():
+    if not Path(folder).exists():
         raise InputError("evaluation folder not found", folder)
-    if folder.is_dir() and (folder / "velodyne").is_dir() and (folder / "label_2").is_dir():
-        return kitti_object_labelled(cfg, folder)
-    files = [folder] if folder.is_file() else sorted(folder.rglob("*.npy"))
-    if not files:
-        raise InputError("no SqueezeSeg .npy frames and no KITTI object layout (velodyne/, label_2/)", folder)
-    out = []
-    for f in files:
-        img, lab = load_squeezeseg(f, cfg)
-        out.append((f.stem, img, lab))
-    return out
-
-
-def kitti_object_labelled(cfg: ModelConfig, root: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """KITTI object frames projected to the model's window; a pixel takes its point's box class."""
-    from squeezeseg.evaluate import kitti_object_frames
-
+    ds = open_dataset(folder)
+    if ds.kind == "squeezeseg":
+        return [(f.frame_id, *load_squeezeseg(f.scan, cfg)) for f in ds.frames]
     proj = projection_for(cfg)
     out = []
-    for name, points, classes, _ in kitti_object_frames(root, cfg.classes):
-        ri = proj.project(points[:, :4])
-        labels = np.where(ri.index >= 0, classes[np.maximum(ri.index, 0)], -1).astype(np.int32)
-        out.append((name, as_input(ri), labels))
+    for i, f in enumerate(ds.frames):
+        pair = ds.labelled_input(i, proj, cfg.classes, cfg.data.label_map)
+        if pair is not None:
+            out.append((f.frame_id, *pair))
+    if not out:
+        raise InputError(f"no labelled frames ({ds.kind} layout without labels or boxes)", folder)
     return out
 
 

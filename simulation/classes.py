@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-COARSE_NAMES = ("unknown", "car", "pedestrian", "cyclist")
+from squeezeseg.classes import COARSE, SEMANTICKITTI_ID, coarse_of_semantickitti
+
+COARSE_NAMES = COARSE
 
 
 @dataclass(frozen=True)
@@ -24,23 +26,21 @@ class SimClass:
     semantickitti: int
 
 
-CLASSES: tuple[SimClass, ...] = (
-    SimClass(0, "unlabeled", 0, 0),
-    SimClass(1, "car", 1, 10),
-    SimClass(2, "van", 1, 20),  # SemanticKITTI "other-vehicle"; a car for the papers' classes
-    SimClass(3, "truck", 0, 18),  # KITTI keeps trucks out of the Car class
-    SimClass(4, "pedestrian", 2, 30),
-    SimClass(5, "bicyclist", 3, 31),
-    SimClass(6, "bicycle", 3, 11),
-    SimClass(7, "road", 0, 40),
-    SimClass(8, "sidewalk", 0, 48),
-    SimClass(9, "building", 0, 50),
-    SimClass(10, "fence", 0, 51),
-    SimClass(11, "vegetation", 0, 70),
-    SimClass(12, "trunk", 0, 71),
-    SimClass(13, "terrain", 0, 72),
-    SimClass(14, "pole", 0, 80),
-    SimClass(15, "traffic-sign", 0, 81),
+def _sim_class(i: int, name: str, semantickitti: str) -> SimClass:
+    """Fine class ``i`` named ``name``, labelled as the SemanticKITTI class ``semantickitti``; its coarse
+    class follows :data:`squeezeseg.classes.SEMANTICKITTI_TO_COARSE` (vans are cars, trucks are not)."""
+    sid = SEMANTICKITTI_ID[semantickitti]
+    return SimClass(i, name, COARSE.index(coarse_of_semantickitti(sid)), sid)
+
+
+CLASSES: tuple[SimClass, ...] = tuple(
+    _sim_class(i, name, sk)
+    for i, (name, sk) in enumerate((
+        ("unlabeled", "unlabeled"), ("car", "car"), ("van", "other-vehicle"), ("truck", "truck"),
+        ("pedestrian", "person"), ("bicyclist", "bicyclist"), ("bicycle", "bicycle"), ("road", "road"),
+        ("sidewalk", "sidewalk"), ("building", "building"), ("fence", "fence"), ("vegetation", "vegetation"),
+        ("trunk", "trunk"), ("terrain", "terrain"), ("pole", "pole"), ("traffic-sign", "traffic-sign"),
+    ))
 )
 CLASS_ID = {c.name: c.id for c in CLASSES}
 COARSE_OF = np.array([c.coarse for c in CLASSES], dtype=np.uint8)

@@ -22,11 +22,6 @@ from squeezeseg.errors import InputError
 
 log = logging.getLogger(__name__)
 
-# KITTI box types -> the papers' classes (Van counts as car, as in the simulator's class table).
-KITTI_TYPE_TO_NAME = {"Car": "car", "Van": "car", "Pedestrian": "pedestrian", "Person_sitting": "pedestrian",
-                      "Cyclist": "cyclist"}
-
-
 @dataclass
 class Accumulator:
     """Collects per-point ground truth and predictions of many frames (instance ids made unique)."""
@@ -91,21 +86,17 @@ def evaluate_range_images(segmenter, frames: Iterable[tuple[np.ndarray, np.ndarr
 
 
 def kitti_object_frames(root: str | Path, class_names: list[str]):
-    """Yield (frame id, points, gt classes, gt instances) of a KITTI object ``training`` folder."""
-    from squeezeseg.io import boxes_to_point_labels, read_kitti_calib, read_kitti_labels, read_points
+    """Yield (frame id, points, gt classes, gt instances) of the labelled frames of a KITTI object folder
+    (boxes become point labels; KITTI types map to ``class_names`` as :mod:`squeezeseg.classes` says)."""
+    from squeezeseg.datasets import open_dataset
 
-    root = Path(root)
-    scans = sorted((root / "velodyne").glob("*.bin"))
-    if not scans:
-        raise InputError("no velodyne/*.bin scans (expected a KITTI object 'training' folder)", root)
-    ids = {k: class_names.index(v) for k, v in KITTI_TYPE_TO_NAME.items() if v in class_names}
-    for scan in scans:
-        label = root / "label_2" / f"{scan.stem}.txt"
-        calib = read_kitti_calib(root / "calib" / f"{scan.stem}.txt")
-        points = read_points(scan)
-        boxes = read_kitti_labels(label, calib)
-        gc, gi = boxes_to_point_labels(points, boxes, ids)
-        yield scan.stem, points, gc, gi
+    ds = open_dataset(root, kind="kitti_object")
+    for i in range(len(ds)):
+        if ds.frames[i].labels is None:
+            continue
+        points = ds.points(i)
+        gc, gi = ds.point_classes(i, class_names, points=points)
+        yield ds.frame_id(i), points, gc, gi
 
 
 def evaluate_kitti_object(segmenter, root: str | Path, progress: bool = False) -> dict:

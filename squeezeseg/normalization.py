@@ -21,7 +21,6 @@ from squeezeseg.errors import InputError
 log = logging.getLogger(__name__)
 
 FEATURES = ("x", "y", "z", "intensity", "range")
-POINT_SUFFIXES = (".bin", ".pcd", ".ply", ".npz", ".las", ".laz")
 
 
 @dataclass(frozen=True)
@@ -75,55 +74,25 @@ def compute_statistics(images: Iterable[np.ndarray]) -> ChannelStats:
     return ChannelStats(mean, std, count, frames)
 
 
-def dataset_files(directory: str | Path) -> list[Path]:
-    """Range images (.npy, H x W x 6) and point clouds (.bin, .pcd, ...) under ``directory``, sorted."""
-    d = Path(directory)
-    if not d.is_dir():
-        raise InputError("not a directory", d)
-    suffixes = (".npy", *POINT_SUFFIXES)
-    files = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix in suffixes)
-    if not files:
-        raise InputError("no .npy range images or point clouds found", d)
-    return files
+def dataset_range_images(directory: str | Path, projection=None) -> Iterator[np.ndarray]:
+    """Range images of every frame of a dataset (any layout :func:`squeezeseg.datasets.open_dataset`
+    opens): SqueezeSeg ``.npy`` frames as stored, scans projected with ``projection``."""
+    from squeezeseg.datasets import open_dataset
 
-
-def iter_range_images(files: Iterable[Path], projection=None) -> Iterator[np.ndarray]:
-    """Range images of ``files``: .npy in the SqueezeSeg format as is, point clouds projected."""
-    from squeezeseg.io import read_points, read_squeezeseg_npy
-
-    for path in files:
-        kind = _npy_kind(path) if path.suffix == ".npy" else "points"
-        if kind == "image":
-            yield read_squeezeseg_npy(path)[0]
-        elif kind == "points":
-            if projection is None:
-                raise InputError("point clouds need a projection (give a sensor)", path)
-            yield projection.project(read_points(path)).image
-        else:  # e.g. the _rowcol.npy / _labels.npy that `squeezeseg project` writes beside images
-            log.info("%s: neither a range image nor a point cloud, skipped", path)
-
-
-def _npy_kind(path: Path) -> str:
-    """"image" (H, W, C), "points" (N, >=3 floats) or "other", read from the header only."""
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable .npy file: {exc}", path) from None
-    if arr.ndim == 3:
-        return "image"
-    if arr.ndim == 2 and arr.shape[1] >= 3 and arr.dtype.kind == "f":
-        return "points"
-    return "other"
+    ds = open_dataset(directory)
+    if ds.kind != "squeezeseg" and projection is None:
+        raise InputError("point clouds need a projection (give a sensor)", directory)
+    return (ds.range_input(i, projection) for i in range(len(ds)))
 
 
 def dataset_statistics(directory: str | Path, projection=None, progress: bool = False) -> ChannelStats:
-    """Statistics over every frame of a dataset folder (see :func:`dataset_files`)."""
-    files = dataset_files(directory)
+    """Statistics over every frame of a dataset (see :func:`dataset_range_images`)."""
+    images: Iterable[np.ndarray] = dataset_range_images(directory, projection)
     if progress:
         from tqdm import tqdm
 
-        files = tqdm(files, desc="stats", unit="frame")
-    return compute_statistics(iter_range_images(files, projection))
+        images = tqdm(images, desc="stats", unit="frame")
+    return compute_statistics(images)
 
 
 def save_statistics(path: str | Path, stats: ChannelStats) -> None:

@@ -114,9 +114,9 @@ def test_stats_projects_point_clouds_with_the_sensor(tmp_path):
 
 def test_stats_bad_folders_exit_2(tmp_path, capsys):
     assert main(["stats", str(tmp_path)]) == 2
-    assert "no .npy range images or point clouds" in capsys.readouterr().err
+    assert "no scans or range images found" in capsys.readouterr().err
     assert main(["stats", str(tmp_path / "nope")]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert "not found" in capsys.readouterr().err
     np.save(tmp_path / "bad.npy", np.zeros((4, 4, 3), np.float32))
     assert main(["stats", str(tmp_path)]) == 2
     assert "bad.npy" in capsys.readouterr().err

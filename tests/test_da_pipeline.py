@@ -43,7 +43,7 @@ def test_empty_target_folder_is_refused(tiny, tmp_path, capsys):
     empty.mkdir()
     assert main(pipeline_args(cfg, source, empty, evals, tmp_path / "out")) == 2
     err = capsys.readouterr().err
-    assert str(empty) in err and "no .npy range images or point clouds" in err
+    assert str(empty) in err and "no scans or range images found" in err
     assert not (tmp_path / "out").exists()
 
 

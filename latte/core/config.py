@@ -15,17 +15,40 @@ from squeezeseg.resources import config_dir
 class ClassConfig:
     """One annotation class: display colour, rigid (keeps its size when tracked), typical size (l, w, h).
 
-    ``size`` is the class's mean size in the KITTI annotation convention (the convention detectors
-    are trained on); one-click grows a partial view to it unless ``grow_to_size`` is false (a
-    catch-all class such as Misc, whose mean describes no object in particular).
+    ``rigid``, ``size`` and ``semantic_id`` default to the KITTI type of the same name in
+    :mod:`squeezeseg.classes` (the one taxonomy); a class of its own gets rigid, 1 m and id 0 unless
+    the config says otherwise. ``size`` is the class's mean size in the KITTI annotation convention;
+    one-click grows a partial view to it unless ``grow_to_size`` is false (a catch-all class such as
+    Misc, whose mean describes no object in particular).
     """
 
     name: str
     color: tuple[int, int, int] = (200, 200, 200)
-    rigid: bool = True
-    size: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    semantic_id: int = 0
+    rigid: bool | None = None
+    size: tuple[float, float, float] | None = None
+    semantic_id: int | None = None
     grow_to_size: bool = True
+
+    def __post_init__(self) -> None:
+        from squeezeseg.classes import KITTI_TYPE, kitti_type
+
+        known = KITTI_TYPE.get(kitti_type(self.name) or "")
+        defaults = {
+            "rigid": known.rigid if known else True,
+            "size": (known.size if known and known.size else (1.0, 1.0, 1.0)),
+            "semantic_id": known.semantickitti if known else 0,
+        }
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+
+
+# Display colours of the KITTI types the annotator offers by default.
+DEFAULT_COLORS: dict[str, tuple[int, int, int]] = {
+    "Car": (0, 200, 255), "Van": (0, 120, 255), "Truck": (0, 60, 200), "Pedestrian": (255, 60, 60),
+    "Person_sitting": (255, 120, 60), "Cyclist": (255, 200, 0), "Tram": (160, 0, 255),
+    "Misc": (160, 160, 160),
+}
 
 
 @dataclass(frozen=True)
@@ -114,17 +137,9 @@ class SessionConfig:
 class LatteConfig:
     """All LATTE settings; ``LatteConfig()`` gives the shipped defaults without reading a file."""
 
-    # Typical sizes: mean (l, w, h) of each class over the KITTI object training labels, as
-    # tabulated by Frustum PointNets (Qi et al. 2018, models/model_util.py g_type_mean_size).
-    classes: tuple[ClassConfig, ...] = (
-        ClassConfig("Car", (0, 200, 255), True, (3.88, 1.63, 1.53), 10),
-        ClassConfig("Van", (0, 120, 255), True, (5.07, 1.90, 2.21), 20),
-        ClassConfig("Truck", (0, 60, 200), True, (10.14, 2.59, 3.25), 18),
-        ClassConfig("Pedestrian", (255, 60, 60), False, (0.84, 0.66, 1.76), 30),
-        ClassConfig("Person_sitting", (255, 120, 60), False, (0.80, 0.60, 1.27), 30),
-        ClassConfig("Cyclist", (255, 200, 0), False, (1.76, 0.60, 1.74), 31),
-        ClassConfig("Tram", (160, 0, 255), True, (16.17, 2.53, 3.53), 20),
-        ClassConfig("Misc", (160, 160, 160), True, (3.64, 1.54, 1.92), 99, grow_to_size=False),
+    # Sizes, rigidity and SemanticKITTI ids come from squeezeseg.classes.KITTI_TYPES.
+    classes: tuple[ClassConfig, ...] = tuple(
+        ClassConfig(name, color, grow_to_size=name != "Misc") for name, color in DEFAULT_COLORS.items()
     )
     ground: GroundConfig = field(default_factory=GroundConfig)
     oneclick: OneClickConfig = field(default_factory=OneClickConfig)

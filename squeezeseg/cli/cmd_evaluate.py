@@ -29,12 +29,16 @@ def register(subparsers) -> None:
 
 
 def guess_kind(data: Path) -> str:
-    """kitti-object (velodyne/ and label_2/), squeezeseg (lidar_2d/ or .npy files), else semantickitti."""
-    if (data / "velodyne").is_dir() and (data / "label_2").is_dir():
-        return "kitti-object"
-    if (data / "lidar_2d").is_dir() or any(data.glob("*.npy")):
-        return "squeezeseg"
-    return "semantickitti"
+    """The layout :func:`squeezeseg.datasets.open_dataset` recognises: kitti-object, squeezeseg, or
+    semantickitti (scans with SemanticKITTI ``.label`` files, also the simulator's KITTI raw layout)."""
+    from squeezeseg.datasets import open_dataset
+    from squeezeseg.errors import InputError
+
+    try:
+        kind = open_dataset(data).kind
+    except InputError:  # e.g. a root of several sequences: SemanticKITTI pairs are found recursively
+        return "semantickitti"
+    return {"kitti_object": "kitti-object", "squeezeseg": "squeezeseg"}.get(kind, "semantickitti")
 
 
 def run(args: argparse.Namespace) -> int:

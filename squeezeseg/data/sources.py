@@ -13,22 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from squeezeseg.datasets.network_input import pixel_labels, with_mask
 from squeezeseg.errors import InputError
 from squeezeseg.models.config import ModelConfig
-
-# SemanticKITTI ids -> the papers' classes (as the simulator's class table maps them).
-SEMANTICKITTI_TO_NAME = {
-    10: "car", 20: "car", 252: "car", 259: "car",
-    30: "pedestrian", 254: "pedestrian",
-    11: "cyclist", 31: "cyclist", 32: "cyclist", 253: "cyclist", 255: "cyclist",
-}
-
-
-def with_mask(image5: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Append the mask (range > 0) and set labels of empty pixels to -1."""
-    mask = image5[..., 4] > 0
-    img = np.concatenate([image5[..., :5], mask[..., None]], axis=-1).astype(np.float32)
-    return img, np.where(mask, labels, -1).astype(np.int32)
 
 
 def squeezeseg_frames(root: str | Path, split: str) -> list[Path]:
@@ -85,13 +72,9 @@ def _frame_id(label: Path, root: Path) -> str:
 
 def semantickitti_class_table(cfg: ModelConfig) -> np.ndarray:
     """(65536,) lookup from SemanticKITTI id to model class index (0 for everything unmapped)."""
-    table = np.zeros(1 << 16, np.int32)
-    mapping = dict(SEMANTICKITTI_TO_NAME)
-    mapping.update({int(k): v for k, v in cfg.data.label_map.items()})
-    for sid, name in mapping.items():
-        if name in cfg.classes:
-            table[sid] = cfg.classes.index(name)
-    return table
+    from squeezeseg.classes import semantickitti_lookup
+
+    return semantickitti_lookup(cfg.classes, cfg.data.label_map)
 
 
 def frame_loader(cfg: ModelConfig) -> tuple[list, Callable[[object], tuple[np.ndarray, np.ndarray]]]:
@@ -135,10 +118,7 @@ def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: Mo
     classes, _ = read_semantickitti_labels(lab, n_points=len(points))
     ri = proj.project(points)
     check_size(ri.image, cfg, scan)
-    labels = np.where(ri.index >= 0, table[classes[np.maximum(ri.index, 0)]], -1).astype(np.int32)
-    img = ri.image.astype(np.float32)
-    img[..., 5] = ri.mask
-    return img, labels
+    return with_mask(ri.image, pixel_labels(ri.index, table[classes]))
 
 
 def check_npy_size(path: Path, cfg: ModelConfig) -> None:

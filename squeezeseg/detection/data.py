@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from squeezeseg.datasets.base import IMAGE_SUFFIXES, read_image
+from squeezeseg.datasets.kitti_object import object_root
 from squeezeseg.detection.box2d import scale_boxes
 from squeezeseg.detection.labels import Object2D, read_kitti_2d
 from squeezeseg.errors import InputError
@@ -22,7 +24,6 @@ from squeezeseg.io.squeezeseg_format import read_split as read_ids
 
 log = logging.getLogger("squeezeseg.detection")
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 @dataclass
@@ -43,13 +44,7 @@ class Frame:
 
 def load_image(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB; InputError naming the file when it cannot be decoded."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise InputError("image not found", path) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot decode image ({exc.__class__.__name__})", path) from None
+    return read_image(Path(path))
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -61,11 +56,10 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def layout_dirs(root: str | Path) -> tuple[Path, Path]:
     """(image_2, label_2) of a KITTI object folder (``root`` or ``root/training``)."""
-    root = Path(root)
-    for base in (root, root / "training"):
-        if (base / "image_2").is_dir():
-            return base / "image_2", base / "label_2"
-    raise InputError("not a KITTI object folder (no image_2/ inside it or inside training/)", root)
+    base = object_root(Path(root), data="image_2")
+    if base is None:
+        raise InputError("not a KITTI object folder (no image_2/ inside it or inside training/)", root)
+    return base / "image_2", base / "label_2"
 
 
 def split_file(root: str | Path, name: str) -> Path | None:

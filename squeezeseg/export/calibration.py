@@ -9,10 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from squeezeseg.datasets.base import IMAGE_SUFFIXES
 from squeezeseg.errors import InputError
-
-SCAN_SUFFIXES = (".bin", ".pcd", ".ply", ".las", ".laz", ".npz")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def calibration_files(folder: str | Path, kind: str) -> list[Path]:
@@ -34,14 +32,19 @@ def calibration_files(folder: str | Path, kind: str) -> list[Path]:
         from squeezeseg.data.sources import squeezeseg_frames
 
         return squeezeseg_frames(folder, "train")
-    suffixes = IMAGE_SUFFIXES if kind == "squeezedet" else (".npy", *SCAN_SUFFIXES)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-    if not files:
-        want = (
-            "images (.png/.jpg)" if kind == "squeezedet" else "range images (.npy) or scans (.bin, .pcd, ...)"
-        )
-        raise InputError(f"calibration folder holds no {want}", folder)
-    return files
+    if kind == "squeezedet":
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError("calibration folder holds no images (.png/.jpg)", folder)
+        return files
+    from squeezeseg.datasets import open_dataset
+
+    try:
+        ds = open_dataset(folder)
+    except InputError:
+        raise InputError("calibration folder holds no range images (.npy) or scans (.bin, .pcd, ...)",
+                         folder) from None
+    return [f.scan for f in ds.frames if f.scan is not None]
 
 
 def _kitti_train_images(root: Path) -> list[Path] | None:
@@ -70,23 +73,15 @@ def _kitti_train_images(root: Path) -> list[Path] | None:
 
 def seg_input(path: Path, cfg, projection=None) -> np.ndarray:
     """(H, W, 6) raw model input of one ``.npy`` range image or point-cloud file."""
-    from squeezeseg.data.sources import with_mask
+    from squeezeseg.datasets import open_dataset
 
-    if path.suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise InputError(f"cannot read range image: {exc}", path) from None
-        if arr.ndim != 3 or arr.shape[:2] != (cfg.height, cfg.width) or arr.shape[2] < 5:
-            raise InputError(
-                f"range image has shape {arr.shape}, the model takes ({cfg.height}, {cfg.width}, >=5)", path
-            )
-        img = arr[..., :5].astype(np.float32)
-    else:
-        from squeezeseg.io import read_points
-
-        img = projection.project(read_points(path)[:, :4]).image[..., :5]
-    return with_mask(np.nan_to_num(img), np.zeros(img.shape[:2], np.int32))[0]
+    ds = open_dataset(path)
+    img = ds.range_input(0, projection)
+    if img.shape[:2] != (cfg.height, cfg.width):
+        raise InputError(
+            f"range image has shape {img.shape}, the model takes ({cfg.height}, {cfg.width}, >=5)", path
+        )
+    return img
 
 
 def det_input(path: Path, cfg) -> np.ndarray:
@@ -103,8 +98,8 @@ def synthetic_inputs(meta: dict[str, Any], count: int, seed: int = 0) -> list[np
         rng = np.random.default_rng(seed)
         shape = (cfg["input_height"], cfg["input_width"], 3)
         return [rng.uniform(0, 255, shape).astype(np.float32) for _ in range(count)]
-    from squeezeseg.data.sources import with_mask
     from squeezeseg.data.synthetic import synthetic_frame
+    from squeezeseg.datasets import with_mask
 
     out = []
     for i in range(count):

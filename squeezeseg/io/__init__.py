@@ -9,9 +9,12 @@ from squeezeseg.io.point_labels import boxes_to_point_labels
 from squeezeseg.io.points import (
     KITTI_FIELDS,
     NUSCENES_FIELDS,
+    SCAN_SUFFIXES,
     drop_invalid_points,
+    is_scan,
     point_format,
     read_points,
+    scan_stem,
     write_points,
 )
 from squeezeseg.io.semantickitti import read_semantickitti_labels, write_semantickitti_labels
@@ -21,10 +24,12 @@ from squeezeseg.io.tracking import read_tracking_labels, write_tracking_labels
 __all__ = [
     "KITTI_FIELDS",
     "NUSCENES_FIELDS",
+    "SCAN_SUFFIXES",
     "KittiCalib",
     "boxes_to_point_labels",
     "drop_invalid_points",
     "format_kitti_calib",
+    "is_scan",
     "point_format",
     "read_kitti_calib",
     "read_kitti_labels",
@@ -33,6 +38,7 @@ __all__ = [
     "read_split",
     "read_squeezeseg_npy",
     "read_tracking_labels",
+    "scan_stem",
     "write_kitti_labels",
     "write_points",
     "write_semantickitti_labels",

@@ -206,6 +206,24 @@ _READERS: dict[str, Callable[[Path], tuple[np.ndarray, Fields]]] = {
 }
 
 
+#: Every point-cloud suffix :func:`read_points` reads (``.pcd.bin`` before ``.bin``).
+SCAN_SUFFIXES: tuple[str, ...] = tuple(sorted((f".{k}" for k in _READERS), key=lambda s: -s.count(".")))
+
+
+def is_scan(path: str | Path) -> bool:
+    """True for a file whose name has a point-cloud suffix :func:`read_points` reads."""
+    return point_format(path) in _READERS
+
+
+def scan_stem(path: str | Path) -> str:
+    """File name without its point-cloud suffix (``x.pcd.bin`` -> ``x``, ``x.bin`` -> ``x``)."""
+    name = Path(path).name
+    for suffix in SCAN_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
 # ---- channel handling ----------------------------------------------------------------------------
 def _xyzi_first(data: np.ndarray, fields: Fields, path: Path) -> tuple[np.ndarray, Fields]:
     """Reorder to x, y, z, intensity, rest; a missing intensity becomes a zero column."""

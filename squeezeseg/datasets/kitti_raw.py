@@ -1,0 +1,64 @@
+"""KITTI raw drives: ``<drive>/velodyne_points/data/*.bin``, ``image_02/data/*.png``, the day's
+``calib_cam_to_cam.txt`` + ``calib_velo_to_cam.txt`` in the drive folder or its parent, timestamps from
+``velodyne_points/timestamps.txt``; per-point ``labels/*.label`` where present (the simulator's layout).
+A day folder holding one drive opens that drive; with several, ``sequence`` names one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from squeezeseg.datasets.base import (
+    IMAGE_SUFFIXES,
+    Dataset,
+    FrameFiles,
+    match_file,
+    read_times,
+    register,
+    scan_files,
+)
+from squeezeseg.errors import InputError
+
+
+def _is_drive(path: Path) -> bool:
+    return (path / "velodyne_points" / "data").is_dir()
+
+
+def _drives(path: Path) -> list[Path]:
+    return sorted(d for d in path.iterdir() if d.is_dir() and _is_drive(d)) if path.is_dir() else []
+
+
+@register
+class KittiRaw(Dataset):
+    kind = "kitti_raw"
+    priority = 20
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        return _is_drive(path) or bool(_drives(path))
+
+    @classmethod
+    def open(cls, path: Path, sequence: str | None = None) -> Dataset:
+        drive = path
+        if not _is_drive(path):
+            drives = _drives(path)
+            if sequence is not None:
+                drives = [d for d in drives if d.name == sequence or sequence in d.name.split("_")]
+                if not drives:
+                    raise InputError(f"drive '{sequence}' not found", path)
+            if len(drives) > 1:
+                names = ", ".join(d.name for d in drives[:10])
+                raise InputError(f"folder with {len(drives)} KITTI raw drives: choose one of {names}", path)
+            drive = drives[0]
+        cands = (d / "calib_cam_to_cam.txt" for d in (drive, drive.parent))
+        calib = next((c for c in cands if c.is_file()), None)
+        scans = scan_files(drive / "velodyne_points" / "data")
+        times = read_times(drive / "velodyne_points" / "timestamps.txt", len(scans))
+        images, labels = drive / "image_02" / "data", drive / "labels"
+        frames = []
+        for k, (scan, t) in enumerate(zip(scans, times)):
+            stem = scan.stem
+            frames.append(FrameFiles(
+                stem, scan, match_file(images, stem, IMAGE_SUFFIXES), calib,
+                match_file(labels, stem, (".label",)), t, int(stem) if stem.isdigit() else k,
+            ))
+        return cls(drive.name, drive, frames)
