@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -31,6 +32,53 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def bounded(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A dataclass field whose value (or every value of a list) must be a finite number within the
+    given bounds (``ge``/``gt`` below, ``le``/``lt`` above); checked by :func:`from_dict` and
+    :func:`check_bounds`, and the error names the file and the key."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={"bounds": bounds})
+
+
+_BOUND_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _bound_error(value: Any, bounds: dict[str, float]) -> str | None:
+    """Why ``value`` breaks ``bounds`` (None when it does not)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue  # the type check reports these
+        ok = math.isfinite(v) and all(
+            {"ge": v >= b, "gt": v > b, "le": v <= b, "lt": v < b}[k] for k, b in bounds.items()
+        )
+        if not ok:
+            need = " and ".join(f"{_BOUND_TEXT[k]} {b:g}" for k, b in bounds.items()) or "finite"
+            return f"must be {need}, got {v!r}"
+    return None
+
+
+def check_bounds(obj: Any, source: str | Path = "<config>", prefix: str = "") -> None:
+    """Check every :func:`bounded` field of dataclass ``obj`` and of the dataclasses inside it (for
+    configs changed after loading, e.g. by a command-line override)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_bounds(value, source, f"{prefix}{f.name}.")
+        elif "bounds" in f.metadata:
+            why = _bound_error(value, f.metadata["bounds"])
+            if why:
+                raise InputError(f"key '{prefix}{f.name}' {why}", source)
+
+
 def from_dict(cls: type[T], data: dict[str, Any], source: str | Path = "<config>", prefix: str = "") -> T:
     """Build dataclass ``cls`` from ``data``, rejecting unknown keys and values of the wrong type."""
     if not isinstance(data, dict):
@@ -50,6 +98,10 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str | Path = "<config>
                 raise InputError(f"missing required key '{prefix}{name}'", source)
             continue
         kwargs[name] = _coerce(hints[name], data[name], source, f"{prefix}{name}")
+        if "bounds" in f.metadata:
+            why = _bound_error(kwargs[name], f.metadata["bounds"])
+            if why:
+                raise InputError(f"key '{prefix}{name}' {why}", source)
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:

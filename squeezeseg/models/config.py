@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from squeezeseg.config import from_dict, load_config
+from squeezeseg.config import bounded, check_bounds, from_dict, load_config
 from squeezeseg.errors import InputError
 from squeezeseg.resources import config_path
 
@@ -25,35 +25,35 @@ class CRFConfig:
     """Recurrent CRF hyper-parameters (per-class lists follow ``classes``)."""
 
     enabled: bool = True
-    iterations: int = 3
-    size: list[int] = field(default_factory=lambda: [3, 5])
-    bilateral_theta_a: list[float] = field(default_factory=lambda: [0.9, 0.9, 0.6, 0.6])
-    bilateral_theta_r: list[float] = field(default_factory=lambda: [0.015, 0.015, 0.01, 0.01])
-    bilateral_coef: float = 0.1
-    angular_theta_a: list[float] = field(default_factory=lambda: [0.9, 0.9, 0.6, 0.6])
-    angular_coef: float = 0.02
+    iterations: int = bounded(3, ge=0)
+    size: list[int] = bounded(default_factory=lambda: [3, 5], ge=1)
+    bilateral_theta_a: list[float] = bounded(default_factory=lambda: [0.9, 0.9, 0.6, 0.6], gt=0)
+    bilateral_theta_r: list[float] = bounded(default_factory=lambda: [0.015, 0.015, 0.01, 0.01], gt=0)
+    bilateral_coef: float = bounded(0.1, ge=0)
+    angular_theta_a: list[float] = bounded(default_factory=lambda: [0.9, 0.9, 0.6, 0.6], gt=0)
+    angular_coef: float = bounded(0.02, ge=0)
 
 
 @dataclass
 class TrainConfig:
     """Optimiser and schedule (the papers': SGD 0.05, momentum 0.9, halved every 10k steps)."""
 
-    learning_rate: float = 0.05
-    momentum: float = 0.9
-    lr_decay_steps: int = 10000
-    lr_decay_factor: float = 0.5
-    grad_clip: float = 1.0
-    weight_decay: float = 1e-4
-    batch_size: int = 40
-    steps: int = 10000
-    checkpoint_every: int = 500
-    seed: int = 0
+    learning_rate: float = bounded(0.05, gt=0)
+    momentum: float = bounded(0.9, ge=0, lt=1)
+    lr_decay_steps: int = bounded(10000, ge=1)
+    lr_decay_factor: float = bounded(0.5, gt=0, le=1)
+    grad_clip: float = bounded(1.0, ge=0)
+    weight_decay: float = bounded(1e-4, ge=0)
+    batch_size: int = bounded(40, ge=1)
+    steps: int = bounded(10000, ge=1)
+    checkpoint_every: int = bounded(500, ge=1)
+    seed: int = bounded(0, ge=0, lt=2**32)
     flip: bool = True
     # train on random column crops this wide (0: whole images); the saved model takes full width
-    crop_width: int = 0
+    crop_width: int = bounded(0, ge=0)
     # "dataset": mean/std measured on the training split (stored in the model); "config": as given
     normalization: Literal["dataset", "config"] = "dataset"
-    normalization_frames: int = 200
+    normalization_frames: int = bounded(200, ge=1)
 
 
 @dataclass
@@ -73,19 +73,19 @@ class ModelConfig:
 
     name: str = "squeezesegv2"
     architecture: Literal["squeezeseg", "squeezesegv2"] = "squeezesegv2"
-    height: int = 64
-    width: int = 512
+    height: int = bounded(64, ge=1)
+    width: int = bounded(512, ge=16)
     channels: int = 5
     classes: list[str] = field(default_factory=lambda: ["unknown", "car", "pedestrian", "cyclist"])
-    class_weights: list[float] = field(default_factory=lambda: [1 / 3, 1.0, 3.5, 3.5])
-    width_multiplier: float = 1.0
-    dropout: float = 0.5
+    class_weights: list[float] = bounded(default_factory=lambda: [1 / 3, 1.0, 3.5, 3.5], ge=0)
+    width_multiplier: float = bounded(1.0, gt=0)
+    dropout: float = bounded(0.5, ge=0, lt=1)
     loss: Literal["cross_entropy", "focal"] = "focal"
-    focal_gamma: float = 2.0
+    focal_gamma: float = bounded(2.0, ge=0)
     sensor: str = "hdl64e"
-    fov_deg: float = 90.0
-    mean: list[float] = field(default_factory=lambda: list(SQUEEZESEG_MEAN))
-    std: list[float] = field(default_factory=lambda: list(SQUEEZESEG_STD))
+    fov_deg: float = bounded(90.0, gt=0, le=360)
+    mean: list[float] = bounded(default_factory=lambda: list(SQUEEZESEG_MEAN))
+    std: list[float] = bounded(default_factory=lambda: list(SQUEEZESEG_STD), gt=0)
     crf: CRFConfig = field(default_factory=CRFConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -109,6 +109,14 @@ class ModelConfig:
             raise ValueError("'train.crop_width' must be a multiple of 16 and at most 'width'")
         if self.width_multiplier <= 0:
             raise ValueError("'width_multiplier' must be positive")
+
+    def check(self, source: str | Path = "<model config>") -> None:
+        """Check every range again (after command-line overrides): InputError naming the key."""
+        check_bounds(self, source)
+        try:
+            self.__post_init__()
+        except ValueError as exc:
+            raise InputError(str(exc), source) from None
 
     @property
     def batch_norm(self) -> bool:
