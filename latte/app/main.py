@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from squeezeseg.errors import InputError
@@ -49,6 +50,31 @@ def _print_message(level: str, title: str, text: str) -> None:
     print(f"latte: {level}: {title}: {text}", file=sys.stderr)
 
 
+def check_session_lock(out: Path, ask: Callable[[str, str], bool], tell: Callable[[str, str], None]) -> bool:
+    """Whether the session folder ``out`` may be opened; asks before taking over a lock whose owner
+    cannot be checked (another host) and tells why a folder open in a running process is refused.
+
+    A lock of a process that is gone is taken over by the session itself (and logged)."""
+    from latte.core.session import LOCK_FILE, read_lock
+
+    owner = read_lock(out)
+    if owner is None or owner.pid == os.getpid():
+        return True
+    state = owner.state()
+    if state == "stale":
+        return True
+    if state == "live":
+        tell("Session already open", f"The session folder {out} is open in another LATTE "
+             f"({owner.describe()}). Close it there first, or open the sequence with another --out.")
+        return False
+    if ask("Session may be open elsewhere", f"The session folder {out} was opened on another computer "
+           f"({owner.describe()}) and not closed. Take it over? Only do so if LATTE is not running there: "
+           "two sessions on one folder overwrite each other's work."):
+        (out / LOCK_FILE).unlink(missing_ok=True)
+        return True
+    return False
+
+
 def run_app(argv: Sequence[str] | None = None) -> int:
     """Start the app; returns the exit status (2 for bad arguments or an unreadable sequence)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -88,10 +114,13 @@ def _run(args: argparse.Namespace) -> int:
     window = MainWindow(AppController(config))
     window.resize(*size)
     window.show()
+    status = {"rc": 0}
+    if path is not None and not _may_open(window, path, args.out):
+        path = None
+        status["rc"] = 2 if scripted else 0
     opened = path is not None and window.ctrl.open(path, args.out, frame=args.frame)
     if opened and args.prelabel and not window.ctrl.boxes():
         window.ctrl.prelabel(args.prelabel)
-    status = {"rc": 0}
     if scripted:
         def finish() -> None:
             if args.screenshot:
@@ -106,3 +135,29 @@ def _run(args: argparse.Namespace) -> int:
         QtCore.QTimer.singleShot(int(1000 * (args.quit_after or 0.5)), finish)
     rc = app.exec_()
     return status["rc"] or rc
+
+
+def _may_open(window, path: Path, out_arg: str | None) -> bool:
+    """The lock check of :func:`check_session_lock` with Qt dialogs (messages when scripted)."""
+    from PyQt5 import QtWidgets
+
+    from latte.app import dialogs
+    from latte.app.controller import default_out_dir
+    from latte.core.sequence import open_sequence
+
+    out = Path(out_arg) if out_arg else default_out_dir(open_sequence(path).root)
+
+    def tell(title: str, text: str) -> None:
+        if dialogs.message_hook is not None:  # tests and scripted runs
+            dialogs.message_hook("error", title, text)
+        else:
+            QtWidgets.QMessageBox.warning(window, title, text)
+
+    def ask(title: str, text: str) -> bool:
+        if dialogs.message_hook is not None:
+            dialogs.show_message(window, "error", title, text + " (not taken over)")
+            return False
+        yes, no = QtWidgets.QMessageBox.Yes, QtWidgets.QMessageBox.No
+        return QtWidgets.QMessageBox.question(window, title, text, yes | no, no) == yes
+
+    return check_session_lock(out, ask, tell)
