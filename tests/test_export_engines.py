@@ -55,7 +55,7 @@ def test_float_exports_match_keras(tiny_model, exported, fmt, engine):
 
 def test_int8_export_is_integer_and_close_to_float(tiny_model, exported):
     import squeezeseg
-    from squeezeseg.export.report import op_precisions
+    from squeezeseg.export.graph import op_precisions
 
     _, model, inputs = tiny_model
     ops = op_precisions(exported["int8"])

@@ -11,9 +11,7 @@ stands for that layer's output.
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,85 +19,7 @@ import numpy as np
 
 from squeezeseg.atomic import atomic_write_text
 from squeezeseg.errors import InputError
-
-
-def _interpreter(model: str | Path | bytes, preserve: bool = False):
-    """A LiteRT interpreter without XNNPACK (which cannot keep intermediate INT8 tensors)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kw = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
-    it = Interpreter(
-        **kw,
-        experimental_preserve_all_tensors=preserve,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    it.allocate_tensors()
-    return it
-
-
-def op_precisions(model: str | Path | bytes) -> list[dict[str, Any]]:
-    """Every op of a TFLite model in execution order: name, input and output dtypes, precision
-    ("int8", "float32", ... or "float32->int8" for conversions) and the Keras layer it belongs to."""
-    it = _interpreter(model)
-    tensors = it.get_tensor_details()
-    dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in tensors}
-    names = {t["index"]: t["name"] for t in tensors}
-    ops = []
-    for op in it._get_ops_details():  # the public API has no op list; this is what the analyzer reads
-        ins = [dtypes.get(i, "?") for i in op["inputs"] if i >= 0]
-        outs = [dtypes.get(i, "?") for i in op["outputs"] if i >= 0]
-        name = op["op_name"]
-        data_in = ins[1] if name == "TRANSPOSE_CONV" and len(ins) > 2 else (ins[0] if ins else "-")
-        prec = f"{data_in}->{outs[0]}" if name in ("QUANTIZE", "DEQUANTIZE") else (outs[0] if outs else "-")
-        first = next((i for i in op["outputs"] if i >= 0), None)
-        ops.append({"index": op["index"], "op": name, "inputs": ins, "outputs": outs, "precision": prec,
-                    "layer": layer_of(names.get(first, ""))})
-    return ops
-
-
-def onnx_ops(path: str | Path) -> list[dict[str, Any]]:
-    """Every node of an ONNX graph (tf2onnx exports run in float32)."""
-    import onnx
-
-    graph = onnx.load(str(path)).graph
-    return [
-        {"index": i, "op": n.op_type, "inputs": [], "outputs": [], "precision": "float32"}
-        for i, n in enumerate(graph.node)
-    ]
-
-
-def summarize_ops(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``[{op, precision, count}]`` sorted by op name."""
-    counts: dict[tuple[str, str], int] = {}
-    for o in ops:
-        key = (o["op"], o["precision"])
-        counts[key] = counts.get(key, 0) + 1
-    return [{"op": k[0], "precision": k[1], "count": v} for k, v in sorted(counts.items())]
-
-
-def layer_of(tensor_name: str) -> str | None:
-    """Keras layer of a TFLite tensor name ("model_1/fire2_1/concat" -> "fire2")."""
-    parts = tensor_name.split(";")[0].split("/")
-    return re.sub(r"_\d+$", "", parts[1]) if len(parts) > 2 else None
-
-
-def model_input_index(model: bytes) -> int:
-    """Tensor index of the (single) input of a TFLite model."""
-    return int(_interpreter(model).get_input_details()[0]["index"])
-
-
-def float_layer_nodes(model: bytes, layers: Sequence[str]) -> list[str]:
-    """Output tensor names of the ops of ``layers``, of every op that reads the model input, and of the
-    glue ops outside any layer (e.g. the slice of normalised x, y, z that feeds the CRF)."""
-    it = _interpreter(model)
-    names = {t["index"]: t["name"] for t in it.get_tensor_details()}
-    inp = it.get_input_details()[0]["index"]
-    nodes = []
-    for op in it._get_ops_details():
-        outs = [names[i] for i in op["outputs"] if i >= 0]
-        if inp in op["inputs"] or any(layer_of(n) in layers or layer_of(n) is None for n in outs):
-            nodes += outs
-    return nodes
+from squeezeseg.export.graph import interpreter, layer_of, onnx_ops, op_precisions, summarize_ops
 
 
 def agreement(ref: np.ndarray, got: np.ndarray) -> dict[str, float]:
@@ -141,8 +61,8 @@ def layer_agreement(keras_model, exported: str | Path, inputs: list[np.ndarray])
     """Per Keras layer (in execution order): agreement of its output tensor over ``inputs``."""
     from squeezeseg.export.tflite import convert_tflite
 
-    ref_it = _interpreter(convert_tflite(keras_model, "float32"), preserve=True)
-    q_it = _interpreter(exported, preserve=True)
+    ref_it = interpreter(convert_tflite(keras_model, "float32"), preserve=True)
+    q_it = interpreter(exported, preserve=True)
     refs: dict[str, list] = {}
     gots: dict[str, list] = {}
     for x in inputs:

@@ -108,8 +108,8 @@ def calibrated_int8(conv, float_layers: Sequence[str], range_method: str, int8_i
     import tensorflow as tf
     from tensorflow.lite.python import convert as tfl_convert
 
+    from squeezeseg.export.graph import float_layer_nodes, model_input_index
     from squeezeseg.export.ranges import choose_ranges, write_ranges
-    from squeezeseg.export.report import float_layer_nodes, model_input_index
 
     frames = conv.representative_dataset
     conv._experimental_calibrate_only = True
