@@ -2,13 +2,15 @@
 ``train.checkpoint_every`` steps, resume after an interruption, TensorBoard logs and a tqdm bar.
 
 Output folder ``OUT``: ``model.keras`` (final), ``checkpoint.keras`` (latest), ``backup/`` (state for
-``--resume``, removed when training finishes), ``logs/`` (TensorBoard, when installed), ``history.csv``
+``--resume``, written atomically with the previous good state kept beside it, removed when training
+finishes), ``logs/`` (TensorBoard, when installed), ``history.csv``
 (loss per checkpoint interval), ``train.json`` (what ran).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -99,6 +101,117 @@ class SaveLatest(keras.callbacks.Callback):
             self.model.save(tmp)
 
 
+class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that never leaves a half-written state and keeps the previous good one.
+
+    Keras writes ``backup/latest.weights.h5`` in place, so a kill during the write leaves a file
+    that cannot be read. Here each save writes the weights and ``training_metadata.json`` (with
+    the weights' SHA-1) under temporary names, moves the current pair to ``previous.weights.h5``
+    and ``previous_metadata.json`` and renames the new pair in. On resume the newest pair whose
+    weights match their metadata and load is used; when that is not the latest, a warning says so.
+    No usable pair at all is an InputError.
+    """
+
+    def __init__(self, backup_dir: str | Path):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.dir = Path(backup_dir)
+        self.restored: tuple[Path, int] | None = None  # (weights file, epoch) resumed from
+
+    @property
+    def _pairs(self) -> list[tuple[Path, Path]]:
+        return [
+            (self.dir / "latest.weights.h5", self.dir / "training_metadata.json"),
+            (self.dir / "previous.weights.h5", self.dir / "previous_metadata.json"),
+        ]
+
+    def _save_model(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp_w, tmp_m = self.dir / f".tmp-{os.getpid()}.weights.h5", self.dir / f".tmp-{os.getpid()}.json"
+        try:
+            self.model.save_weights(str(tmp_w), overwrite=True)
+            meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            tmp_m.write_text(json.dumps({**meta, "weights_sha1": _sha1(tmp_w)}), encoding="utf-8")
+            _fsync(tmp_w)
+            _fsync(tmp_m)
+            (w, m), (prev_w, prev_m) = self._pairs
+            if self._matching_epoch(w, m) is not None:  # keep the last good state until the new one is in
+                os.replace(w, prev_w)
+                os.replace(m, prev_m)
+            os.replace(tmp_w, w)
+            os.replace(tmp_m, m)
+            _fsync(self.dir)
+        finally:
+            tmp_w.unlink(missing_ok=True)
+            tmp_m.unlink(missing_ok=True)
+
+    @staticmethod
+    def _matching_epoch(weights: Path, meta: Path) -> int | None:
+        """The epoch of ``meta`` when ``weights`` is the file it describes (None otherwise)."""
+        try:
+            doc = json.loads(meta.read_text(encoding="utf-8"))
+            epoch = int(doc["epoch"])
+            if not weights.is_file():
+                return None
+            if "weights_sha1" in doc and doc["weights_sha1"] != _sha1(weights):
+                return None
+            return epoch
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def on_train_begin(self, logs=None) -> None:
+        for tmp in self.dir.glob(".tmp-*"):
+            tmp.unlink(missing_ok=True)
+        files = [f for pair in self._pairs for f in pair if f.exists()]
+        if not files:
+            return
+        if not self.model.built:
+            raise ValueError("BackupAndRestore needs a built model")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        problems = []
+        candidates = [(w, m) for w, _ in self._pairs for _, m in self._pairs]
+        for w, m in sorted(candidates, key=lambda p: -(self._matching_epoch(*p) or -1)):
+            epoch = self._matching_epoch(w, m)
+            if epoch is None:
+                continue
+            try:
+                self.model.load_weights(str(w))
+            except Exception as exc:  # h5py/Keras raise OSError, ValueError, KeyError, RuntimeError
+                problems.append(f"{w.name}: {(str(exc).splitlines() or [type(exc).__name__])[0][:120]}")
+                continue
+            self.model._initial_epoch = epoch
+            self.restored = (w, epoch)
+            if w != self._pairs[0][0] or m != self._pairs[0][1]:
+                log.warning(
+                    "%s is damaged or incomplete (%s): resuming from the previous good checkpoint, "
+                    "epoch %d (%s)", self._pairs[0][0], "; ".join(problems) or "no matching metadata",
+                    epoch, w.name)
+            return
+        raise InputError(
+            "the training state is damaged and no earlier good copy exists "
+            f"({'; '.join(problems) or 'weights and metadata do not match'}): delete this folder to "
+            "start over (checkpoint.keras beside it holds the last model saved)",
+            self.dir,
+        )
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def set_normalization_from_data(cfg: ModelConfig, data_root: str | None = None) -> None:
     """Set ``cfg.mean``/``cfg.std`` from (up to ``train.normalization_frames``) training frames."""
     from squeezeseg.data.sources import frames_and_loader
@@ -129,7 +242,10 @@ def train(
     An interrupted run (Ctrl-C, a crash, a killed job) leaves ``out/backup``; run again with
     ``resume=True`` to continue from the last checkpoint.
     """
+    cfg.check()  # ranges again: command-line overrides come after the config file was checked
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out exists and is not a folder", out)
     backup = out / "backup"
     if backup.exists() and not resume:
         raise InputError("holds an interrupted training run: pass --resume to continue it, or pick "
@@ -158,7 +274,7 @@ def train(
         model.compile(optimizer=make_optimizer(cfg), loss=segmentation_loss(cfg), jit_compile=False)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=True),
+        SafeBackupAndRestore(backup),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
         SaveLatest(out / "checkpoint.keras"),
         TqdmProgress(epochs * per_epoch, disable=not progress),

@@ -155,3 +155,63 @@ def test_multiworker_without_tf_config_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(InputError, match="TF_CONFIG"):
         make_strategy("multiworker")
+
+
+def test_resume_falls_back_from_a_damaged_checkpoint(tmp_path, caplog):
+    """A truncated backup/latest.weights.h5 (a kill during the write of a plain in-place save) is
+    not fatal: the previous good state kept beside it is resumed, and the log says so."""
+    from squeezeseg.train import train
+
+    root = write_synthetic_dataset(tmp_path / "data", frames=2, val=0, seed=5)
+    cfg = tiny_config(root, checkpoint_every=2)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out, steps=6, progress=False, extra_callbacks=[_Interrupt(5)])
+    backup = out / "backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    assert json.loads((backup / "previous_metadata.json").read_text())["epoch"] == 1
+    assert not list(backup.glob(".tmp-*"))
+    latest = backup / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
+    count = _Count()
+    with caplog.at_level("WARNING", logger="squeezeseg.train"):
+        train(cfg, out, steps=6, resume=True, progress=False, extra_callbacks=[count])
+    assert count.n == 4  # epochs 2 and 3 again: resumed from the state after epoch 1
+    assert "previous good checkpoint, epoch 1" in caplog.text
+    assert (out / "model.keras").is_file() and not backup.exists()
+
+
+def test_resume_with_no_good_checkpoint_is_one_clear_error(tmp_path):
+    from squeezeseg.train import train
+
+    root = write_synthetic_dataset(tmp_path / "data", frames=2, val=0, seed=5)
+    cfg = tiny_config(root, checkpoint_every=2)
+    out = tmp_path / "run"
+    backup = out / "backup"
+    backup.mkdir(parents=True)
+    (backup / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)  # truncated
+    (backup / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')  # as plain Keras writes it
+    with pytest.raises(InputError, match="delete this folder"):
+        train(cfg, out, steps=4, resume=True, progress=False)
+    assert (backup / "latest.weights.h5").exists()  # nothing deleted behind the user's back
+
+
+def test_config_ranges_name_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    for text, key in [
+        ("train: {batch_size: 0}", "train.batch_size"),
+        ("train: {learning_rate: .nan}", "train.learning_rate"),
+        ("train: {checkpoint_every: -5}", "train.checkpoint_every"),
+        ("dropout: 1.5", "dropout"),
+        ("crf: {size: [3, 0]}", "crf.size"),
+    ]:
+        bad.write_text(text + "\n")
+        with pytest.raises(InputError, match=rf"bad\.yaml: key '{key}' must be"):
+            load_model_config(bad)
+    cfg = tiny_config(tmp_path)
+    cfg.train.batch_size = 0  # e.g. --batch-size 0 applied after loading
+    from squeezeseg.train import train
+
+    with pytest.raises(InputError, match="train.batch_size"):
+        train(cfg, tmp_path / "run", steps=1, progress=False)
+    assert not (tmp_path / "run").exists()
