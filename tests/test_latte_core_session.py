@@ -323,6 +323,25 @@ def test_reopening_in_the_same_process_hands_the_folder_over(session, seq_dir):
     assert not (session.out_dir / LOCK_FILE).exists()
 
 
+def test_a_read_only_folder_opens_without_a_lock_and_saves_nothing(session, seq_dir, monkeypatch):
+    session.add_box(0, OBJECTS[0])
+    session.close()
+    before = session.session_path.read_bytes()
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & (os.O_CREAT | os.O_WRONLY):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    assert not again.locked and again.session_summary()["boxes"] == 1
+    with pytest.raises(AutosaveError):
+        again.add_box(1, OBJECTS[1])
+    assert session.session_path.read_bytes() == before
+
+
 # ---- recovery from what a kill during autosave leaves --------------------------------------------
 def test_an_older_recovery_file_never_replaces_a_newer_session(session, seq_dir):
     session.add_box(0, OBJECTS[0])

@@ -19,6 +19,7 @@ Leftover ``.session*.tmp`` files of an interrupted write are removed when a sess
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -120,6 +121,10 @@ def _read_lock_file(path: Path) -> LockOwner | None:
         return None
 
 
+class LockUnavailableError(InputError):
+    """The folder is read-only: no lock can be made (and no session can save there either)."""
+
+
 class SessionLock:
     """``out_dir/session.lock``, created exclusively (O_EXCL) and holding the owner as JSON.
 
@@ -144,7 +149,9 @@ class SessionLock:
                     taken_over = previous
                 continue
             except OSError as exc:
-                raise InputError(f"cannot create the session lock: {exc.strerror}", self.path) from None
+                read_only = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+                cls = LockUnavailableError if read_only else InputError
+                raise cls(f"cannot create the session lock: {exc.strerror}", self.path) from None
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(asdict(self.owner), fh)
                 fh.flush()
@@ -294,7 +301,11 @@ class AnnotationSession:
         self.lock_taken_over: LockOwner | None = None
         if lock:
             self._lock = SessionLock(self.out_dir)
-            self.lock_taken_over = self._lock.acquire(force_lock)
+            try:
+                self.lock_taken_over = self._lock.acquire(force_lock)
+            except LockUnavailableError as exc:  # a read-only folder: nobody can save there to protect
+                log.warning("%s; opened without a lock (saving will fail too)", exc)
+                self._lock = None
             if self.lock_taken_over is not None:
                 log.warning(
                     "%s: took over the lock of a session that did not close (%s is not running)",
