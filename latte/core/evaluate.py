@@ -10,9 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latte.core.formats import read_json_labels
 from squeezeseg.boxes import Box3D, bev_iou_matrix
-from squeezeseg.calib import read_kitti_calib
 from squeezeseg.errors import InputError
 
 FrameKey = int | str
@@ -110,11 +108,6 @@ def evaluate_boxes(
     return EvalResult(dict(classes), total, iou_threshold)
 
 
-def _key(frame_id: str | int) -> FrameKey:
-    s = str(frame_id)
-    return int(s) if s.isdigit() else s
-
-
 def load_boxes(path: str | Path, calib: str | Path | None = None) -> dict[FrameKey, list[Box3D]]:
     """{frame: boxes} from LATTE JSON, a KITTI label_2 folder or file, or a tracking label_02 file.
 
@@ -122,31 +115,9 @@ def load_boxes(path: str | Path, calib: str | Path | None = None) -> dict[FrameK
     or file; by default the ``calib`` folder beside the label folder (object layout) or
     ``../calib/<sequence>.txt`` (tracking layout).
     """
-    from latte.core.label_io import guess_format
-    from squeezeseg.io import read_kitti_labels, read_tracking_labels
+    from latte.core.label_io import LABEL_FORMATS, guess_format
 
     path = Path(path)
     if not path.exists():
         raise InputError("labels not found", path)
-    fmt = guess_format(path)
-    if fmt == "json":
-        _, frames = read_json_labels(path)
-        return {_key(fid if fid is not None else idx): [b for _, b in boxes] for idx, fid, boxes in frames}
-    if fmt == "semantickitti":
-        raise InputError("evaluate compares boxes: give KITTI, tracking or JSON labels", path)
-    calib_path = Path(calib) if calib is not None else None
-    if fmt == "tracking":
-        if calib_path is None:
-            calib_path = path.parent.parent / "calib" / path.name
-        elif calib_path.is_dir():
-            calib_path = calib_path / path.name
-        cal = read_kitti_calib(calib_path)
-        return {f: boxes for f, boxes in read_tracking_labels(path, cal).items()}
-    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
-    if calib_path is None:
-        calib_path = (path if path.is_dir() else path.parent).parent / "calib"
-    out: dict[FrameKey, list[Box3D]] = {}
-    for f in files:
-        cfile = calib_path / f.name if calib_path.is_dir() else calib_path
-        out[_key(f.stem)] = read_kitti_labels(f, read_kitti_calib(cfile))
-    return out
+    return LABEL_FORMATS[guess_format(path)].load_boxes(path, None if calib is None else Path(calib))
