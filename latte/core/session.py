@@ -576,12 +576,11 @@ class AnnotationSession:
     def save(self) -> None:
         """Write the recovery file, then ``session.json``, each atomically, both with the next
         revision number (AutosaveError on failure, or when another process took the folder over)."""
-        if self._lock is not None and not self._lock.held():
-            owner = read_lock(self.out_dir)
-            who = owner.describe() if owner is not None else "the lock file is gone"
+        owner = self._taken_over_by()
+        if owner is not None:
             self._save_failed(
                 AutosaveError(
-                    f"not saved: the session folder was taken over by another process ({who}); "
+                    f"not saved: the session folder was taken over by another process ({owner.describe()}); "
                     "the change is kept in memory only",
                     self.out_dir,
                 )
@@ -605,6 +604,14 @@ class AnnotationSession:
         self.last_save_error = None
         self._notify(SessionEvent("saved"))
 
+    def _taken_over_by(self) -> LockOwner | None:
+        """The other owner whose lock replaced ours (None while ours, or when the lock file is
+        missing: a folder gone from under the session makes the save itself fail)."""
+        if self._lock is None:
+            return None
+        owner = read_lock(self.out_dir)
+        return owner if owner is not None and owner.token != self._lock.owner.token else None
+
     def _save_failed(self, err: AutosaveError) -> None:
         self.last_save_error = err
         self._notify(SessionEvent("save_error", error=err))
@@ -620,7 +627,7 @@ class AnnotationSession:
         the same folder) only lets go: every change was autosaved already, and the files are the
         other session's now.
         """
-        if self._lock is not None and not self._lock.held():
+        if self._taken_over_by() is not None:
             self._lock = None
             self.recovery_available = False
             return
