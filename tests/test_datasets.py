@@ -193,3 +193,22 @@ def test_real_semantickitti_cars_become_model_labels(shared_data):
     proj = SphericalProjection.from_sensor("hdl64e", width=512, fov_deg=360.0)
     image, labels = ds.labelled_input(0, proj, COARSE)
     assert image.shape[-1] == 6 and (labels == 1).sum() > 1000  # about 4,500 car points in the scan
+
+
+def test_the_latte_configuration_is_read_once_and_shared(tmp_path):
+    from latte.core.config import load_latte_config
+    from latte.core.oneclick import OneClickAnnotator
+    from latte.core.tracking import BoxTracker
+
+    assert load_latte_config() is load_latte_config()
+    cfg = load_latte_config()
+    assert OneClickAnnotator().config is cfg and BoxTracker().config is cfg
+    path = tmp_path / "latte.yaml"
+    path.write_text("oneclick:\n  seed_radius: 2.0\n")
+    first = load_latte_config(path)
+    assert first is load_latte_config(path) and first.oneclick.seed_radius == 2.0
+    path.write_text("oneclick:\n  seed_radius: 3.0\n")
+    import os
+
+    os.utime(path, ns=(1, 1))  # a changed file is read again
+    assert load_latte_config(path).oneclick.seed_radius == 3.0

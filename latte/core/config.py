@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -173,7 +174,11 @@ def default_config_path() -> Path:
 
 
 def load_latte_config(path: str | Path | LatteConfig | None = None) -> LatteConfig:
-    """Load ``path`` (default ``configs/latte.yaml``; built-in defaults if that file is absent)."""
+    """The settings of ``path`` (default ``configs/latte.yaml``; built-in defaults if that file is absent).
+
+    A LatteConfig is passed through; a file is read once and the same (immutable) object is returned
+    until the file changes, so the components of one app or command share one configuration.
+    """
     if isinstance(path, LatteConfig):
         return path
     if path is None:
@@ -181,6 +186,13 @@ def load_latte_config(path: str | Path | LatteConfig | None = None) -> LatteConf
         if not path.exists():
             return LatteConfig()
     path = Path(path)
-    if not path.exists():
-        raise InputError("LATTE config file not found", path)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise InputError("LATTE config file not found", path) from None
+    return _load_cached(path.resolve(), stamp)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, _stamp: int) -> LatteConfig:
     return load_config(LatteConfig, path)
