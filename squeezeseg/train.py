@@ -252,7 +252,7 @@ def train(
                          "another --out", out)
     if resume and not backup.exists():
         log.warning("nothing to resume in %s: starting from scratch", out)
-    total = int(steps or cfg.train.steps)
+    total = int(cfg.train.steps if steps is None else steps)
     if total <= 0:
         raise InputError(f"steps must be positive, got {total}")
     per_epoch = max(1, min(cfg.train.checkpoint_every, total))

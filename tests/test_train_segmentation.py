@@ -214,4 +214,7 @@ def test_config_ranges_name_file_and_key(tmp_path):
 
     with pytest.raises(InputError, match="train.batch_size"):
         train(cfg, tmp_path / "run", steps=1, progress=False)
+    cfg.train.batch_size = 2
+    with pytest.raises(InputError, match="steps must be positive"):  # 0 is not "the config's steps"
+        train(cfg, tmp_path / "run", steps=0, progress=False)
     assert not (tmp_path / "run").exists()
