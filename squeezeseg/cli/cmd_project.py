@@ -14,9 +14,6 @@ from squeezeseg.sensors import load_sensor
 
 log = logging.getLogger("squeezeseg.project")
 
-SUFFIXES = (".pcd.bin", ".bin", ".pcd", ".ply", ".npy", ".npz", ".las", ".laz")
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "project",
@@ -35,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--labels", type=Path, default=None,
         help="point labels: SemanticKITTI .label, or KITTI label_2 .txt boxes (needs --calib; "
-        "car 1, pedestrian 2, cyclist 3 as in SqueezeSeg)",
+        "car and van 1, pedestrian 2, cyclist 3 as in SqueezeSeg)",
     )
     p.add_argument("--calib", type=Path, default=None, help="KITTI calibration for --labels .txt")
     p.set_defaults(func=run)
@@ -43,7 +40,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.errors import InputError
-    from squeezeseg.io import read_points
+    from squeezeseg.io import read_points, scan_stem
     from squeezeseg.visualize import bev_image, range_image_panel, save_png
 
     sensor = load_sensor(args.sensor)
@@ -77,11 +74,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-SQUEEZESEG_CLASSES = {"Car": 1, "Pedestrian": 2, "Cyclist": 3}
-
-
 def point_classes(labels: Path, calib: Path | None, points: np.ndarray) -> np.ndarray:
     """(N,) class per point from a SemanticKITTI .label file or KITTI label_2 boxes."""
+    from squeezeseg.classes import COARSE, kitti_type_ids
     from squeezeseg.errors import InputError
     from squeezeseg.io import (
         boxes_to_point_labels,
@@ -95,16 +90,7 @@ def point_classes(labels: Path, calib: Path | None, points: np.ndarray) -> np.nd
     if calib is None:
         raise InputError("KITTI box labels need --calib (the frame's calibration file)", labels)
     boxes = read_kitti_labels(labels, read_kitti_calib(calib))
-    return boxes_to_point_labels(points, boxes, SQUEEZESEG_CLASSES)[0]
-
-
-def scan_stem(path: Path) -> str:
-    """File name without its point-cloud suffix (``x.pcd.bin`` -> ``x``)."""
-    name = path.name
-    for suf in SUFFIXES:
-        if name.endswith(suf) and len(name) > len(suf):
-            return name[: -len(suf)]
-    return path.stem
+    return boxes_to_point_labels(points, boxes, kitti_type_ids(COARSE))[0]
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
