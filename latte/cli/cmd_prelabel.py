@@ -138,6 +138,7 @@ def _open_session(args: argparse.Namespace, seq, cfg, out: Path):
 
 def run(args: argparse.Namespace) -> int:
     from latte.core.config import load_latte_config
+    from latte.core.label_io import label_format
     from latte.core.prelabel import prelabel_sequence
     from latte.core.sequence import open_sequence
 
@@ -150,12 +151,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames:
         seq.frames = seq.frames[: args.max_frames]
     out = Path(args.out)
-    target = {
-        "json": out / "labels.json",
-        "tracking": out / f"{_safe_name(Path(seq.name).name, 'the sequence name')}.txt",
-        "kitti": out / "label_2",
-        "semantickitti": out / "labels",
-    }[args.format]
+    name = _safe_name(Path(seq.name).name, "the sequence name")
+    target = label_format(args.format).default_output(out, name)
+    if out.resolve() not in target.resolve().parents:
+        raise InputError(f"the {args.format} output would leave --out: {target}", out)
     created = not out.exists()
     session, existing = _open_session(args, seq, cfg, out)
     try:
