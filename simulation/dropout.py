@@ -21,8 +21,6 @@ from squeezeseg.atomic import atomic_open
 from squeezeseg.errors import InputError
 from squeezeseg.sensors import SensorConfig
 
-POINT_SUFFIXES = (".bin", ".pcd", ".ply", ".las", ".laz", ".npz")
-
 
 @dataclass
 class DropoutMap:
@@ -132,31 +130,24 @@ def estimate_dropout_map(
     raw scans (.bin, .pcd, .ply, .las/.laz, .npz) are projected with
     ``SphericalProjection.from_sensor(sensor, width, fov_deg)`` first.
     """
-    from squeezeseg.io import read_points, read_squeezeseg_npy
+    from squeezeseg.datasets import open_dataset
     from squeezeseg.projection import SphericalProjection
 
     source = Path(source)
     if not source.is_dir():
         raise InputError("not a folder of real range images or scans", source)
-    files = sorted(
-        p for p in source.rglob("*") if p.is_file() and (p.suffix == ".npy" or p.suffix in POINT_SUFFIXES)
-    )
-    if not files:
-        raise InputError(
-            "holds no SqueezeSeg .npy range images nor point clouds (.bin, .pcd, .ply, .las)", source
-        )
+    ds = open_dataset(source)
     projection = None
+    if ds.kind != "squeezeseg":
+        projection = SphericalProjection.from_sensor(sensor, width=width, fov_deg=fov_deg)
     total = None
-    for f in files:
-        if f.suffix == ".npy":
-            image, _ = read_squeezeseg_npy(f)
-            missing = image[..., 4] <= 0
-        else:
-            projection = projection or SphericalProjection.from_sensor(sensor, width=width, fov_deg=fov_deg)
-            missing = ~projection.project(read_points(f)).mask
+    for i in range(len(ds)):
+        missing = ds.range_input(i, projection)[..., 5] <= 0
         if total is None:
             total = np.zeros(missing.shape, np.float64)
         elif missing.shape != total.shape:
-            raise InputError(f"range image is {missing.shape}, earlier ones are {total.shape}", f)
+            shape = f"range image is {missing.shape}, earlier ones are {total.shape}"
+            raise InputError(shape, ds.frames[i].scan)
         total += missing
+    files = ds.frames
     return DropoutMap((total / len(files)).astype(np.float32), fov_deg, len(files), str(source))

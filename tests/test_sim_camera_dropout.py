@@ -107,7 +107,7 @@ def test_keep_points_follows_the_map():
 
 
 def test_dropout_bad_input(tmp_path):
-    with pytest.raises(InputError, match="no SqueezeSeg"):
+    with pytest.raises(InputError, match="no scans or range images found"):
         estimate_dropout_map(tmp_path)
     with pytest.raises(InputError):
         estimate_dropout_map(tmp_path / "missing")
