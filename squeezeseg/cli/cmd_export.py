@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers) -> None:
-    from squeezeseg.export.exporter import add_export_arguments
+    from squeezeseg.cli.common import deferred_arguments
 
     p = subparsers.add_parser(
         "export",
@@ -15,8 +15,14 @@ def register(subparsers) -> None:
         "scans, or 'synthetic'). The file carries the model config, so `squeezeseg infer --engine "
         "tflite|onnx --model FILE` runs it as a drop-in replacement.",
     )
-    add_export_arguments(p, "the shipped model")
+    deferred_arguments(p, _add_arguments)  # the exporter imports TensorFlow: only for this command
     p.set_defaults(func=run)
+
+
+def _add_arguments(p) -> None:
+    from squeezeseg.export.exporter import add_export_arguments
+
+    add_export_arguments(p, "the shipped model")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from squeezeseg.export.study import BITS, PERCENTILES
+    from squeezeseg.cli.common import deferred_arguments
 
     p = subparsers.add_parser(
         "quantize-study",
@@ -17,6 +17,13 @@ def register(subparsers) -> None:
         "fine-tuning and quantization-aware training (exported as full-integer TFLite). Writes "
         "OUT/study.json and OUT/study.md.",
     )
+    deferred_arguments(p, _add_arguments)
+    p.set_defaults(func=run)
+
+
+def _add_arguments(p) -> None:
+    from squeezeseg.export.study import BITS, PERCENTILES
+
     p.add_argument(
         "model", type=Path, nargs="?", default=None, help=".keras model (default: the shipped one)"
     )
@@ -49,7 +56,6 @@ def register(subparsers) -> None:
         "--qat-steps", type=int, default=0, help="8-bit quantization-aware training steps (0: none)"
     )
     p.add_argument("--qat-out", type=Path, default=None, help="full-integer .tflite of the QAT model")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,12 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from squeezeseg.errors import InputError
-from squeezeseg.normalization import dataset_statistics, save_statistics
-from squeezeseg.projection import ROW_MODES, SphericalProjection
-from squeezeseg.sensors import load_sensor
+from squeezeseg.cli.common import positive_int
+from squeezeseg.projection import ROW_MODES
 
 
 def register(subparsers) -> None:
@@ -25,12 +21,19 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, default=None, help="write YAML (.yaml) or JSON (other suffix)")
     p.add_argument("--sensor", default="hdl64e", help="sensor for point clouds (default hdl64e)")
     p.add_argument("--fov", type=float, default=90.0, help="window for point clouds, degrees")
-    p.add_argument("--width", type=int, default=None, help="columns for point clouds")
+    p.add_argument("--width", type=positive_int, default=None, help="columns for point clouds")
     p.add_argument("--rows", choices=ROW_MODES, default="auto", help="row mode for point clouds")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from squeezeseg.errors import InputError
+    from squeezeseg.normalization import dataset_statistics, save_statistics
+    from squeezeseg.projection import SphericalProjection
+    from squeezeseg.sensors import load_sensor
+
     proj = SphericalProjection(load_sensor(args.sensor), width=args.width, fov_deg=args.fov, rows=args.rows)
     stats = dataset_statistics(args.directory, projection=proj, progress=sys.stderr.isatty())
     if args.out is not None:

@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from squeezeseg.cli.common import positive_int
+
 log = logging.getLogger("squeezeseg.train")
 
 
@@ -27,14 +29,17 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                    help="tf.distribute strategy: one device, all local devices, or TF_CONFIG workers")
-    p.add_argument("--batch-size", type=int, default=None, help="override train.batch_size")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="override train.batch_size")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from squeezeseg.cli.common import check_output_folder
     from squeezeseg.models import load_model_config
     from squeezeseg.train import train
+
+    check_output_folder(args.out)  # an existing file or an unwritable folder: refused before any work
 
     cfg = load_model_config(args.config)
     if args.batch_size:

@@ -20,18 +20,38 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def output_stems(images: list[str]) -> list[str]:
+    """Output name of every image; two images with one name are refused (one would overwrite the other)."""
+    from squeezeseg.errors import InputError
+
+    seen: dict[str, str] = {}
+    for name in images:
+        stem = Path(name).stem
+        if stem in seen:
+            raise InputError(f"{seen[stem]} and {name} would both write '{stem}.png' and '{stem}.txt'; "
+                             "run them into separate --out folders")
+        seen[stem] = name
+    return [Path(n).stem for n in images]
+
+
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.atomic import atomic_path
+    from squeezeseg.cli.common import check_output_folder
     from squeezeseg.detection.data import load_image
     from squeezeseg.detection.detect import draw_detections
     from squeezeseg.detection.labels import write_kitti_2d
     from squeezeseg.errors import InputError
     from squeezeseg.export.engines import load_detector
 
+    if args.nms is not None and not 0 < args.nms <= 1:
+        raise InputError(f"--nms must be in (0, 1], got {args.nms}")
+    if args.score is not None and not 0 <= args.score <= 1:
+        raise InputError(f"--score must be in [0, 1], got {args.score}")
+    out = check_output_folder(args.out)  # before the model loads
+    stems = output_stems(args.images)
     detector = load_detector(args.model, args.engine)
-    out = Path(args.out)
     failed = 0
-    for name in args.images:
+    for name, stem in zip(args.images, stems):
         try:
             image = load_image(name)
         except InputError as exc:
@@ -39,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         objects = detector.detect(image, nms_threshold=args.nms, score_threshold=args.score)
-        stem = Path(name).stem
         write_kitti_2d(out / f"{stem}.txt", objects)
         with atomic_path(out / f"{stem}.png") as tmp:
             draw_detections(image, objects).save(tmp)

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers) -> None:
-    from squeezeseg.export.exporter import add_export_arguments
+    from squeezeseg.cli.common import deferred_arguments
 
     p = subparsers.add_parser(
         "export",
@@ -14,8 +14,14 @@ def register(subparsers) -> None:
         description="Export a SqueezeDet model (.keras with its .json). INT8 needs --calibration (a folder "
         "of camera images, or 'synthetic'). The file carries the model config (classes, anchors).",
     )
-    add_export_arguments(p, "the shipped model")
+    deferred_arguments(p, _add_arguments)  # the exporter imports TensorFlow: only for this command
     p.set_defaults(func=run)
+
+
+def _add_arguments(p) -> None:
+    from squeezeseg.export.exporter import add_export_arguments
+
+    add_export_arguments(p, "the shipped model")
 
 
 def run(args: argparse.Namespace) -> int:

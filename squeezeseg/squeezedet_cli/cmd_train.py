@@ -42,12 +42,17 @@ def parse_size(text: str | None) -> dict:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise InputError(f"--input-size must look like 624x192, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise InputError(f"--input-size must be positive, got {text!r}")
     return {"input_width": w, "input_height": h}
 
 
 def run(args: argparse.Namespace) -> int:
+    from squeezeseg.cli.common import check_output_folder
     from squeezeseg.detection.train import kmeans_config, train
     from squeezeseg.models.squeezedet import load_squeezedet_config
+
+    check_output_folder(args.out)  # before any work
 
     config = load_squeezedet_config(args.config, **parse_size(args.input_size))
     if args.kmeans_anchors:
