@@ -138,3 +138,22 @@ def test_shipped_default_runs_from_a_fresh_process(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "o" / "road.png").is_file() and (tmp_path / "o" / "road.txt").is_file()
+
+
+def test_detect_refuses_colliding_names_and_a_file_as_out_before_loading(tmp_path, capsys):
+    """Checked before the model loads: the model given here does not even exist."""
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / d / "0.png")
+    model = str(tmp_path / "none.keras")
+    imgs = [str(tmp_path / "a" / "0.png"), str(tmp_path / "b" / "0.png")]
+    assert main(["detect", *imgs, "--out", str(tmp_path / "d"), "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert "would both write '0.png'" in err and err.count("\n") == 1
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    assert main(["detect", imgs[0], "--out", str(afile), "--model", model]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
+    assert main(["detect", imgs[0], "--out", str(tmp_path / "d"), "--nms", "0"]) == 2
+    assert main(["train", str(tmp_path), "--out", str(afile)]) == 2
+    assert "--out must be a folder" in capsys.readouterr().err
