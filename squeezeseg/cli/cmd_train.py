@@ -8,8 +8,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from squeezeseg.cli.common import positive_int
-
 log = logging.getLogger("squeezeseg.train")
 
 
@@ -29,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                    help="tf.distribute strategy: one device, all local devices, or TF_CONFIG workers")
-    p.add_argument("--batch-size", type=positive_int, default=None, help="override train.batch_size")
+    p.add_argument("--batch-size", type=int, default=None, help="override train.batch_size")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -42,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out)  # an existing file or an unwritable folder: refused before any work
 
     cfg = load_model_config(args.config)
-    if args.batch_size:
+    if args.batch_size is not None:  # 0 or less: refused by the config's range check
         cfg.train.batch_size = args.batch_size
     path = train(cfg, args.out, steps=args.steps, resume=args.resume, strategy=args.strategy,
                  data_root=args.data, progress=not args.no_progress,
