@@ -264,7 +264,7 @@ def test_screenshot_command(qtbot, demo_seq, tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["detector", "segmentation"])
 def test_prelabel_with_shipped_models_on_real_kitti(qtbot, kitti_object, tmp_path, messages, source):
-    # The shipped SqueezeDet (camera fusion) or SqueezeSeg on a real KITTI frame (TensorFlow: slow).
+    # The shipped SqueezeDet (camera fusion) or SqueezeSeg on a real KITTI frame, in the model worker.
     if source == "detector":
         from squeezeseg.detection.detect import default_model_path
 
@@ -277,7 +277,10 @@ def test_prelabel_with_shipped_models_on_real_kitti(qtbot, kitti_object, tmp_pat
     for _ in truth:                      # start from an empty frame
         win.ctrl.select(0)
         win.ctrl.delete_box()
-    props = win.ctrl.prelabel(source)
+    with qtbot.waitSignal(win.ctrl.prelabel_finished, timeout=300_000) as done:
+        assert win.ctrl.prelabel(source)      # the model runs in the worker process
+    assert done.args == [True]
+    props = win.ctrl.proposals
     assert not [m for m in messages if m[0] == "error"], messages
     assert props, "no proposals"
     # At least one proposal lies on a labelled object; the per-point pre-labels are classes or -1.
@@ -288,23 +291,24 @@ def test_prelabel_with_shipped_models_on_real_kitti(qtbot, kitti_object, tmp_pat
     assert len(win.ctrl.boxes()) == len(props)
 
 
-def test_labels_of_another_sequence_are_refused(qtbot, demo_seq, shared_data, tmp_path, messages):
+def test_labels_of_another_sequence_are_refused(qtbot, demo_seq, demo_truth, shared_data, tmp_path, messages):
     labels = shared_data / "kitti_tracking" / "label_02" / "0000.txt"
     if not labels.is_file():
         pytest.skip(f"{labels} not found")
     win = make_window(qtbot, demo_seq, tmp_path / "s")
-    click_at(qtbot, win, 11.0, -4.4)
+    click_at(qtbot, win, *well_seen_object(win, demo_truth).center[:2])
     before = {f: win.ctrl.boxes(f) for f in range(3)}
     win.ctrl.import_labels(labels)            # 154 frames of a real drive into a 3-frame sequence
     assert [m for m in messages if m[0] in ("error", "warning")], "no dialog"
     assert {f: win.ctrl.boxes(f) for f in range(3)} == before
 
 
-def test_failed_autosave_keeps_edit_in_memory_and_files_intact(qtbot, demo_seq, tmp_path, messages):
+def test_failed_autosave_keeps_edit_in_memory_and_files_intact(qtbot, demo_seq, demo_truth, tmp_path,
+                                                                messages):
     # The session folder disappears under the app (a unmounted or replaced disk): every save fails.
     out = tmp_path / "session"
     win = make_window(qtbot, demo_seq, out)
-    click_at(qtbot, win, 11.0, -4.4)
+    click_at(qtbot, win, *well_seen_object(win, demo_truth).center[:2])
     assert len(win.ctrl.boxes()) == 1
     out.rename(tmp_path / "moved")
     out.write_text("not a folder")

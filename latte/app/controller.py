@@ -66,6 +66,9 @@ class AppController(QtCore.QObject):
     boxes_changed = QtCore.pyqtSignal()
     message = QtCore.pyqtSignal(str, str, str)   # level, title, text
     status = QtCore.pyqtSignal(str)
+    prelabel_started = QtCore.pyqtSignal(str)        # source ("detector" / "segmentation")
+    prelabel_progress = QtCore.pyqtSignal(int, str)  # percent, what the model worker is doing
+    prelabel_finished = QtCore.pyqtSignal(bool)      # True: proposals shown; False: failed or cancelled
 
     def __init__(self, config=None, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -88,6 +91,10 @@ class AppController(QtCore.QObject):
         self._annotator = None
         self._annotator_frame = -1
         self._unsubscribe = None
+        self._prelabel_job = None
+        self._prelabel_for = None
+        self._prelabel_t0 = 0.0
+        self.last_prelabel: dict | None = None   # the last model worker result (timings, pid)
 
     # ---- opening ----------------------------------------------------------------------------
     @guarded("Cannot open sequence")
@@ -430,57 +437,98 @@ class AppController(QtCore.QObject):
         return True
 
     # ---- pre-labels -------------------------------------------------------------------------
-    @guarded("Cannot pre-label")
-    def prelabel(self, source: str = "auto") -> list[Box3D]:
-        """Pre-label this frame: proposals (dashed, Enter accepts) and per-point pre-labels (colour
-        mode "label"). ``source`` "detector" = SqueezeDet on the camera image through frustum fusion,
-        "segmentation" = the SqueezeSeg model on the points, "auto" = the detector when the frame has
-        a camera. Proposals overlapping an existing box are dropped."""
-        if self.points is None or not len(self.points):
-            return []
-        from latte.core import fusion, prelabel
+    def _job(self):
+        """The model worker (a separate process: TensorFlow is never imported by the app)."""
+        if self._prelabel_job is None:
+            from latte.app.prelabel_job import PrelabelJob
 
-        if source == "auto":
-            source = "detector" if self.image is not None and self.calib is not None else "segmentation"
-        ann = self.annotator()
+            job = PrelabelJob(self)
+            job.progress.connect(self.prelabel_progress)
+            job.finished.connect(self._prelabel_done)
+            job.failed.connect(self._prelabel_failed)
+            self._prelabel_job = job
+        return self._prelabel_job
+
+    @property
+    def prelabel_busy(self) -> bool:
+        return self._prelabel_job is not None and self._prelabel_job.busy
+
+    @guarded("Cannot pre-label")
+    def prelabel(self, source: str = "auto") -> bool:
+        """Start pre-labelling this frame in the model worker: proposals (dashed, Enter accepts) and
+        per-point pre-labels (colour mode "label") arrive with ``prelabel_finished(True)``.
+        ``source`` "detector" = SqueezeDet on the camera image through frustum fusion,
+        "segmentation" = the SqueezeSeg model on the points, "auto" = the detector when the frame has
+        a camera. Duplicate proposals are suppressed (``latte.core.nms``) and proposals overlapping an
+        existing box are dropped. Returns False when nothing was started."""
+        from latte.core.model_worker import resolve_source
+
+        if self.points is None or not len(self.points):
+            self.status.emit("no points to pre-label in this frame")
+            return False
+        if self.prelabel_busy:
+            self.status.emit("pre-labelling is already running")
+            return False
+        source = resolve_source(source, self.image is not None and self.calib is not None)
         if source == "detector":
+            from latte.core import fusion
+
             if self.image is None or self.calib is None:
                 raise InputError("the image detector needs a camera image and calibration; "
                                  "this frame has none")
             fusion.check_calib_image(self.calib, self.image.shape, self.calib.source)
-            dets = self._model("detector").detect(self.image, self.frame_id())
-            size = (self.image.shape[1], self.image.shape[0])
-            props = fusion.frustum_proposals(ann, self.calib, dets, image_size=size)
-            ids = fusion.prelabel_points(self.points, self.calib, dets, self.class_names, size)
-            self.point_labels = ids - 1
-        else:
-            model = self._model("segmentation")
-            props = prelabel.segmentation_source(model, self.class_names)(ann, self.sequence, self.frame)
-            names = [prelabel._singular(n).lower() for n in getattr(model, "classes", [])]
-            ours = {n.lower(): i for i, n in enumerate(self.class_names)}
-            lut = np.array([ours.get(n, -1) for n in names] or [-1], dtype=np.int64)
-            self.point_labels = lut[np.clip(np.asarray(model.predict_points(self.points)), 0, len(lut) - 1)]
+        request = {"points": self.points, "image": self.image if source == "detector" else None,
+                   "calib": self.calib, "config": self.config, "source": source,
+                   "frame_id": self.frame_id()}
+        self._prelabel_for = (self.sequence, self.frame, len(self.points))
+        self._prelabel_t0 = time.perf_counter()
+        self.prelabel_started.emit(source)
+        try:
+            self._job().start(request)
+        except (OSError, RuntimeError):
+            self.prelabel_finished.emit(False)
+            raise
+        self.status.emit(f"pre-labelling frame {self.frame_id()} with the {source}…")
+        return True
+
+    def cancel_prelabel(self) -> None:
+        """Stop the running pre-label (its worker process is killed; nothing changes)."""
+        if self._prelabel_job is not None and self._prelabel_job.cancel():
+            self.status.emit("pre-labelling cancelled")
+            self.prelabel_finished.emit(False)
+
+    def _prelabel_done(self, result: dict) -> None:
+        from latte.core.model_worker import arrays_to_boxes
+
+        seconds = time.perf_counter() - self._prelabel_t0
+        self.last_prelabel = {**result, "wall_seconds": seconds}
+        if self._prelabel_for != (self.sequence, self.frame, 0 if self.points is None else len(self.points)):
+            self.status.emit("pre-labels arrived for another frame; discarded")
+            self.prelabel_finished.emit(False)
+            return
+        props = arrays_to_boxes(result)
         boxes = self.boxes()
         keep = [p for p in props if not boxes or max(p.bev_iou(b) for b in boxes) < 0.3]
-        self.proposals = [p.replace(point_indices=None) for p in keep]
-        self.status.emit(f"{len(self.proposals)} pre-label proposals from the {source} (Enter accepts all); "
+        self.proposals = keep
+        labels = np.asarray(result["point_labels"], dtype=np.int64)
+        self.point_labels = labels if len(labels) == len(self.points) else None
+        dup = int(result.get("n_raw", len(props))) - len(props)
+        self.status.emit(f"{len(keep)} pre-label proposals from the {result['source']} in {seconds:.1f} s"
+                         f"{f' ({dup} duplicates suppressed)' if dup else ''}: Enter accepts all; "
                          "press C for per-point pre-labels")
         self.frame_loaded.emit()
-        return self.proposals
+        self.prelabel_finished.emit(True)
 
-    def _model(self, kind: str):
-        """The detector or segmenter, loaded once (TensorFlow starts on first use)."""
-        cache = self.__dict__.setdefault("_models", {})
-        if kind not in cache:
-            if kind == "detector":
-                from latte.core.squeezedet_detector import load_detector
+    def _prelabel_failed(self, text: str) -> None:
+        log.warning("pre-label failed: %s", text)
+        self.message.emit("error", "Cannot pre-label", text)
+        self.prelabel_finished.emit(False)
 
-                cache[kind] = load_detector()
-            else:
-                import squeezeseg
-
-                cache[kind] = squeezeseg.load_model()
-        return cache[kind]
+    def shutdown(self) -> None:
+        """Close the session and end the model worker (the window is closing)."""
+        self.close()
+        if self._prelabel_job is not None:
+            self._prelabel_job.shutdown()
 
     # ---- measurement ------------------------------------------------------------------------
     def stats_text(self) -> str:

@@ -31,6 +31,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ctrl = controller or AppController()
         self.color_mode = "height"
         self.last_draw_ms = 0.0
+        self.progress_dialog: QtWidgets.QProgressDialog | None = None
         self.setWindowTitle("LATTE")
         self.resize(1600, 950)
         self._build_views()
@@ -139,7 +140,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for sc in SHORTCUTS:
             for key in sc.keys:
                 obj = QtWidgets.QShortcut(QtGui.QKeySequence(key), self)
-                obj.setContext(QtCore.Qt.ApplicationShortcut)
+                # The main window's keys only: Enter or Esc typed in a dialog belongs to that
+                # dialog (an application-wide Enter accepted proposals from the export dialog).
+                obj.setContext(QtCore.Qt.WindowShortcut)
                 obj.activated.connect(lambda a=sc.action, arg=sc.arg: self.run_shortcut(a, arg))
                 self.shortcut_objects.append(obj)
 
@@ -149,6 +152,9 @@ class MainWindow(QtWidgets.QMainWindow):
         c.boxes_changed.connect(self._on_boxes_changed)
         c.message.connect(lambda level, title, text: dialogs.show_message(self, level, title, text))
         c.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        c.prelabel_started.connect(self._prelabel_started)
+        c.prelabel_progress.connect(self._prelabel_progress)
+        c.prelabel_finished.connect(self._prelabel_finished)
         self.bev.clicked.connect(c.click)
         self.bev.box_edited.connect(c.edit_selected)
         self.prev_btn.clicked.connect(c.prev_frame)
@@ -198,6 +204,37 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_help(self) -> None:
         self.help_dialog = dialogs.HelpDialog(self)
         self.help_dialog.show()
+
+    # ---- pre-label progress -----------------------------------------------------------------
+    def _prelabel_started(self, source: str) -> None:
+        """A window-modal progress dialog while the model worker runs; Cancel kills the worker."""
+        self._prelabel_finished(False)
+        model = "SqueezeDet" if source == "detector" else "SqueezeSeg"
+        dlg = QtWidgets.QProgressDialog(f"Pre-labelling with {model}…", "Cancel", 0, 100, self)
+        dlg.setWindowTitle("Pre-label")
+        dlg.setWindowModality(QtCore.Qt.WindowModal)
+        dlg.setMinimumDuration(0)
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.setMinimumWidth(420)
+        dlg.canceled.connect(self.ctrl.cancel_prelabel)
+        dlg.setValue(0)
+        dlg.show()
+        self.progress_dialog = dlg
+
+    def _prelabel_progress(self, percent: int, text: str) -> None:
+        dlg = getattr(self, "progress_dialog", None)
+        if dlg is not None:
+            dlg.setLabelText(text)
+            dlg.setValue(max(0, min(percent, 99)))   # 100 only when the proposals are shown
+
+    def _prelabel_finished(self, _ok: bool) -> None:
+        dlg = getattr(self, "progress_dialog", None)
+        self.progress_dialog = None
+        if dlg is not None:
+            dlg.canceled.disconnect(self.ctrl.cancel_prelabel)
+            dlg.close()
+            dlg.deleteLater()
 
     def set_color_mode(self, mode: str) -> None:
         self.color_mode = mode
@@ -275,7 +312,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- lifecycle --------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self.ctrl.close()
+        self.ctrl.shutdown()
         super().closeEvent(event)
 
     def save_screenshot(self, path: str | Path) -> None:
