@@ -9,16 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import open3d as o3d
 
-from simulation.classes import MATERIAL_REFLECTIVITY
+from simulation.intensity import FITTED, IntensityModel
 from simulation.raycast import MARKING, FrameGeometry, rotate_z
 from squeezeseg.sensors import SensorConfig, load_sensor
 
-MARKING_REFLECTIVITY = 0.6
-# Intensity = gain * reflectivity * (1 - w + w cos(incidence)) * range fall-off. The gain and weight
-# are fitted by eye to the KITTI sample (median reflectance about 0.29 over its three frames;
-# `scripts/sim_vs_real_stats.py` prints the comparison): KITTI reflectance is not a physical albedo.
-INTENSITY_GAIN = 1.8
-INTENSITY_ANGLE_WEIGHT = 0.6
 VISIBILITY_RAYS = 600  # rays per object, at most, to estimate how much of it is hidden
 WEAK_RETURN_S0 = 0.1 / 50.0**2 / np.log(2.0)  # 10% reflectivity at 50 m returns with probability 1/2
 
@@ -32,6 +26,7 @@ class LidarScan:
     instances: np.ndarray  # (N,) uint16, 0 for scenery
     rows: np.ndarray  # (N,) beam index, 0 = top beam
     cols: np.ndarray  # (N,) azimuth step index
+    features: dict | None = None  # with keep_features: reflectivity, cos incidence, range, beam
 
 
 def sensor_directions(sensor: SensorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,10 +66,18 @@ class LidarSimulator:
     HDL-64E datasheet's range for pavement). Dark, glassy, far and grazing surfaces thus lose points.
     """
 
-    def __init__(self, sensor: SensorConfig | str = "hdl64e", intensity: bool = True, noise: bool = True):
+    def __init__(
+        self,
+        sensor: SensorConfig | str = "hdl64e",
+        intensity: bool = True,
+        noise: bool = True,
+        intensity_model: IntensityModel = FITTED,
+    ):
         self.sensor = load_sensor(sensor) if isinstance(sensor, str) else sensor
         self.intensity = intensity and self.sensor.intensity
         self.noise = noise
+        self.intensity_model = intensity_model
+        self.keep_features = False  # keep per-return features on the scan (to fit the intensity model)
         self.directions, self.rows, self.cols = sensor_directions(self.sensor)
         self.origins = beam_origins(self.sensor, self.rows)
 
@@ -100,22 +103,26 @@ class LidarSimulator:
             r = r + rng.normal(0.0, sen.range_noise_std, size=r.shape).astype(np.float32)
         idx = np.flatnonzero(hits.hit & (r >= sen.min_range) & (r <= sen.max_range))
         rk = r[idx]
-        mat = hits.material[idx]
-        refl = np.where(mat == MARKING, MARKING_REFLECTIVITY, MATERIAL_REFLECTIVITY[np.minimum(mat, 15)])
+        mat, inst = hits.material[idx], hits.instance[idx]
+        refl = self.intensity_model.reflectivity(mat, inst, MARKING)
         cos_inc = np.abs(np.einsum("ij,ij->i", hits.normal[idx], dw[idx]))
         if self.noise:
             signal = refl * (0.3 + 0.7 * cos_inc) / np.maximum(rk, 1.0) ** 2
             returned = rng.random(len(idx)) < -np.expm1(-signal / WEAK_RETURN_S0)
             idx, rk, refl, cos_inc = idx[returned], rk[returned], refl[returned], cos_inc[returned]
+            mat, inst = mat[returned], inst[returned]
         xyz = self.origins[idx] + d[idx] * rk[:, None]
+        rows = self.rows[idx]
         if self.intensity:
-            falloff = 1.0 - 0.35 * np.clip(rk / sen.max_range, 0.0, 1.0)
-            angle = (1.0 - INTENSITY_ANGLE_WEIGHT) + INTENSITY_ANGLE_WEIGHT * cos_inc
-            inten = np.clip(INTENSITY_GAIN * refl * angle * falloff, 0.0, 1.0)
+            rng = rng or np.random.default_rng()
+            inten = self.intensity_model(refl, cos_inc, rk, rows, sen.beams, rng)
         else:
             inten = np.zeros(len(idx), np.float32)
         pts = np.concatenate([xyz, inten[:, None]], axis=1).astype(np.float32)
-        return LidarScan(pts, hits.cls[idx], hits.instance[idx], self.rows[idx], self.cols[idx])
+        feats = None
+        if self.keep_features:
+            feats = {"material": mat, "instance": inst, "cos": cos_inc, "range": rk, "beam": rows}
+        return LidarScan(pts, hits.cls[idx], hits.instance[idx], rows, self.cols[idx], feats)
 
     def visible_fractions(
         self, geometry: FrameGeometry, boxes: list, position: np.ndarray, yaw: float

@@ -101,17 +101,32 @@ def centered(mesh: Mesh) -> Mesh:
 
 
 # ---- vehicles -------------------------------------------------------------------------------
-VEHICLE_SIZES = {  # (length, width, height) ranges in metres
-    "sedan": ((3.8, 4.9), (1.65, 1.9), (1.40, 1.60)),
-    "van": ((4.6, 5.6), (1.9, 2.1), (1.9, 2.4)),
-    "truck": ((7.0, 10.0), (2.4, 2.55), (3.0, 3.6)),
+VEHICLE_SIZES = {  # (length, width, height) bounds in metres
+    "sedan": ((3.3, 4.9), (1.5, 1.9), (1.35, 1.75)),
+    "van": ((4.2, 6.2), (1.75, 2.1), (1.8, 2.6)),
+    "truck": ((7.5, 12.5), (2.4, 2.7), (2.9, 3.6)),
 }
+# Spread of the sizes around the KITTI means (squeezeseg.classes.KITTI_TYPES): the standard
+# deviations of the box sizes in the KITTI tracking labels (sequences 0000, 0002, 0003, 0005).
+VEHICLE_SIZE_STD = {"sedan": (0.45, 0.1, 0.1), "van": (0.6, 0.1, 0.2), "truck": (1.4, 0.09, 0.15)}
+_KITTI_NAME = {"sedan": "Car", "van": "Van", "truck": "Truck"}
+
+
+def vehicle_size(kind: str, rng: np.random.Generator) -> tuple[float, float, float]:
+    """(length, width, height) of a vehicle: normal around the KITTI mean size of its type, clipped
+    to :data:`VEHICLE_SIZES`."""
+    from squeezeseg.classes import KITTI_TYPE as SIZES
+
+    mean = SIZES[_KITTI_NAME[kind]].size
+    out = []
+    for m, s, (lo, hi) in zip(mean, VEHICLE_SIZE_STD[kind], VEHICLE_SIZES[kind]):
+        out.append(float(np.clip(rng.normal(m, s), lo, hi)))
+    return out[0], out[1], out[2]
 
 
 def vehicle(kind: str, rng: np.random.Generator) -> Mesh:
     """A sedan, van or truck: body, cabin with glass, four wheels; class car/van/truck."""
-    (l0, l1), (w0, w1), (h0, h1) = VEHICLE_SIZES[kind]
-    L, W, H = rng.uniform(l0, l1), rng.uniform(w0, w1), rng.uniform(h0, h1)
+    L, W, H = vehicle_size(kind, rng)
     cls = {"sedan": "car", "van": "van", "truck": "truck"}[kind]
     r = 0.33 if kind == "sedan" else 0.38 if kind == "van" else 0.5
     clear = 0.25 if kind == "sedan" else 0.3
@@ -234,3 +249,260 @@ def hedge(length: float, height: float, rng: np.random.Generator) -> Mesh:
         for x in xs
     ]
     return merge(parts)
+
+
+# ---- porous and detailed scenery (simulator v2) ---------------------------------------------------
+def leaf_cloud(
+    rng: np.random.Generator,
+    center,
+    radii,
+    count: int,
+    leaf: tuple[float, float] = (0.15, 0.4),
+    cls: str = "vegetation",
+    material: str = "leaves",
+    shape: str = "ellipsoid",
+) -> Mesh:
+    """``count`` small randomly oriented triangles (leaf clumps, edge ``leaf`` m) scattered through an
+    ellipsoid (or a box, ``shape="box"``) of semi-axes ``radii`` around ``center``. Rays partly pass
+    through such a volume and return from scattered depths, as from real crowns and hedges; the share
+    that passes is about exp(-count * mean area / (2 * volume) * chord)."""
+    c = np.asarray(center, np.float64)
+    r = np.asarray(radii, np.float64)
+    if shape == "box":
+        p = rng.uniform(-1.0, 1.0, (count, 3))
+    else:  # uniform in the unit ball, denser towards the surface as crowns are
+        d = rng.normal(size=(count, 3))
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        p = d * rng.uniform(0.0, 1.0, (count, 1)) ** (1.0 / 4.0)
+    p = p * r + c
+    size = rng.uniform(leaf[0], leaf[1], (count, 1, 1))
+    corner = rng.normal(size=(count, 3, 3))
+    corner /= np.linalg.norm(corner, axis=2, keepdims=True)
+    v = (p[:, None, :] + size * 0.6 * corner).reshape(-1, 3).astype(np.float32)
+    tris = np.arange(3 * count, dtype=np.int32).reshape(count, 3)
+    return Mesh(
+        v, tris, np.full(count, CLASS_ID[cls], np.uint8), np.full(count, MATERIAL_ID[material], np.uint8)
+    )
+
+
+def porous_tree(rng: np.random.Generator, scale: float = 1.0, low: bool = False) -> Mesh:
+    """A street tree: trunk (class trunk), a few branches, and a crown of leaf clumps (class
+    vegetation) that rays partly pass through. ``scale`` grows the whole tree; a street tree's crown
+    starts 2.6 m or more above the ground (traffic passes under it), a ``low`` (garden) one at 0.6-2 m."""
+    kind = rng.choice(["round", "tall", "wide"], p=[0.5, 0.25, 0.25])
+    h = rng.uniform(0.6, 2.0) if low else rng.uniform(2.6, 3.6) * scale  # crown base
+    cr = rng.uniform(1.4, 2.8) * scale
+    sz = {"round": 1.0, "tall": 1.7, "wide": 0.75}[kind]
+    sxy = {"round": 1.0, "tall": 0.7, "wide": 1.3}[kind]
+    radii = (cr * sxy * rng.uniform(0.85, 1.15), cr * sxy * rng.uniform(0.85, 1.15), cr * sz)
+    trunk_r = rng.uniform(0.1, 0.22) * np.sqrt(scale)
+    parts = [
+        cylinder((0, 0, (h + radii[2] * 0.6) / 2), trunk_r, h + radii[2] * 0.6, "trunk", "bark", resolution=8)
+    ]
+    for _ in range(int(rng.integers(2, 5))):  # branches into the crown
+        a = rng.uniform(0, 2 * np.pi)
+        ln = cr * rng.uniform(0.6, 0.9)
+        b = box((0, 0, 0), (ln, 0.08, 0.08), "trunk", "bark", yaw=a)
+        b.vertices[:, 2] += (b.vertices[:, 0] * np.cos(a) + b.vertices[:, 1] * np.sin(a)) * 0.6
+        b.vertices += np.array(
+            [np.cos(a) * ln / 2, np.sin(a) * ln / 2, h + rng.uniform(0.2, 1.0)], np.float32
+        )
+        parts.append(b)
+    volume = 4.0 / 3.0 * np.pi * np.prod(radii)
+    leaf = (0.2, 0.45)
+    area = 0.6**2 * np.mean(leaf) ** 2 * 0.65  # mean area of a clump triangle
+    tau = rng.uniform(1.2, 2.5)  # optical depth through the crown's centre
+    count = int(np.clip(tau * 2 * volume / (2 * radii[0] * area), 150, 1400))
+    parts.append(leaf_cloud(rng, (0, 0, h + radii[2]), radii, count, leaf))
+    return merge(parts)
+
+
+def bush(rng: np.random.Generator, length: float, depth: float, height: float, dense: float = 3.0) -> Mesh:
+    """A hedge or a row of bushes (class vegetation): leaf clumps in lumpy ellipsoids along x, with an
+    optical depth ``dense`` across the hedge, so a share of the rays passes and returns are scattered."""
+    n = max(1, int(round(length / max(depth, 0.8))))
+    step = length / n
+    parts = []
+    for k in range(n):
+        x = -length / 2 + (k + 0.5) * step + rng.normal(0, 0.1 * step)
+        hk = height * rng.uniform(0.8, 1.1)
+        radii = (step * rng.uniform(0.55, 0.75), depth / 2 * rng.uniform(0.8, 1.1), hk / 2)
+        volume = 4.0 / 3.0 * np.pi * np.prod(radii)
+        area = 0.6**2 * 0.3**2 * 0.65
+        count = int(np.clip(dense * 2 * volume / (2 * radii[1] * area), 30, 900))
+        parts.append(leaf_cloud(rng, (x, 0, hk / 2), radii, count, (0.15, 0.45)))
+    return merge(parts)
+
+
+def fence(rng: np.random.Generator, length: float, height: float) -> Mesh:
+    """A fence (class fence): posts every 2-3 m, two rails and, for some, vertical pickets or a mesh
+    panel of bars, so rays pass between the parts."""
+    kind = rng.choice(["rails", "pickets", "panel"], p=[0.3, 0.4, 0.3])
+    parts = []
+    n_posts = max(2, int(length / rng.uniform(2.0, 3.0)) + 1)
+    for x in np.linspace(-length / 2, length / 2, n_posts):
+        parts.append(box((x, 0, height / 2), (0.08, 0.08, height), "fence", "metal"))
+    for z in (height * 0.3, height * 0.9):
+        parts.append(box((0, 0, z), (length, 0.04, 0.06), "fence", "metal"))
+    if kind == "pickets":
+        gap = rng.uniform(0.12, 0.25)
+        for x in np.arange(-length / 2 + gap, length / 2, gap):
+            parts.append(box((x, 0, height * 0.5), (0.03, 0.03, height * 0.85), "fence", "metal"))
+    elif kind == "panel":
+        parts.append(box((0, 0, height * 0.55), (length, 0.02, height * 0.8), "fence", "concrete"))
+    return merge(parts)
+
+
+def bicycle_parked(rng: np.random.Generator) -> Mesh:
+    """A parked bicycle (class bicycle): two wheels, a frame and handlebars."""
+    r = rng.uniform(0.32, 0.36)
+    base = rng.uniform(1.0, 1.1)
+    return centered(
+        merge(
+            [
+                cylinder((base / 2, 0, r), r, 0.05, "bicycle", "tyre", axis="y", resolution=14),
+                cylinder((-base / 2, 0, r), r, 0.05, "bicycle", "tyre", axis="y", resolution=14),
+                box((0, 0, r + 0.25), (base * 0.8, 0.05, 0.08), "bicycle", "metal"),
+                box((-0.1, 0, r + 0.15), (0.06, 0.05, 0.35), "bicycle", "metal"),
+                box((base / 2 - 0.05, 0, r + 0.45), (0.05, 0.5, 0.05), "bicycle", "metal"),
+            ]
+        )
+    )
+
+
+def _grid_wall(xs: np.ndarray, zs: np.ndarray, keep: np.ndarray, y: float, cls: str, material: str) -> Mesh:
+    """Quads of a vertical wall in the plane y = ``y`` between the breakpoints ``xs`` x ``zs``; cell
+    (i, j) is there where ``keep[i, j]``."""
+    X, Z = np.meshgrid(xs, zs, indexing="ij")
+    v = np.stack([X, np.full_like(X, y), Z], axis=-1).reshape(-1, 3).astype(np.float32)
+    m = len(zs)
+    i, j = np.nonzero(keep)
+    a = i * m + j
+    b, c, d = a + m, a + m + 1, a + 1
+    tris = np.concatenate([np.c_[a, b, c], np.c_[a, c, d]]).astype(np.int32)
+    f = len(tris)
+    return Mesh(v, tris, np.full(f, CLASS_ID[cls], np.uint8), np.full(f, MATERIAL_ID[material], np.uint8))
+
+
+def detailed_building(
+    rng: np.random.Generator, length: float, depth: float, height: float, material: str = "facade"
+) -> Mesh:
+    """A building (class building) whose street front (the -y face) has windows that are holes onto
+    rooms 1.5-4 m deep (few returns from the window plane, scattered ones from inside; some windows
+    glazed: glass returns weakly), recessed doors or shop fronts on the ground floor, balconies on
+    some storeys, a setback top storey on some, and window reveals."""
+    floor_h = rng.uniform(2.8, 3.4)
+    floors = max(1, int(height / floor_h))
+    height = floors * floor_h
+    bay = rng.uniform(2.4, 3.6)
+    bays = max(1, int(length / bay))
+    length = bays * bay
+    win_w, win_h = bay * rng.uniform(0.35, 0.6), floor_h * rng.uniform(0.4, 0.6)
+    sill = floor_h * rng.uniform(0.25, 0.35)
+    shop = rng.random() < 0.4
+    front = -depth / 2
+    room = rng.uniform(1.5, 4.0)
+    # wall breakpoints: every bay split at its window edges; every floor at sill and lintel
+    xs = np.concatenate(
+        [
+            [-length / 2 + k * bay + o for o in (0.0, (bay - win_w) / 2, (bay + win_w) / 2)]
+            for k in range(bays)
+        ]
+        + [[length / 2]]
+    )
+    zs = np.concatenate(
+        [[f * floor_h + o for o in (0.0, sill, sill + win_h)] for f in range(floors)] + [[height]]
+    )
+    keep = np.ones((len(xs) - 1, len(zs) - 1), bool)
+    keep[1::3, 1::3] = False  # windows
+    if shop:  # ground floor: large shop windows across most of every bay
+        keep[:, 0:3] = True
+        keep[1::3, 0] = keep[1::3, 1] = False
+        keep[0::3, 1] = False
+    parts = [_grid_wall(xs, zs, keep, front, "building", material)]
+    # rooms behind the openings: a back wall and floor slab, one per storey
+    parts.append(box((0, front + room, height / 2), (length, 0.1, height), "building", "concrete"))
+    for f in range(floors):
+        parts.append(
+            box((0, front + room / 2, f * floor_h + 0.02), (length, room, 0.04), "building", "concrete")
+        )
+    # window reveals (sides) and some glazing
+    for i in range(1, len(xs) - 1, 3):
+        for j in range(1, len(zs) - 1, 3):
+            if keep[i, j]:
+                continue
+            x0, x1, z0, z1 = xs[i], xs[i + 1], zs[j], zs[j + 1]
+            parts.append(box(((x0 + x1) / 2, front + 0.1, z0), (x1 - x0, 0.2, 0.04), "building", material))
+            if rng.random() < 0.35:
+                parts.append(
+                    box(
+                        ((x0 + x1) / 2, front + 0.18, (z0 + z1) / 2),
+                        (x1 - x0, 0.02, z1 - z0),
+                        "building",
+                        "glass",
+                    )
+                )
+    if shop and floors > 1:
+        parts.append(
+            box((0, front - 0.6, floor_h * 0.95), (length, 1.2, 0.08), "building", "metal")
+        )  # awning
+    if floors > 1 and rng.random() < 0.5:  # balconies on every second bay of the upper storeys
+        for f in range(1, floors):
+            for k in range(0, bays, 2):
+                x = -length / 2 + (k + 0.5) * bay
+                parts.append(
+                    box((x, front - 0.6, f * floor_h), (bay * 0.8, 1.2, 0.12), "building", "concrete")
+                )
+                parts.append(
+                    box((x, front - 1.18, f * floor_h + 0.5), (bay * 0.8, 0.04, 0.9), "building", "metal")
+                )
+    # the block behind the rooms, with a setback top storey on some buildings
+    body = depth - room
+    top = height
+    if floors > 2 and rng.random() < 0.3:
+        top = height - floor_h
+        parts.append(
+            box(
+                (0, depth / 2 - body / 2 + 0.8, height - floor_h / 2),
+                (length * 0.9, body - 1.6, floor_h),
+                "building",
+                material,
+            )
+        )
+    parts.append(box((0, depth / 2 - body / 2, top / 2), (length, body, top), "building", material))
+    # side walls closing the rooms
+    for sx in (-1, 1):
+        parts.append(
+            box((sx * length / 2, front + room / 2, height / 2), (0.1, room, height), "building", material)
+        )
+    return merge(parts)
+
+
+def rough_strip(
+    rng: np.random.Generator,
+    xs: np.ndarray,
+    y0: float,
+    y1: float,
+    z: np.ndarray,
+    cell: float,
+    roughness: float,
+    cls: str = "terrain",
+    material: str = "grass",
+) -> Mesh:
+    """A ground strip like scene._strip but with ``cell``-metre cells whose vertices are lifted by
+    random bumps of ``roughness`` m (grass and rough terrain); ``z`` is the height at each ``xs``."""
+    xf = np.arange(xs[0], xs[-1] + 1e-6, cell)
+    zf = np.interp(xf, xs, z)
+    m = int(np.ceil(abs(y1 - y0) / cell)) + 1
+    ys = np.linspace(y0, y1, m)
+    n = len(xf)
+    dz = np.abs(rng.normal(0.0, roughness, (n, m)))
+    dz[:, 0] = 0.0  # the edge meets the sidewalk
+    v = np.stack(np.broadcast_arrays(xf[:, None], ys[None, :], zf[:, None] + dz), axis=-1)
+    v = v.reshape(-1, 3).astype(np.float32)
+    i, j = np.meshgrid(np.arange(n - 1), np.arange(m - 1), indexing="ij")
+    a = (i * m + j).ravel()
+    b, c, d = a + m, a + m + 1, a + 1
+    tris = np.concatenate([np.c_[a, b, c], np.c_[a, c, d]]).astype(np.int32)
+    f = len(tris)
+    return Mesh(v, tris, np.full(f, CLASS_ID[cls], np.uint8), np.full(f, MATERIAL_ID[material], np.uint8))

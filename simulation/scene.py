@@ -21,6 +21,13 @@ PARKING_WIDTH = 2.3
 BIKE_WIDTH = 1.6
 CURB_HEIGHT = 0.15
 EGO_SIZE = (4.5, 1.8, 1.6)
+# Traffic density, set so that the objects per scan in the camera view come near the KITTI tracking
+# labels' (about 4 cars and vans, 0.3 pedestrians, 0.4 cyclists; scripts/sim_vs_real.py).
+VEHICLE_MIX = (0.84, 0.13, 0.03)  # sedan (Car), van, truck: the KITTI tracking labels' shares
+LANE_GAP = (35.0, 110.0)  # m between moving vehicles of a lane
+PARKED_RUN, PARKED_GAP = 2.5, 40.0  # mean cars in a row of parked cars, mean free stretch (m) after it
+PEDESTRIAN_GROUPS = 3.0  # mean groups (1-3 people) per sidewalk
+ROUGH_WIDTH, ROUGH_CELL = 14.0, 1.0  # rough terrain (1 m cells with bumps) beside the sidewalks
 BOX_PADDING = 0.01  # m added on every side of an exported box, so points on the mesh faces are inside
 
 
@@ -193,9 +200,9 @@ def generate_scene(
     """A random street scene with agents moving for ``duration`` seconds; same arguments, same scene."""
     b = _Builder(seed, sequence, duration, rate_hz)
     rng = b.rng
-    two_way_lanes = int(rng.choice([1, 2], p=[0.6, 0.4]))  # driving lanes per direction
-    parking = (rng.random() < 0.7, rng.random() < 0.7)  # right (y<0), left (y>0)
-    bike = (rng.random() < 0.7, rng.random() < 0.7)  # bike lanes between traffic and parking
+    two_way_lanes = int(rng.choice([1, 2], p=[0.8, 0.2]))  # driving lanes per direction
+    parking = (rng.random() < 0.6, rng.random() < 0.6)  # right (y<0), left (y>0)
+    bike = (rng.random() < 0.35, rng.random() < 0.35)  # bike lanes between traffic and parking
     drive_half = two_way_lanes * LANE_WIDTH
     right_edge = -drive_half - BIKE_WIDTH * bike[0] - PARKING_WIDTH * parking[0]
     left_edge = drive_half + BIKE_WIDTH * bike[1] + PARKING_WIDTH * parking[1]
@@ -211,15 +218,19 @@ def generate_scene(
     zr = ground_height(xs, 0.0, b.slope, b.bump, road_half)
     walk = float(rng.uniform(2.0, 4.0))
     edge = road_half + walk
-    far = edge + 70.0
+    near, far = edge + ROUGH_WIDTH, edge + 70.0
+    zt = zr + CURB_HEIGHT
+    rough = float(rng.uniform(0.02, 0.07))  # grass and rough terrain: random bumps of a few cm
     b.parts += [
         _strip(xs, -road_half, road_half, zr, None, "road", "asphalt"),
         _strip(xs, road_half, road_half, zr, zr + CURB_HEIGHT, "sidewalk", "curb"),
         _strip(xs, -road_half, -road_half, zr, zr + CURB_HEIGHT, "sidewalk", "curb"),
-        _strip(xs, road_half, edge, zr + CURB_HEIGHT, None, "sidewalk", "concrete"),
-        _strip(xs, -edge, -road_half, zr + CURB_HEIGHT, None, "sidewalk", "concrete"),
-        _strip(xs, edge, far, zr + CURB_HEIGHT, None, "terrain", "grass"),
-        _strip(xs, -far, -edge, zr + CURB_HEIGHT, None, "terrain", "grass"),
+        _strip(xs, road_half, edge, zt, None, "sidewalk", "concrete"),
+        _strip(xs, -edge, -road_half, zt, None, "sidewalk", "concrete"),
+        meshes.rough_strip(rng, xs, edge, near, zt, ROUGH_CELL, rough),
+        meshes.rough_strip(rng, xs, -edge, -near, zt, ROUGH_CELL, rough),
+        _strip(xs, near, far, zt, None, "terrain", "grass"),
+        _strip(xs, -far, -near, zt, None, "terrain", "grass"),
     ]
     lines = [(0.0, False)] + [(s * k * LANE_WIDTH, True) for k in range(1, two_way_lanes) for s in (-1, 1)]
     lines += [(-drive_half, False), (drive_half, False)]
@@ -247,43 +258,66 @@ def generate_scene(
 def _add_roadside(
     b: _Builder, x_lo: float, x_hi: float, road_half: float, edge: float, density: float
 ) -> None:
-    """Buildings or walls beyond the sidewalks, hedges, trees, street lights and signs along them."""
+    """Beyond each sidewalk: detailed buildings (windows onto rooms, shop fronts, balconies) or walls
+    and fences, front gardens with hedges, bushes and trees; along the sidewalk street trees with
+    porous crowns, street lights, sign poles and parked bicycles."""
     rng = b.rng
     for side in (-1, 1):
+        green = float(rng.uniform(0.3, 1.0))  # how leafy this side of the street is
         x = x_lo + rng.uniform(0, 10)
-        setback = float(rng.uniform(0.0, 10.0))
+        setback = float(rng.choice([rng.uniform(0.0, 2.0), rng.uniform(2.0, 6.0)], p=[0.3, 0.7]))
         while x < x_hi:
             length = rng.uniform(8.0, 35.0)
+            gap = rng.exponential(6.0)
             if rng.random() < 0.8:
-                depth, height = rng.uniform(8, 15), rng.uniform(4.0, 18.0)
+                depth, height = rng.uniform(10, 16), rng.uniform(4.0, 18.0)
                 mat = "facade" if rng.random() < 0.7 else "brick"
                 y = side * (edge + setback + depth / 2 + rng.uniform(0, 2))
-                b.add_static(meshes.building(length, depth, height, mat), x + length / 2, y)
+                yaw = 0.0 if side > 0 else np.pi  # the detailed front faces the street
+                b.add_static(
+                    meshes.detailed_building(rng, length, depth, height, mat), x + length / 2, y, yaw
+                )
             else:
                 y = side * (edge + rng.uniform(0.2, setback + 0.3))
-                b.add_static(meshes.wall(length, rng.uniform(1.0, 2.5)), x + length / 2, y)
-            x += length + rng.exponential(6.0)
-        if setback > 1.5 and rng.random() < 0.6:  # hedges and bushes on the verge in front of the buildings
-            x = x_lo + rng.uniform(0, 10)
-            while x < x_hi:
-                length, height = rng.uniform(2.0, 12.0), rng.uniform(0.6, 1.6)
-                y = side * (edge + rng.uniform(0.6, setback - 0.6))
-                b.add_static(meshes.hedge(length, height, rng), x + length / 2, y)
-                x += length + rng.exponential(4.0) / density
+                if rng.random() < 0.5:
+                    b.add_static(meshes.wall(length, rng.uniform(1.0, 2.5)), x + length / 2, y)
+                else:
+                    b.add_static(meshes.fence(rng, length, rng.uniform(1.0, 2.0)), x + length / 2, y)
+            if setback > 1.2 and rng.random() < 0.5 * green + 0.5:  # front garden: hedge or bushes
+                depth = min(rng.uniform(0.8, 2.0), setback - 0.4)
+                y = side * (edge + rng.uniform(0.2, setback - depth - 0.1) + depth / 2)
+                hl = length + gap * rng.uniform(0.5, 1.0)
+                b.add_static(meshes.bush(rng, hl, depth, rng.uniform(0.8, 2.6)), x + hl / 2, y)
+            for _ in (
+                range(int(rng.poisson(green * length / 8.0))) if setback > 3.0 else ()
+            ):  # garden trees, shrubs
+                y = side * (edge + rng.uniform(1.5, setback - 0.5))
+                tree = meshes.porous_tree(rng, rng.uniform(0.7, 1.6), low=True)
+                b.add_static(tree, x + rng.uniform(0, length), y)
+            x += length + gap
         x = x_lo + rng.uniform(0, 10)
-        while x < x_hi:
-            if rng.random() < 0.6:
-                y = side * (edge - rng.uniform(0.4, 0.8))
-                b.add_static(meshes.tree(rng), x, y)
+        while x < x_hi:  # street trees at the kerb side of the sidewalk
+            if rng.random() < 0.4 + 0.5 * green:
+                y = side * (road_half + rng.uniform(0.7, 1.0))
+                b.add_static(meshes.porous_tree(rng, rng.uniform(0.9, 1.6)), x, y)
                 b.obstacles.append((x, y, 0.6))
-            x += rng.uniform(8.0, 25.0) / density
+            x += rng.uniform(7.0, 16.0) / density
         x = x_lo + rng.uniform(0, 30)
         while x < x_hi:
             sign = rng.random() < 0.4
             yaw = 0.0 if side < 0 else np.pi
-            b.add_static(meshes.pole(rng, sign), x, side * (road_half + 0.5), yaw=yaw)
-            b.obstacles.append((x, side * (road_half + 0.5), 0.5))
-            x += rng.uniform(20.0, 45.0)
+            px = x + rng.uniform(-1.0, 1.0)
+            b.add_static(meshes.pole(rng, sign), px, side * (road_half + 0.4), yaw=yaw)
+            b.obstacles.append((px, side * (road_half + 0.4), 0.5))
+            x += rng.uniform(15.0, 35.0)
+        x = x_lo + rng.uniform(0, 60)
+        while x < x_hi:  # parked bicycles against the building side of the sidewalk
+            for k in range(int(rng.integers(1, 4))):
+                bx = x + 0.7 * k
+                y = side * (edge - rng.uniform(0.3, 0.5))
+                b.add_static(meshes.bicycle_parked(rng), bx, y, yaw=np.pi / 2 + rng.normal(0, 0.1))
+                b.obstacles.append((bx, y, 0.6))
+            x += rng.exponential(60.0) + 5.0
 
 
 def _add_traffic(
@@ -308,7 +342,7 @@ def _add_traffic(
     ego = Agent("ego", None, 0, ego_track, b.dt, EGO_SIZE)
 
     def vehicle_kind() -> str:
-        return str(rng.choice(["sedan", "van", "truck"], p=[0.75, 0.17, 0.08]))
+        return str(rng.choice(["sedan", "van", "truck"], p=VEHICLE_MIX))
 
     for k in range(lanes):
         for side in (-1, 1):
@@ -334,38 +368,33 @@ def _add_traffic(
                         (t >= t0 + T) & (t < t0 + 2 * T), w, 0.0
                     )
                 b.add_agent(kind, x, y + rng.normal(0, 0.15), yaw, speed, yaw_rate)
-                x += rng.uniform(12.0, 45.0) / density
+                x += rng.uniform(*LANE_GAP) / density
     for side, has in zip((-1, 1), parking):
         if not has:
             continue
         y = side * (road_half - PARKING_WIDTH / 2)
-        x = x_lo + rng.uniform(0, 8)
-        while x < x_hi:
-            yaw = (0.0 if side < 0 else np.pi) + rng.normal(0, 0.03)
-            b.add_agent(
-                str(rng.choice(["sedan", "van"], p=[0.85, 0.15])),
-                x,
-                y + rng.normal(0, 0.1),
-                yaw,
-                np.zeros_like(t),
-            )
-            x += rng.uniform(5.5, 14.0) / density
-    for side in (-1, 1):  # pedestrians: walk, stop, turn (weave) on the sidewalks
-        for _ in range(rng.poisson(12 * density)):
-            y = side * (road_half + rng.uniform(0.5, edge - road_half - 0.4))
+        x = x_lo + rng.uniform(0, 30)
+        while x < x_hi:  # rows of parked cars (geometric run lengths) separated by free stretches
+            for _ in range(int(rng.geometric(1.0 / PARKED_RUN))):
+                yaw = (0.0 if side < 0 else np.pi) + rng.normal(0, 0.04)
+                kind = str(rng.choice(["sedan", "van"], p=[0.87, 0.13]))
+                b.add_agent(kind, x, y + rng.normal(0, 0.12), yaw, np.zeros_like(t))
+                x += b.agents[-1].size[0] + rng.uniform(0.7, 2.5)
+            x += (rng.exponential(PARKED_GAP) + 3.0) / density
+    for side in (-1, 1):  # pedestrians, alone or in groups: walk, stop, turn (weave) on the sidewalks
+        for _ in range(rng.poisson(PEDESTRIAN_GROUPS * density)):
+            y0 = side * (road_half + rng.uniform(0.5, edge - road_half - 0.4))
+            x0 = float(rng.uniform(x_lo, x_hi))
             yaw = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.1))
             v = float(rng.uniform(0.8, 1.8)) if rng.random() < 0.8 else 0.0
             stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
-            a, period = rng.uniform(0.0, 0.12), rng.uniform(3.0, 8.0)
-            yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
-            b.add_agent(
-                "pedestrian",
-                float(rng.uniform(x_lo, x_hi)),
-                y,
-                yaw,
-                _speed_profile(t, v, stop, 1.0),
-                yaw_rate,
-            )
+            for k in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
+                a, period = rng.uniform(0.0, 0.12), rng.uniform(3.0, 8.0)
+                yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+                y = float(np.clip(y0 + side * 0.7 * k, -edge + 0.4, edge - 0.4))
+                b.add_agent(
+                    "pedestrian", x0 + rng.normal(0, 0.3), y, yaw, _speed_profile(t, v, stop, 1.0), yaw_rate
+                )
     for side, has in zip((-1, 1), bike):  # cyclists in the bike lanes: one speed per lane, weaving gently
         if not has:
             continue

@@ -123,7 +123,10 @@ class SequenceSimulator:
         pose[:2, :2] = [[c, -s], [s, c]]
         pose[:3, 3] = pos
         boxes = self.boxes(t, pose, inst, geometry)
-        return Frame(self.sequence, k, t, pts, cls, inst, rows, cols, boxes, self.calib, pose, image)
+        extra = {}
+        if scan.features is not None:
+            extra["returns"] = {n: v if keep is None else v[keep] for n, v in scan.features.items()}
+        return Frame(self.sequence, k, t, pts, cls, inst, rows, cols, boxes, self.calib, pose, image, extra)
 
     def boxes(
         self, t: float, pose: np.ndarray, instances: np.ndarray, geometry: FrameGeometry | None = None
