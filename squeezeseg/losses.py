@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from keras import ops
 
 
@@ -33,9 +34,30 @@ def weighted_cross_entropy(labels, logits, class_weights: Sequence[float]):
     return focal_loss(labels, logits, class_weights, gamma=0.0)
 
 
-def segmentation_loss(cfg):
-    """The Keras loss ``fn(y_true, y_pred)`` that ``cfg.loss`` names, with the config's class weights."""
-    weights = list(cfg.class_weights)
+def class_balanced_weights(base: Sequence[float], counts: Sequence[float], power: float) -> list[float]:
+    """Class-balanced weights: ``base_c * f_c ** -power`` with ``f_c`` the share of class ``c`` among the
+    labelled pixels ``counts``, rescaled so that the mean weight per pixel, ``sum_c f_c w_c``, stays that
+    of ``base`` (the loss keeps its scale). ``power`` 0 gives ``base``; 1 weighs every class equally in
+    total (inverse frequency); 0.5 is the inverse square root. A class without pixels keeps its base
+    weight times the largest factor of the others."""
+    base = np.asarray(base, np.float64)
+    counts = np.asarray(counts, np.float64)
+    if base.shape != counts.shape:
+        raise ValueError(f"{len(counts)} class counts for {len(base)} class weights")
+    if power == 0 or counts.sum() <= 0:
+        return base.tolist()
+    f = counts / counts.sum()
+    factor = np.where(f > 0, np.power(np.maximum(f, 1e-12), -power), 0.0)
+    factor = np.where(f > 0, factor, factor.max())
+    w = base * factor
+    scale = float((f * base).sum()) / max(float((f * w).sum()), 1e-12)
+    return (w * scale).tolist()
+
+
+def segmentation_loss(cfg, class_weights: Sequence[float] | None = None):
+    """The Keras loss ``fn(y_true, y_pred)`` that ``cfg.loss`` names, with ``class_weights`` (default the
+    config's; :func:`squeezeseg.train.train` passes the class-balanced ones when ``train.class_balance``)."""
+    weights = list(cfg.class_weights if class_weights is None else class_weights)
     gamma = cfg.focal_gamma if cfg.loss == "focal" else 0.0
 
     def loss(y_true, y_pred):

@@ -212,18 +212,35 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def set_normalization_from_data(cfg: ModelConfig, data_root: str | None = None) -> None:
-    """Set ``cfg.mean``/``cfg.std`` from (up to ``train.normalization_frames``) training frames."""
+def set_normalization_from_data(cfg: ModelConfig, data_root: str | None = None,
+                                normalization: bool = True) -> list[int]:
+    """Set ``cfg.mean``/``cfg.std`` from (up to ``train.normalization_frames``) training frames (when
+    ``normalization``); returns the labelled pixels per class counted on the same frames."""
+    import numpy as np
+
     from squeezeseg.data.sources import frames_and_loader
     from squeezeseg.normalization import compute_statistics
 
     frames, load = frames_and_loader(cfg, cfg.data.train_split, data_root)
     step = max(1, len(frames) // max(1, cfg.train.normalization_frames))
-    stats = compute_statistics(load(f)[0][..., :5] for f in frames[::step])
+    counts = np.zeros(cfg.num_classes, np.int64)
+
+    def images():
+        for f in frames[::step]:
+            image, labels = load(f)
+            counts[:] += np.bincount(labels[labels >= 0].ravel(), minlength=cfg.num_classes)[:cfg.num_classes]
+            yield image[..., :5]
+
+    if not normalization:
+        for _ in images():
+            pass
+        return counts.tolist()
+    stats = compute_statistics(images())
     cfg.mean = [float(v) for v in stats.mean]
     cfg.std = [max(float(v), 1e-3) for v in stats.std]
     log.info("normalisation from %d frames: mean %s std %s", stats.frames,
              [round(v, 3) for v in cfg.mean], [round(v, 3) for v in cfg.std])
+    return counts.tolist()
 
 
 def train(
@@ -262,8 +279,16 @@ def train(
     from squeezeseg.data.pipeline import make_dataset
     from squeezeseg.losses import segmentation_loss
 
-    if cfg.train.normalization == "dataset":
-        set_normalization_from_data(cfg, data_root)
+    counts = None
+    if cfg.train.normalization == "dataset" or cfg.train.class_balance:
+        counts = set_normalization_from_data(cfg, data_root, cfg.train.normalization == "dataset")
+    weights = list(cfg.class_weights)
+    if cfg.train.class_balance:
+        from squeezeseg.losses import class_balanced_weights
+
+        weights = class_balanced_weights(cfg.class_weights, counts, cfg.train.class_balance)
+        log.info("class-balanced weights (power %g, pixels %s): %s", cfg.train.class_balance, counts,
+                 [round(w, 3) for w in weights])
     strat = make_strategy(strategy)
     ds = make_dataset(cfg, training=True, root=data_root)
     train_cfg = cfg
@@ -271,7 +296,7 @@ def train(
         train_cfg = dataclasses.replace(cfg, width=cfg.train.crop_width)
     with strat.scope():
         model = build_model(train_cfg)
-        model.compile(optimizer=make_optimizer(cfg), loss=segmentation_loss(cfg), jit_compile=False)
+        model.compile(optimizer=make_optimizer(cfg), loss=segmentation_loss(cfg, weights), jit_compile=False)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         SafeBackupAndRestore(backup),
@@ -305,6 +330,8 @@ def train(
         "strategy": strategy,
         "replicas": strat.num_replicas_in_sync,
         "data": str(data_root or cfg.data.root),
+        "class_pixels": counts,
+        "class_weights_used": weights,
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
         "seconds_this_run": round(time.time() - t0, 1),
         "command": command or " ".join(sys.argv),

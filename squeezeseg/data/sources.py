@@ -96,7 +96,8 @@ def frames_and_loader(cfg: ModelConfig, split: str, root: str | Path | None = No
     from squeezeseg.projection import SphericalProjection
 
     proj = SphericalProjection.from_sensor(cfg.sensor, width=cfg.width, fov_deg=cfg.fov_deg)
-    return semantickitti_frames(root, split), lambda p: load_semantickitti(p, proj, table, cfg)
+    return semantickitti_frames(root, split), lambda p, rotation=0.0: load_semantickitti(
+        p, proj, table, cfg, rotation)
 
 
 def load_squeezeseg(path: Path, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -109,13 +110,18 @@ def load_squeezeseg(path: Path, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarra
     return with_mask(image, labels)
 
 
-def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: ModelConfig):
-    """Project one raw scan; each pixel takes the mapped class of the point it shows."""
+def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: ModelConfig,
+                       rotation: float = 0.0):
+    """Project one raw scan, turned by ``rotation`` radians about z first (augmentation: the window then
+    looks in another direction); each pixel takes the mapped class of the point it shows."""
+    from squeezeseg.datasets.network_input import rotate_z
     from squeezeseg.io import read_points, read_semantickitti_labels
 
     scan, lab = pair
     points = read_points(scan)
     classes, _ = read_semantickitti_labels(lab, n_points=len(points))
+    if rotation:
+        points = rotate_z(points, rotation)
     ri = proj.project(points)
     check_size(ri.image, cfg, scan)
     return with_mask(ri.image, pixel_labels(ri.index, table[classes]))

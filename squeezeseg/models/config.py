@@ -54,6 +54,18 @@ class TrainConfig:
     # "dataset": mean/std measured on the training split (stored in the model); "config": as given
     normalization: Literal["dataset", "config"] = "dataset"
     normalization_frames: int = bounded(200, ge=1)
+    # augmentation (squeezeseg.data.augment; 0 turns each off)
+    rotate_deg: float = bounded(0.0, ge=0, le=180)  # point-cloud data: turned by U(-r, r) deg about z
+    scale: float = bounded(0.0, ge=0, lt=1)  # x, y, z, range * U(1 - s, 1 + s)
+    z_shift: float = bounded(0.0, ge=0, le=2)  # sensor height jitter: z + U(-h, h) metres
+    intensity_gain: float = bounded(0.0, ge=0, lt=1)  # intensity * U(1 - g, 1 + g)
+    intensity_noise: float = bounded(0.0, ge=0, le=1)  # intensity + N(0, s) per pixel
+    intensity_zero: float = bounded(0.0, ge=0, le=1)  # probability of a frame with intensity 0
+    ring_dropout: float = bounded(0.0, ge=0, lt=1)  # probability each row (ring) is emptied
+    point_dropout: float = bounded(0.0, ge=0, lt=1)  # probability each pixel is emptied
+    # class-balanced loss: class_weights * (pixel share of the class in the training data) ** -p,
+    # rescaled to the same mean weight per pixel; 0 uses class_weights as given
+    class_balance: float = bounded(0.0, ge=0, le=1)
 
 
 @dataclass

@@ -1,0 +1,87 @@
+"""Training augmentation of range images, in TensorFlow ops for the ``tf.data`` pipeline.
+
+Every switch lives in the model config's ``train`` section (0 turns it off):
+
+| key | what it does to one frame |
+| --- | --- |
+| ``flip`` | mirror left/right with probability 1/2: columns reversed, y negated |
+| ``rotate_deg`` | (point-cloud data only) the scan turned by U(-r, r) degrees about z before projection |
+| ``scale`` | x, y, z and range multiplied by one factor U(1 - s, 1 + s) (angles, so pixels, unchanged) |
+| ``z_shift`` | z + U(-h, h) metres (sensor height jitter), range recomputed from x, y, z |
+| ``intensity_gain`` | intensity multiplied by U(1 - g, 1 + g) |
+| ``intensity_noise`` | intensity + N(0, s) per pixel |
+| ``intensity_zero`` | with this probability the whole intensity channel is 0 (a sensor without it) |
+| ``ring_dropout`` | each row (laser ring) emptied with this probability |
+| ``point_dropout`` | each pixel emptied with this probability |
+
+Intensity stays in [0, 1] (KITTI reflectance, the simulator's range). An emptied pixel follows the
+network-input rule (:mod:`squeezeseg.datasets.network_input`): all six channels 0 and label -1, so the
+losses skip it. Empty pixels stay empty under every augmentation. The model normalises its raw input
+itself (``RangeNormalization``), so augmenting raw values keeps the normalisation right.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# switches of TrainConfig applied by :func:`augment` (``flip`` and ``rotate_deg`` act elsewhere)
+AUGMENT_KEYS = ("scale", "z_shift", "intensity_gain", "intensity_noise", "intensity_zero",
+                "ring_dropout", "point_dropout")
+
+
+def flip_horizontal(image, labels):
+    """Mirror left/right: columns reversed and y negated (the 90-degree window is symmetric about x).
+
+    The model normalises the raw input itself, so the flipped y is normalised with the same numbers.
+    """
+    image = tf.reverse(image, axis=[-2])
+    labels = tf.reverse(labels, axis=[-1])
+    sign = tf.constant([1.0, -1.0, 1.0, 1.0, 1.0, 1.0], image.dtype)
+    return image * sign, labels
+
+
+def enabled(train_cfg) -> bool:
+    """True when any of :data:`AUGMENT_KEYS` is switched on."""
+    return any(getattr(train_cfg, k) for k in AUGMENT_KEYS)
+
+
+def augment(image, labels, seed, train_cfg):
+    """One frame ``image (H, W, 6)`` x, y, z, intensity, range, mask and ``labels (H, W)`` augmented as
+    ``train_cfg`` says; ``seed`` is a (2,) integer tensor (stateless random ops: same seed, same result)."""
+    t = train_cfg
+    image = tf.convert_to_tensor(image, tf.float32)
+    labels = tf.convert_to_tensor(labels)
+    seed = tf.cast(seed, tf.int64)
+
+    def sub(k):
+        return tf.random.experimental.stateless_fold_in(seed, k)
+
+    x, y, z, inten, rng, mask = tf.unstack(image, axis=-1)
+    valid = mask > 0
+    zero = tf.zeros_like(x)
+    if t.scale:
+        f = tf.random.stateless_uniform([], sub(0), 1.0 - t.scale, 1.0 + t.scale)
+        x, y, z, rng = x * f, y * f, z * f, rng * f
+    if t.z_shift:
+        dz = tf.random.stateless_uniform([], sub(1), -t.z_shift, t.z_shift)
+        z = tf.where(valid, z + dz, zero)
+        rng = tf.where(valid, tf.sqrt(x * x + y * y + z * z), zero)
+    if t.intensity_gain:
+        g = t.intensity_gain
+        inten = inten * tf.random.stateless_uniform([], sub(2), 1.0 - g, 1.0 + g)
+    if t.intensity_noise:
+        inten = inten + t.intensity_noise * tf.random.stateless_normal(tf.shape(inten), sub(3))
+    if t.intensity_zero:
+        keep = tf.random.stateless_uniform([], sub(4)) >= t.intensity_zero
+        inten = inten * tf.cast(keep, inten.dtype)
+    inten = tf.where(valid, tf.clip_by_value(inten, 0.0, 1.0), zero)
+    image = tf.stack([x, y, z, inten, rng, mask], axis=-1)
+    drop = tf.zeros_like(valid)
+    if t.ring_dropout:
+        rows = tf.random.stateless_uniform(tf.shape(x)[:1], sub(5)) < t.ring_dropout
+        drop = drop | rows[:, None]
+    if t.point_dropout:
+        drop = drop | (tf.random.stateless_uniform(tf.shape(x), sub(6)) < t.point_dropout)
+    image = tf.where(drop[..., None], tf.zeros_like(image), image)
+    labels = tf.where(drop, tf.constant(-1, labels.dtype), labels)
+    return image, labels

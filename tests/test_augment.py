@@ -1,0 +1,236 @@
+"""Training augmentation (squeezeseg.data.augment), its config keys, and the class-balanced loss weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from squeezeseg.data.synthetic import synthetic_frame, write_synthetic_dataset
+from squeezeseg.errors import InputError
+from squeezeseg.models import load_model_config
+from squeezeseg.models.config import TrainConfig
+
+tf = pytest.importorskip("tensorflow")
+
+
+def frame(seed=3, h=16, w=64):
+    from squeezeseg.datasets.network_input import with_mask
+
+    return with_mask(*synthetic_frame(h, w, seed=seed))
+
+
+def run(img, lab, seed=(1, 2), **keys):
+    from squeezeseg.data.augment import augment
+
+    t = TrainConfig(**keys)
+    a, b = augment(tf.constant(img), tf.constant(lab), tf.constant(seed, tf.int64), t)
+    return np.asarray(a), np.asarray(b)
+
+
+def test_no_switch_changes_nothing():
+    from squeezeseg.data.augment import enabled
+
+    img, lab = frame()
+    assert not enabled(TrainConfig())
+    a, b = run(img, lab)
+    np.testing.assert_array_equal(a, img)
+    np.testing.assert_array_equal(b, lab)
+
+
+def test_scale_multiplies_geometry_by_one_factor():
+    img, lab = frame()
+    a, b = run(img, lab, scale=0.1)
+    valid = img[..., 5] > 0
+    f = a[..., 4][valid] / img[..., 4][valid]
+    assert 0.9 <= f[0] <= 1.1 and f[0] != 1.0
+    np.testing.assert_allclose(a[..., [0, 1, 2, 4]], img[..., [0, 1, 2, 4]] * f[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a[..., 3], img[..., 3])  # intensity, mask and labels unchanged
+    np.testing.assert_array_equal(a[..., 5], img[..., 5])
+    np.testing.assert_array_equal(b, lab)
+    assert np.all(a[~valid] == 0)
+
+
+def test_z_shift_moves_the_sensor_height_and_recomputes_range():
+    img, lab = frame()
+    a, _ = run(img, lab, z_shift=0.2)
+    valid = img[..., 5] > 0
+    dz = a[..., 2][valid] - img[..., 2][valid]
+    assert 0 < abs(dz[0]) <= 0.2
+    np.testing.assert_allclose(dz, dz[0], atol=1e-5)
+    np.testing.assert_array_equal(a[..., :2], img[..., :2])
+    np.testing.assert_allclose(a[..., 4][valid], np.linalg.norm(a[..., :3][valid], axis=-1), rtol=1e-5)
+    assert np.all(a[~valid] == 0)  # empty pixels get no z
+
+
+def test_intensity_gain_noise_and_zeroing():
+    img, lab = frame()
+    valid = img[..., 5] > 0
+    a, _ = run(img, lab, intensity_gain=0.3)
+    g = a[..., 3][valid] / img[..., 3][valid]
+    assert 0.7 <= g[0] <= 1.3 and g[0] != 1
+    np.testing.assert_allclose(g, g[0], rtol=1e-5)
+    a, _ = run(img, lab, intensity_noise=0.05)
+    d = (a[..., 3] - img[..., 3])[valid]
+    assert 0.03 < d.std() < 0.07 and np.all(a[..., 3] >= 0) and np.all(a[..., 3] <= 1)
+    np.testing.assert_array_equal(a[..., 3][~valid], 0)
+    zeroed = [run(img, lab, seed=(s, 0), intensity_zero=0.5)[0] for s in range(40)]
+    n_zero = sum(np.all(z[..., 3] == 0) for z in zeroed)
+    assert 8 <= n_zero <= 32  # about half the frames
+    for z in zeroed:  # a frame is zeroed whole or not at all
+        assert np.all(z[..., 3] == 0) or np.array_equal(z[..., 3], img[..., 3])
+    a, _ = run(img, lab, intensity_zero=1.0)
+    assert np.all(a[..., 3] == 0) and np.array_equal(a[..., [0, 1, 2, 4, 5]], img[..., [0, 1, 2, 4, 5]])
+
+
+def test_intensity_is_clipped_to_one():
+    img, lab = frame()
+    img[..., 3] = np.where(img[..., 5] > 0, 0.95, 0)
+    a, _ = run(img, lab, seed=(5, 5), intensity_gain=0.9, intensity_noise=0.5)
+    assert a[..., 3].max() <= 1.0 and a[..., 3].min() >= 0.0
+
+
+def test_ring_dropout_empties_whole_rows():
+    img, lab = frame(h=64)
+    a, b = run(img, lab, ring_dropout=0.5)
+    rows = [r for r in range(64) if np.any(img[r, :, 5] > 0)]
+    assert len(rows) >= 40
+    dropped = [r for r in rows if np.all(a[r] == 0) and np.all(b[r] == -1)]
+    kept = [r for r in rows if np.array_equal(a[r], img[r]) and np.array_equal(b[r], lab[r])]
+    assert len(dropped) + len(kept) == len(rows)  # a row is emptied whole or left as it was
+    assert 0.25 * len(rows) <= len(dropped) <= 0.75 * len(rows)
+
+
+def test_point_dropout_follows_the_empty_pixel_rule():
+    img, lab = frame(h=64, w=256)
+    a, b = run(img, lab, point_dropout=0.2)
+    valid = img[..., 5] > 0
+    lost = valid & (a[..., 5] == 0)
+    assert 0.15 < lost.sum() / valid.sum() < 0.25
+    assert np.all(a[lost] == 0) and np.all(b[lost] == -1)
+    np.testing.assert_array_equal(a[~lost], img[~lost])
+    assert np.all((b == -1) == (a[..., 5] == 0))
+
+
+def test_same_seed_same_frame_other_seed_other_frame():
+    img, lab = frame()
+    keys = dict(scale=0.05, z_shift=0.1, intensity_gain=0.3, intensity_noise=0.03, point_dropout=0.1)
+    a1, b1 = run(img, lab, seed=(7, 1), **keys)
+    a2, b2 = run(img, lab, seed=(7, 1), **keys)
+    a3, _ = run(img, lab, seed=(8, 1), **keys)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+    assert not np.array_equal(a1, a3)
+
+
+def tiny_config(root: Path, **train):
+    cfg = load_model_config("squeezesegv2")
+    cfg.height, cfg.width, cfg.width_multiplier, cfg.dropout = 16, 64, 0.25, 0.0
+    cfg.data.kind, cfg.data.root = "squeezeseg", str(root)
+    cfg.train.batch_size, cfg.train.flip = 2, False
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg
+
+
+def test_pipeline_applies_the_config_and_keeps_the_mask_rule(tmp_path):
+    from squeezeseg.data import make_dataset
+
+    root = write_synthetic_dataset(tmp_path / "d", frames=3, val=1)
+    plain = next(iter(make_dataset(tiny_config(root), training=True)))
+    cfg = tiny_config(root, point_dropout=0.3, intensity_zero=1.0)
+    img, lab = (np.asarray(t) for t in next(iter(make_dataset(cfg, training=True))))
+    assert img.shape == (2, 16, 64, 6)
+    assert np.all(img[..., 3] == 0)
+    assert np.all((lab == -1) == (img[..., 5] == 0))
+    assert (img[..., 5] > 0).sum() < 0.85 * (np.asarray(plain[0])[..., 5] > 0).sum()
+    val = next(iter(make_dataset(cfg, training=False)))  # validation is never augmented
+    assert np.any(np.asarray(val[0])[..., 3] > 0)
+    with pytest.raises(InputError, match="rotate_deg needs point-cloud data"):
+        make_dataset(tiny_config(root, rotate_deg=90.0), training=True)
+
+
+def test_rotation_turns_the_scan_before_projection(tmp_path):
+    """A car to the left (azimuth +90 degrees) is outside the front window; turned by -90 degrees it is in."""
+    from squeezeseg.data.sources import frames_and_loader
+    from squeezeseg.io import write_points, write_semantickitti_labels
+
+    d = tmp_path / "seq" / "00"
+    az = np.deg2rad(np.linspace(60, 120, 400))
+    el = np.deg2rad(np.repeat(np.linspace(-8, 0, 8), 50))
+    pts = np.stack([10 * np.cos(az) * np.cos(el), 10 * np.sin(az) * np.cos(el), 10 * np.sin(el),
+                    np.full(400, 0.5)], -1).astype(np.float32)
+    write_points(d / "velodyne" / "000000.bin", pts)
+    write_semantickitti_labels(d / "labels" / "000000.label", np.full(400, 10, np.uint16),
+                               np.ones(400, np.uint16))
+    cfg = load_model_config("squeezesegv2_small")
+    cfg.data.kind = "semantickitti"
+    frames, load = frames_and_loader(cfg, "train", tmp_path)
+    _, lab0 = load(frames[0])
+    _, lab1 = load(frames[0], rotation=-np.pi / 2)
+    assert (lab0 == 1).sum() < (lab1 == 1).sum() / 3
+    assert (lab1 == 1).sum() > 100
+
+
+@pytest.mark.parametrize("text,key", [
+    ("train: {intensity_zero: 1.5}", "train.intensity_zero"),
+    ("train: {ring_dropout: 1.0}", "train.ring_dropout"),
+    ("train: {point_dropout: -0.1}", "train.point_dropout"),
+    ("train: {rotate_deg: 200}", "train.rotate_deg"),
+    ("train: {scale: .nan}", "train.scale"),
+    ("train: {z_shift: 5}", "train.z_shift"),
+    ("train: {intensity_gain: 1}", "train.intensity_gain"),
+    ("train: {intensity_noise: -1}", "train.intensity_noise"),
+    ("train: {class_balance: 2}", "train.class_balance"),
+])
+def test_augmentation_keys_are_range_checked(tmp_path, text, key):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text + "\n")
+    with pytest.raises(InputError, match=rf"bad\.yaml: key '{key}' must be"):
+        load_model_config(bad)
+
+
+def test_augmentation_keys_checked_after_overrides():
+    cfg = load_model_config("squeezesegv2_small_aug")
+    assert cfg.train.rotate_deg == 180 and cfg.train.class_balance == 0.5
+    cfg.train = dataclasses.replace(cfg.train, point_dropout=1.2)
+    with pytest.raises(InputError, match="train.point_dropout"):
+        cfg.check()
+    with pytest.raises(InputError, match="unknown key 'train.intensity_jitter'"):
+        from squeezeseg.models.config import ModelConfig
+
+        ModelConfig.from_dict({"train": {"intensity_jitter": 0.1}})
+
+
+def test_class_balanced_weights():
+    from squeezeseg.losses import class_balanced_weights
+
+    base, counts = [1.0, 1.0, 1.0, 1.0], [800, 150, 10, 40]
+    assert class_balanced_weights(base, counts, 0.0) == base
+    w = np.array(class_balanced_weights(base, counts, 1.0))
+    f = np.array(counts) / sum(counts)
+    np.testing.assert_allclose(f * w, (f * w)[0])  # inverse frequency: every class the same total weight
+    np.testing.assert_allclose((f * w).sum(), 1.0)  # mean weight per pixel kept
+    w5 = np.array(class_balanced_weights([1 / 3, 1, 3.5, 3.5], counts, 0.5))
+    np.testing.assert_allclose((f * w5).sum(), (f * np.array([1 / 3, 1, 3.5, 3.5])).sum())
+    np.testing.assert_allclose(w5[2] / w5[1], 3.5 * np.sqrt(150 / 10))  # base ratio times sqrt(f_car/f_ped)
+    w0 = class_balanced_weights(base, [10, 10, 0, 10], 0.5)
+    assert w0[2] == pytest.approx(max(w0))  # a class without pixels is not weighted 0
+    with pytest.raises(ValueError):
+        class_balanced_weights(base, [1, 2], 0.5)
+
+
+def test_training_records_the_class_balanced_weights(tmp_path):
+    from squeezeseg.train import train
+
+    root = write_synthetic_dataset(tmp_path / "d", frames=2, val=0, seed=5)
+    cfg = tiny_config(root, class_balance=0.5, intensity_gain=0.2, point_dropout=0.05, checkpoint_every=2)
+    train(cfg, tmp_path / "run", steps=2, progress=False)
+    rec = json.loads((tmp_path / "run" / "train.json").read_text())
+    counts, w = np.array(rec["class_pixels"]), np.array(rec["class_weights_used"])
+    assert counts.sum() > 0 and counts[0] > counts[1:].max()
+    assert w[0] == min(w)  # background is the most frequent class, so the lightest
+    assert rec["config"]["class_weights"] == list(cfg.class_weights)  # the config keeps its base weights
