@@ -15,8 +15,12 @@ def register(subparsers) -> None:
         "evaluate",
         help="class/instance precision, recall, IoU and mIoU of a model on a dataset",
         description="Evaluate a segmentation model (default: the shipped one). DATA is a SqueezeSeg-format "
-        "folder (lidar_2d/ + ImageSet/), a folder of scans with SemanticKITTI labels, or a KITTI object "
-        "'training' folder (boxes become point labels). Prints the table and writes eval.json and eval.md.",
+        "folder (lidar_2d/ + ImageSet/, or a folder of .npy range images: the front window as stored), scans "
+        "with SemanticKITTI labels (a SemanticKITTI sequence or the simulator's kitti-raw layout: every "
+        "labelled point of the whole 360-degree scan; car = car + moving car, pedestrian = person + moving "
+        "person, cyclist = bicyclist + moving bicyclist; unlabeled and outlier points left out), or a KITTI "
+        "object 'training' folder (boxes become point labels; the model's front window). Prints the table "
+        "and writes eval.json and eval.md.",
     )
     p.add_argument("data", type=Path, help="dataset folder")
     p.add_argument("--model", type=Path, default=None, help=".keras model (default: the shipped model)")
@@ -44,12 +48,14 @@ def guess_kind(data: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.errors import InputError
     from squeezeseg.evaluate import (
+        VALIDATION_LABEL_MAP,
         evaluate_kitti_object,
+        evaluate_point_labels,
         evaluate_range_images,
         format_markdown,
         write_report,
     )
-    from squeezeseg.segmenter import load_model
+    from squeezeseg.runtime import load_model
 
     if not args.data.is_dir():
         raise InputError("dataset folder not found", args.data)
@@ -58,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if kind == "kitti-object":
         report = evaluate_kitti_object(seg, args.data, progress=progress)
+    elif kind == "semantickitti":
+        from squeezeseg.data.sources import semantickitti_frames
+
+        report = evaluate_point_labels(seg, semantickitti_frames(args.data, args.split), progress=progress)
+        report["window"] = "360 degrees, per point"
+        report["label_map"] = {str(k): v for k, v in VALIDATION_LABEL_MAP.items()}
     else:
         from squeezeseg.data.sources import frames_and_loader
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Real validation of segmentation models (issue #19): one table of car, pedestrian and cyclist IoU,
+precision and recall per labelled real set of ../shared/data, plus the share of points called car
+inside the camera view of KITTI object frame 000000 (no vehicle there).
+
+Sets (squeezeseg.evaluate.REAL_SETS): SemanticKITTI 00 frames with labels (whole 360-degree scans, per
+point; car = car + moving car, pedestrian = person + moving person, cyclist = bicyclist + moving
+bicyclist), KITTI object training frames in kitti_object/ and kitti_object_more/ (boxes as point labels,
+front 90 degrees), the SqueezeSeg sample range image. Real labels only measure: nothing here trains.
+
+Usage: .venv/bin/python scripts/eval_real.py [MODEL.keras ...] [--name NAME ...] [--json OUT.json]
+(no model: the shipped default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="*", type=Path, help=".keras models (default: the shipped one)")
+    ap.add_argument("--name", action="append", default=None, help="column name of each model, in order")
+    ap.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the full results here")
+    args = ap.parse_args(argv)
+
+    from squeezeseg.errors import InputError
+    from squeezeseg.evaluate import evaluate_real, format_real_table, real_summary
+    from squeezeseg.runtime import load_model
+
+    models = args.models or [None]
+    names = args.name or [("default" if m is None else m.parent.name if m.name == "model.keras" else m.stem)
+                          for m in models]
+    if len(names) != len(models):
+        raise SystemExit("give one --name per model")
+    full, summaries = {}, {}
+    for name, path in zip(names, models):
+        t0 = time.time()
+        try:
+            seg = load_model(path)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        res = evaluate_real(seg, args.data)
+        res["model"] = str(seg.source)
+        res["seconds"] = round(time.time() - t0, 1)
+        full[name], summaries[name] = res, real_summary(res)
+        if not res["sets"]:
+            print("error: no real labelled set found under the shared data folder", file=sys.stderr)
+            return 2
+    print(format_real_table(summaries))
+    frames = {s: r["frames"] for s, r in next(iter(full.values()))["sets"].items()}
+    print("frames per set: " + ", ".join(f"{s} {n}" for s, n in frames.items()))
+    print("load average (1, 5, 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    if args.json:
+        from squeezeseg.atomic import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps({"results": full, "summary": summaries}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

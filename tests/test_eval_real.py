@@ -1,0 +1,124 @@
+"""The real validation (squeezeseg.evaluate: per-point SemanticKITTI scoring with the strict validation
+classes, the comparison that decides whether new weights replace the shipped ones, the table) and
+scripts/eval_real.py on the real data when it is there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from squeezeseg.evaluate import compare_real, evaluate_point_labels, format_real_table
+from squeezeseg.resources import shared_data_dir
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class IntensityOracle:
+    """A stand-in segmenter whose prediction for each point is its intensity channel."""
+
+    classes = ["unknown", "car", "pedestrian", "cyclist"]
+
+    def __init__(self):
+        self.calls = []
+
+    def predict_points(self, points, full_circle=True):
+        self.calls.append(full_circle)
+        return points[:, 3].astype(np.int32)
+
+
+def scan(tmp_path, ids, pred):
+    from squeezeseg.io import write_points, write_semantickitti_labels
+
+    n = len(ids)
+    pts = np.zeros((n, 4), np.float32)
+    pts[:, 0] = np.arange(n) + 5.0
+    pts[:, 3] = pred
+    s, lab = tmp_path / "velodyne" / "000000.bin", tmp_path / "labels" / "000000.label"
+    write_points(s, pts)
+    write_semantickitti_labels(lab, np.array(ids, np.uint16), np.arange(n, dtype=np.uint16))
+    return [(s, lab)]
+
+
+def test_semantickitti_scoring_is_per_point_full_circle_with_the_strict_classes(tmp_path):
+    # car, van (other-vehicle), moving car, person, unlabeled, building, bicycle, bicyclist
+    ids = [10, 20, 252, 30, 0, 50, 11, 31]
+    pred = [1, 1, 1, 0, 1, 1, 3, 3]
+    seg = IntensityOracle()
+    rep = evaluate_point_labels(seg, scan(tmp_path, ids, pred), instances=False)
+    assert seg.calls == [True]  # the model labels the whole circle
+    assert rep["points"] == 7  # the unlabeled point is left out
+    car = rep["class"]["car"]
+    assert car["precision"] == pytest.approx(2 / 4) and car["recall"] == 1.0
+    assert car["iou"] == pytest.approx(0.5)
+    assert rep["class"]["pedestrian"]["recall"] == 0.0
+    assert rep["class"]["cyclist"]["precision"] == pytest.approx(0.5)  # the parked bicycle is background
+    # the training table (vans are cars) gives the van to car
+    loose = evaluate_point_labels(seg, scan(tmp_path, ids, pred), label_map={}, instances=False)
+    assert loose["class"]["car"]["iou"] == pytest.approx(3 / 4)
+    full = evaluate_point_labels(seg, scan(tmp_path, ids, pred), instances=True)
+    assert full["class"]["car"]["iou"] == pytest.approx(0.5) and "instance" in full
+
+
+def summary(car_ious, share):
+    out = {s: {"car": {"iou": v, "precision": v, "recall": v}} for s, v in car_ious.items()}
+    out["no_vehicle_car_share"] = share
+    return out
+
+
+def test_compare_real_needs_better_cars_everywhere_and_fewer_false_cars():
+    def three(sk, ko, ss, share):
+        return summary({"semantickitti": sk, "kitti_object": ko, "squeezeseg_sample": ss}, share)
+
+    old = three(0.09, 0.001, 0.24, 0.44)
+    better, why = compare_real(three(0.3, 0.0, 0.5, 0.05), old)
+    assert better and "mean car IoU" in why
+    worse_one, why = compare_real(three(0.6, 0.2, 0.1, 0.05), old)
+    assert not worse_one and "squeezeseg_sample" in why
+    more_false, why = compare_real(three(0.3, 0.1, 0.5, 0.5), old)
+    assert not more_false and "false cars" in why
+    same, _ = compare_real(old, old)
+    assert not same  # equal is not better
+    nan = summary({"semantickitti": float("nan"), "kitti_object": 0.01, "squeezeseg_sample": 0.3}, 0.1)
+    assert compare_real(nan, old)[0] is False  # NaN counts as 0
+
+
+def test_table_has_one_column_group_per_model():
+    t = format_real_table({"baseline": summary({"semantickitti": 0.086}, 0.438),
+                           "new": summary({"semantickitti": 0.5}, 0.01)})
+    lines = t.splitlines()
+    assert lines[0].count("IoU") == 2
+    assert "| semantickitti | car | 8.6 | 8.6 | 8.6 | 50.0 | 50.0 | 50.0 |" in t
+    assert "| semantickitti | pedestrian | - | - | - | - | - | - |" in t
+    assert lines[-1].startswith("| kitti_object/000000 camera view | % called car | 43.8 |")
+
+
+needs_data = pytest.mark.skipif(not (shared_data_dir() / "kitti_object" / "training").is_dir(),
+                                reason="../shared/data/kitti_object not present")
+
+
+@needs_data
+def test_camera_view_of_the_frame_without_vehicles(tmp_path):
+    from squeezeseg.evaluate import NO_VEHICLE_FRAME, REAL_SETS, camera_view_car_share
+
+    class AllCar(IntensityOracle):
+        def predict_points(self, points, full_circle=True):
+            return np.ones(len(points), np.int32)
+
+    root = shared_data_dir() / REAL_SETS[NO_VEHICLE_FRAME[0]][0]
+    r = camera_view_car_share(AllCar(), root, NO_VEHICLE_FRAME[1])
+    assert r["share"] == 1.0
+    assert 10_000 < r["points"] < 40_000  # the camera sees about a fifth of the 120k-point scan
+
+
+@needs_data
+def test_eval_real_script_prints_the_table(tmp_path):
+    out = tmp_path / "r.json"
+    p = subprocess.run([sys.executable, str(REPO / "scripts" / "eval_real.py"), "--name", "shipped",
+                        "--json", str(out)], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "| kitti_object | car |" in p.stdout and "camera view | % called car |" in p.stdout
+    assert out.is_file()
