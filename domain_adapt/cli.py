@@ -1,5 +1,8 @@
 """`squeezeseg adapt train-renderer|render-intensity|pipeline`: training on simulated scans for real
-ones (SqueezeSegV2's domain adaptation, :mod:`domain_adapt`)."""
+ones (SqueezeSegV2's domain adaptation, :mod:`domain_adapt`).
+
+This package adds the command to `squeezeseg` through the ``squeezeseg.commands`` entry point
+(pyproject.toml), so the base package never imports ``domain_adapt``."""
 
 from __future__ import annotations
 

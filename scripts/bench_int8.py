@@ -60,10 +60,10 @@ def seg_latency(cfg_name: str, calibration: str, repeat: int, threads: int, tmp:
     import numpy as np
 
     from squeezeseg.export.calibration import load_inputs
-    from squeezeseg.export.engines import load_segmenter
     from squeezeseg.export.exporter import export_model
     from squeezeseg.models import build_model, load_model_config
-    from squeezeseg.segmenter import Segmenter, keras_predict_fn
+    from squeezeseg.runtime import keras_predict_fn, load_model
+    from squeezeseg.segmenter import Segmenter
 
     out = {"config": cfg_name, "threads": threads, "repeat": repeat}
     for crf in (True, False):
@@ -82,7 +82,7 @@ def seg_latency(cfg_name: str, calibration: str, repeat: int, threads: int, tmp:
             files["tflite_f32"] = export_model(path, "float32", tmp / f"{tag}.f32.tflite")
         x = np.stack(load_inputs(calibration, {"kind": "squeezeseg", "config": cfg.to_dict()}, 1))
         runtimes = {"keras": Segmenter(keras_predict_fn(model, cfg), cfg, path)}
-        runtimes.update({k: load_segmenter(f, "tflite", threads) for k, f in files.items()})
+        runtimes.update({k: load_model(f, "tflite", threads) for k, f in files.items()})
         lat = interleaved_ms({k: s.logits for k, s in runtimes.items()}, x, repeat)
         out[tag] = {
             "params": int(model.count_params()),
@@ -110,13 +110,13 @@ def seg_accuracy(
     """Class IoU of the float model and of its INT8 export with each calibration of ``calibrations``
     (name -> source or sources) and each range method of ``ranges`` on the ``data`` sets
     (name -> folder), with the IoU differences INT8 - float in points."""
-    from squeezeseg.export.engines import load_segmenter
     from squeezeseg.export.exporter import export_model
     from squeezeseg.export.report import seg_task
+    from squeezeseg.runtime import load_model
 
     out: dict = {"model": str(model_path), "calibration_frames": count, "calibrations": calibrations}
     out["size_mb_int8"] = {}
-    segs = {"keras": load_segmenter(model_path, "keras")}
+    segs = {"keras": load_model(model_path, "keras")}
     for cal_name, calibration in calibrations.items():
         for method in ranges:
             key = f"int8_{method}" + ("" if cal_name == "sim" else f"_{cal_name}")
@@ -125,7 +125,7 @@ def seg_accuracy(
             export_model(model_path, "int8", f, calibration, count, ranges=method)
             out.setdefault("export_s", {})[key] = time.perf_counter() - t
             out["size_mb_int8"][key] = f.stat().st_size / 1e6
-            segs[key] = load_segmenter(f, "tflite", threads)
+            segs[key] = load_model(f, "tflite", threads)
     for name, folder in data.items():
         if folder is None or not folder.is_dir():
             continue
@@ -147,9 +147,9 @@ def det_bench(model_path: Path, kitti: Path, sim: Path | None, repeat: int, thre
     import numpy as np
 
     from squeezeseg.detection.data import load_image, resize_image
-    from squeezeseg.export.engines import load_detector
     from squeezeseg.export.exporter import export_model
     from squeezeseg.export.report import det_task
+    from squeezeseg.runtime import load_detector
 
     calibration = sim if sim is not None else kitti / "image_2"
     int8 = export_model(model_path, "int8", tmp / "det.int8.tflite", calibration=calibration, count=64)

@@ -36,9 +36,9 @@ def main() -> int:
     import tensorflow as tf
 
     from squeezeseg.detection.detect import SqueezeDetector
+    from squeezeseg.detection.model import build_squeezedet, load_squeezedet_config
     from squeezeseg.detection.postprocess import postprocess
     from squeezeseg.detection.train import save_model
-    from squeezeseg.models.squeezedet import build_squeezedet, load_squeezedet_config
 
     if args.model:
         det = SqueezeDetector.load(args.model)

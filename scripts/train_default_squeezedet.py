@@ -54,8 +54,8 @@ def main() -> int:
     from squeezeseg.detection.detect import SqueezeDetector
     from squeezeseg.detection.evaluate import evaluate_model
     from squeezeseg.detection.kitti_eval import format_results
+    from squeezeseg.detection.model import load_squeezedet_config
     from squeezeseg.detection.train import kmeans_config, train
-    from squeezeseg.models.squeezedet import load_squeezedet_config
     from squeezeseg.resources import shared_data_dir
 
     t0 = time.time()

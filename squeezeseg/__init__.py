@@ -8,7 +8,7 @@ __all__ = ["load_model", "__version__"]
 
 
 def load_model(path=None, engine: str = "keras"):
-    """Load a segmenter (the shipped default when ``path`` is None); see :mod:`squeezeseg.segmenter`."""
-    from squeezeseg.segmenter import load_model as _load
+    """Load a segmenter (the shipped default when ``path`` is None); see :mod:`squeezeseg.runtime`."""
+    from squeezeseg.runtime import load_model as _load
 
     return _load(path, engine=engine)

@@ -28,6 +28,15 @@ def weights_dir() -> Path:
     return PACKAGE_DIR / "weights"
 
 
+#: File names of the shipped default models in :func:`weights_dir`.
+SHIPPED_MODELS = {"squeezeseg": "default.keras", "squeezedet": "squeezedet_small.keras"}
+
+
+def default_model_path(kind: str = "squeezeseg") -> Path:
+    """The shipped default model of ``kind`` ("squeezeseg": the segmenter, "squeezedet": the detector)."""
+    return weights_dir() / SHIPPED_MODELS[kind]
+
+
 def shared_data_dir() -> Path:
     """The real sample data (`../shared/data` beside the repository, or $SQUEEZESEG_SHARED_DATA).
 

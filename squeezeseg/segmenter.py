@@ -23,18 +23,10 @@ import numpy as np
 
 from squeezeseg.errors import InputError
 from squeezeseg.models.config import ModelConfig
-from squeezeseg.resources import weights_dir
 
 log = logging.getLogger(__name__)
-DEFAULT_MODEL = "default.keras"
-ENGINES = ("keras", "tflite", "onnx")
 OUT_OF_RANGE_M = 1e4  # metres; no LiDAR return is farther: such points are corrupt values
 MIN_RANGE_M = 1e-3  # squeezeseg.projection.MIN_RANGE: closer points are no return
-
-
-def default_model_path() -> Path:
-    """Path of the shipped default model inside the package."""
-    return weights_dir() / DEFAULT_MODEL
 
 
 @dataclass
@@ -425,68 +417,3 @@ def _prefetch(items: Iterator, depth: int) -> Iterator:
         while thread.is_alive():  # unblock a producer waiting on a full queue
             with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.05)
-
-
-def keras_predict_fn(model, cfg: ModelConfig) -> Callable[[np.ndarray], np.ndarray]:
-    """A compiled ``tf.function`` on the model with batch norm folded into its convolutions (same
-    outputs, fewer operations), traced once per batch size (static shapes for XLA and oneDNN)."""
-    import tensorflow as tf
-
-    from squeezeseg.models.fold import fold_batch_norm
-
-    model = fold_batch_norm(model, cfg)
-    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=False)
-
-    def predict(batch: np.ndarray) -> np.ndarray:
-        return fn(tf.constant(np.asarray(batch, np.float32))).numpy()
-
-    return predict
-
-
-def load_model(path: str | Path | None = None, engine: str = "keras") -> Segmenter:
-    """A :class:`Segmenter` for a saved model (the shipped default when ``path`` is None).
-
-    ``engine`` "keras" loads a ``.keras`` file; "tflite" and "onnx" load exported models through
-    :mod:`squeezeseg.export.engines`. A missing file, a folder, or a file that is not a model of
-    that engine is an InputError naming it.
-    """
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
-    if path is None:
-        path = default_model_path()
-        if not path.is_file():
-            raise InputError("the shipped default model is missing: train it with "
-                             "scripts/train_default_model.py", path)
-    path = Path(path)
-    if not path.exists():
-        raise InputError("model file not found", path)
-    if path.is_dir() and engine == "keras":
-        raise InputError("a folder, not a .keras model file", path)
-    if engine == "keras":
-        import zipfile
-
-        from squeezeseg.models import load_keras_model
-
-        if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-            raise InputError("cannot load this model: not a .keras archive (damaged or another format)",
-                             path)
-        try:
-            model, cfg = load_keras_model(path)
-        except InputError as exc:
-            raise InputError(_first_line(exc.message), path) from None
-        except Exception as exc:  # noqa: BLE001  (Keras raises many types for a damaged file)
-            raise InputError(f"cannot load this model: {_first_line(exc)}", path) from None
-        return Segmenter(keras_predict_fn(model, cfg), cfg, path, keras_model=model)
-    try:
-        from squeezeseg.export import engines
-    except ImportError:
-        raise InputError(f"engine '{engine}' needs squeezeseg.export.engines, which is not available "
-                         "in this installation", path) from None
-    predict_fn, cfg = engines.load_engine(path, engine)
-    return Segmenter(predict_fn, cfg, path)
-
-
-def _first_line(exc: BaseException | str) -> str:
-    """A message on one line, at most 160 characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."

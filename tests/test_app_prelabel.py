@@ -37,10 +37,10 @@ def messages(monkeypatch) -> list[tuple[str, str, str]]:
 
 @pytest.fixture
 def window(qtbot, demo_seq, tmp_path) -> MainWindow:
-    from squeezeseg.detection.detect import default_model_path
+    from squeezeseg.resources import default_model_path
 
-    if not Path(default_model_path()).is_file():
-        pytest.skip(f"no shipped SqueezeDet weights at {default_model_path()}")
+    if not Path(default_model_path("squeezedet")).is_file():
+        pytest.skip(f"no shipped SqueezeDet weights at {default_model_path('squeezedet')}")
     win = MainWindow(AppController())
     qtbot.addWidget(win)
     win.resize(1200, 800)

@@ -266,10 +266,10 @@ def test_screenshot_command(qtbot, demo_seq, tmp_path, monkeypatch):
 def test_prelabel_with_shipped_models_on_real_kitti(qtbot, kitti_object, tmp_path, messages, source):
     # The shipped SqueezeDet (camera fusion) or SqueezeSeg on a real KITTI frame, in the model worker.
     if source == "detector":
-        from squeezeseg.detection.detect import default_model_path
+        from squeezeseg.resources import default_model_path
 
-        if not Path(default_model_path()).is_file():
-            pytest.skip(f"no shipped SqueezeDet weights at {default_model_path()}")
+        if not Path(default_model_path("squeezedet")).is_file():
+            pytest.skip(f"no shipped SqueezeDet weights at {default_model_path('squeezedet')}")
     win = MainWindow(AppController())
     qtbot.addWidget(win)
     assert win.ctrl.open(kitti_object, tmp_path / "out", frame=2)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from squeezeseg.squeezedet_cli import main
+from squeezeseg.detection.cli import main
 
 TINY = """name: tiny
 classes: [Car, Pedestrian, Cyclist]
@@ -120,16 +120,16 @@ def test_shipped_default_runs_from_a_fresh_process(tmp_path):
     import subprocess
     import sys
 
-    from squeezeseg.detection.detect import default_model_path
+    from squeezeseg.resources import default_model_path
 
-    if not default_model_path().is_file():
+    if not default_model_path("squeezedet").is_file():
         pytest.skip("no shipped SqueezeDet weights")
     img = tmp_path / "road.png"
     Image.fromarray(np.full((375, 1242, 3), 90, np.uint8)).save(img)
     cmd = [
         sys.executable,
         "-m",
-        "squeezeseg.squeezedet_cli",
+        "squeezeseg.detection.cli",
         "detect",
         str(img),
         "--out",

@@ -11,8 +11,8 @@ from PIL import Image
 
 from squeezeseg.detection.data import DetectionData, augment, scan_frames
 from squeezeseg.detection.labels import Object2D, format_kitti_2d, parse_kitti_2d, read_kitti_2d
+from squeezeseg.detection.model import SqueezeDetConfig
 from squeezeseg.errors import InputError
-from squeezeseg.models.squeezedet import SqueezeDetConfig
 
 LINE = "{} 0.00 0 -10 {} {} {} {} 1.5 1.6 4.0 1.0 1.5 20.0 0.0\n"
 

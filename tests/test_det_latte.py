@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from latte.core.detector import Detection2D, Detector
+from squeezeseg.detection.model import SqueezeDetConfig, build_squeezedet
 from squeezeseg.detection.train import save_model
 from squeezeseg.errors import InputError
-from squeezeseg.models.squeezedet import SqueezeDetConfig, build_squeezedet
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from squeezeseg.detection.model import SqueezeDetConfig, build_squeezedet, load_squeezedet_config
 from squeezeseg.errors import InputError
-from squeezeseg.models.squeezedet import SqueezeDetConfig, build_squeezedet, load_squeezedet_config
 
 
 def tiny(**kw) -> SqueezeDetConfig:

@@ -6,8 +6,8 @@ import pytest
 
 from squeezeseg.detection.detect import SqueezeDetector
 from squeezeseg.detection.evaluate import evaluate_model
+from squeezeseg.detection.model import load_squeezedet_config
 from squeezeseg.detection.train import train
-from squeezeseg.models.squeezedet import load_squeezedet_config
 
 
 @pytest.mark.realdata

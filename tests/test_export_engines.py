@@ -90,8 +90,8 @@ def test_predict_points_through_engine_matches_keras(tiny_model, exported, share
 
 @pytest.mark.slow
 def test_int8_io_model_takes_float_arrays(tiny_model, tmp_path):
-    from squeezeseg.export.engines import TFLiteRunner
     from squeezeseg.export.exporter import export_model
+    from squeezeseg.runtime import TFLiteRunner
 
     out = export_model(tiny_model[0], "int8", tmp_path / "io8.tflite", calibration="synthetic", count=4,
                        int8_io=True)

@@ -13,8 +13,8 @@ pytest.importorskip("ai_edge_litert")
 def det_model(tmp_path_factory):
     import keras
 
+    from squeezeseg.detection.model import build_squeezedet, load_squeezedet_config
     from squeezeseg.detection.train import save_model
-    from squeezeseg.models.squeezedet import build_squeezedet, load_squeezedet_config
 
     keras.utils.set_random_seed(0)
     cfg = load_squeezedet_config("squeezedet_small", input_width=128, input_height=64, dropout=0.0)
@@ -29,7 +29,7 @@ def det_files(det_model, tmp_path_factory):
     """INT8 (calibrated on three images in two folders, 4 frames) and ONNX exports through the CLI."""
     from PIL import Image
 
-    from squeezeseg.squeezedet_cli import main
+    from squeezeseg.detection.cli import main
 
     path, _, images = det_model
     tmp = tmp_path_factory.mktemp("det_export")
@@ -61,7 +61,7 @@ def det_files(det_model, tmp_path_factory):
 
 
 def test_int8_and_onnx_detectors_agree_with_keras(det_model, det_files):
-    from squeezeseg.export.engines import load_detector
+    from squeezeseg.runtime import load_detector
 
     path, model, images = det_model
     keras_det = load_detector(path)
@@ -80,7 +80,7 @@ def test_int8_and_onnx_detectors_agree_with_keras(det_model, det_files):
 def test_export_refuses_range_images_as_calibration_and_writes_nothing(det_model, tmp_path, capsys):
     from PIL import Image
 
-    from squeezeseg.squeezedet_cli import main
+    from squeezeseg.detection.cli import main
 
     calib = tmp_path / "scans"
     calib.mkdir()
@@ -105,7 +105,7 @@ def test_export_refuses_range_images_as_calibration_and_writes_nothing(det_model
 def test_detect_cli_with_exported_model(det_model, det_files, tmp_path):
     from PIL import Image
 
-    from squeezeseg.squeezedet_cli import main
+    from squeezeseg.detection.cli import main
 
     path, _, images = det_model
     img = tmp_path / "img.png"

@@ -14,7 +14,8 @@ from squeezeseg.errors import InputError
 from squeezeseg.instances import dbscan_instances, range_image_instances
 from squeezeseg.io import read_semantickitti_labels, write_points
 from squeezeseg.models import build_model, load_model_config
-from squeezeseg.segmenter import load_model, valid_points
+from squeezeseg.runtime import load_model
+from squeezeseg.segmenter import valid_points
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 from squeezeseg.cli import main
 from squeezeseg.errors import InputError
 from squeezeseg.models import build_model, load_model_config
-from squeezeseg.segmenter import default_model_path, load_model
+from squeezeseg.resources import default_model_path
+from squeezeseg.runtime import load_model
 
 
 @pytest.fixture(scope="module")
@@ -118,16 +119,6 @@ def test_evaluate_cli_writes_json_and_markdown(model_path, tmp_path, capsys):
 def test_profile_cli(capsys):
     assert main(["profile", "squeezeseg"]) == 0
     assert "fire9" in capsys.readouterr().out
-
-
-def test_exported_engines_are_a_clear_error_when_missing(model_path):
-    try:
-        import squeezeseg.export.engines  # noqa: F401
-    except ImportError:
-        with pytest.raises(InputError, match="squeezeseg.export.engines"):
-            load_model(model_path, engine="onnx")
-    else:
-        pytest.skip("squeezeseg.export.engines exists: covered by the export tests")
 
 
 def test_shipped_default_model_loads():

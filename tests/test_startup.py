@@ -10,7 +10,7 @@ import pytest
 
 CLIS = {
     "squeezeseg": "squeezeseg.cli",
-    "squeezedet": "squeezeseg.squeezedet_cli",
+    "squeezedet": "squeezeseg.detection.cli",
     "lidarsim": "simulation.cli",
 }
 HEAVY = ("tensorflow", "keras")

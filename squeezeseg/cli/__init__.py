@@ -13,7 +13,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import squeezeseg.cli as pkg
 
     about = "LiDAR projection, SqueezeSeg training, evaluation and inference."
-    parser = build_parser("squeezeseg", about, pkg)
+    parser = build_parser("squeezeseg", about, pkg, group="squeezeseg.commands")
     return run_main(parser, argv)
 
 

@@ -27,6 +27,6 @@ def _add_arguments(p) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.export.exporter import run_export
-    from squeezeseg.segmenter import default_model_path
+    from squeezeseg.resources import default_model_path
 
     return run_export(args, default_model_path())

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.cli.common import check_output_folder
     from squeezeseg.infer import infer_scans, output_names
-    from squeezeseg.segmenter import load_model, scan_paths
+    from squeezeseg.runtime import load_model
+    from squeezeseg.segmenter import scan_paths
 
     out = check_output_folder(args.out)  # bad outputs and inputs are refused before the model loads
     paths = scan_paths(args.scans)

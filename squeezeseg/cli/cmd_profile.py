@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.models import build_model, load_keras_model, load_model_config
     from squeezeseg.profile import format_table, profile_model
-    from squeezeseg.segmenter import default_model_path
+    from squeezeseg.resources import default_model_path
 
     src = args.model or str(default_model_path())
     if Path(src).suffix == ".keras":

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from squeezeseg.atomic import atomic_write_text
     from squeezeseg.errors import InputError
     from squeezeseg.export.study import format_markdown, run_study
-    from squeezeseg.segmenter import default_model_path
+    from squeezeseg.resources import default_model_path
 
     if args.qat_out is not None and args.qat_out.suffix != ".tflite":
         raise InputError("--qat-out must name a .tflite file", args.qat_out)

@@ -27,16 +27,28 @@ QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GLOG_minloglevel": "3", "GRPC_VERBOSI
 QUIET_LOGGERS = ("tensorflow", "absl", "h5py", "numba", "matplotlib", "PIL")
 
 
-def discover_commands(package: ModuleType, prefix: str = "cmd_") -> list[ModuleType]:
-    """Import every ``<package>.cmd_*`` module; each defines ``register(subparsers)``.
+def discover_commands(
+    package: ModuleType, prefix: str = "cmd_", group: str | None = None
+) -> list[ModuleType]:
+    """Import every ``<package>.cmd_*`` module, then every module of the entry-point ``group`` (commands
+    that packages above this one add, e.g. ``squeezeseg adapt`` from ``domain_adapt``); each defines
+    ``register(subparsers)``.
 
     Sub-commands live in their own modules so that features can add commands without editing
-    a central list.
+    a central list, and a higher package can add one without the base package importing it.
     """
     mods = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         if info.name.startswith(prefix):
             mods.append(importlib.import_module(f"{package.__name__}.{info.name}"))
+    if group is not None:
+        from importlib.metadata import entry_points
+
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            try:
+                mods.append(importlib.import_module(ep.value))
+            except ImportError as exc:  # a plugin that is not installed here: its command is absent
+                log.debug("command plugin %s not loaded: %s", ep.value, exc)
     return mods
 
 
@@ -63,15 +75,17 @@ class _SubParsers(argparse._SubParsersAction):
         super().__call__(parser, namespace, values, option_string)
 
 
-def build_parser(prog: str, description: str, package: ModuleType) -> argparse.ArgumentParser:
-    """A parser with one sub-parser per discovered command module."""
+def build_parser(
+    prog: str, description: str, package: ModuleType, group: str | None = None
+) -> argparse.ArgumentParser:
+    """A parser with one sub-parser per discovered command module (see :func:`discover_commands`)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.register("action", "parsers", _SubParsers)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, including TensorFlow's own start-up messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for mod in discover_commands(package):
+    for mod in discover_commands(package, group=group):
         mod.register(sub)
     return parser
 

@@ -11,18 +11,12 @@ import numpy as np
 from squeezeseg.detection.box2d import scale_boxes
 from squeezeseg.detection.data import load_image, resize_image
 from squeezeseg.detection.labels import Object2D
+from squeezeseg.detection.model import SqueezeDetConfig
 from squeezeseg.detection.postprocess import postprocess
 from squeezeseg.errors import InputError
-from squeezeseg.models.squeezedet import SqueezeDetConfig
-from squeezeseg.resources import weights_dir
+from squeezeseg.resources import default_model_path
 
-DEFAULT_MODEL = "squeezedet_small.keras"
 COLOURS = {"Car": (0, 200, 255), "Pedestrian": (255, 60, 60), "Cyclist": (60, 255, 60)}
-
-
-def default_model_path() -> Path:
-    """The shipped default model (``squeezeseg/weights/squeezedet_small.keras``)."""
-    return weights_dir() / DEFAULT_MODEL
 
 
 def read_model_meta(path: str | Path) -> dict:
@@ -53,7 +47,7 @@ class SqueezeDetector:
         import squeezeseg.nn  # noqa: F401  (registers Fire, so a fresh process can deserialise the model)
         from squeezeseg.config import from_dict
 
-        path = Path(path) if path is not None else default_model_path()
+        path = Path(path) if path is not None else default_model_path("squeezedet")
         if not path.is_file():
             raise InputError("model file not found", path)
         meta = read_model_meta(path)

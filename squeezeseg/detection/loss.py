@@ -72,7 +72,7 @@ class SqueezeDetLoss(keras.losses.Loss):
 
     def __init__(self, config: dict, name="squeezedet_loss", **kwargs):
         from squeezeseg.config import from_dict
-        from squeezeseg.models.squeezedet import SqueezeDetConfig
+        from squeezeseg.detection.model import SqueezeDetConfig
 
         super().__init__(name=name, **kwargs)
         self.config = dict(config)

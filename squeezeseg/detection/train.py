@@ -17,8 +17,8 @@ import numpy as np
 
 from squeezeseg.atomic import atomic_path, atomic_write_text
 from squeezeseg.detection.data import DetectionData, read_split, scan_frames
+from squeezeseg.detection.model import SqueezeDetConfig, build_squeezedet
 from squeezeseg.errors import InputError
-from squeezeseg.models.squeezedet import SqueezeDetConfig, build_squeezedet
 
 log = logging.getLogger("squeezeseg.detection")
 

@@ -118,7 +118,7 @@ def load_inputs(source: str | Path, meta: dict[str, Any], count: int = 100) -> l
         files = [files[i] for i in np.linspace(0, len(files) - 1, count).round().astype(int)]
     if meta["kind"] == "squeezedet":
         from squeezeseg.config import from_dict
-        from squeezeseg.models.squeezedet import SqueezeDetConfig
+        from squeezeseg.detection.model import SqueezeDetConfig
 
         cfg = from_dict(SqueezeDetConfig, meta["config"])
         return [det_input(f, cfg) for f in files]

@@ -153,9 +153,9 @@ def parity_report(
     """The whole report as a dict (see the module docstring). ``data``: a SqueezeSeg ``.npy`` folder,
     a KITTI object ``training`` folder, or None for synthetic inputs and no end-task metrics."""
     from squeezeseg.export.calibration import load_inputs
-    from squeezeseg.export.engines import engine_for, load_detector, load_segmenter
     from squeezeseg.export.exporter import inference_graph
     from squeezeseg.export.meta import keras_model_meta
+    from squeezeseg.runtime import engine_for, load_detector, load_model
 
     float_model, exported = Path(float_model), Path(exported)
     engine = engine_for(exported)
@@ -164,7 +164,7 @@ def parity_report(
     model, meta = keras_model_meta(float_model)
     model = inference_graph(model, meta)  # the graph the exporter converted: tensor names match
     kind = meta["kind"]
-    load = load_detector if kind == "squeezedet" else load_segmenter
+    load = load_detector if kind == "squeezedet" else load_model
     runtime = load(exported, engine, threads)
     ref = load(float_model, "keras")
     inputs = (

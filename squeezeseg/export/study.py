@@ -345,8 +345,8 @@ def quantization_aware_training(model, cfg, units, ranges, train, evalf, steps, 
         "simulated_8bit": evaluate_quantized(model, evalf, ranges, 8, 8, cfg.num_classes)["miou"],
     }
     if out is not None:
-        from squeezeseg.export.engines import load_segmenter
         from squeezeseg.export.tflite import export_tflite
+        from squeezeseg.runtime import load_model
 
         inputs = [img for img, _ in train[:32]]
         path = export_tflite(
@@ -356,7 +356,7 @@ def quantization_aware_training(model, cfg, units, ranges, train, evalf, steps, 
             "int8",
             lambda: (x[None] for x in inputs),
         )
-        seg = load_segmenter(path, "tflite")
+        seg = load_model(path, "tflite")
         res["int8_tflite"] = {
             "path": str(path),
             "size_bytes": Path(path).stat().st_size,

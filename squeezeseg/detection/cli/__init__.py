@@ -10,7 +10,7 @@ from squeezeseg.cli.common import build_parser, run_main
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `squeezedet`."""
-    import squeezeseg.squeezedet_cli as pkg
+    import squeezeseg.detection.cli as pkg
 
     parser = build_parser(
         "squeezedet", "SqueezeDet image detection: training, detection, KITTI evaluation.", pkg

@@ -1,7 +1,7 @@
-"""`python -m squeezeseg.squeezedet_cli`."""
+"""`python -m squeezeseg.detection.cli`."""
 
 import sys
 
-from squeezeseg.squeezedet_cli import main
+from squeezeseg.detection.cli import main
 
 sys.exit(main())

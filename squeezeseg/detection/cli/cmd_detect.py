@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from squeezeseg.detection.detect import draw_detections
     from squeezeseg.detection.labels import write_kitti_2d
     from squeezeseg.errors import InputError
-    from squeezeseg.export.engines import load_detector
+    from squeezeseg.runtime import load_detector
 
     if args.nms is not None and not 0 < args.nms <= 1:
         raise InputError(f"--nms must be in (0, 1], got {args.nms}")

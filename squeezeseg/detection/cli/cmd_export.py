@@ -25,7 +25,7 @@ def _add_arguments(p) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from squeezeseg.detection.detect import default_model_path
     from squeezeseg.export.exporter import run_export
+    from squeezeseg.resources import default_model_path
 
-    return run_export(args, default_model_path())
+    return run_export(args, default_model_path("squeezedet"))

@@ -49,8 +49,8 @@ def parse_size(text: str | None) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from squeezeseg.cli.common import check_output_folder
+    from squeezeseg.detection.model import load_squeezedet_config
     from squeezeseg.detection.train import kmeans_config, train
-    from squeezeseg.models.squeezedet import load_squeezedet_config
 
     check_output_folder(args.out)  # before any work
 
