@@ -110,7 +110,7 @@ def test_interrupted_training_resumes_from_last_checkpoint(resumed_run):
 def test_tiny_model_overfits_two_frames(resumed_run):
     from squeezeseg.data.sources import frames_and_loader
     from squeezeseg.metrics import class_iou
-    from squeezeseg.segmenter import load_model
+    from squeezeseg.runtime import load_model
 
     cfg, _, model_path, _ = resumed_run
     seg = load_model(model_path)
