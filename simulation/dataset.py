@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from simulation.dropout import DropoutMap, check_dropout_map, resolve_dropout
+from simulation.layouts import LAYOUTS
 from simulation.sequence import SequenceSimulator
-from simulation.writers import LAYOUTS, STATE_DIR, make_writer
+from simulation.writers import STATE_DIR, make_writer
 from squeezeseg.atomic import atomic_write_text
 from squeezeseg.errors import InputError
 from squeezeseg.sensors import SensorConfig, load_sensor

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from simulation.camera import IMAGE_SIZE
+from simulation.layouts import LAYOUTS  # noqa: F401  (re-exported: writers serve these layouts)
 from simulation.sequence import Frame
 from squeezeseg.atomic import atomic_path, atomic_write_text
 from squeezeseg.boxes import Box3D
@@ -27,7 +28,6 @@ from squeezeseg.calib import KittiCalib, format_kitti_calib
 from squeezeseg.errors import InputError
 from squeezeseg.sensors import SensorConfig
 
-LAYOUTS = ("kitti-raw", "kitti-object", "squeezeseg")
 STATE_DIR = ".lidarsim"
 
 

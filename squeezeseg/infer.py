@@ -16,23 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from squeezeseg.classes import semantickitti_ids
 from squeezeseg.errors import InputError
 
 log = logging.getLogger(__name__)
 
-# Model class names -> SemanticKITTI ids written to .label files (everything else: 0 "unlabeled").
-NAME_TO_SEMANTICKITTI = {"car": 10, "pedestrian": 30, "person": 30, "cyclist": 31, "bicyclist": 31}
 PNG_COMPRESSION = 1  # zlib level: a 1200 x 800 panel in ~10 ms instead of ~50 ms at PIL's default
 
 
 def scan_stem(path: Path) -> str:
     """Output name of a scan: the file name up to the first dot (``000000.bin``, ``x.pcd.bin`` -> ``x``)."""
     return path.name.split(".")[0] or path.stem
-
-
-def semantickitti_ids(class_names: Sequence[str]) -> np.ndarray:
-    """(C,) SemanticKITTI id of each model class."""
-    return np.array([NAME_TO_SEMANTICKITTI.get(n.lower(), 0) for n in class_names], np.uint16)
 
 
 def render_png(points: np.ndarray, classes: np.ndarray, image: np.ndarray, image_labels: np.ndarray):

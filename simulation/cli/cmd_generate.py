@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulation.writers import LAYOUTS
+from simulation.layouts import LAYOUTS
 from squeezeseg.errors import InputError
 
 
