@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from squeezeseg.atomic import atomic_open
+from squeezeseg.cli.common import positive_int
 from squeezeseg.projection import ROW_MODES, SphericalProjection
 from squeezeseg.sensors import load_sensor
 
@@ -27,7 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--sensor", default="hdl64e", help="sensor config name or YAML path (default hdl64e)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--fov", type=float, default=90.0, help="horizontal window in degrees (360 = full)")
-    p.add_argument("--width", type=int, default=None, help="columns (default: sensor resolution over --fov)")
+    p.add_argument("--width", type=positive_int, default=None,
+                   help="columns (default: sensor resolution over --fov)")
     p.add_argument("--rows", choices=ROW_MODES, default="auto", help="how rows are found (default auto)")
     p.add_argument(
         "--labels", type=Path, default=None,
