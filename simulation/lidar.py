@@ -143,7 +143,8 @@ class LidarSimulator:
         rays = o3d.core.Tensor(np.concatenate([o, d], axis=1).astype(np.float32))
         crossing = geometry.raycaster.list_intersections(rays)
         ray_ids = crossing["ray_ids"].numpy().astype(np.int64)
-        inst = geometry.instances[np.minimum(crossing["geometry_ids"].numpy(), len(geometry.instances) - 1)]
+        gid = crossing["geometry_ids"].numpy().astype(np.int64) + 1  # ``raycaster`` holds the agents only
+        inst = geometry.instances[np.minimum(gid, len(geometry.instances) - 1)]
         expected = np.zeros(len(idx), bool)
         expected[ray_ids[inst == owner[ray_ids]]] = True
         seen = expected & (geometry.cast(o, d).instance == owner)

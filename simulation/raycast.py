@@ -49,12 +49,26 @@ class Hits:
     normal: np.ndarray  # (R, 3) float32 world-frame unit normals
 
 
+def static_raycaster(scene: Scene) -> o3d.t.geometry.RaycastingScene:
+    """The Open3D scene of ``scene``'s static mesh, built once per scene and shared by its frames
+    (its BVH is built on the first cast; rebuilding it every frame cost more than the casting)."""
+    rs = scene.cache.get("static_raycaster")
+    if rs is None:
+        rs = o3d.t.geometry.RaycastingScene()
+        rs.add_triangles(scene.static.vertices, scene.static.triangles.astype(np.uint32))
+        scene.cache["static_raycaster"] = rs
+    return rs
+
+
 class FrameGeometry:
-    """The scene at time ``t``, ready for ray casting."""
+    """The scene at time ``t``, ready for ray casting: the shared static scene (geometry 0) and the
+    agents posed at ``t`` in a small per-frame scene (``raycaster``, geometry k = agent k - 1); a ray's
+    first hit is the nearer of the two."""
 
     def __init__(self, scene: Scene, t: float):
         self.scene = scene
-        self.raycaster = o3d.t.geometry.RaycastingScene()
+        self.static_raycaster = static_raycaster(scene)
+        self.raycaster = o3d.t.geometry.RaycastingScene()  # the agents only
         tri_class, tri_material, offsets, instances = [], [], [], []
         count = 0
         parts = [(scene.static, 0)]
@@ -66,10 +80,11 @@ class FrameGeometry:
             parts.append((mesh, agent.instance))
         self._meshes = [mesh for mesh, _ in parts]
         self._planes: tuple[np.ndarray, np.ndarray] | None = None
-        for mesh, inst in parts:
-            gid = self.raycaster.add_triangles(mesh.vertices, mesh.triangles.astype(np.uint32))
-            if gid != len(offsets):
-                raise RuntimeError("Open3D returned non-sequential geometry ids")
+        for k, (mesh, inst) in enumerate(parts):
+            if k > 0:
+                gid = self.raycaster.add_triangles(mesh.vertices, mesh.triangles.astype(np.uint32)) + 1
+                if gid != len(offsets):
+                    raise RuntimeError("Open3D returned non-sequential geometry ids")
             offsets.append(count)
             instances.append(inst)
             tri_class.append(mesh.tri_class)
@@ -89,30 +104,48 @@ class FrameGeometry:
         """:meth:`cast` for rays already packed as :func:`pack_rays` does. Open3D reads the array in
         place and its results are viewed, not copied, so a caller casting the same number of rays
         every frame can refill one buffer instead of building new arrays each time."""
-        ans = self.raycaster.cast_rays(o3d.core.Tensor.from_numpy(rays))
+        ans = self._cast_rays(rays)
         t, gid, tri = self._first_hits(ans)
         material = self.tri_material[tri]
         material[self._paint(rays, t, material)] = MARKING
-        normal = ans["primitive_normals"].numpy()
+        normal = ans["primitive_normals"]
         return Hits(t, np.isfinite(t), self.tri_class[tri], material, self.instances[gid], normal)
+
+    def _cast_rays(self, rays: np.ndarray) -> dict:
+        """Open3D's ``cast_rays`` answer (as NumPy arrays) for the static and the agents' scenes
+        together: per ray the nearer hit, agents' geometry ids shifted by one."""
+        tensor = o3d.core.Tensor.from_numpy(rays)
+        a = self.static_raycaster.cast_rays(tensor)
+        out = {k: a[k].numpy() for k in ("t_hit", "geometry_ids", "primitive_ids", "primitive_normals")}
+        if len(self.offsets) <= 2:  # no agents
+            return out
+        b = self.raycaster.cast_rays(tensor)
+        tb = b["t_hit"].numpy()
+        near = np.flatnonzero(tb < out["t_hit"])
+        if len(near):
+            out["t_hit"][near] = tb[near]
+            out["geometry_ids"][near] = b["geometry_ids"].numpy()[near] + 1
+            out["primitive_ids"][near] = b["primitive_ids"].numpy()[near]
+            out["primitive_normals"][near] = b["primitive_normals"].numpy()[near]
+        return out
 
     def cast_triangles(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """First hits of packed rays as ``(t, tri, paint)``: distance (inf = no hit), index of the
         triangle hit into ``tri_class``/``tri_material`` (the sentinel last index for no hit), and
         the indices of the rays that hit road paint. Less work than :meth:`cast_packed` for a caller
         that looks its per-pixel values up in per-triangle tables (the camera)."""
-        ans = self.raycaster.cast_rays(o3d.core.Tensor.from_numpy(rays))
+        ans = self._cast_rays(rays)
         t, _, tri = self._first_hits(ans)
         return t, tri, self._paint(rays, t, self.tri_material[tri])
 
     def _first_hits(self, ans: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(t, geometry index, triangle index) of Open3D's ``cast_rays`` answer; a ray that hits
         nothing (ids 2**32 - 1) gets the sentinel geometry and triangle."""
-        t = ans["t_hit"].numpy()
+        t = ans["t_hit"]
         sentinel = len(self.tri_class) - 1
-        gid = np.minimum(ans["geometry_ids"].numpy(), len(self.offsets) - 1)
+        gid = np.minimum(ans["geometry_ids"], len(self.offsets) - 1)
         tri = self._tri_start[gid]
-        tri += ans["primitive_ids"].numpy()
+        tri += ans["primitive_ids"]
         np.minimum(tri, sentinel, out=tri)
         return t, gid, tri
 
@@ -132,27 +165,41 @@ class FrameGeometry:
         a caller wanting the side facing a viewer flips them by the sign of n . viewer - offset.
         Computed on first use: the LiDAR does not need them."""
         if self._planes is None:
-            meshes = self._meshes
-            starts = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
-            tris = np.concatenate([m.triangles for m in meshes]).T.astype(np.intp)  # (3, T), one per corner
-            tris += np.repeat(starts, [len(m.triangles) for m in meshes])
-            v = np.concatenate([m.vertices for m in meshes]).T.astype(np.float64)  # (3, V): x, y, z rows
-            p0, p1, p2 = (np.array([c[corner] for c in v]) for corner in tris)  # (3, T) each
-            e1, e2 = p1 - p0, p2 - p0
-            n = np.array(
-                [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]]
-            )
-            n /= np.maximum(np.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2), 1e-30)
+            static = self.scene.cache.get("static_planes")
+            if static is None:  # the static mesh's planes are the same in every frame
+                static = self.scene.cache["static_planes"] = _planes([self._meshes[0]])
+            agents = _planes(self._meshes[1:])
             self._planes = (
-                np.concatenate([n.T, np.zeros((1, 3))]).astype(np.float32),
-                np.append(n[0] * p0[0] + n[1] * p0[1] + n[2] * p0[2], 0.0).astype(np.float32),
+                np.concatenate([static[0], agents[0], np.zeros((1, 3), np.float32)]),
+                np.concatenate([static[1], agents[1], np.zeros(1, np.float32)]),
             )
         return self._planes
 
     def occluded_packed(self, rays: np.ndarray) -> np.ndarray:
         """:meth:`occluded` for rays packed as :func:`pack_rays` does (each its own direction)."""
-        return self.raycaster.test_occlusions(o3d.core.Tensor.from_numpy(rays)).numpy()
+        tensor = o3d.core.Tensor.from_numpy(rays)
+        hit = self.static_raycaster.test_occlusions(tensor).numpy()
+        if len(self.offsets) > 2:
+            hit |= self.raycaster.test_occlusions(tensor).numpy()
+        return hit
 
     def occluded(self, origins: np.ndarray, direction: np.ndarray) -> np.ndarray:
         """(R,) bool: does anything lie along ``direction`` (one unit vector) from each origin?"""
         return self.occluded_packed(pack_rays(origins, np.broadcast_to(direction, (len(origins), 3))))
+
+
+def _planes(meshes: list) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals (T, 3) float32 and plane offsets (T,) of the triangles of ``meshes``, in order."""
+    if not meshes:
+        return np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
+    starts = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+    tris = np.concatenate([m.triangles for m in meshes]).T.astype(np.intp)  # (3, T), one per corner
+    tris += np.repeat(starts, [len(m.triangles) for m in meshes])
+    v = np.concatenate([m.vertices for m in meshes]).T.astype(np.float64)  # (3, V): x, y, z rows
+    p0, p1, p2 = (np.array([c[corner] for c in v]) for corner in tris)  # (3, T) each
+    e1, e2 = p1 - p0, p2 - p0
+    n = np.array(
+        [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]]
+    )
+    n /= np.maximum(np.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2), 1e-30)
+    return n.T.astype(np.float32), (n[0] * p0[0] + n[1] * p0[1] + n[2] * p0[2]).astype(np.float32)

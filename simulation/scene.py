@@ -25,8 +25,8 @@ EGO_SIZE = (4.5, 1.8, 1.6)
 # labels' (about 4 cars and vans, 0.3 pedestrians, 0.4 cyclists; scripts/sim_vs_real.py).
 VEHICLE_MIX = (0.84, 0.13, 0.03)  # sedan (Car), van, truck: the KITTI tracking labels' shares
 LANE_GAP = (35.0, 110.0)  # m between moving vehicles of a lane
-PARKED_RUN, PARKED_GAP = 2.5, 40.0  # mean cars in a row of parked cars, mean free stretch (m) after it
-PEDESTRIAN_GROUPS = 3.0  # mean groups (1-3 people) per sidewalk
+PARKED_RUN, PARKED_GAP = 2.5, 55.0  # mean cars in a row of parked cars, mean free stretch (m) after it
+PEDESTRIAN_GROUPS = 1.5  # mean groups (1-3 people) per sidewalk
 ROUGH_WIDTH, ROUGH_CELL = 14.0, 1.0  # rough terrain (1 m cells with bumps) beside the sidewalks
 BOX_PADDING = 0.01  # m added on every side of an exported box, so points on the mesh faces are inside
 
@@ -73,6 +73,7 @@ class Scene:
     lane_lines: list[tuple[float, bool]]  # (y, dashed)
     duration: float
     meta: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # e.g. the static ray-casting scene
 
     def ground_z(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray | float:
         """Height of the ground surface (road, or curb-raised sidewalk and terrain) at (x, y)."""
@@ -317,7 +318,7 @@ def _add_roadside(
                 y = side * (edge - rng.uniform(0.3, 0.5))
                 b.add_static(meshes.bicycle_parked(rng), bx, y, yaw=np.pi / 2 + rng.normal(0, 0.1))
                 b.obstacles.append((bx, y, 0.6))
-            x += rng.exponential(60.0) + 5.0
+            x += rng.exponential(120.0) + 10.0
 
 
 def _add_traffic(
@@ -395,14 +396,13 @@ def _add_traffic(
                 b.add_agent(
                     "pedestrian", x0 + rng.normal(0, 0.3), y, yaw, _speed_profile(t, v, stop, 1.0), yaw_rate
                 )
-    for side, has in zip((-1, 1), bike):  # cyclists in the bike lanes: one speed per lane, weaving gently
-        if not has:
-            continue
-        y = side * (lanes * LANE_WIDTH + BIKE_WIDTH / 2)
+    for side, has in zip((-1, 1), bike):  # cyclists in the bike lane, else at the edge of the outer lane:
+        # one speed per lane, weaving gently (those that would run into a vehicle are removed below)
+        y = side * (lanes * LANE_WIDTH + BIKE_WIDTH / 2 if has else lanes * LANE_WIDTH - 0.6)
         yaw = 0.0 if side < 0 else np.pi
         v = float(rng.uniform(3.0, 7.0))
         stop = _stop_event(rng, dur) if rng.random() < 0.2 else None
-        for _ in range(rng.poisson(5 * density)):
+        for _ in range(rng.poisson(3 * density)):
             a, period = rng.uniform(0.0, 0.03), rng.uniform(3.0, 6.0)  # sway of at most ~0.2 m
             yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
             speed = _speed_profile(t, v, stop, 2.0)
