@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Train the shipped default segmenter (squeezeseg/weights/default.keras) from scratch.
 
-1. Simulate labelled scans with the simulator (SqueezeSeg layout, HDL-64E, front 90 degrees) and
-   the dropout-noise model: per-pixel missing probabilities estimated from the real KITTI scans in
-   ../shared/data when present (never copied anywhere), else a uniform rate.
-2. Train configs/models/squeezesegv2_small.yaml for --steps steps or --minutes of wall time.
-3. Evaluate on the simulated validation split and, when present, the real labelled frames.
-4. Write the model and a JSON record (config, seed, data, steps, command, scores) next to it.
+1. Simulate labelled scans with the simulator (HDL-64E; whole scans in the kitti-raw layout, or the
+   front 90 degrees in the squeezeseg layout) and the dropout-noise model: per-pixel missing
+   probabilities estimated from the unlabelled real KITTI scans in ../shared/data when present (never
+   copied anywhere), else a uniform rate. Resumable; ImageSet/{train,val}.txt split by sequence.
+2. Train --config (default configs/models/squeezesegv2_small.yaml) for --steps steps or --minutes of
+   wall time, with the config's augmentation; --resume continues an interrupted run in --out.
+3. Evaluate on the simulated validation split (front view) and on the real validation
+   (squeezeseg.evaluate.evaluate_real; real labels only measure).
+4. Write OUT/default.json (config, seed, data, simulator commit, steps, command, scores) and install the
+   model and that record into --weights: with --install if-better (default) only when it beats the
+   installed model on the real validation (squeezeseg.evaluate.compare_real).
 
-Usage: .venv/bin/python scripts/train_default_model.py [--minutes 22] [--sequences 40 --frames 5]
+Usage: .venv/bin/python scripts/train_default_model.py [--config squeezesegv2_small_aug] [--minutes 22]
+       [--sequences 40 --frames 5] [--data runs/sim] [--out runs/model] [--resume] [--install never]
 """
 
 from __future__ import annotations
@@ -29,8 +35,13 @@ sys.path.insert(0, str(REPO))
 log = logging.getLogger("train_default_model")
 
 
-def dropout_map(width: int = 512, fov: float = 90.0):
-    """Dropout map from the real scans in the shared data (smoothed along columns), or None."""
+# Unlabelled real HDL-64E scans (the target domain): the dropout model is measured on these only, so
+# no scan of the labelled validation sets enters data generation.
+DROPOUT_SOURCES = ("kitti_object/testing/velodyne", "kitti_raw")
+
+
+def dropout_map(width: int = 512, fov: float = 90.0, sources=DROPOUT_SOURCES):
+    """Dropout map from the unlabelled real scans in the shared data (smoothed along columns), or None."""
     import numpy as np
     from scipy.ndimage import uniform_filter1d
 
@@ -38,7 +49,7 @@ def dropout_map(width: int = 512, fov: float = 90.0):
     from squeezeseg.resources import shared_data_dir
 
     maps = []
-    for sub in ("kitti_object/training/velodyne", "squeezeseg_sample"):
+    for sub in sources:
         d = shared_data_dir() / sub
         if d.is_dir():
             maps.append(estimate_dropout_map(d, "hdl64e", width, fov))
@@ -48,7 +59,64 @@ def dropout_map(width: int = 512, fov: float = 90.0):
     prob = sum(m.prob * m.frames for m in maps) / frames
     prob = uniform_filter1d(prob, size=16, axis=1, mode="nearest")
     prob = np.clip(prob, 0.0, 0.95).astype(np.float32)
-    return DropoutMap(prob, fov, frames, "estimated from the real KITTI samples, smoothed over 16 columns")
+    return DropoutMap(prob, fov, frames, f"estimated from the unlabelled real scans {', '.join(sources)} "
+                      f"({frames} scans), smoothed over 16 columns")
+
+
+def write_splits(root: Path, sequences: int, val_share: float = 0.2) -> tuple[int, int]:
+    """``root/ImageSet/{train,val}.txt`` for a simulated ``kitti-raw`` folder: whole sequences, the last
+    ``val_share`` of them for validation (neighbouring frames never fall on both sides)."""
+    from squeezeseg.io import write_split
+
+    n_val = max(1, round(sequences * val_share))
+    train, val = [], []
+    for lab in sorted(root.glob("*/labels/*.label")):
+        seq = int(lab.parent.parent.name.split("_")[2])
+        (val if seq >= sequences - n_val else train).append(f"{lab.parent.parent.name}/{lab.stem}")
+    write_split(root / "ImageSet" / "train.txt", train)
+    write_split(root / "ImageSet" / "val.txt", val)
+    return len(train), len(val)
+
+
+def _git(*a) -> str | None:
+    import subprocess
+
+    r = subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def use_simulator_at(rev: str, folder: Path) -> str:
+    """Import ``simulation`` as of git revision ``rev`` (``git archive`` into ``folder``), so generated data
+    stays reproducible while simulation/ is being edited; returns the full commit hash."""
+    import io
+    import subprocess
+    import tarfile
+
+    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    if commit is None:
+        raise SystemExit(f"error: --simulator-commit {rev}: not a commit of {REPO}")
+    dest = folder / commit[:12]
+    if not (dest / "simulation" / "__init__.py").is_file():
+        tar = subprocess.run(["git", "archive", commit, "simulation"], cwd=REPO, capture_output=True,
+                             check=True)
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
+            tf.extractall(dest, filter="data")
+    if "simulation" in sys.modules:
+        raise RuntimeError("simulation was imported before use_simulator_at")
+    sys.path.insert(0, str(dest))
+    return commit
+
+
+def simulator_commit(pinned: str | None = None) -> dict:
+    """The commit of ``simulation/`` the data was generated from (``pinned``: the --simulator-commit one),
+    and whether the working tree's simulation/ had local changes (it was used when not pinned)."""
+    import simulation
+
+    return {"head": _git("rev-parse", "HEAD"), "pinned_simulator_commit": pinned,
+            "simulation_last_commit": pinned or _git("log", "-1", "--format=%H", "--", "simulation/"),
+            "simulation_dirty": False if pinned else bool(_git("status", "--porcelain", "--", "simulation/")),
+            "simulation_imported_from": str(Path(simulation.__file__).parent)}
 
 
 class StopAfter:
@@ -80,10 +148,23 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=REPO / "runs" / "default_sim")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "default_model")
     ap.add_argument("--weights", type=Path, default=REPO / "squeezeseg" / "weights")
+    ap.add_argument("--layout", choices=("squeezeseg", "kitti-raw"), default="kitti-raw",
+                    help="simulated layout: kitti-raw keeps whole 360-degree scans (with train.rotate_deg "
+                    "the network sees every direction); squeezeseg stores the front 90 degrees only")
+    ap.add_argument("--simulator-commit", default=None, metavar="REV",
+                    help="generate with simulation/ as of this git revision (extracted under "
+                    "runs/simulators), not the working tree's")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--only-data", action="store_true", help="simulate (resumable) and stop")
+    ap.add_argument("--install", choices=("always", "if-better", "never"), default="if-better",
+                    help="copy the model to --weights: always, only when it beats the weights there on "
+                    "the real validation (scripts/eval_real.py), or never")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    pinned = None
+    if args.simulator_commit:
+        pinned = use_simulator_at(args.simulator_commit, REPO / "runs" / "simulators")
     from simulation import generate_dataset
     from squeezeseg.atomic import atomic_write_bytes, atomic_write_text
     from squeezeseg.models import load_model_config
@@ -93,12 +174,18 @@ def main(argv=None) -> int:
     dmap = dropout_map()
     log.info("dropout model: %s", dmap.source if dmap is not None else "uniform 0.05 (no real data found)")
     generate_dataset(args.data, sensor="hdl64e", frames=args.frames, sequences=args.sequences, seed=args.seed,
-                     layout="squeezeseg", camera=False, dropout=dmap if dmap is not None else 0.05,
+                     layout=args.layout, camera=False, dropout=dmap if dmap is not None else 0.05,
                      workers=args.workers, progress=True)
+    if args.layout == "kitti-raw":
+        n_train, n_val = write_splits(args.data, args.sequences)
+        log.info("splits: %d training and %d validation frames", n_train, n_val)
     sim_s = time.time() - t0
+    if args.only_data:
+        return 0
     cfg = load_model_config(args.config)
     cfg.name = "default"
-    cfg.data.kind, cfg.data.root = "simulator", str(args.data)
+    cfg.data.kind = "simulator" if args.layout == "squeezeseg" else "semantickitti"
+    cfg.data.root = str(args.data)
     cfg.train.seed = args.seed
     command = "python scripts/train_default_model.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     t1 = time.time()
@@ -107,16 +194,15 @@ def main(argv=None) -> int:
     train_s = time.time() - t1
     record = json.loads((args.out / "train.json").read_text())
     scores = evaluate(model_path)
-    args.weights.mkdir(parents=True, exist_ok=True)
-    dest = args.weights / "default.keras"
-    atomic_write_bytes(dest, model_path.read_bytes())
     meta = {
-        "model": dest.name,
+        "model": "default.keras",
         "config": record["config"],
         "seed": args.seed,
-        "data": {"simulator": {"layout": "squeezeseg", "sensor": "hdl64e", "sequences": args.sequences,
+        "data": {"simulator": {"layout": args.layout, "sensor": "hdl64e", "sequences": args.sequences,
                                "frames_per_sequence": args.frames, "seed": args.seed,
-                               "dropout": dmap.source if dmap is not None else "uniform 0.05"}},
+                               "dropout": dmap.source if dmap is not None else "uniform 0.05",
+                               "code": simulator_commit(pinned)}},
+        "class_weights_used": record.get("class_weights_used"),
         "steps": record["optimizer_iterations"],
         "final_loss": record["final_loss"],
         "simulate_seconds": round(sim_s, 1),
@@ -124,38 +210,52 @@ def main(argv=None) -> int:
         "command": command,
         "scores": scores,
     }
+    atomic_write_text(args.out / "default.json", json.dumps(meta, indent=1) + "\n")
+    print(json.dumps(scores, indent=1))
+    dest = args.weights / "default.keras"
+    if args.install == "never":
+        log.info("not installed (--install never): %s and %s", model_path, args.out / "default.json")
+        return 0
+    if args.install == "if-better" and dest.is_file():
+        from squeezeseg.evaluate import compare_real
+
+        old = evaluate(dest, sim_data=model_path)
+        better, why = compare_real(scores["real"], old["real"])
+        log.info("new vs installed on the real validation: %s", why)
+        if not better:
+            log.info("kept %s: the new model is not better on the real validation", dest)
+            return 0
+    args.weights.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dest, model_path.read_bytes())
     atomic_write_text(args.weights / "default.json", json.dumps(meta, indent=1) + "\n")
     log.info("wrote %s (%.1f MB) and default.json", dest, dest.stat().st_size / 1e6)
-    print(json.dumps(scores, indent=1))
     return 0
 
 
-def evaluate(model_path: Path) -> dict:
-    """IoU on the simulated validation split and on the real labelled frames (when present)."""
+def evaluate(model_path: Path, sim_data: Path | None = None) -> dict:
+    """Scores on the simulated validation split (of ``sim_data``'s model when given, so that two models
+    are compared on the same frames) and on the real validation (squeezeseg.evaluate.evaluate_real)."""
     from squeezeseg.data.sources import frames_and_loader
-    from squeezeseg.evaluate import evaluate_kitti_object, evaluate_range_images
-    from squeezeseg.resources import shared_data_dir
-    from squeezeseg.segmenter import load_model
+    from squeezeseg.evaluate import evaluate_range_images, evaluate_real, real_summary
+    from squeezeseg.runtime import load_model
 
     seg = load_model(model_path)
-    out = {}
-    frames, load = frames_and_loader(seg.config, seg.config.data.val_split)
-    out["simulated_val"] = _brief(evaluate_range_images(seg, (load(f) for f in frames)))
-    real = shared_data_dir()
-    if (real / "kitti_object" / "training").is_dir():
-        out["kitti_object_boxes"] = _brief(evaluate_kitti_object(seg, real / "kitti_object" / "training"))
-    if (real / "squeezeseg_sample").is_dir():
-        cfg = seg.config
-        cfg.data.kind = "squeezeseg"
-        frames, load = frames_and_loader(cfg, "all", real / "squeezeseg_sample")
-        out["squeezeseg_sample"] = _brief(evaluate_range_images(seg, (load(f) for f in frames)))
+    data_cfg = load_model(sim_data).config if sim_data is not None else seg.config
+    cfg = seg.config
+    cfg.data = data_cfg.data
+    frames, load = frames_and_loader(cfg, cfg.data.val_split)
+    out = {"simulated_val": _brief(evaluate_range_images(seg, (load(f) for f in frames), instances=False))}
+    where = f"{cfg.data.root} ({cfg.data.kind}, split {cfg.data.val_split}, front view)"
+    out["simulated_val"]["data"] = where
+    out["real"] = real_summary(evaluate_real(seg))
     return out
 
 
 def _brief(report: dict) -> dict:
     return {"frames": report["frames"], "points": report["points"], "miou": report["miou"],
             "class_iou": {k: v["iou"] for k, v in report["class"].items()},
-            "instance_iou": {k: v["iou"] for k, v in report["instance"].items()}}
+            "instance_iou": {k: v["iou"] for k, v in report["instance"].items()} if "instance" in report
+            else None}
 
 
 if __name__ == "__main__":
