@@ -49,3 +49,17 @@ def test_sim_statistics_within_1_5x_of_real_kitti(kitti_object):
     ]
     for real, sim in pairs:
         assert 1 / 1.5 <= sim / real <= 1.5, pairs
+
+
+def test_js_divergence_and_local_shape_on_known_shapes():
+    from simulation.stats import js_divergence, local_shape
+
+    assert js_divergence([1, 2, 3], [2, 4, 6]) == pytest.approx(0.0)
+    assert js_divergence([1, 0], [0, 1]) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    plane = np.c_[rng.uniform(0, 10, (2000, 2)), np.zeros(2000), np.zeros(2000)]
+    line = np.c_[rng.uniform(0, 10, 2000), np.zeros((2000, 3))]
+    assert np.median(local_shape(plane, 200, rng)[:, 1]) > 0.5  # planarity
+    assert np.median(local_shape(line, 200, rng)[:, 0]) > 0.95  # linearity
+    blob = np.c_[rng.normal(size=(2000, 3)), np.zeros(2000)]
+    assert np.median(local_shape(blob, 200, rng)[:, 2]) > 0.1  # scattering
