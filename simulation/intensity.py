@@ -10,9 +10,9 @@ colours per instance (the camera's palette, so a black car is dark in both), its
 following the colour's brightness. The laser gains are a fixed spread of +-``laser_spread`` (log)
 around 1, drawn once per sensor beam count, as real units differ laser by laser.
 
-The parameters of :data:`FITTED` come from :func:`simulation.intensity_fit.fit` against the intensity histograms of the
-*unlabelled* real scans of ``../shared/data`` (KITTI raw, kitti_pcd data_2, KITTI object testing),
-overall and split by range and by height (ground / above): ``python -m simulation.intensity_fit``.
+The parameters of :data:`FITTED` come from :func:`simulation.intensity_fit.fit` against the intensity
+histograms of the *unlabelled* real scans of ``../shared/data`` (KITTI raw, kitti_pcd data_2, KITTI object
+testing), overall and split by range and by height (ground / above): ``python -m simulation.intensity_fit``.
 No labels are used.
 """
 
