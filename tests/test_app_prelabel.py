@@ -123,7 +123,7 @@ def test_worker_crash_is_an_error_dialog_not_a_crash(qtbot, window, messages):
         os.kill(pid, signal.SIGSEGV)                           # what TensorFlow did to the app
     assert done.args == [False]
     errors = [m for m in messages if m[0] == "error"]
-    assert len(errors) == 1 and "stopped unexpectedly" in errors[0][2], messages
+    assert len(errors) == 1 and "stopped unexpectedly" in errors[0][2] and "SIGSEGV" in errors[0][2], messages
     assert win.ctrl.proposals == [] and win.isVisible()
     QtWidgets.QApplication.setActiveWindow(win)
     qtbot.keyClick(win, QtCore.Qt.Key_D)                        # the app goes on

@@ -2,10 +2,12 @@
 
 Next to Qt drawing through Mesa's software renderer (libLLVM), importing TensorFlow in the GUI
 process crashes it in LLVM's static initialisers (exit 139 under a real X server). So the models
-run in a worker process started with the multiprocessing "spawn" context (a fresh interpreter that
-inherits nothing of the GUI process) running :func:`latte.core.model_worker.serve`; it imports
-TensorFlow there, keeps its models loaded between requests, and answers with plain data through a
-pipe. The pipe is watched by a ``QSocketNotifier``, so the event loop never blocks on the model.
+run in a worker process, a fresh interpreter running ``python -m latte.core.model_worker FD``
+(:func:`latte.core.model_worker.serve`; like multiprocessing's "spawn", nothing of the GUI process is
+inherited, and unlike it the app's ``__main__`` script is not run again in the worker). The worker
+imports TensorFlow, keeps its models loaded between requests, and answers with plain data through
+a socket pair (``multiprocessing.connection.Connection`` on both ends). The socket is watched by a
+``QSocketNotifier``, so the event loop never blocks on the model.
 
 :class:`PrelabelJob` owns that worker: ``start(request)``, then ``progress`` signals, then one of
 ``finished(result)`` or ``failed(text)``; ``cancel()`` kills the worker (the next request starts a
@@ -16,12 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+from multiprocessing.connection import Connection
 
 from PyQt5 import QtCore
-
-from latte.core import model_worker
 
 log = logging.getLogger("latte.app")
 
@@ -44,13 +49,16 @@ class PrelabelJob(QtCore.QObject):
     @property
     def pid(self) -> int | None:
         """Process id of the running worker (None when none runs)."""
-        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+        return self._proc.pid if self._alive() else None
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def start(self, request: dict) -> None:
         """Send ``request`` (see :mod:`latte.core.model_worker`) to the worker, starting it if needed."""
         if self.busy:
             raise RuntimeError("a pre-label request is already running")
-        fresh = self._proc is None or not self._proc.is_alive()
+        fresh = not self._alive()
         if fresh:
             self._start_worker()
         self.busy = True
@@ -67,13 +75,21 @@ class PrelabelJob(QtCore.QObject):
         self._sender.start()
 
     def _start_worker(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=model_worker.serve, args=(child,), name="latte-model-worker", daemon=True)
-        proc.start()
-        child.close()            # only the worker holds its end: its exit is an end of file here
-        self._proc, self._conn = proc, parent
-        self._notifier = QtCore.QSocketNotifier(parent.fileno(), QtCore.QSocketNotifier.Read, self)
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "latte.core.model_worker", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
+            )
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()       # only the worker holds its end: its exit is an end of file here
+        conn = Connection(ours.detach())
+        self._proc, self._conn = proc, conn
+        self._notifier = QtCore.QSocketNotifier(conn.fileno(), QtCore.QSocketNotifier.Read, self)
         self._notifier.activated.connect(self._readable)
         log.info("model worker started (pid %s)", proc.pid)
 
@@ -98,8 +114,10 @@ class PrelabelJob(QtCore.QObject):
             code = self._stop(kill=False)
             if self.busy:
                 self.busy = False
-                self.failed.emit(f"The model worker stopped unexpectedly (exit status {code}); "
-                                 "nothing was pre-labelled. Try again (a new worker is started).")
+                how = (f"was killed by signal {_signal_name(-code)}" if code is not None and code < 0
+                       else f"exited with status {code}")
+                self.failed.emit(f"The model worker stopped unexpectedly (it {how}); nothing was "
+                                 "pre-labelled. Try again (a new worker is started).")
 
     def cancel(self) -> bool:
         """Kill the worker if it is working on a request; True when something was cancelled."""
@@ -110,9 +128,12 @@ class PrelabelJob(QtCore.QObject):
         return True
 
     def shutdown(self) -> None:
-        """End the worker (asked politely first, killed if it does not stop)."""
-        self.busy = False
-        if self._conn is not None and self._proc is not None and self._proc.is_alive():
+        """End the worker: killed when it is working on a request, else asked to stop (and killed
+        if it does not within 2 s)."""
+        if self.busy:
+            self.cancel()
+            return
+        if self._conn is not None and self._alive():
             with contextlib.suppress(OSError, ValueError):
                 self._conn.send(None)
         self._stop(kill=False, wait_s=2.0)
@@ -129,11 +150,18 @@ class PrelabelJob(QtCore.QObject):
         if proc is not None:
             if kill:
                 proc.kill()
-            proc.join(wait_s)
-            if proc.is_alive():
+            try:
+                code = proc.wait(wait_s)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.join(1.0)
-            code = proc.exitcode
+                code = proc.wait()
         if conn is not None:
             conn.close()
         return code
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)

@@ -1,12 +1,13 @@
 """Model pre-labels of one frame, computed in a separate process.
 
 The desktop app never imports TensorFlow: next to Qt drawing through Mesa's LLVM, TensorFlow's
-static initialisers crash the process. The app starts :func:`serve` in a process of its own
-(``multiprocessing`` with the "spawn" context, so nothing of the GUI process is inherited), sends it
-requests through a pipe and gets back plain data (NumPy arrays, strings, numbers): this module never
-imports Qt, and TensorFlow is imported only inside the worker, when a model is first loaded.
+static initialisers crash the process. The app starts ``python -m latte.core.model_worker FD`` (a
+fresh interpreter: nothing of the GUI process is inherited), which runs :func:`serve` on the
+inherited socket ``FD``; the app sends it requests and gets back plain data (NumPy arrays, strings,
+numbers). This module never imports Qt, and TensorFlow is imported only inside the worker, when a
+model is first loaded.
 
-Protocol on the pipe (all tuples of plain data):
+Protocol on the socket (``multiprocessing.connection.Connection`` messages, plain data):
 
 - request: ``dict(points, image, calib, config, source, frame_id)``; ``None`` ends the worker;
 - replies: ``("progress", fraction, text)`` any number of times, then ``("result", dict)`` (see
@@ -188,3 +189,20 @@ def serve(conn) -> None:
             conn.send(reply)
         except (BrokenPipeError, EOFError, ConnectionError):   # the app went away
             return
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m latte.core.model_worker FD``: serve requests on the inherited socket FD."""
+    import sys
+    from multiprocessing.connection import Connection
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not args[0].isdigit():
+        print("usage: python -m latte.core.model_worker FD (started by the LATTE app)", file=sys.stderr)
+        return 2
+    serve(Connection(int(args[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
