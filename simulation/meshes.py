@@ -354,17 +354,17 @@ def fence(rng: np.random.Generator, length: float, height: float) -> Mesh:
 
 
 def bicycle_parked(rng: np.random.Generator) -> Mesh:
-    """A parked bicycle (class bicycle): two wheels, a frame and handlebars."""
+    """A parked bicycle (class parked-bicycle: not a cyclist): two wheels, a frame and handlebars."""
     r = rng.uniform(0.32, 0.36)
     base = rng.uniform(1.0, 1.1)
     return centered(
         merge(
             [
-                cylinder((base / 2, 0, r), r, 0.05, "bicycle", "tyre", axis="y", resolution=14),
-                cylinder((-base / 2, 0, r), r, 0.05, "bicycle", "tyre", axis="y", resolution=14),
-                box((0, 0, r + 0.25), (base * 0.8, 0.05, 0.08), "bicycle", "metal"),
-                box((-0.1, 0, r + 0.15), (0.06, 0.05, 0.35), "bicycle", "metal"),
-                box((base / 2 - 0.05, 0, r + 0.45), (0.05, 0.5, 0.05), "bicycle", "metal"),
+                cylinder((base / 2, 0, r), r, 0.05, "parked-bicycle", "tyre", axis="y", resolution=14),
+                cylinder((-base / 2, 0, r), r, 0.05, "parked-bicycle", "tyre", axis="y", resolution=14),
+                box((0, 0, r + 0.25), (base * 0.8, 0.05, 0.08), "parked-bicycle", "metal"),
+                box((-0.1, 0, r + 0.15), (0.06, 0.05, 0.35), "parked-bicycle", "metal"),
+                box((base / 2 - 0.05, 0, r + 0.45), (0.05, 0.5, 0.05), "parked-bicycle", "metal"),
             ]
         )
     )
