@@ -3,8 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-# Debian libraries that Open3D and Qt (offscreen) load at import time.
-DEB_PKGS := libusb-1.0-0 libgomp1 libgl1 libegl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
+# Debian libraries that Open3D and Qt (offscreen) load at import time, the ones Qt's xcb platform
+# plugin needs on a real X desktop (ldd of PyQt5's libqxcb.so and libQt5XcbQpa.so), and Xvfb, the X
+# server the app tests start to run it under xcb (tests/test_app_xcb.py).
+DEB_PKGS := libusb-1.0-0 libgomp1 libgl1 libegl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 \
+	libx11-xcb1 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 libxcb-render-util0 \
+	libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 xvfb
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -29,13 +33,13 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 deps: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) system-deps
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
-test-all: $(STAMP)
+test-all: $(STAMP) system-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile -m ''
 
 lint: $(STAMP)
