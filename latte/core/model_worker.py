@@ -78,12 +78,13 @@ def prelabel_frame(
     ``source`` ("detector" or "segmentation"), ``boxes`` (K, 7) float64 rows x, y, z, l, w, h, yaw,
     ``labels`` (K class names), ``scores`` (K,) float64 (NaN where none), ``support`` (K,) int
     (points each box was fitted to), ``point_labels`` (N,) int16 (index into the config's class
-    list, -1 for none), ``n_raw`` (proposals before duplicate suppression), ``seconds`` (dict of
-    stage times), ``pid`` (the process that ran the model).
+    list, -1 for none), ``n_raw`` (proposals before duplicate suppression), ``pairs`` (overlapping
+    proposal pairs before/after suppression: "raw"/"kept" above the NMS overlap, "raw_any"/"kept_any"
+    any overlap), ``seconds`` (dict of stage times), ``pid`` (the process that ran the model).
     """
     from latte.core import fusion, prelabel
     from latte.core.config import load_latte_config
-    from latte.core.nms import nms_boxes
+    from latte.core.nms import nms_boxes, overlapping_pairs
     from latte.core.oneclick import OneClickAnnotator
 
     models = models or Models()
@@ -130,6 +131,8 @@ def prelabel_frame(
         lut = prelabel.class_lookup(names, class_names)
         point_labels = lut[np.clip(labels, 0, len(lut) - 1)]
     kept = nms_boxes(props)
+    pairs = {"raw": len(overlapping_pairs(props)), "kept": len(overlapping_pairs(kept)),
+             "raw_any": len(overlapping_pairs(props, 0.0)), "kept_any": len(overlapping_pairs(kept, 0.0))}
     seconds["fit"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     progress(1.0, f"{len(kept)} proposals")
@@ -138,6 +141,7 @@ def prelabel_frame(
         "source": source,
         "point_labels": np.asarray(point_labels, dtype=np.int16),
         "n_raw": len(props),
+        "pairs": pairs,
         "seconds": seconds,
         "pid": os.getpid(),
     }
