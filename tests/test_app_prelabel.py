@@ -111,6 +111,14 @@ def test_cancel_kills_the_worker_and_changes_nothing(qtbot, window, messages):
     assert done.args == [False]
     assert not _alive(pid) and win.progress_dialog is None
     assert win.ctrl.proposals == [] and win.ctrl.point_labels is None and not messages
+    # Esc in the progress dialog cancels too (a new worker was started for this request).
+    win.run_shortcut("prelabel")
+    second = win.ctrl._prelabel_job.pid
+    assert second != pid and _alive(second)
+    QtWidgets.QApplication.setActiveWindow(win.progress_dialog)
+    with qtbot.waitSignal(win.ctrl.prelabel_finished, timeout=10_000) as done:
+        qtbot.keyClick(win.progress_dialog, QtCore.Qt.Key_Escape)
+    assert done.args == [False] and not _alive(second) and not messages
 
 
 def test_worker_crash_is_an_error_dialog_not_a_crash(qtbot, window, messages):

@@ -68,7 +68,8 @@ def run_xcb(display: str, args: list[str], timeout: float) -> subprocess.Complet
 
 
 # Runs in a fresh interpreter on the X server: the app's window and controller, P through the
-# worker, Enter accepts; prints one line of facts for the test to check.
+# worker, Enter / Space / Esc in the help dialog change nothing, Enter in the window accepts; prints
+# one line of facts for the test to check.
 DRIVER = textwrap.dedent('''
     import json, os, sys
     from PyQt5 import QtCore, QtWidgets
@@ -80,13 +81,22 @@ DRIVER = textwrap.dedent('''
     from latte.app.window import MainWindow
     messages = []
     dialogs.message_hook = lambda *m: messages.append(m)
+
+    def activate(w):   # no window manager on Xvfb: ask for the focus and wait until X gives it
+        QTest.qWait(100)
+        w.activateWindow()
+        for _ in range(100):
+            if QtWidgets.QApplication.activeWindow() is w:
+                return
+            QTest.qWait(50)
+        raise AssertionError(f"{w.windowTitle()} never became the active window")
+
     win = MainWindow(AppController())
     win.resize(1200, 800)
     win.show()
     assert QTest.qWaitForWindowExposed(win)
     assert win.ctrl.open(sys.argv[1], sys.argv[2])
-    win.activateWindow()                       # no window manager on Xvfb gives it the focus
-    assert QTest.qWaitForWindowActive(win), "the window never became active"
+    activate(win)
     done = []
     win.ctrl.prelabel_finished.connect(done.append)
     QTest.keyClick(win, QtCore.Qt.Key_P)
@@ -97,11 +107,19 @@ DRIVER = textwrap.dedent('''
             break
         QTest.qWait(100)
     n_props = len(win.ctrl.proposals)
-    win.activateWindow()
-    QTest.qWaitForWindowActive(win)
+    dialog_keys = []
+    for key in (QtCore.Qt.Key_Return, QtCore.Qt.Key_Space, QtCore.Qt.Key_Escape):
+        win.run_shortcut("help")               # Enter / Space / Esc typed into a dialog
+        activate(win.help_dialog)
+        QTest.keyClick(win.help_dialog.table, key)
+        QTest.qWait(50)
+        dialog_keys.append((len(win.ctrl.proposals), len(win.ctrl.boxes())))
+        win.help_dialog.close()
+    activate(win)
     QTest.keyClick(win, QtCore.Qt.Key_Return)
     win.save_screenshot(sys.argv[3])
     facts = dict(ok=done == [True], dialog=shown, proposals=n_props, boxes=len(win.ctrl.boxes()),
+                 dialog_keys=dialog_keys,
                  tensorflow="tensorflow" in sys.modules, keras="keras" in sys.modules,
                  worker_pid=(win.ctrl.last_prelabel or {}).get("pid"), pid=os.getpid(), messages=messages)
     win.close()
@@ -121,6 +139,7 @@ def test_prelabel_under_xcb_runs_the_model_in_the_worker(display, demo_seq, tmp_
     assert facts["ok"] and facts["dialog"], facts
     assert not facts["tensorflow"] and not facts["keras"], "the GUI process imported TensorFlow"
     assert facts["worker_pid"] and facts["worker_pid"] != facts["pid"]
+    assert facts["dialog_keys"] == [[facts["proposals"], 0]] * 3, facts   # keys in a dialog stay there
     assert facts["proposals"] > 0 and facts["boxes"] == facts["proposals"], facts   # Enter accepted
     assert not [m for m in facts["messages"] if m[0] == "error"], facts
     img = Image.open(shot)
