@@ -64,13 +64,12 @@ def load_unlabelled(cfg: ModelConfig, folder: str | Path, views: int = 1) -> np.
 
 def load_unlabelled_files(cfg: ModelConfig, paths: list[str | Path], views: int = 1) -> np.ndarray:
     """(T, H, W, 6) range images of the given datasets or scan files (see :func:`load_unlabelled`)."""
-    from squeezeseg.datasets import open_dataset
+    from squeezeseg.datasets import scan_frames
 
     proj = projection_for(cfg)
     images = []
     for path in paths:
-        ds = open_dataset(path)
-        for i in range(len(ds)):
+        for ds, i in scan_frames(path):
             if ds.kind == "squeezeseg":
                 img = ds.range_input(i)
                 check_shape(img, cfg, ds.frames[i].scan)

@@ -182,7 +182,7 @@ def render_dataset(model_path: str | Path, data_dir: str | Path, out_dir: str | 
     from tqdm import tqdm
 
     from squeezeseg.atomic import atomic_path
-    from squeezeseg.data.sources import with_mask
+    from squeezeseg.datasets import with_mask
     from squeezeseg.io import read_squeezeseg_npy, write_squeezeseg_npy
 
     data, out = Path(data_dir), Path(out_dir)

@@ -26,23 +26,22 @@ class SimClass:
     semantickitti: int
 
 
-def _sim_class(i: int, name: str, semantickitti: str, coarse: str | None = None) -> SimClass:
+def _sim_class(i: int, name: str, semantickitti: str) -> SimClass:
     """Fine class ``i`` named ``name``, labelled as the SemanticKITTI class ``semantickitti``; its coarse
-    class follows :data:`squeezeseg.classes.SEMANTICKITTI_TO_COARSE` (vans are cars, trucks are not)
-    unless ``coarse`` says otherwise."""
+    class follows :data:`squeezeseg.classes.SEMANTICKITTI_TO_COARSE` (vans are cars, trucks are not)."""
     sid = SEMANTICKITTI_ID[semantickitti]
-    return SimClass(i, name, COARSE.index(coarse or coarse_of_semantickitti(sid)), sid)
+    return SimClass(i, name, COARSE.index(coarse_of_semantickitti(sid)), sid)
 
 
 CLASSES: tuple[SimClass, ...] = tuple(
     _sim_class(i, *spec)
     for i, spec in enumerate((
         ("unlabeled", "unlabeled"), ("car", "car"), ("van", "other-vehicle"), ("truck", "truck"),
-        ("pedestrian", "person"), ("bicyclist", "bicyclist"), ("bicycle", "bicycle"), ("road", "road"),
+        # A ridden bicycle belongs to its bicyclist (SemanticKITTI); "parked-bicycle" is one nobody rides.
+        ("pedestrian", "person"), ("bicyclist", "bicyclist"), ("bicycle", "bicyclist"), ("road", "road"),
         ("sidewalk", "sidewalk"), ("building", "building"), ("fence", "fence"), ("vegetation", "vegetation"),
         ("trunk", "trunk"), ("terrain", "terrain"), ("pole", "pole"), ("traffic-sign", "traffic-sign"),
-        # A bicycle nobody rides: SemanticKITTI's bicycle, but no cyclist (KITTI boxes cyclists with riders).
-        ("parked-bicycle", "bicycle", "unknown"),
+        ("parked-bicycle", "bicycle"),
     ))
 )
 CLASS_ID = {c.name: c.id for c in CLASSES}

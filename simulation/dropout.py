@@ -130,18 +130,16 @@ def estimate_dropout_map(
     raw scans (.bin, .pcd, .ply, .las/.laz, .npz) are projected with
     ``SphericalProjection.from_sensor(sensor, width, fov_deg)`` first.
     """
-    from squeezeseg.datasets import open_dataset
+    from squeezeseg.datasets import scan_frames
     from squeezeseg.projection import SphericalProjection
 
     source = Path(source)
     if not source.is_dir():
         raise InputError("not a folder of real range images or scans", source)
-    ds = open_dataset(source)
-    projection = None
-    if ds.kind != "squeezeseg":
-        projection = SphericalProjection.from_sensor(sensor, width=width, fov_deg=fov_deg)
+    frames = scan_frames(source)
+    projection = SphericalProjection.from_sensor(sensor, width=width, fov_deg=fov_deg)
     total = None
-    for i in range(len(ds)):
+    for ds, i in frames:
         missing = ds.range_input(i, projection)[..., 5] <= 0
         if total is None:
             total = np.zeros(missing.shape, np.float64)
@@ -149,5 +147,4 @@ def estimate_dropout_map(
             shape = f"range image is {missing.shape}, earlier ones are {total.shape}"
             raise InputError(shape, ds.frames[i].scan)
         total += missing
-    files = ds.frames
-    return DropoutMap((total / len(files)).astype(np.float32), fov_deg, len(files), str(source))
+    return DropoutMap((total / len(frames)).astype(np.float32), fov_deg, len(frames), str(source))

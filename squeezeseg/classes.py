@@ -28,11 +28,12 @@ SEMANTICKITTI_ID: dict[str, int] = {name: i for i, name in SEMANTICKITTI.items()
 COARSE: tuple[str, ...] = ("unknown", "car", "pedestrian", "cyclist")
 
 # SemanticKITTI id -> coarse class. Other vehicles (vans) count as cars, as KITTI's Van boxes do;
-# trucks, buses and trams do not (KITTI keeps them out of the Car class).
+# trucks, buses and trams do not (KITTI keeps them out of the Car class). A bicycle (11) is one nobody
+# rides (a ridden one is part of its bicyclist, 31): not a cyclist, as KITTI boxes cyclists with riders.
 SEMANTICKITTI_TO_COARSE: dict[int, str] = {
     10: "car", 20: "car", 252: "car", 259: "car",
     30: "pedestrian", 254: "pedestrian",
-    11: "cyclist", 31: "cyclist", 32: "cyclist", 253: "cyclist", 255: "cyclist",
+    31: "cyclist", 32: "cyclist", 253: "cyclist", 255: "cyclist",
 }
 # Coarse class -> the SemanticKITTI id written for it (e.g. into ``.label`` files by ``squeezeseg infer``).
 COARSE_TO_SEMANTICKITTI: dict[str, int] = {"unknown": 0, "car": 10, "pedestrian": 30, "cyclist": 31}

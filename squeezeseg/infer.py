@@ -18,15 +18,11 @@ import numpy as np
 
 from squeezeseg.classes import semantickitti_ids
 from squeezeseg.errors import InputError
+from squeezeseg.io import scan_stem
 
 log = logging.getLogger(__name__)
 
 PNG_COMPRESSION = 1  # zlib level: a 1200 x 800 panel in ~10 ms instead of ~50 ms at PIL's default
-
-
-def scan_stem(path: Path) -> str:
-    """Output name of a scan: the file name up to the first dot (``000000.bin``, ``x.pcd.bin`` -> ``x``)."""
-    return path.name.split(".")[0] or path.stem
 
 
 def render_png(points: np.ndarray, classes: np.ndarray, image: np.ndarray, image_labels: np.ndarray):

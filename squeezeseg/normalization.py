@@ -75,14 +75,15 @@ def compute_statistics(images: Iterable[np.ndarray]) -> ChannelStats:
 
 
 def dataset_range_images(directory: str | Path, projection=None) -> Iterator[np.ndarray]:
-    """Range images of every frame of a dataset (any layout :func:`squeezeseg.datasets.open_dataset`
-    opens): SqueezeSeg ``.npy`` frames as stored, scans projected with ``projection``."""
-    from squeezeseg.datasets import open_dataset
+    """Range images of every frame of a dataset folder (every sequence of any layout
+    :func:`squeezeseg.datasets.scan_frames` reads): SqueezeSeg ``.npy`` frames as stored, scans projected
+    with ``projection``."""
+    from squeezeseg.datasets import scan_frames
 
-    ds = open_dataset(directory)
-    if ds.kind != "squeezeseg" and projection is None:
+    frames = scan_frames(directory)
+    if projection is None and any(ds.kind != "squeezeseg" for ds, _ in frames):
         raise InputError("point clouds need a projection (give a sensor)", directory)
-    return (ds.range_input(i, projection) for i in range(len(ds)))
+    return (ds.range_input(i, projection) for ds, i in frames)
 
 
 def dataset_statistics(directory: str | Path, projection=None, progress: bool = False) -> ChannelStats:

@@ -304,11 +304,9 @@ class Segmenter:
             raise InputError(
                 f"model/input mismatch: the model takes {c.height}x{c.width} range images with 5 channels "
                 f"(x, y, z, intensity, range), got shape {imgs.shape[1:]}", self.source)
-        if imgs.shape[3] == 5:
-            mask = (imgs[..., 4:5] > 0).astype(np.float32)
-            imgs = np.concatenate([imgs, mask], axis=-1)
-        imgs = np.nan_to_num(imgs, nan=0.0, posinf=0.0, neginf=0.0)
-        return imgs
+        from squeezeseg.datasets.network_input import network_input
+
+        return network_input(imgs)
 
 
 # ---------------------------------------------------------------------------------------- helpers

@@ -212,3 +212,46 @@ def test_the_latte_configuration_is_read_once_and_shared(tmp_path):
 
     os.utime(path, ns=(1, 1))  # a changed file is read again
     assert load_latte_config(path).oneclick.seed_radius == 3.0
+
+
+def test_tools_that_read_every_scan_see_every_sequence_drive_and_split(tmp_path):
+    from squeezeseg.datasets import open_datasets, scan_frames
+
+    for d in ("2011_09_26_drive_0001_sync", "2011_09_26_drive_0002_sync"):
+        for k in range(2):
+            write_points(tmp_path / "raw" / d / "velodyne_points" / "data" / f"{k:010d}.bin", _pts(seed=k))
+    with pytest.raises(InputError, match="choose one of"):
+        open_dataset(tmp_path / "raw")
+    assert open_dataset(tmp_path / "raw", sequence="0002").name == "2011_09_26_drive_0002_sync"
+    assert len(open_datasets(tmp_path / "raw")) == 2 and len(scan_frames(tmp_path / "raw")) == 4
+    for s in ("00", "01"):
+        write_points(tmp_path / "sk" / "sequences" / s / "velodyne" / "000000.bin", _pts())
+    assert len(scan_frames(tmp_path / "sk")) == 2
+    for split in ("training", "testing"):
+        write_points(tmp_path / "obj" / split / "velodyne" / "000000.bin", _pts())
+        (tmp_path / "obj" / split / "calib").mkdir()
+    assert len(open_dataset(tmp_path / "obj")) == 1  # the training split, as before
+    assert len(scan_frames(tmp_path / "obj")) == 2  # training and testing
+
+
+def test_range_images_among_other_npy_files_and_frame_times(tmp_path):
+    np.save(tmp_path / "0.npy", np.zeros((64, 512), np.int32))  # an index map, neither kind
+    write_squeezeseg_npy(tmp_path / "000.npy", np.ones((4, 8, 5), np.float32), np.zeros((4, 8), np.int32))
+    np.save(tmp_path / "000_rows.npy", np.zeros((50, 3), np.int32))  # integer rows: no point cloud
+    ds = open_dataset(tmp_path)
+    assert ds.kind == "squeezeseg" and [f.frame_id for f in ds.frames] == ["000"]
+    seq = tmp_path / "seq" / "sequences" / "00"
+    for k in (3, 5):
+        write_points(seq / "velodyne" / f"{k:06d}.bin", _pts())
+    (seq / "times.txt").write_text("".join(f"{0.1 * k:.1f}\n" for k in range(10)))
+    assert [f.timestamp for f in open_dataset(seq)] == pytest.approx([0.3, 0.5])
+
+
+def test_the_annotator_refuses_a_layout_with_labels_only(shared_data):
+    from latte.core.sequence import open_sequence
+
+    path = shared_data / "kitti_tracking"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    with pytest.raises(InputError, match="no scans to annotate"):
+        open_sequence(path, "0000")

@@ -68,8 +68,8 @@ def test_agreement_with_float_falls_with_bits_and_weights_are_restored(tiny):
 def test_quantized_finetuning_lowers_the_loss(tiny):
     import dataclasses
 
-    from squeezeseg.data.sources import with_mask
     from squeezeseg.data.synthetic import synthetic_frame
+    from squeezeseg.datasets import with_mask
     from squeezeseg.export.study import (
         activation_samples,
         choose_ranges,

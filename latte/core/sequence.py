@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from squeezeseg.datasets import Dataset, FrameFiles, open_dataset
+from squeezeseg.datasets import Dataset, open_dataset
 from squeezeseg.errors import InputError
 
 Sequence = Dataset
-Frame = FrameFiles
 
-__all__ = ["Frame", "Sequence", "open_sequence"]
+__all__ = ["Sequence", "open_sequence"]
 
 
 def open_sequence(path: str | Path, sequence: str | None = None) -> Sequence:
@@ -24,4 +23,7 @@ def open_sequence(path: str | Path, sequence: str | None = None) -> Sequence:
         raise InputError("expected a folder of scans (or a KITTI layout), got a file", path)
     if not path.exists():
         raise InputError("sequence folder not found", path)
-    return open_dataset(path, sequence=sequence)
+    seq = open_dataset(path, sequence=sequence)
+    if all(f.scan is None for f in seq.frames):
+        raise InputError(f"no scans to annotate ({seq.kind} layout with labels only)", path)
+    return seq

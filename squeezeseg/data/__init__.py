@@ -1,6 +1,7 @@
 """Training data: frame sources on disk and ``tf.data`` pipelines (import :mod:`.pipeline` for TF)."""
 
-from squeezeseg.data.sources import frames_and_loader, load_semantickitti, load_squeezeseg, with_mask
+from squeezeseg.data.sources import frames_and_loader, load_semantickitti, load_squeezeseg
+from squeezeseg.datasets.network_input import with_mask
 
 __all__ = ["frames_and_loader", "load_semantickitti", "load_squeezeseg", "with_mask", "make_dataset"]
 

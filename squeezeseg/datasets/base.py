@@ -124,6 +124,12 @@ class Dataset:
         """Open ``path`` (``sequence`` picks one sequence of a multi-sequence root)."""
         raise NotImplementedError
 
+    @classmethod
+    def parts(cls, path: Path) -> list[str]:
+        """The sequences (drives, splits) of a root holding several, each a ``sequence`` for :meth:`open`;
+        empty when ``path`` is one."""
+        return []
+
     # ---- access ----------------------------------------------------------------------------------
     @property
     def layout(self) -> str:
@@ -295,9 +301,16 @@ def match_file(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | Non
     return None
 
 
-def read_times(path: Path, count: int) -> list[float | None]:
-    """Seconds of each frame from a KITTI ``times.txt`` (seconds) or raw ``timestamps.txt`` (dates);
-    None for every frame when the file is missing or does not have ``count`` usable lines."""
+def frame_number(stem: str, position: int) -> int:
+    """The frame number a file name gives (``000042`` -> 42), else its position in the folder."""
+    return int(stem) if stem.isdigit() else position
+
+
+def read_times(path: Path, numbers: list[int]) -> list[float | None]:
+    """Seconds since the first line of a KITTI ``times.txt`` (seconds) or raw ``timestamps.txt`` (dates)
+    for the frames ``numbers`` (line k is frame k, so a folder holding some frames of a drive gets their
+    times); None for every frame when the file is missing or too short."""
+    count = len(numbers)
     if not path.is_file():
         return [None] * count
     from datetime import datetime
@@ -314,10 +327,9 @@ def read_times(path: Path, count: int) -> list[float | None]:
                 out.append(datetime.fromisoformat(line[:26]).timestamp())
             except ValueError:
                 return [None] * count
-    if len(out) != count:
+    if not numbers or max(numbers) >= len(out):
         return [None] * count
-    t0 = out[0]
-    return [t - t0 for t in out]  # type: ignore[operator]
+    return [out[k] - out[0] for k in numbers]  # type: ignore[operator]
 
 
 # ---- registry ------------------------------------------------------------------------------------

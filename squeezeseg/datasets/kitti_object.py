@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from squeezeseg.datasets.base import IMAGE_SUFFIXES, Dataset, FrameFiles, match_file, register, scan_files
+from squeezeseg.datasets.base import (
+    IMAGE_SUFFIXES,
+    Dataset,
+    FrameFiles,
+    frame_number,
+    match_file,
+    register,
+    scan_files,
+)
+from squeezeseg.io import scan_stem
 
 
 def object_root(path: Path, data: str = "velodyne") -> Path | None:
@@ -34,16 +43,25 @@ class KittiObject(Dataset):
         return object_root(path) is not None
 
     @classmethod
+    def parts(cls, path: Path) -> list[str]:
+        """``training`` and ``testing`` where a KITTI object root holds both."""
+        if object_root(path) == path:
+            return []
+        return [s for s in ("training", "testing") if object_root(path / s) == path / s]
+
+    @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
+        if sequence is not None:
+            path = path / sequence
         root = object_root(path) or path
         labels = root / "label_2"
         frames = []
         for k, scan in enumerate(scan_files(root / "velodyne")):
-            stem = scan.stem
+            stem = scan_stem(scan)
             frames.append(FrameFiles(
                 stem, scan, match_file(root / "image_2", stem, IMAGE_SUFFIXES),
                 match_file(root / "calib", stem, (".txt",)), match_file(labels, stem, (".txt",)), None,
-                int(stem) if stem.isdigit() else k,
+                frame_number(stem, k),
             ))
         name = root.parent.name if root.name in ("training", "testing") else root.name
         has_labels = labels.is_dir()

@@ -11,12 +11,14 @@ from squeezeseg.datasets.base import (
     IMAGE_SUFFIXES,
     Dataset,
     FrameFiles,
+    frame_number,
     match_file,
     read_times,
     register,
     scan_files,
 )
 from squeezeseg.errors import InputError
+from squeezeseg.io import scan_stem
 
 
 def _is_drive(path: Path) -> bool:
@@ -37,12 +39,16 @@ class KittiRaw(Dataset):
         return _is_drive(path) or bool(_drives(path))
 
     @classmethod
+    def parts(cls, path: Path) -> list[str]:
+        return [] if _is_drive(path) else [d.name for d in _drives(path)]
+
+    @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
         drive = path
         if not _is_drive(path):
             drives = _drives(path)
             if sequence is not None:
-                drives = [d for d in drives if d.name == sequence or sequence in d.name.split("_")]
+                drives = [d for d in drives if d.name == sequence or f"_drive_{sequence}_" in d.name]
                 if not drives:
                     raise InputError(f"drive '{sequence}' not found", path)
             if len(drives) > 1:
@@ -52,13 +58,14 @@ class KittiRaw(Dataset):
         cands = (d / "calib_cam_to_cam.txt" for d in (drive, drive.parent))
         calib = next((c for c in cands if c.is_file()), None)
         scans = scan_files(drive / "velodyne_points" / "data")
-        times = read_times(drive / "velodyne_points" / "timestamps.txt", len(scans))
+        numbers = [frame_number(scan_stem(s), k) for k, s in enumerate(scans)]
+        times = read_times(drive / "velodyne_points" / "timestamps.txt", numbers)
         images, labels = drive / "image_02" / "data", drive / "labels"
         frames = []
-        for k, (scan, t) in enumerate(zip(scans, times)):
-            stem = scan.stem
+        for scan, t, n in zip(scans, times, numbers):
+            stem = scan_stem(scan)
             frames.append(FrameFiles(
                 stem, scan, match_file(images, stem, IMAGE_SUFFIXES), calib,
-                match_file(labels, stem, (".label",)), t, int(stem) if stem.isdigit() else k,
+                match_file(labels, stem, (".label",)), t, n,
             ))
         return cls(drive.name, drive, frames)

@@ -8,8 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from squeezeseg.boxes import Box3D
-from squeezeseg.datasets.base import IMAGE_SUFFIXES, Dataset, FrameFiles, match_file, register, scan_files
+from squeezeseg.datasets.base import (
+    IMAGE_SUFFIXES,
+    Dataset,
+    FrameFiles,
+    frame_number,
+    match_file,
+    register,
+    scan_files,
+)
 from squeezeseg.errors import InputError
+from squeezeseg.io import scan_stem
 
 
 def _root(path: Path) -> Path:
@@ -34,9 +43,14 @@ class KittiTracking(Dataset):
 
     @classmethod
     def detect(cls, path: Path) -> bool:
-        if path.parent.name == "velodyne" and path.is_dir():
-            return True
+        if path.parent.name == "velodyne" and path.is_dir():  # velodyne/<seq> of a tracking root
+            root = path.parent.parent
+            return (root / "calib").is_dir() or (root / "label_02").is_dir()
         return bool(_sequences(_root(path)))
+
+    @classmethod
+    def parts(cls, path: Path) -> list[str]:
+        return [] if path.parent.name == "velodyne" else _sequences(_root(path))
 
     @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
@@ -57,8 +71,8 @@ class KittiTracking(Dataset):
         scans = scan_files(root / "velodyne" / sequence)
         if scans:
             frames = [
-                FrameFiles(s.stem, s, match_file(images, s.stem, IMAGE_SUFFIXES), calib, None, k * 0.1,
-                           int(s.stem) if s.stem.isdigit() else k)
+                FrameFiles(scan_stem(s), s, match_file(images, scan_stem(s), IMAGE_SUFFIXES), calib, None,
+                           frame_number(scan_stem(s), k) * 0.1, frame_number(scan_stem(s), k))
                 for k, s in enumerate(scans)
             ]
         else:  # ground-truth tracks only

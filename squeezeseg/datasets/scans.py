@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from squeezeseg.datasets.base import Dataset, FrameFiles, register, scan_files
 
 
@@ -17,13 +19,11 @@ def _point_file(path: Path) -> bool:
         return False
     if path.suffix.lower() != ".npy":
         return True
-    from squeezeseg.datasets.squeezeseg_npy import npy_shape
-
     try:
-        shape = npy_shape(path)
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception:  # unreadable: let read_points say why when the frame is read
         return True
-    return len(shape) == 2 and shape[1] >= 3
+    return arr.ndim == 2 and arr.shape[1] >= 3 and arr.dtype.kind == "f"
 
 
 def _files(path: Path) -> list[Path]:

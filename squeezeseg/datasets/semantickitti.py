@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from squeezeseg.datasets.base import Dataset, FrameFiles, match_file, read_times, register, scan_files
+from squeezeseg.datasets.base import (
+    Dataset,
+    FrameFiles,
+    frame_number,
+    match_file,
+    read_times,
+    register,
+    scan_files,
+)
 from squeezeseg.errors import InputError
+from squeezeseg.io import scan_stem
 
 
 def _is_sequence(path: Path) -> bool:
@@ -32,6 +41,10 @@ class SemanticKitti(Dataset):
             _sequences(path))
 
     @classmethod
+    def parts(cls, path: Path) -> list[str]:
+        return [] if _is_sequence(path) else [s.name for s in _sequences(path)]
+
+    @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
         seq = path
         if not _is_sequence(path):
@@ -46,10 +59,11 @@ class SemanticKitti(Dataset):
                     f"{', '.join(s.name for s in seqs[:10])}", path)
             seq = seqs[0]
         scans = scan_files(seq / "velodyne")
-        times = read_times(seq / "times.txt", len(scans))
+        numbers = [frame_number(scan_stem(s), k) for k, s in enumerate(scans)]
+        times = read_times(seq / "times.txt", numbers)
+        labels = [match_file(seq / "labels", scan_stem(s), (".label",)) for s in scans]
         frames = [
-            FrameFiles(s.stem, s, None, None, match_file(seq / "labels", s.stem, (".label",)), t,
-                       int(s.stem) if s.stem.isdigit() else k)
-            for k, (s, t) in enumerate(zip(scans, times))
+            FrameFiles(scan_stem(s), s, None, None, lab, t, n)
+            for s, lab, t, n in zip(scans, labels, times, numbers)
         ]
         return cls(seq.name, seq, frames)

@@ -22,8 +22,12 @@ def npy_shape(path: Path) -> tuple[int, ...]:
 
 
 def is_range_image(path: Path) -> bool:
-    """True for an (H, W, C >= 5) ``.npy`` array (a range image), False for anything else."""
-    shape = npy_shape(path)
+    """True for an (H, W, C >= 5) ``.npy`` array (a range image), False for anything else, an unreadable
+    file included (reading it later says why)."""
+    try:
+        shape = npy_shape(path)
+    except InputError:
+        return False
     return len(shape) == 3 and shape[2] >= 5
 
 
@@ -33,8 +37,7 @@ def _files(path: Path) -> list[Path]:
     folder = path / "lidar_2d" if (path / "lidar_2d").is_dir() else path
     if not folder.is_dir():
         return []
-    files = sorted(folder.glob("*.npy"))
-    return files if files and is_range_image(files[0]) else []
+    return [f for f in sorted(folder.glob("*.npy")) if is_range_image(f)]
 
 
 @register
@@ -49,7 +52,7 @@ class SqueezeSegNpy(Dataset):
 
     @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
-        files = [f for f in _files(path) if is_range_image(f)]
+        files = _files(path)
         frames = [FrameFiles(f.stem, f, index=k) for k, f in enumerate(files)]
         return cls(path.stem if path.is_file() else path.name, path, frames)
 
@@ -78,7 +81,8 @@ class SqueezeSegNpy(Dataset):
         if labels is None:
             return None
         to_sk = np.array([COARSE_TO_SEMANTICKITTI[c] for c in COARSE], np.uint32)
-        coarse = np.clip(labels[image[..., 4] > 0], 0, len(COARSE) - 1)
+        coarse = labels[image[..., 4] > 0]
+        coarse = np.where(coarse < len(COARSE), coarse, 0)  # labels beyond the papers' classes: unknown
         return to_sk[coarse], np.zeros(len(coarse), np.uint32)
 
     def range_input(self, i: int, projection=None, rotation: float = 0.0) -> np.ndarray:
@@ -86,6 +90,16 @@ class SqueezeSegNpy(Dataset):
         return network_input(self.range_image(i)[0])
 
     def labelled_input(self, i: int, projection=None, classes=None, label_map=None):
-        """(network input, labels (H, W) as stored, -1 on empty pixels), or None when unlabelled."""
+        """(network input, labels (H, W), -1 on empty pixels), or None when unlabelled. The stored
+        labels are the papers' classes; with ``classes`` they become indices into it (0 for none)."""
+        from squeezeseg.classes import COARSE, match_class
+
         image, labels = self.range_image(i)
-        return None if labels is None else with_mask(image, labels)
+        if labels is None:
+            return None
+        labels = np.where(labels < len(COARSE), labels, 0)
+        if classes is not None:
+            names = [match_class(c, classes) for c in COARSE]
+            to_model = np.array([0 if n is None else list(classes).index(n) for n in names], np.int32)
+            labels = to_model[labels]
+        return with_mask(image, labels)

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from squeezeseg.atomic import atomic_write_text
+from squeezeseg.classes import KITTI_TYPES as _TAXONOMY
 from squeezeseg.errors import InputError
 
 #: Every type a KITTI object label may carry (DontCare marks regions that are neither TP nor FP).
-KITTI_TYPES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc", "DontCare")
+KITTI_TYPES = tuple(t.name for t in _TAXONOMY)
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,9 @@ def calibration_files(folder: str | Path, kind: str) -> list[Path]:
         if not files:
             raise InputError("calibration folder holds no images (.png/.jpg)", folder)
         return files
-    from squeezeseg.datasets import open_dataset
+    from squeezeseg.datasets import scan_frames
 
-    try:
-        ds = open_dataset(folder)
-    except InputError:
-        raise InputError("calibration folder holds no range images (.npy) or scans (.bin, .pcd, ...)",
-                         folder) from None
-    return [f.scan for f in ds.frames if f.scan is not None]
+    return [ds.frames[i].scan for ds, i in scan_frames(folder)]
 
 
 def _kitti_train_images(root: Path) -> list[Path] | None:

@@ -225,8 +225,8 @@ def study_frames(data: str | Path, cfg, split: str) -> list[tuple[np.ndarray, np
 
     root = Path(data)
     if str(data) == "synthetic":
-        from squeezeseg.data.sources import with_mask
         from squeezeseg.data.synthetic import synthetic_frame
+        from squeezeseg.datasets import with_mask
 
         seed = 0 if split == "train" else 1000
         return [with_mask(*synthetic_frame(cfg.height, cfg.width, seed + i, cfg.fov_deg)) for i in range(8)]

@@ -2,7 +2,7 @@
 representative dataset, float or int8 input/output).
 
 Ops without an integer kernel stay in float (TFLITE_BUILTINS next to TFLITE_BUILTINS_INT8), with
-quantize/dequantize around them; :mod:`squeezeseg.export.report` lists every op and its precision.
+quantize/dequantize around them; :mod:`squeezeseg.export.graph` lists every op and its precision.
 The converter works on a concrete function with a fixed batch of 1, the size the engines run.
 """
 
