@@ -28,6 +28,14 @@ def demo_seq(tmp_path_factory) -> Path:
     return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
 
 
+@pytest.fixture(autouse=True)
+def event_loops_work(qapp):
+    """Clear a "quit now" left by a test that ran and quit QApplication.exec in this process (the
+    app's run_app does): until the next exec, qtbot.waitSignal would return at once."""
+    QtCore.QTimer.singleShot(0, qapp.quit)
+    qapp.exec_()
+
+
 @pytest.fixture
 def messages(monkeypatch) -> list[tuple[str, str, str]]:
     got: list[tuple[str, str, str]] = []

@@ -22,6 +22,14 @@ def demo_seq(tmp_path_factory) -> Path:
     return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
 
 
+@pytest.fixture(autouse=True)
+def event_loops_work(qapp):
+    """Clear a "quit now" left by a test that ran and quit QApplication.exec in this process (the
+    app's run_app does): until the next exec, every dialog's exec would return at once."""
+    QtCore.QTimer.singleShot(0, qapp.quit)
+    qapp.exec_()
+
+
 @pytest.fixture
 def messages(monkeypatch) -> list[tuple[str, str, str]]:
     got: list[tuple[str, str, str]] = []
@@ -73,8 +81,16 @@ def test_enter_in_the_export_dialog_does_not_accept_proposals(qtbot, win, tmp_pa
         target.mkdir()
     seen = {}
 
+    def file_dialog() -> QtWidgets.QFileDialog | None:
+        found = [w for w in QtWidgets.QApplication.topLevelWidgets()
+                 if isinstance(w, QtWidgets.QFileDialog) and w.isVisible()]
+        return found[0] if found else None
+
     def type_name_and_press_enter() -> None:
-        dlg = QtWidgets.QApplication.activeModalWidget()
+        dlg = file_dialog()
+        if dlg is None:                                       # not shown yet: look again soon
+            return
+        poll.stop()
         seen["dialog"] = type(dlg).__name__
         QtWidgets.QApplication.setActiveWindow(dlg)          # what a window manager does
         edit = dlg.findChild(QtWidgets.QLineEdit)
@@ -87,14 +103,23 @@ def test_enter_in_the_export_dialog_does_not_accept_proposals(qtbot, win, tmp_pa
             if dlg.isVisible():
                 qtbot.keyClick(edit, QtCore.Qt.Key_Return)
 
-    QtCore.QTimer.singleShot(300, type_name_and_press_enter)
     def close_if_stuck() -> None:   # a failing test must not hang on a modal dialog
-        for w in QtWidgets.QApplication.topLevelWidgets():
-            if isinstance(w, QtWidgets.QFileDialog) and w.isVisible():
-                w.close()
+        dlg = file_dialog()
+        if dlg is not None:
+            dlg.close()
 
-    QtCore.QTimer.singleShot(5000, close_if_stuck)
-    win.export_dialog(fmt)                                    # blocks until the dialog is done
+    poll, guard = QtCore.QTimer(), QtCore.QTimer()
+    poll.setInterval(50)
+    poll.timeout.connect(type_name_and_press_enter)
+    guard.setSingleShot(True)
+    guard.timeout.connect(close_if_stuck)
+    poll.start()
+    guard.start(10_000)
+    try:
+        win.export_dialog(fmt)                                # blocks until the dialog is done
+    finally:
+        poll.stop()
+        guard.stop()
     assert seen["dialog"] == "QFileDialog"
     assert _state(win) == before                              # Enter accepted no proposal
     assert target.is_file() if fmt == "json" else any(target.rglob("*.txt"))   # the export ran

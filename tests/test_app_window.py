@@ -259,6 +259,11 @@ def test_screenshot_command(qtbot, demo_seq, tmp_path, monkeypatch):
     assert img.shape == (800, 1200, 3)
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 100   # a drawn window, not a blank one
     assert run_app([str(tmp_path / "missing"), "--quit-after", "0.1"]) == 2
+    # run_app ran and quit the application's event loop: Qt keeps "quit now" set until the next
+    # QApplication.exec, and every nested loop (a dialog's exec, qtbot.waitSignal) of a later test in
+    # this process would return at once. Run one empty exec to clear it.
+    QtCore.QTimer.singleShot(0, QtWidgets.QApplication.quit)
+    QtWidgets.QApplication.exec_()
 
 
 @pytest.mark.slow
