@@ -21,9 +21,9 @@ def model_path(tmp_path_factory):
 
 
 def test_detections_are_detection2d_in_image_pixels(model_path):
-    from latte.core.squeezedet_detector import SqueezeDetDetector, load_detector
+    from latte.core.squeezedet_detector import SqueezeDetDetector, squeezedet_detector
 
-    det = load_detector(model_path)
+    det = squeezedet_detector(model_path)
     assert isinstance(det, Detector)
     image = np.random.default_rng(0).integers(0, 255, (375, 1242, 3), dtype=np.uint8)
     out = det.detect(image, "000000")
@@ -38,7 +38,7 @@ def test_detections_are_detection2d_in_image_pixels(model_path):
 
 
 def test_missing_model_is_an_input_error(tmp_path):
-    from latte.core.squeezedet_detector import load_detector
+    from latte.core.squeezedet_detector import squeezedet_detector
 
     with pytest.raises(InputError, match="nothing.keras"):
-        load_detector(tmp_path / "nothing.keras")
+        squeezedet_detector(tmp_path / "nothing.keras")

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from latte.core.formats import FORMATS
 from latte.core.label_io import LABEL_FORMATS, guess_format, label_format
 from squeezeseg.errors import InputError
 
 
 def test_registry_holds_every_format_the_session_offers():
-    assert set(LABEL_FORMATS) == set(FORMATS)
+    import argparse
+
+    from latte.cli import cmd_prelabel
+
+    assert set(LABEL_FORMATS) == {"kitti", "tracking", "semantickitti", "json"}
+    sub = argparse.ArgumentParser().add_subparsers()
+    cmd_prelabel.register(sub)
+    fmt_action = next(a for a in sub.choices["prelabel"]._actions if a.dest == "format")
+    assert tuple(fmt_action.choices) == tuple(LABEL_FORMATS)  # the CLI offers what the registry holds
     for name, fmt in LABEL_FORMATS.items():
         assert fmt.name == name and fmt.suffix.startswith(".")
 

@@ -407,9 +407,9 @@ class AppController(QtCore.QObject):
             self.status.emit(f"saved to {self.out_dir}")
 
     def export_formats(self) -> list[str]:
-        from latte.core.formats import FORMATS
+        from latte.core.label_io import LABEL_FORMATS
 
-        return list(FORMATS)
+        return list(LABEL_FORMATS)
 
     @guarded("Cannot export labels")
     def export(self, fmt: str, folder: str | Path) -> None:

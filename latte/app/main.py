@@ -119,22 +119,39 @@ def _run(args: argparse.Namespace) -> int:
         path = None
         status["rc"] = 2 if scripted else 0
     opened = path is not None and window.ctrl.open(path, args.out, frame=args.frame)
-    if opened and args.prelabel and not window.ctrl.boxes():
-        window.ctrl.prelabel(args.prelabel)
-    if scripted:
-        def finish() -> None:
-            if args.screenshot:
-                try:
-                    window.save_screenshot(args.screenshot)
-                except OSError as exc:
-                    _print_message("error", args.screenshot, f"cannot write screenshot ({exc})")
-                    status["rc"] = 2
-            window.close()
-            app.quit()
+    wants_prelabel = bool(opened and args.prelabel and not window.ctrl.boxes())
+    if not scripted:
+        if wants_prelabel:
+            window.ctrl.prelabel(args.prelabel)
+        return status["rc"] or app.exec_()
+    # Scripted (screenshot / quit-after): a local event loop, so that leaving it does not leave Qt's
+    # application-wide "quit" pending for whatever runs next in this process (tests open dialogs).
+    loop = QtCore.QEventLoop()
+    app.setQuitOnLastWindowClosed(False)
+    timer_started = []
 
-        QtCore.QTimer.singleShot(int(1000 * (args.quit_after or 0.5)), finish)
-    rc = app.exec_()
-    return status["rc"] or rc
+    def finish() -> None:
+        if args.screenshot:
+            try:
+                window.save_screenshot(args.screenshot)
+            except OSError as exc:
+                _print_message("error", args.screenshot, f"cannot write screenshot ({exc})")
+                status["rc"] = 2
+        window.close()
+        loop.quit()
+
+    def start_timer(*_) -> None:
+        if not timer_started:
+            timer_started.append(True)
+            QtCore.QTimer.singleShot(int(1000 * (args.quit_after or 0.5)), finish)
+
+    # Pre-labels arrive from the worker: the picture and the exit wait for them.
+    window.ctrl.prelabel_finished.connect(start_timer)
+    if not (wants_prelabel and window.ctrl.prelabel(args.prelabel)):
+        start_timer()
+    loop.exec_()
+    app.setQuitOnLastWindowClosed(True)
+    return status["rc"]
 
 
 def _may_open(window, path: Path, out_arg: str | None) -> bool:

@@ -191,9 +191,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.ctrl.import_labels(Path(path))
 
     def export_dialog(self, fmt: str) -> None:
-        """json and tracking export write one file; kitti and semantickitti a folder of per-frame files."""
-        if fmt in ("json", "tracking"):
-            suffix = "json" if fmt == "json" else "txt"
+        """A format of one file per frame (kitti, semantickitti) exports into a folder, others to one file."""
+        from latte.core.label_io import label_format
+
+        if not label_format(fmt).per_frame:
+            suffix = label_format(fmt).suffix.lstrip(".")
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {fmt} labels",
                                                             f"labels.{suffix}", f"*.{suffix}")
         else:

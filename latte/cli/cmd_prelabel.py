@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from latte.core.label_io import LABEL_FORMATS
 from squeezeseg.errors import InputError
 
 log = logging.getLogger("latte.prelabel")
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--format",
-        choices=("kitti", "tracking", "semantickitti", "json"),
+        choices=tuple(LABEL_FORMATS),
         default="json",
         help="export format besides session.json (default json -> OUT/labels.json)",
     )
@@ -84,16 +85,11 @@ def _detector_source(args: argparse.Namespace, seq, cfg):
             print(f"latte: warning: ... and {len(errors) - 20} more malformed lines", file=sys.stderr)
         return prelabel.detector_source(det)
     if args.detector == "squeezedet":
+        from latte.core.squeezedet_detector import squeezedet_detector
+
         try:
-            from latte.core import squeezedet_detector as sd
-        except ImportError as exc:
-            raise InputError(f"the SqueezeDet detector is not available ({exc})") from None
-        factory = getattr(sd, "load_detector", None) or getattr(sd, "SqueezeDetDetector", None)
-        if factory is None:
-            raise InputError("latte.core.squeezedet_detector has no load_detector/SqueezeDetDetector")
-        try:
-            det = factory(args.model) if args.model else factory()
-        except (OSError, FileNotFoundError, ValueError) as exc:
+            det = squeezedet_detector(args.model)
+        except (OSError, ValueError) as exc:
             raise InputError(f"cannot load the SqueezeDet model: {exc}", args.model) from None
         return prelabel.detector_source(det)
     try:

@@ -158,11 +158,12 @@ class LatteConfig:
         return [c.name for c in self.classes]
 
     def class_config(self, name: str) -> ClassConfig | None:
-        """The class called ``name`` (case-insensitive), or None."""
-        for c in self.classes:
-            if c.name.lower() == str(name).lower():
-                return c
-        return None
+        """The class ``name`` means (any spelling :func:`squeezeseg.classes.canonical` resolves: case,
+        plurals, aliases such as "person"), or None."""
+        from squeezeseg.classes import match_class
+
+        hit = match_class(name, self.class_names)
+        return None if hit is None else self.classes[self.class_names.index(hit)]
 
     def is_rigid(self, name: str) -> bool:
         c = self.class_config(name)

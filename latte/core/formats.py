@@ -27,7 +27,6 @@ from squeezeseg.errors import InputError
 
 JSON_FORMAT = "latte-json"
 JSON_VERSION = 1
-FORMATS = ("kitti", "tracking", "semantickitti", "json")
 
 
 def box_to_dict(box: Box3D, box_id: int | None = None) -> dict[str, Any]:

@@ -52,9 +52,9 @@ class Models:
     def get(self, kind: str):
         if kind not in self._cache:
             if kind == "detector":
-                from latte.core.squeezedet_detector import load_detector
+                from latte.core.squeezedet_detector import squeezedet_detector
 
-                self._cache[kind] = load_detector()
+                self._cache[kind] = squeezedet_detector()
             else:
                 import squeezeseg
 

@@ -68,30 +68,26 @@ def segmentation_proposals(
     from squeezeseg.instances import dbscan_instances
 
     pts = np.asarray(ann.points)
-    skip = [k for k, n in enumerate(names) if ann.config.class_config(_singular(n)) is None]
+    skip = [k for k, n in enumerate(names) if ann.config.class_config(n) is None]
     inst = dbscan_instances(pts[:, :3], labels, background=skip or (0,))
     out = []
     for k in np.unique(inst[inst > 0]):
         idx = np.flatnonzero(inst == k)
         if len(idx) < min_points:
             continue
-        name = _singular(names[int(labels[idx[0]])]) if names else None
+        name = names[int(labels[idx[0]])] if names else None
         cls = ann.config.class_config(name) if name else None
         out.append(ann.fit(idx, cls.name if cls else None))
     return out
 
 
 def class_lookup(model_classes: list[str], class_names: list[str]) -> np.ndarray:
-    """Index into ``class_names`` (-1 for none) of each of a segmenter's classes, matched by name."""
-    names = [_singular(n).lower() for n in model_classes]
-    ours = {n.lower(): i for i, n in enumerate(class_names)}
-    return np.array([ours.get(n, -1) for n in names] or [-1], dtype=np.int64)
+    """Index into ``class_names`` (-1 for none) of each of a segmenter's classes, matched by name as the
+    taxonomy spells it (``squeezeseg.classes.match_class``: "cars" and "Car", "person" and "Pedestrian")."""
+    from squeezeseg.classes import match_class
 
-
-def _singular(name: str) -> str:
-    """'cars' -> 'car', 'pedestrian' -> 'pedestrian' (segmenters name classes loosely)."""
-    n = str(name)
-    return n[:-1] if n.lower().endswith("s") and not n.lower().endswith("ss") else n
+    hits = [match_class(n, class_names) for n in model_classes]
+    return np.array([-1 if h is None else list(class_names).index(h) for h in hits] or [-1], dtype=np.int64)
 
 
 @dataclass

@@ -36,7 +36,8 @@ import numpy as np
 
 from latte.core.commands import BoxChange, Command, CommandStack
 from latte.core.config import LatteConfig, load_latte_config
-from latte.core.formats import FORMATS, read_json_labels, write_json_labels
+from latte.core.formats import read_json_labels, write_json_labels
+from latte.core.label_io import LABEL_FORMATS
 from latte.core.sequence import Sequence
 from squeezeseg.boxes import Box3D
 from squeezeseg.errors import InputError
@@ -740,8 +741,8 @@ class AnnotationSession:
 
 
 def _check_format(format: str) -> None:
-    if format not in FORMATS:
-        raise InputError(f"unknown label format '{format}' (choose from {', '.join(FORMATS)})")
+    if format not in LABEL_FORMATS:
+        raise InputError(f"unknown label format '{format}' (choose from {', '.join(LABEL_FORMATS)})")
 
 
 def read_session_file(path: str | Path) -> dict[str, Any]:

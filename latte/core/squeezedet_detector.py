@@ -29,9 +29,9 @@ class SqueezeDetDetector(Detector):
         nms_threshold: float | None = None,
         classes: list[str] | None = None,
     ):
-        from squeezeseg.detection.detect import SqueezeDetector
+        from squeezeseg.runtime import load_detector
 
-        self.detector = SqueezeDetector.load(model_path)
+        self.detector = load_detector(model_path)  # .keras, .tflite or .onnx (engine from the suffix)
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.classes = None if classes is None else set(classes)
@@ -54,6 +54,6 @@ class SqueezeDetDetector(Detector):
         ]
 
 
-def load_detector(model_path: str | Path | None = None) -> SqueezeDetDetector:
-    """The factory `latte prelabel --detector squeezedet` and the app call."""
+def squeezedet_detector(model_path: str | Path | None = None) -> SqueezeDetDetector:
+    """The LATTE detector `latte prelabel --detector squeezedet` and the app's model worker use."""
     return SqueezeDetDetector(model_path)
