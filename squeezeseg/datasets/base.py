@@ -292,6 +292,19 @@ def scan_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and is_scan(p))
 
 
+def pick_part(path: Path, parts: list[Path], sequence: str | None, what: str, matches=None) -> Path:
+    """The one of ``parts`` (sequences, drives) of the root ``path`` that ``sequence`` names (by folder
+    name, or ``matches(folder, sequence)``), or the only one; InputError naming the choices otherwise."""
+    if sequence is not None:
+        parts = [p for p in parts if p.name == sequence or (matches is not None and matches(p, sequence))]
+        if not parts:
+            raise InputError(f"{what} '{sequence}' not found", path)
+    if len(parts) > 1:
+        names = ", ".join(p.name for p in parts[:10])
+        raise InputError(f"root with {len(parts)} {what}s: choose one of {names}", path)
+    return parts[0]
+
+
 def match_file(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
     """``folder/<stem><suffix>`` for the first suffix that exists, or None."""
     for s in suffixes:

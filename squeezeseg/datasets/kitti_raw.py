@@ -13,11 +13,11 @@ from squeezeseg.datasets.base import (
     FrameFiles,
     frame_number,
     match_file,
+    pick_part,
     read_times,
     register,
     scan_files,
 )
-from squeezeseg.errors import InputError
 from squeezeseg.io import scan_stem
 
 
@@ -45,16 +45,9 @@ class KittiRaw(Dataset):
     @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
         drive = path
-        if not _is_drive(path):
-            drives = _drives(path)
-            if sequence is not None:
-                drives = [d for d in drives if d.name == sequence or f"_drive_{sequence}_" in d.name]
-                if not drives:
-                    raise InputError(f"drive '{sequence}' not found", path)
-            if len(drives) > 1:
-                names = ", ".join(d.name for d in drives[:10])
-                raise InputError(f"folder with {len(drives)} KITTI raw drives: choose one of {names}", path)
-            drive = drives[0]
+        if not _is_drive(path):  # a day folder: "0001" names ..._drive_0001_sync
+            drive = pick_part(path, _drives(path), sequence, "KITTI raw drive",
+                              lambda d, s: f"_drive_{s}_" in d.name)
         cands = (d / "calib_cam_to_cam.txt" for d in (drive, drive.parent))
         calib = next((c for c in cands if c.is_file()), None)
         scans = scan_files(drive / "velodyne_points" / "data")

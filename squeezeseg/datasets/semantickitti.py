@@ -11,11 +11,11 @@ from squeezeseg.datasets.base import (
     FrameFiles,
     frame_number,
     match_file,
+    pick_part,
     read_times,
     register,
     scan_files,
 )
-from squeezeseg.errors import InputError
 from squeezeseg.io import scan_stem
 
 
@@ -46,18 +46,7 @@ class SemanticKitti(Dataset):
 
     @classmethod
     def open(cls, path: Path, sequence: str | None = None) -> Dataset:
-        seq = path
-        if not _is_sequence(path):
-            seqs = _sequences(path)
-            if sequence is not None:
-                seqs = [s for s in seqs if s.name == sequence]
-                if not seqs:
-                    raise InputError(f"sequence '{sequence}' not found", path)
-            if len(seqs) > 1:
-                raise InputError(
-                    f"SemanticKITTI root with {len(seqs)} sequences: choose one of "
-                    f"{', '.join(s.name for s in seqs[:10])}", path)
-            seq = seqs[0]
+        seq = path if _is_sequence(path) else pick_part(path, _sequences(path), sequence, "sequence")
         scans = scan_files(seq / "velodyne")
         numbers = [frame_number(scan_stem(s), k) for k, s in enumerate(scans)]
         times = read_times(seq / "times.txt", numbers)
