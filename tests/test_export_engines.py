@@ -113,7 +113,7 @@ def test_empty_or_wrong_calibration_is_an_error_and_writes_nothing(tiny_model, t
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="holds no range images"):
+    with pytest.raises(InputError, match="no scans or range images found"):
         export_model(tiny_model[0], "int8", tmp_path / "out" / "m.tflite", calibration=empty)
     bad = tmp_path / "bad"
     bad.mkdir()
