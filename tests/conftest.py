@@ -52,3 +52,36 @@ def save_tiny_segmenter(tmp_path_factory):
         return path, model, cfg
 
     return make
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """An untrained HDL-64E SqueezeSegV2, 64 x 64 over the front 90 degrees (fast, real projection)."""
+    from squeezeseg.models import build_model, load_model_config
+
+    cfg = load_model_config("squeezesegv2")
+    cfg.width, cfg.width_multiplier = 64, 0.25
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    build_model(cfg).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def segmenter(model_path):
+    """The segmenter of :func:`model_path`."""
+    from squeezeseg.runtime import load_model
+
+    return load_model(model_path)
+
+
+def ring_scan(n: int = 3000, seed: int = 0):
+    """Points on a ring around the sensor at HDL-64E-like elevations, with intensity."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    az = rng.uniform(-np.pi, np.pi, n)
+    el = np.deg2rad(rng.uniform(-24, 2, n))
+    r = rng.uniform(5, 30, n)
+    pts = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el),
+                    rng.random(n)], 1)
+    return pts.astype(np.float32)

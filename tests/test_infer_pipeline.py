@@ -8,39 +8,13 @@ import os
 
 import numpy as np
 import pytest
+from conftest import ring_scan
 
 from squeezeseg.cli import main
 from squeezeseg.errors import InputError
 from squeezeseg.instances import dbscan_instances, range_image_instances
 from squeezeseg.io import read_semantickitti_labels, write_points
-from squeezeseg.models import build_model, load_model_config
-from squeezeseg.runtime import load_model
 from squeezeseg.segmenter import valid_points
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """An untrained HDL-64E model, 64 x 64 over the front 90 degrees (fast, real projection)."""
-    cfg = load_model_config("squeezesegv2")
-    cfg.width, cfg.width_multiplier = 64, 0.25
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    build_model(cfg).save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def segmenter(model_path):
-    return load_model(model_path)
-
-
-def _scan(n=3000, seed=0):
-    rng = np.random.default_rng(seed)
-    az = rng.uniform(-np.pi, np.pi, n)
-    el = np.deg2rad(rng.uniform(-24, 2, n))
-    r = rng.uniform(5, 30, n)
-    pts = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el),
-                    rng.random(n)], 1)
-    return pts.astype(np.float32)
 
 
 def _image(ranges: np.ndarray) -> np.ndarray:
@@ -104,7 +78,7 @@ def test_dbscan_refuses_what_cannot_fit():
 def test_stream_over_a_folder_matches_predict_points(segmenter, tmp_path):
     scans = []
     for i in range(3):
-        pts = _scan(2000 + 100 * i, seed=i)
+        pts = ring_scan(2000 + 100 * i, seed=i)
         write_points(tmp_path / f"{i:06d}.bin", pts)
         scans.append(pts)
     (tmp_path / "notes.txt").write_text("not a scan")
@@ -118,7 +92,7 @@ def test_stream_over_a_folder_matches_predict_points(segmenter, tmp_path):
 
 
 def test_stream_names_the_bad_file(segmenter, tmp_path):
-    write_points(tmp_path / "a.bin", _scan(500))
+    write_points(tmp_path / "a.bin", ring_scan(500))
     (tmp_path / "b.bin").write_bytes(b"\x00" * 7)
     it = segmenter.stream(tmp_path)
     assert next(it).source.name == "a.bin"
@@ -127,7 +101,7 @@ def test_stream_names_the_bad_file(segmenter, tmp_path):
 
 
 def test_invalid_points_warned_once_and_far_points_are_out_of_range(segmenter, caplog):
-    pts = _scan(1000)
+    pts = ring_scan(1000)
     pts[:3, 0] = np.nan
     pts[3:5, :3] = 1e30
     keep, dropped = valid_points(pts)
@@ -147,7 +121,7 @@ def _args(model_path, *rest):
 def test_batch_gives_the_same_labels_as_one_at_a_time(model_path, tmp_path):
     scans = tmp_path / "scans"
     for i in range(3):
-        write_points(scans / f"{i:06d}.bin", _scan(1500, seed=10 + i))
+        write_points(scans / f"{i:06d}.bin", ring_scan(1500, seed=10 + i))
     assert main(_args(model_path, scans, "--out", tmp_path / "b1", "--no-png")) == 0
     assert main(_args(model_path, scans, "--out", tmp_path / "b2", "--batch", "2")) == 0
     for i in range(3):
@@ -163,7 +137,7 @@ def test_batch_gives_the_same_labels_as_one_at_a_time(model_path, tmp_path):
 
 def test_out_is_checked_before_any_work(model_path, tmp_path, capsys):
     scan = tmp_path / "s.bin"
-    write_points(scan, _scan(500))
+    write_points(scan, ring_scan(500))
     afile = tmp_path / "file"
     afile.write_text("x")
     assert main(_args(model_path, scan, "--out", afile)) == 2
@@ -184,7 +158,7 @@ def test_out_is_checked_before_any_work(model_path, tmp_path, capsys):
 
 def test_bad_scans_and_models_name_the_file(model_path, tmp_path, capsys):
     good = tmp_path / "good.bin"
-    write_points(good, _scan(500))
+    write_points(good, ring_scan(500))
     allnan = tmp_path / "allnan.bin"
     allnan.write_bytes(np.full((10, 4), np.nan, np.float32).tobytes())
     out = tmp_path / "out"
@@ -210,7 +184,7 @@ def test_bad_scans_and_models_name_the_file(model_path, tmp_path, capsys):
 
     twin = tmp_path / "twin"
     twin.mkdir()
-    write_points(twin / "good.bin", _scan(400))
+    write_points(twin / "good.bin", ring_scan(400))
     assert main(_args(model_path, good, twin / "good.bin", "--out", tmp_path / "o2")) == 2
     assert "would both write 'good.label'" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()

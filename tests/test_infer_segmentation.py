@@ -7,38 +7,12 @@ import logging
 
 import numpy as np
 import pytest
+from conftest import ring_scan
 
 from squeezeseg.cli import main
 from squeezeseg.errors import InputError
-from squeezeseg.models import build_model, load_model_config
 from squeezeseg.resources import default_model_path
 from squeezeseg.runtime import load_model
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """An untrained HDL-64E model, 64 x 64 over the front 90 degrees (fast, real projection)."""
-    cfg = load_model_config("squeezesegv2")
-    cfg.width, cfg.width_multiplier = 64, 0.25
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    build_model(cfg).save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def segmenter(model_path):
-    return load_model(model_path)
-
-
-def _scan(n=4000, seed=0):
-    """Points on a ring around the sensor at sensor-like elevations, with intensity."""
-    rng = np.random.default_rng(seed)
-    az = rng.uniform(-np.pi, np.pi, n)
-    el = np.deg2rad(rng.uniform(-24, 2, n))
-    r = rng.uniform(5, 30, n)
-    pts = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el),
-                    rng.random(n)], 1)
-    return pts.astype(np.float32)
 
 
 def test_predict_range_image(segmenter):
@@ -53,7 +27,7 @@ def test_predict_range_image(segmenter):
 
 
 def test_predict_points_covers_the_full_circle_in_one_batch(segmenter):
-    pts = _scan()
+    pts = ring_scan(4000)
     batches = []
     real_fn = segmenter.predict_fn
     segmenter.predict_fn = lambda b: batches.append(len(b)) or real_fn(b)
@@ -83,7 +57,7 @@ def test_empty_scan_gives_unknown_and_a_warning(segmenter, caplog):
 def test_infer_cli_writes_labels_and_png(model_path, tmp_path):
     from squeezeseg.io import read_semantickitti_labels, write_points
 
-    pts = _scan(3000, seed=1)
+    pts = ring_scan(3000, seed=1)
     scan = tmp_path / "000007.bin"
     write_points(scan, pts)
     out = tmp_path / "out"
@@ -127,5 +101,5 @@ def test_shipped_default_model_loads():
     seg = load_model()
     assert seg.classes == ["unknown", "car", "pedestrian", "cyclist"]
     assert seg.config.architecture == "squeezesegv2" and (seg.config.height, seg.config.width) == (64, 512)
-    labels = seg.predict_points(_scan(2000, seed=2))
+    labels = seg.predict_points(ring_scan(2000, seed=2))
     assert labels.shape == (2000,) and labels.max() < 4
