@@ -85,3 +85,17 @@ def ring_scan(n: int = 3000, seed: int = 0):
     pts = np.stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el),
                     rng.random(n)], 1)
     return pts.astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_at_a_safe_point():
+    """After each test that used Qt, collect garbage while no Qt event is being dispatched. Windows a
+    test no longer references (e.g. one `latte` run_app made) are otherwise destroyed by Python's
+    garbage collector at an arbitrary later allocation, possibly inside a paint event pytest-qt
+    processes after an unrelated test, which aborts the process ("pure virtual method called")."""
+    yield
+    import gc
+    import sys
+
+    if "PyQt5.QtWidgets" in sys.modules:
+        gc.collect()
