@@ -99,3 +99,13 @@ def _collect_qt_garbage_at_a_safe_point():
 
     if "PyQt5.QtWidgets" in sys.modules:
         gc.collect()
+
+
+@pytest.fixture
+def messages(monkeypatch) -> list[tuple[str, str, str]]:
+    """Every dialog the LATTE app would show, recorded as (level, title, text) instead of shown."""
+    from latte.app import dialogs
+
+    got: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(dialogs, "message_hook", lambda level, title, text: got.append((level, title, text)))
+    return got

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
-from latte.app import dialogs
 from latte.app.controller import AppController
 from latte.app.window import MainWindow
 from latte.core.nms import overlapping_pairs
@@ -26,21 +25,6 @@ def demo_seq(tmp_path_factory) -> Path:
     from latte.app.demo import demo_sequence
 
     return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
-
-
-@pytest.fixture(autouse=True)
-def event_loops_work(qapp):
-    """Clear a "quit now" left by a test that ran and quit QApplication.exec in this process (the
-    app's run_app does): until the next exec, qtbot.waitSignal would return at once."""
-    QtCore.QTimer.singleShot(0, qapp.quit)
-    qapp.exec_()
-
-
-@pytest.fixture
-def messages(monkeypatch) -> list[tuple[str, str, str]]:
-    got: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(dialogs, "message_hook", lambda level, title, text: got.append((level, title, text)))
-    return got
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
-from latte.app import dialogs
 from latte.app.controller import AppController
 from latte.app.window import MainWindow
 from squeezeseg.boxes import Box3D
@@ -20,21 +19,6 @@ def demo_seq(tmp_path_factory) -> Path:
     from latte.app.demo import demo_sequence
 
     return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
-
-
-@pytest.fixture(autouse=True)
-def event_loops_work(qapp):
-    """Clear a "quit now" left by a test that ran and quit QApplication.exec in this process (the
-    app's run_app does): until the next exec, every dialog's exec would return at once."""
-    QtCore.QTimer.singleShot(0, qapp.quit)
-    qapp.exec_()
-
-
-@pytest.fixture
-def messages(monkeypatch) -> list[tuple[str, str, str]]:
-    got: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(dialogs, "message_hook", lambda level, title, text: got.append((level, title, text)))
-    return got
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
-from latte.app import dialogs
 from latte.app.controller import AppController
 from latte.app.window import MainWindow
 from squeezeseg.boxes import Box3D
@@ -34,14 +33,6 @@ def demo_truth(demo_seq) -> dict[int, list[Box3D]]:
 
     seq = open_sequence(demo_seq)
     return read_tracking_labels(demo_ground_truth(demo_seq), seq.calib(0))
-
-
-@pytest.fixture
-def messages(monkeypatch) -> list[tuple[str, str, str]]:
-    """Every dialog the app would show, recorded instead of shown (so nothing blocks)."""
-    got: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(dialogs, "message_hook", lambda level, title, text: got.append((level, title, text)))
-    return got
 
 
 def make_window(qtbot, path: Path, out: Path) -> MainWindow:
@@ -259,11 +250,6 @@ def test_screenshot_command(qtbot, demo_seq, tmp_path, monkeypatch):
     assert img.shape == (800, 1200, 3)
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 100   # a drawn window, not a blank one
     assert run_app([str(tmp_path / "missing"), "--quit-after", "0.1"]) == 2
-    # run_app ran and quit the application's event loop: Qt keeps "quit now" set until the next
-    # QApplication.exec, and every nested loop (a dialog's exec, qtbot.waitSignal) of a later test in
-    # this process would return at once. Run one empty exec to clear it.
-    QtCore.QTimer.singleShot(0, QtWidgets.QApplication.quit)
-    QtWidgets.QApplication.exec_()
 
 
 @pytest.mark.slow

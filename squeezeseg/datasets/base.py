@@ -110,7 +110,6 @@ class Dataset:
     frames: list[FrameFiles]
     labels_path: Path | None = None
     labels_format: str | None = None
-    tracking_frame_offset: int = 0
     _calib_cache: dict[Path, KittiCalib] = field(default_factory=dict, repr=False)
 
     # ---- opening -------------------------------------------------------------------------------

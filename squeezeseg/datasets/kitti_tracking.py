@@ -93,7 +93,7 @@ class KittiTracking(Dataset):
                 raise InputError("tracking labels need calib/<sequence>.txt", self.labels_path)
             tracks = read_tracking_labels(self.labels_path, calib)
             self._tracks = tracks
-        return list(tracks.get(self._files(i).index + self.tracking_frame_offset, []))
+        return list(tracks.get(self._files(i).index, []))
 
 
 def _label_frames(labels: Path | None) -> list[int]:
