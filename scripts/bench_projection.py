@@ -5,12 +5,17 @@ Prints, per case, the median / min / 90th percentile wall time, the median CPU t
 process (less disturbed when other jobs share the cores) and the minor page faults per call.
 Target from issue 2: project to 64x512 and 64x2048, and unproject back, each <= 5 ms median.
 
-    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50] [--profile] [--cold-start]
+    .venv/bin/python scripts/bench_projection.py [--scan FILE] [--repeats 50] [--kernels compiled]
+        [--profile] [--cold-start]
+
+``--kernels`` picks the projection kernels timed (``compiled``, the numba loops a long run uses, by
+default; ``numpy``, what a process uses for its first scans; see projection.set_kernels).
 
 ``--profile`` adds where the time of the two projections goes: the functions (Python, NumPy and
 the compiled kernels) with the most own time, from cProfile over the same runs. ``--cold-start``
-adds the first projection of a fresh process: once with an empty numba cache (compiling the
-kernels) and once with that cache filled (what a CLI call pays).
+adds the first projection of a fresh process: with the NumPy kernels (what a CLI call pays by
+default), and with the compiled ones, once with an empty numba cache (compiling the kernels) and once
+with that cache filled.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from squeezeseg.io import read_points
-from squeezeseg.projection import SphericalProjection
+from squeezeseg.projection import KERNEL_KINDS, SphericalProjection, set_kernels
 from squeezeseg.resources import shared_data_dir
 
 TARGET_MS = 5.0
@@ -98,15 +103,19 @@ print(t1 - t0, t3 - t2, t4 - t3)
 
 
 def cold_start(scan: Path, sensor: str) -> None:
-    """Print the first projection of fresh processes, with an empty and then a filled numba cache.
+    """Print the first projection of fresh processes: NumPy kernels, then compiled ones with an
+    empty and then a filled numba cache.
 
-    NUMBA_CACHE_DIR points numba at a new directory, so the first run compiles every kernel and the
-    second loads them, as every later CLI call does.
+    NUMBA_CACHE_DIR points numba at a new directory, so the first compiled run compiles every
+    kernel and the second loads them, as every later process that uses them does.
     """
     code = _FIRST_CALL.format(scan=str(scan), sensor=sensor)
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        for label in ("empty numba cache (compiles)", "filled numba cache"):
+        runs = (("NumPy kernels", "numpy"), ("empty numba cache (compiles)", "compiled"),
+                ("filled numba cache", "compiled"))
+        for label, kind in runs:
+            env["SQUEEZESEG_PROJECTION_KERNELS"] = kind
             out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                  capture_output=True, text=True).stdout.split()
             imp, first, second = (float(v) for v in out[-3:])
@@ -119,10 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scan", type=Path, default=None, help="point cloud (default: KITTI frame ~120k points)")
     ap.add_argument("--sensor", default="hdl64e")
     ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--kernels", choices=KERNEL_KINDS, default="compiled",
+                    help="projection kernels to time (default compiled: the loops of a long run)")
     ap.add_argument("--profile", action="store_true", help="also print where the projection time goes")
     ap.add_argument("--cold-start", action="store_true",
                     help="also time the first projection of a fresh process (empty and filled numba cache)")
     args = ap.parse_args(argv)
+    set_kernels(args.kernels)
     scan = args.scan or default_scan()
     points = read_points(scan)
     front = SphericalProjection.from_sensor(args.sensor, width=512, fov_deg=90.0)
@@ -141,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
          lambda: full.unproject(lab_full, ri_full, knn=5), False),
     ]
     load = os.getloadavg()
-    print(f"scan: {scan} ({len(points):,} points), sensor {args.sensor}, {args.repeats} runs each")
+    print(f"scan: {scan} ({len(points):,} points), sensor {args.sensor}, {args.repeats} runs each, "
+          f"{args.kernels} kernels")
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs, "
           f"numpy {np.__version__}")
     print(f"{'case':<48} {'median':>8} {'min':>8} {'p90':>8} {'cpu med':>8} {'faults':>7}  target")

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,20 +36,83 @@ _PI32 = np.float32(np.pi)
 _MASK_WORD = np.array([0.0, 1.0], np.float32).view(np.uint64)[0]  # range 0, mask 1 as one word
 _RANGE_SHIFT = np.uint64(0 if np.little_endian else 32)  # where the range bits go in that word
 _SCRATCH = threading.local()
-_KERNELS = None
+
+# ------------------------------------------------------------------------------------- kernels
+KERNEL_KINDS: tuple[str, ...] = ("auto", "numpy", "compiled")
+KERNELS_ENV = "SQUEEZESEG_PROJECTION_KERNELS"  # auto (default), numpy or compiled
+COMPILED_AFTER_POINTS = 20_000_000  # auto: NumPy up to here (about 160 HDL-64E scans), then numba
+_KERNEL_STATE = {"kind": None, "module": None, "points": 0}
+_KERNEL_LOCK = threading.Lock()
+
+
+def set_kernels(kind: str) -> str:
+    """Choose the projection kernels for this process; returns the previous choice.
+
+    ``numpy`` (squeezeseg.projection_numpy) needs no compiler; ``compiled`` (numba,
+    squeezeseg.projection_kernels) runs a full scan about twice as fast but costs about a second to
+    import and load in every process; ``auto`` (the default, or $SQUEEZESEG_PROJECTION_KERNELS)
+    starts with NumPy and moves to the compiled loops once the process has projected
+    COMPILED_AFTER_POINTS points, where that second has paid for itself. Both give bit-identical
+    results.
+    """
+    if kind not in KERNEL_KINDS:
+        raise InputError(f"unknown projection kernels '{kind}' (choose from {', '.join(KERNEL_KINDS)})")
+    with _KERNEL_LOCK:
+        previous = _kernel_kind()
+        _KERNEL_STATE.update(kind=kind, module=None)
+    return previous
+
+
+@contextmanager
+def kernels_in_use(kind: str) -> Iterator[None]:
+    """``set_kernels(kind)`` for the duration of a ``with`` block (tests, benchmarks)."""
+    previous = set_kernels(kind)
+    try:
+        yield
+    finally:
+        set_kernels(previous)
+
+
+def _kernel_kind() -> str:
+    kind = _KERNEL_STATE["kind"]
+    if kind is None:
+        kind = os.environ.get(KERNELS_ENV, "auto").strip().lower() or "auto"
+        if kind not in KERNEL_KINDS:
+            log.warning("%s=%s is not one of %s; using auto", KERNELS_ENV, kind, ", ".join(KERNEL_KINDS))
+            kind = "auto"
+        _KERNEL_STATE["kind"] = kind
+    return kind
+
+
+def _count_points(n: int) -> None:
+    """Count ``n`` projected points towards the auto switch to the compiled kernels."""
+    with _KERNEL_LOCK:
+        _KERNEL_STATE["points"] += n
+        module = _KERNEL_STATE["module"]
+        numpy_now = module is not None and module.__name__ == "squeezeseg.projection_numpy"
+        if numpy_now and _KERNEL_STATE["points"] > COMPILED_AFTER_POINTS and _kernel_kind() == "auto":
+            _KERNEL_STATE["module"] = None  # chosen anew on the next call: the compiled loops
 
 
 def _kernels():
-    """The compiled loops (squeezeseg.projection_kernels), imported on first use.
+    """The kernel module in use (squeezeseg.projection_numpy or .projection_kernels; see set_kernels).
 
-    Importing numba takes about half a second; commands that never project should not pay it.
+    The compiled module is imported on first use only: importing numba (with scipy) and loading
+    the cached machine code takes about a second, which commands that project a few scans or none
+    should not pay.
     """
-    global _KERNELS
-    if _KERNELS is None:
-        from squeezeseg import projection_kernels
-
-        _KERNELS = projection_kernels
-    return _KERNELS
+    module = _KERNEL_STATE["module"]
+    if module is not None:
+        return module
+    with _KERNEL_LOCK:
+        kind = _kernel_kind()
+        compiled = kind == "compiled" or (kind == "auto" and _KERNEL_STATE["points"] > COMPILED_AFTER_POINTS)
+        if compiled:
+            from squeezeseg import projection_kernels as module
+        else:
+            from squeezeseg import projection_numpy as module
+        _KERNEL_STATE["module"] = module
+    return module
 
 
 def _scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -207,6 +273,7 @@ class SphericalProjection:
             ring = pts[:, 4]  # nuScenes layout; in auto mode only used when it looks like one
             if mode == "auto" and not _looks_like_ring(ring, self.height, min_cover=0.5):
                 ring = None
+        _count_points(n)
         rng = _output("point_range", (n,), np.float32)
         x, y = _scratch("x", (n,), np.float32), _scratch("y", (n,), np.float32)
         if _kernels().polar(pts, x, y, rng, _MIN_RANGE32):  # NaN/inf or zero-range points

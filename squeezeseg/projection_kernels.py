@@ -1,7 +1,9 @@
 """Compiled loops of the spherical projection (numba), one pass each over the points or pixels.
 
-``squeezeseg.projection`` imports this module on its first projection, so that importing the
-projection (and every CLI command that does not project) does not pay numba's import. The loops
+``squeezeseg.projection`` imports this module only when it runs these loops (``set_kernels``:
+``compiled``, or ``auto`` once a process has projected enough points for the second that numba's
+import and cache load take to pay off); until then ``squeezeseg.projection_numpy`` computes the same
+results in NumPy. The loops
 reproduce the NumPy definitions they replaced bit for bit: float32 arithmetic stays float32 in the
 same order (numba contracts nothing into FMAs without fastmath), and thresholds arrive as arguments
 already cast to the dtype NumPy would compare in, so a float32 scan compares with float32(pi), a

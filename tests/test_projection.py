@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from squeezeseg.errors import InputError
-from squeezeseg.projection import SphericalProjection, scan_rows
+from squeezeseg.projection import SphericalProjection, kernels_in_use, scan_rows
 from squeezeseg.sensors import load_sensor
+
+
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def kernels(request):
+    """Every test here runs with both kernel sets (squeezeseg.projection_numpy and the numba loops)."""
+    with kernels_in_use(request.param):
+        yield request.param
 
 
 def polar_points(az_deg, elev_deg, rng, intensity=0.5, offset=0.0) -> np.ndarray:

@@ -11,9 +11,16 @@ import pytest
 from test_projection import polar_points, synthetic_scan
 
 from squeezeseg import projection_kernels
-from squeezeseg.projection import _PI32, _TWO_PI, SphericalProjection, _output
+from squeezeseg.projection import _PI32, _TWO_PI, SphericalProjection, _output, kernels_in_use
 
 FIELDS = ("image", "rows", "cols", "index", "point_range")
+
+
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def kernels(request):
+    """Every test here runs with both kernel sets (squeezeseg.projection_numpy and the numba loops)."""
+    with kernels_in_use(request.param):
+        yield request.param
 
 
 def _copy(ri):

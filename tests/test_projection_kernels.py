@@ -1,5 +1,6 @@
-"""The compiled projection kernels: tie rule of the closest-point scatter, bit-exact image words,
-the scan start against its NumPy definition, and numba staying out of a plain import."""
+"""The projection kernels (each test with the compiled and the NumPy set): tie rule of the
+closest-point scatter, bit-exact image words, the scan start against its NumPy definition, and numba
+staying out of a plain import."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import pytest
 from test_projection import synthetic_scan
 
 from squeezeseg import projection_kernels
-from squeezeseg.projection import SphericalProjection, _sweep_start
+from squeezeseg.projection import SphericalProjection, _sweep_start, kernels_in_use
+
+
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def kernels(request):
+    """Every test here runs with both kernel sets (squeezeseg.projection_numpy and the numba loops)."""
+    with kernels_in_use(request.param):
+        yield request.param
 
 
 def test_closest_pixel_ties_go_to_the_lower_index_and_a_later_point_wins_only_when_closer():
