@@ -18,6 +18,7 @@ from squeezeseg.boxes import Box3D
 
 RING_STEP_M = 10.0
 RING_MAX_M = 80.0
+HANDLE_PX = 11
 
 
 def to_view(xy: np.ndarray) -> np.ndarray:
@@ -45,7 +46,9 @@ class BoxROI(pg.ROI):
 
     def __init__(self, pen: QtGui.QPen):
         super().__init__([0, 0], [1, 1], pen=pen, movable=True, rotatable=True, resizable=True,
-                         hoverPen=pg.mkPen("w", width=2), handlePen=pg.mkPen("w"))
+                         hoverPen=pg.mkPen((255, 230, 0), width=3), handlePen=pg.mkPen("w", width=2),
+                         handleHoverPen=pg.mkPen((255, 230, 0), width=3))
+        self.handleSize = HANDLE_PX   # pyqtgraph's default (5 px) is hard to hit
         self.addScaleHandle([1.0, 0.5], [0.0, 0.5])
         self.addScaleHandle([0.0, 0.5], [1.0, 0.5])
         self.addScaleHandle([0.5, 1.0], [0.5, 0.0])

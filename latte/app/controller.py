@@ -95,6 +95,7 @@ class AppController(QtCore.QObject):
         self._prelabel_for = None
         self._prelabel_t0 = 0.0
         self.last_prelabel: dict | None = None   # the last model worker result (timings, pid)
+        self._history_event = None               # what the last undo/redo changed (SessionEvent)
 
     # ---- opening ----------------------------------------------------------------------------
     @guarded("Cannot open sequence")
@@ -347,6 +348,48 @@ class AppController(QtCore.QObject):
             c = box.center
             self.edit_selected(box.replace(center=(c[0] + delta[0], c[1] + delta[1], c[2])))
 
+    def resize(self, change: tuple[int, float]) -> None:
+        """Resize key: grow the selected box by ``change`` = (axis, metres) (0 length, 1 width,
+        2 height; height grows upwards from the bottom)."""
+        from latte.app.box_edit import resize
+
+        box = self.selected_box()
+        if box is not None:
+            self.edit_selected(resize(box, int(change[0]), float(change[1])))
+
+    def lift(self, dz: float) -> None:
+        """Move the selected box up (``dz`` > 0) or down by ``dz`` metres."""
+        from latte.app.box_edit import translate
+
+        box = self.selected_box()
+        if box is not None:
+            self.edit_selected(translate(box, dz=float(dz)))
+
+    @guarded("Cannot refit box")
+    def refit(self) -> Box3D | None:
+        """Re-run the one-click fit on the selected box's points (the non-ground points inside it,
+        grown by 15 cm): one undoable edit that keeps the box's class, track and front."""
+        from latte.app.box_edit import closest_heading
+
+        box = self.selected_box()
+        if box is None:
+            self.status.emit("select a box to refit")
+            return None
+        ann = self.annotator()
+        inside = box.contains(np.asarray(ann.points)[:, :3], margin=0.15)
+        if ann.is_ground is not None:
+            inside &= ~np.asarray(ann.is_ground, dtype=bool)
+        idx = np.flatnonzero(inside)
+        if len(idx) < self.config.oneclick.min_points:
+            self.status.emit(f"refit: only {len(idx)} non-ground points in the box; unchanged")
+            return None
+        fitted = ann.fit(idx, box.label)
+        new = fitted.replace(label=box.label, track_id=box.track_id, score=None, point_indices=None,
+                             yaw=closest_heading(fitted.yaw, box.yaw))
+        self.edit_selected(new)
+        self.status.emit(f"refitted {box.label} to {len(idx)} points")
+        return new
+
     def rotate(self, degrees: float) -> None:
         box = self.selected_box()
         if box is not None:
@@ -379,24 +422,49 @@ class AppController(QtCore.QObject):
 
     @guarded("Cannot undo")
     def undo(self) -> None:
+        self._history_event = None
         if self.session is not None and self.session.undo():
-            self._after_history()
+            self._after_history("undid")
 
     @guarded("Cannot redo")
     def redo(self) -> None:
+        self._history_event = None
         if self.session is not None and self.session.redo():
-            self._after_history()
+            self._after_history("redid")
 
-    def _after_history(self) -> None:
+    def _after_history(self, verb: str) -> None:
+        """After undo/redo: when the command changed another frame, go there and say so (an edit
+        undone out of sight is an edit lost); select the box it changed when it still exists."""
+        event = self._history_event
+        frames = tuple(getattr(event, "frames", ()))
+        op = getattr(event, "op", "") or "edit"
+        if frames and self.frame not in frames:
+            target = frames[0]
+            self.go_to(target)
+            self._select_ids(getattr(event, "box_ids", ()))
+            self.status.emit(f"{verb} {op} on frame {target + 1} ({self.frame_id()}): jumped there")
+            self.boxes_changed.emit()
+            return
         n = len(self.boxes())
         if self.selected is not None and self.selected >= n:
             self.selected = n - 1 if n else None
+        self.status.emit(f"{verb} {op}")
         self.boxes_changed.emit()
 
+    def _select_ids(self, box_ids) -> None:
+        """Select the first of the session boxes ``box_ids`` present in this frame."""
+        ids = self.box_ids()
+        present = [ids.index(k) for k in box_ids if k in ids]
+        self.selected = present[0] if present else None
+
     def _session_changed(self, event) -> None:
-        """Session callback: redraw when the session reloads its state (recovery). Edits made through
-        this controller redraw once when the action ends, not on every session event."""
-        if getattr(event, "kind", "") == "load":
+        """Session callback: redraw when the session reloads its state (recovery); remember what an
+        undo/redo changed (frames, boxes) for :meth:`_after_history`. Edits made through this
+        controller redraw once when the action ends, not on every session event."""
+        kind = getattr(event, "kind", "")
+        if kind in ("undo", "redo"):
+            self._history_event = event
+        if kind == "load":
             self.boxes_changed.emit()
 
     # ---- saving, import, export -----------------------------------------------------------

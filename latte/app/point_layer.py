@@ -19,6 +19,7 @@ class PointLayer:
     def __init__(self, viewbox: pg.ViewBox, z: float = -10, min_px: int = 1):
         self.vb = viewbox
         self.min_px = min_px
+        self.extra_px = 0            # the user's point size setting, added to the automatic size
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(z)
         # The image always covers exactly the visible rect: it must not take part in auto-ranging,
@@ -36,6 +37,11 @@ class PointLayer:
         self.colors = np.ascontiguousarray(colors, dtype=np.uint8)
         self.redraw()
 
+    def set_extra_px(self, extra: int) -> None:
+        """Paint every point ``extra`` pixels larger than the zoom level asks for (point size control)."""
+        self.extra_px = max(int(extra), 0)
+        self.redraw()
+
     def redraw(self, *_args) -> None:
         """Paint the points visible in the view at its current pixel resolution."""
         rect = self.vb.viewRect()
@@ -43,7 +49,7 @@ class PointLayer:
         rows = max(int(self.vb.height()), 1)
         px_per_unit = cols / max(rect.width(), 1e-9)
         # Zoomed in far enough that points would be isolated dots: paint them larger.
-        point_px = max(self.min_px, 1 if px_per_unit < 12 else 2 if px_per_unit < 30 else 3)
+        point_px = max(self.min_px, 1 if px_per_unit < 12 else 2 if px_per_unit < 30 else 3) + self.extra_px
         img = rasterize(self.uv, self.colors, (rect.left(), rect.top(), rect.width(), rect.height()),
                         (rows, cols), point_px=point_px)
         self.image.setImage(img, autoLevels=False, levels=None)

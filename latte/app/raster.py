@@ -44,17 +44,32 @@ def label_colors(labels: np.ndarray, palette: np.ndarray,
     return out
 
 
-def point_colors(points: np.ndarray, mode: str, labels: np.ndarray | None = None,
-                 palette: np.ndarray | None = None) -> np.ndarray:
-    """Colours for the bird's-eye view: "height" (z from -2.5 to 1.5 m), "intensity" (0..1 or
-    0..255 auto-detected), or "label" (pre-label ids; unlabelled points grey)."""
-    if mode == "label" and labels is not None and palette is not None:
-        return label_colors(labels, palette, (110, 110, 110, 255))
+HEIGHT_RANGE_M = (-2.5, 1.5)      # z coloured from blue (low) to red (high), LiDAR frame
+UNLABELLED_RGBA = (110, 110, 110, 255)
+
+
+def color_scale(points: np.ndarray, mode: str, labels: np.ndarray | None = None) -> dict:
+    """What :func:`point_colors` does in ``mode`` for these points, for the colour legend: the mode
+    actually used (``"label"`` without pre-labels and ``"intensity"`` without an intensity channel
+    fall back to ``"height"``), and for a scalar mode its colour map, value range and unit."""
+    if mode == "label" and labels is not None:
+        return {"mode": "label"}
     if mode == "intensity" and points.shape[1] > 3:
         inten = points[:, 3]
         top = 1.0 if len(inten) == 0 or float(np.nanmax(inten)) <= 1.0 else 255.0
-        return scalar_colors(inten, 0.0, top * 0.6, "viridis")
-    return scalar_colors(points[:, 2], -2.5, 1.5, "turbo")
+        return {"mode": "intensity", "cmap": "viridis", "range": (0.0, top * 0.6), "unit": ""}
+    return {"mode": "height", "cmap": "turbo", "range": HEIGHT_RANGE_M, "unit": "m"}
+
+
+def point_colors(points: np.ndarray, mode: str, labels: np.ndarray | None = None,
+                 palette: np.ndarray | None = None) -> np.ndarray:
+    """Colours for the views: "height" (z from -2.5 to 1.5 m), "intensity" (0..1 or 0..255
+    auto-detected), or "label" (pre-label ids; unlabelled points grey); see :func:`color_scale`."""
+    scale = color_scale(points, mode, labels if palette is not None else None)
+    if scale["mode"] == "label":
+        return label_colors(labels, palette, UNLABELLED_RGBA)
+    values = points[:, 3] if scale["mode"] == "intensity" else points[:, 2]
+    return scalar_colors(values, *scale["range"], scale["cmap"])
 
 
 def draw_order(points: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ NUDGE_M = 0.1
 NUDGE_FAST_M = 0.5
 ROTATE_DEG = 2.0
 ROTATE_FAST_DEG = 15.0
+RESIZE_M = 0.1
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("next_frame", ("D", "PgDown"), "next frame (tracked proposals appear)"),
@@ -42,16 +43,35 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("nudge", ("Shift+Down",), f"move it {NUDGE_FAST_M:g} m back", (-NUDGE_FAST_M, 0.0)),
     Shortcut("nudge", ("Shift+Left",), f"move it {NUDGE_FAST_M:g} m left", (0.0, NUDGE_FAST_M)),
     Shortcut("nudge", ("Shift+Right",), f"move it {NUDGE_FAST_M:g} m right", (0.0, -NUDGE_FAST_M)),
+    Shortcut("resize", ("Ctrl+Up",), f"make the selected box {RESIZE_M:g} m longer", (0, RESIZE_M)),
+    Shortcut("resize", ("Ctrl+Down",), f"make it {RESIZE_M:g} m shorter", (0, -RESIZE_M)),
+    Shortcut("resize", ("Ctrl+Right",), f"make it {RESIZE_M:g} m wider", (1, RESIZE_M)),
+    Shortcut("resize", ("Ctrl+Left",), f"make it {RESIZE_M:g} m narrower", (1, -RESIZE_M)),
+    Shortcut("resize", ("Ctrl+Shift+Up",), f"make it {RESIZE_M:g} m taller (bottom stays)", (2, RESIZE_M)),
+    Shortcut("resize", ("Ctrl+Shift+Down",), f"make it {RESIZE_M:g} m lower", (2, -RESIZE_M)),
+    Shortcut("lift", ("Alt+Up",), f"move it {NUDGE_M:g} m up", NUDGE_M),
+    Shortcut("lift", ("Alt+Down",), f"move it {NUDGE_M:g} m down", -NUDGE_M),
+    Shortcut("refit", ("G",), "refit the selected box to its points (one-click fit again)"),
     Shortcut("delete_box", ("Del", "Backspace"), "delete the selected box"),
     Shortcut("accept_proposals", ("Return", "Enter"), "accept all proposals (tracker / pre-labels)"),
     Shortcut("accept_selected", ("Space",), "accept the selected proposal"),
     Shortcut("undo", ("Ctrl+Z",), "undo"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
     Shortcut("cycle_colors", ("C",), "colour points by height / intensity / pre-label"),
-    Shortcut("focus_selected", ("F",), "centre the view on the selected box"),
+    Shortcut("point_size", ("+", "="), "larger points (all views)", 1),
+    Shortcut("point_size", ("-",), "smaller points", -1),
+    Shortcut("focus_selected", ("F",), "centre the views on the selected box"),
     Shortcut("prelabel", ("P",), "pre-label this frame with the model"),
     Shortcut("save", ("Ctrl+S",), "save labels now (autosave also runs after every change)"),
     Shortcut("open", ("Ctrl+O",), "open a sequence"),
     Shortcut("help", ("F1", "?"), "this help"),
     Shortcut("quit", ("Ctrl+Q",), "quit"),
 )
+
+
+def hint(action: str, arg: object = None) -> str:
+    """The first key of ``action`` (with ``arg``, when given) for a menu entry, "" when it has none."""
+    for sc in SHORTCUTS:
+        if sc.action == action and (arg is None or sc.arg == arg):
+            return sc.keys[0]
+    return ""

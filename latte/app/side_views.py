@@ -1,18 +1,21 @@
 """Views of the selected box: side (length x height), rear (width x height), and the camera crop used
-to confirm its class."""
+to confirm its class. The side and rear views are editable: drag the rectangle to move the box in
+that projection, its edge and corner handles to move faces (resize); one drag is one undoable edit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5 import QtWidgets
+from PyQt5 import QtCore, QtWidgets
 
+from latte.app.box_edit import set_extent
 from latte.app.point_layer import PointLayer
 from latte.app.raster import scalar_colors
 from squeezeseg.boxes import Box3D
 from squeezeseg.calib import KittiCalib
 
 MARGIN_M = 1.0
+HANDLE_PX = 10     # handle size of the editable rectangles (pyqtgraph's default 5 is hard to hit)
 
 
 def box_neighbourhood(points: np.ndarray, box: Box3D,
@@ -43,9 +46,40 @@ def crop_image(image: np.ndarray, box: Box3D, calib: KittiCalib, pad_px: int = 8
     return image[t:b, l:r]
 
 
+class ExtentROI(pg.ROI):
+    """The box's rectangle in one projection: drag to move, edge and corner handles to resize."""
+
+    def __init__(self):
+        super().__init__([0, 0], [1, 1], pen=pg.mkPen((255, 255, 255), width=2), movable=True,
+                         rotatable=False, resizable=True, hoverPen=pg.mkPen((255, 230, 0), width=3),
+                         handlePen=pg.mkPen((255, 255, 255), width=2),
+                         handleHoverPen=pg.mkPen((255, 230, 0), width=3))
+        self.handleSize = HANDLE_PX
+        for pos, anchor in (([1, 0.5], [0, 0.5]), ([0, 0.5], [1, 0.5]), ([0.5, 1], [0.5, 0]),
+                            ([0.5, 0], [0.5, 1]), ([1, 1], [0, 0]), ([0, 0], [1, 1]), ([1, 0], [0, 1]),
+                            ([0, 1], [1, 0])):
+            self.addScaleHandle(pos, anchor)
+
+    def set_extent(self, lo: tuple[float, float], hi: tuple[float, float]) -> None:
+        """Show the rectangle [lo, hi] (view coordinates) without emitting change signals."""
+        self.blockSignals(True)
+        try:
+            self.setPos(lo, update=False)
+            self.setSize((hi[0] - lo[0], hi[1] - lo[1]))
+        finally:
+            self.blockSignals(False)
+
+    def extent(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """((lo_a, lo_b), (hi_a, hi_b)) of the rectangle now."""
+        pos, size = self.pos(), self.size()
+        return (pos.x(), pos.y()), (pos.x() + size.x(), pos.y() + size.y())
+
+
 class _Ortho(pg.GraphicsLayoutWidget):
     """One orthographic projection of the box neighbourhood (axes a, b of the box frame), with a
-    1 m grid for scale."""
+    1 m grid for scale. Emits ``box_edited(Box3D)`` when a drag of the rectangle or a handle ends."""
+
+    box_edited = QtCore.pyqtSignal(object)
 
     def __init__(self, title: str, axes: tuple[int, int]):
         super().__init__()
@@ -58,13 +92,18 @@ class _Ortho(pg.GraphicsLayoutWidget):
         grid.setTickSpacing(x=[1.0], y=[1.0])
         self.vb.addItem(grid)
         self.layer = PointLayer(self.vb, min_px=2)
-        self.box_rect = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2))
-        self.vb.addItem(self.box_rect)
+        self.roi = ExtentROI()
+        self.roi.setZValue(20)
+        self.roi.hide()
+        self.vb.addItem(self.roi)
+        self.roi.sigRegionChangeFinished.connect(self._roi_finished)
+        self.box: Box3D | None = None
 
     def show_box(self, local: np.ndarray, inside: np.ndarray, box: Box3D | None) -> None:
+        self.box = box
         if box is None:
             self.layer.set_points(np.zeros((0, 2)), np.zeros((0, 4), np.uint8))
-            self.box_rect.setData([], [])
+            self.roi.hide()
             return
         a, b = self.axes
         colors = scalar_colors(local[:, 2], -box.size[2] / 2, box.size[2] / 2, "turbo")
@@ -73,17 +112,39 @@ class _Ortho(pg.GraphicsLayoutWidget):
         order = np.argsort(inside, kind="stable")                    # points inside on top
         self.layer.set_points(local[order][:, [a, b]], colors[order])
         ha, hb = box.size[a] / 2, box.size[b] / 2
-        self.box_rect.setData([-ha, ha, ha, -ha, -ha], [-hb, -hb, hb, hb, -hb])
+        self.roi.set_extent((-ha, -hb), (ha, hb))
+        self.roi.show()
         self.vb.setRange(xRange=(-ha - MARGIN_M, ha + MARGIN_M), yRange=(-hb - MARGIN_M, hb + MARGIN_M),
                          padding=0)
 
+    def edited_box(self) -> Box3D | None:
+        """The box as the rectangle shows it now (None without a box)."""
+        if self.box is None:
+            return None
+        (lo_a, lo_b), (hi_a, hi_b) = self.roi.extent()
+        a, b = self.axes
+        return set_extent(set_extent(self.box, a, lo_a, hi_a), b, lo_b, hi_b)
+
+    def _roi_finished(self, _roi=None) -> None:
+        new = self.edited_box()
+        if new is not None and not (np.allclose(new.center, self.box.center, atol=1e-4)
+                                    and np.allclose(new.size, self.box.size, atol=1e-4)):
+            self.box_edited.emit(new)
+
 
 class SelectedBoxViews(QtWidgets.QWidget):
-    """Side view, rear view and camera crop of the selected box, stacked vertically."""
+    """Side view, rear view and camera crop of the selected box, side by side (``horizontal``) or
+    stacked. Emits ``box_edited(Box3D)`` when the box is edited in the side or rear view."""
 
-    def __init__(self, parent=None):
+    box_edited = QtCore.pyqtSignal(object)
+
+    def __init__(self, parent=None, horizontal: bool = True):
         super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        row = QtWidgets.QWidget()
+        outer.addWidget(row, 1)
+        lay = QtWidgets.QHBoxLayout(row) if horizontal else QtWidgets.QVBoxLayout(row)
         lay.setContentsMargins(2, 2, 2, 2)
         self.side = _Ortho("side (length x height)", (0, 2))
         self.rear = _Ortho("rear (width x height)", (1, 2))
@@ -98,7 +159,9 @@ class SelectedBoxViews(QtWidgets.QWidget):
         for w in (self.side, self.rear, self.crop):
             w.setMinimumHeight(110)
             lay.addWidget(w, 1)
-        lay.addWidget(self.info)
+        outer.addWidget(self.info)
+        self.side.box_edited.connect(self.box_edited)
+        self.rear.box_edited.connect(self.box_edited)
 
     def show_box(self, points: np.ndarray | None, box: Box3D | None, image: np.ndarray | None = None,
                  calib: KittiCalib | None = None) -> None:

@@ -15,12 +15,14 @@ from latte.app import dialogs
 from latte.app.bev_view import BEVView
 from latte.app.camera_view import CameraView
 from latte.app.controller import AppController
-from latte.app.raster import point_colors
-from latte.app.shortcuts import SHORTCUTS
+from latte.app.legend import ColorLegend
+from latte.app.raster import color_scale, point_colors
+from latte.app.shortcuts import SHORTCUTS, hint
 from latte.app.side_views import SelectedBoxViews
 from latte.app.view3d import make_view3d
 
 COLOR_MODES = ("height", "intensity", "label")
+POINT_LEVELS = (1, 6)   # point size control: 1 = the automatic size, each level one pixel more
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -30,12 +32,15 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.ctrl = controller or AppController()
         self.color_mode = "height"
+        self.point_level = 1
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self.last_draw_ms = 0.0
         self.progress_dialog: QtWidgets.QProgressDialog | None = None
         self.setWindowTitle("LATTE")
         self.resize(1600, 950)
         self._build_views()
         self._build_docks()
+        self._build_toolbar()
         self._build_menus()
         self._bind_shortcuts()
         self._connect()
@@ -51,29 +56,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bev = BEVView(self)
         self.setCentralWidget(self.bev)
         self.camera = CameraView(self)
-        self.box_views = SelectedBoxViews(self)
+        self.box_views = SelectedBoxViews(self, horizontal=True)
         self.view3d = make_view3d()
 
     def _dock(self, title: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetClosable)   # View menu brings it back
         self.addDockWidget(area, dock)
+        self.docks[title] = dock
         return dock
 
     def _build_docks(self) -> None:
         R, L, B = QtCore.Qt.RightDockWidgetArea, QtCore.Qt.LeftDockWidgetArea, QtCore.Qt.BottomDockWidgetArea
-        self.camera.setMinimumHeight(200)
+        # Right: the camera above the 3D view (shown by default, where OpenGL is available).
+        self.camera.setMinimumHeight(180)
         self._dock("Camera", self.camera, R)
-        self._dock("Selected box", self.box_views, R)
         if self.view3d is not None:
+            self.view3d.setMinimumHeight(260)
             self._dock("3D", self.view3d, R)
         # Left: class list and the frame's boxes.
         left = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(left)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(QtWidgets.QLabel("Classes (keys 1-9)"))
+        lay.addWidget(QtWidgets.QLabel("Class (keys 1-9; follows the selected box)"))
         self.class_list = QtWidgets.QListWidget()
         for i, (name, color) in enumerate(zip(self.ctrl.class_names, self.ctrl.class_colors_list)):
             pix = QtGui.QPixmap(14, 14)
@@ -104,36 +112,96 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frame_label.setMinimumWidth(260)
         for w in (self.prev_btn, self.slider, self.next_btn, self.frame_label):
             bl.addWidget(w, 1 if w is self.slider else 0)
+        # Bottom: side, rear and camera crop of the selected box (editable), then the frame slider.
+        self.box_views.setMinimumHeight(170)
+        self._dock("Selected box", self.box_views, B)
         self._dock("Frames", bar, B)
-        self.resizeDocks([self.findChild(QtWidgets.QDockWidget, "Camera")], [640], QtCore.Qt.Horizontal)
+        self.resizeDocks([self.docks["Camera"]], [640], QtCore.Qt.Horizontal)
+        if self.view3d is not None:
+            self.resizeDocks([self.docks["Camera"], self.docks["3D"]], [260, 520], QtCore.Qt.Vertical)
+        self.resizeDocks([self.docks["Selected box"]], [210], QtCore.Qt.Vertical)
+
+    def _build_toolbar(self) -> None:
+        """Colour mode, point size and the colour legend, always in sight above the views."""
+        bar = self.addToolBar("View settings")
+        bar.setObjectName("View settings")
+        bar.setMovable(False)
+        bar.addWidget(QtWidgets.QLabel(" Colour by "))
+        self.color_combo = QtWidgets.QComboBox()
+        self.color_combo.addItems(["height", "intensity", "labels"])
+        self.color_combo.setToolTip(f"colour mode ({hint('cycle_colors')} cycles)")
+        self.color_combo.activated.connect(lambda i: self.set_color_mode(COLOR_MODES[i]))
+        bar.addWidget(self.color_combo)
+        bar.addWidget(QtWidgets.QLabel("  Point size "))
+        self.point_spin = QtWidgets.QSpinBox()
+        self.point_spin.setRange(*POINT_LEVELS)
+        self.point_spin.setValue(self.point_level)
+        self.point_spin.setToolTip(f"point size in every view ({hint('point_size', 1)} / "
+                                   f"{hint('point_size', -1)})")
+        self.point_spin.setFocusPolicy(QtCore.Qt.ClickFocus)
+        self.point_spin.valueChanged.connect(self.set_point_level)
+        bar.addWidget(self.point_spin)
+        bar.addSeparator()
+        self.legend = ColorLegend(self)
+        bar.addWidget(self.legend)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        f.addAction("&Open sequence…", lambda: self.run_shortcut("open"))
+        self._menu_action(f, "&Open sequence…", "open")
         f.addAction("&Import labels…", self.import_labels_dialog)
         self.export_menu = f.addMenu("&Export labels")
         for fmt in self.ctrl.export_formats():
             self.export_menu.addAction(fmt, lambda fmt=fmt: self.export_dialog(fmt))
-        f.addAction("&Save now", lambda: self.run_shortcut("save"))
+        self._menu_action(f, "&Save now", "save")
         f.addSeparator()
-        f.addAction("&Quit", self.close)
+        self._menu_action(f, "&Quit", "quit")
         e = mb.addMenu("&Edit")
-        e.addAction("&Undo", lambda: self.run_shortcut("undo"))
-        e.addAction("&Redo", lambda: self.run_shortcut("redo"))
-        e.addAction("&Delete box", lambda: self.run_shortcut("delete_box"))
-        e.addAction("&Accept all proposals", lambda: self.run_shortcut("accept_proposals"))
+        self._menu_action(e, "&Undo", "undo")
+        self._menu_action(e, "&Redo", "redo")
+        e.addSeparator()
+        self._menu_action(e, "Re&fit box to its points (one-click)", "refit")
+        self._menu_action(e, "&Delete box", "delete_box")
+        self._menu_action(e, "Turn box &around", "flip")
+        size = e.addMenu("Re&size box")
+        for sc in SHORTCUTS:
+            if sc.action in ("resize", "lift"):
+                self._menu_action(size, sc.text[0].upper() + sc.text[1:], sc.action, sc.arg)
+        e.addSeparator()
+        self._menu_action(e, "&Accept all proposals", "accept_proposals")
+        self._menu_action(e, "Accept the &first proposal", "accept_selected")
+        self._menu_action(e, "&Next box", "next_box")
+        self._menu_action(e, "&Previous box", "prev_box")
+        self._menu_action(e, "&Clear selection", "deselect")
         v = mb.addMenu("&View")
         for mode in COLOR_MODES:
-            v.addAction(f"Colour by {mode}", lambda m=mode: self.set_color_mode(m))
+            name = "per-point labels" if mode == "label" else mode
+            self._menu_action(v, f"Colour by {name}", "set_color_mode", mode, key=hint("cycle_colors"))
+        self._menu_action(v, "&Larger points", "point_size", 1)
+        self._menu_action(v, "&Smaller points", "point_size", -1)
+        self._menu_action(v, "&Centre on the selected box", "focus_selected")
+        v.addSeparator()
+        for dock in self.docks.values():      # show / hide each panel
+            v.addAction(dock.toggleViewAction())
+        self.frames_menu = mb.addMenu("F&rames")
+        self._menu_action(self.frames_menu, "&Next frame (tracked proposals)", "next_frame")
+        self._menu_action(self.frames_menu, "&Previous frame", "prev_frame")
         t = mb.addMenu("&Tools")
-        t.addAction("&Pre-label with model (P: detector if camera, else SqueezeSeg)",
-                    lambda: self.run_shortcut("prelabel"))
+        self._menu_action(t, "&Pre-label with model (detector if camera, else SqueezeSeg)", "prelabel")
         t.addAction("Pre-label with the image &detector (SqueezeDet + fusion)",
                     lambda: self.ctrl.prelabel("detector"))
         t.addAction("Pre-label with the &SqueezeSeg model", lambda: self.ctrl.prelabel("segmentation"))
         h = mb.addMenu("&Help")
-        h.addAction("&Keyboard shortcuts", lambda: self.run_shortcut("help"))
+        self._menu_action(h, "&Keyboard shortcuts", "help")
+
+    def _menu_action(self, menu: QtWidgets.QMenu, text: str, action: str, arg=None,
+                     key: str | None = None) -> QtWidgets.QAction:
+        """A menu entry running ``action`` and showing its key from the shortcut table. The key is
+        only shown (after a tab), not bound: the window's QShortcuts are the one binding."""
+        key = hint(action, arg) if key is None else key
+        act = menu.addAction(f"{text}\t{key}" if key else text)
+        act.triggered.connect(lambda _checked=False: self.run_shortcut(action, arg))
+        return act
 
     def _bind_shortcuts(self) -> None:
         self.shortcut_objects: list[QtWidgets.QShortcut] = []
@@ -157,10 +225,14 @@ class MainWindow(QtWidgets.QMainWindow):
         c.prelabel_finished.connect(self._prelabel_finished)
         self.bev.clicked.connect(c.click)
         self.bev.box_edited.connect(c.edit_selected)
+        self.box_views.box_edited.connect(c.edit_selected)
+        if self.view3d is not None:
+            self.view3d.box_edited.connect(c.edit_selected)
+            self.view3d.box_picked.connect(c.select)
         self.prev_btn.clicked.connect(c.prev_frame)
         self.next_btn.clicked.connect(c.next_frame)
         self.slider.valueChanged.connect(lambda i: c.go_to(i) if i != c.frame else None)
-        self.class_list.currentRowChanged.connect(c.set_current_class)
+        self.class_list.currentRowChanged.connect(self._class_list_clicked)
         self.box_list.currentRowChanged.connect(self._box_list_clicked)
 
     # ---- actions ----------------------------------------------------------------------------
@@ -169,16 +241,15 @@ class MainWindow(QtWidgets.QMainWindow):
         local = {
             "open": self.open_dialog, "help": self.show_help, "quit": self.close,
             "cycle_colors": self.cycle_colors, "focus_selected": self.focus_selected,
+            "point_size": self.change_point_size, "set_color_mode": self.set_color_mode,
         }
         if action in local:
-            local[action]()
+            local[action]() if arg is None else local[action](arg)
             return
         method = getattr(self.ctrl, action)
         method() if arg is None else method(arg)
-        if action == "set_class" and isinstance(arg, int) and arg < self.class_list.count():
-            self.class_list.blockSignals(True)
-            self.class_list.setCurrentRow(arg)
-            self.class_list.blockSignals(False)
+        if action == "set_class":
+            self._show_class(self.ctrl.current_class)
 
     def open_dialog(self) -> None:
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a sequence folder")
@@ -240,7 +311,24 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_color_mode(self, mode: str) -> None:
         self.color_mode = mode
+        self.color_combo.setCurrentIndex(COLOR_MODES.index(mode))
         self._draw_points()
+
+    def set_point_level(self, level: int) -> None:
+        """Point size in the bird's-eye, side, rear and 3D views (1 = automatic by zoom)."""
+        level = int(min(max(level, POINT_LEVELS[0]), POINT_LEVELS[1]))
+        self.point_level = level
+        if self.point_spin.value() != level:
+            self.point_spin.setValue(level)     # calls back here once, with the same level
+            return
+        for layer in (self.bev.layer, self.box_views.side.layer, self.box_views.rear.layer):
+            layer.set_extra_px(level - 1)
+        if self.view3d is not None:
+            self.view3d.set_point_level(level)
+        self.statusBar().showMessage(f"point size {level}", 2000)
+
+    def change_point_size(self, step: int) -> None:
+        self.set_point_level(self.point_level + int(step))
 
     def cycle_colors(self) -> None:
         self.set_color_mode(COLOR_MODES[(COLOR_MODES.index(self.color_mode) + 1) % len(COLOR_MODES)])
@@ -249,10 +337,31 @@ class MainWindow(QtWidgets.QMainWindow):
         box = self.ctrl.selected_box()
         if box is not None:
             self.bev.center_on(box.center[0], box.center[1], span_m=max(box.size[0] * 4, 12.0))
+            if self.view3d is not None:
+                self.view3d.focus_on(box)
 
     def _box_list_clicked(self, row: int) -> None:
         if row >= 0 and row != self.ctrl.selected:
             self.ctrl.select(row)
+
+    def _class_list_clicked(self, row: int) -> None:
+        """A class picked in the list: the class of the selected box (as keys 1-9) and of the next
+        one-click boxes."""
+        self.ctrl.set_class(row)
+
+    def _show_class(self, label: str, follow: bool = False) -> None:
+        """Highlight ``label`` in the class list without relabelling anything; ``follow``: it also
+        becomes the class of the next one-click boxes (the list follows the selected box)."""
+        cls = self.ctrl.config.class_config(label)
+        if cls is None or cls.name not in self.ctrl.class_names:
+            return
+        row = self.ctrl.class_names.index(cls.name)
+        if follow:
+            self.ctrl.set_current_class(row)
+        if self.class_list.currentRow() != row:
+            self.class_list.blockSignals(True)
+            self.class_list.setCurrentRow(row)
+            self.class_list.blockSignals(False)
 
     # ---- redraw -----------------------------------------------------------------------------
     def _draw_points(self) -> None:
@@ -263,6 +372,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bev.set_points(pts, colors)
         if self.view3d is not None:
             self.view3d.set_points(pts, colors)
+        self.legend.show_scale(color_scale(pts, self.color_mode, self.ctrl.point_labels),
+                               list(zip(self.ctrl.class_names, self.ctrl.class_colors_list)))
 
     def _on_frame_loaded(self) -> None:
         t0 = time.perf_counter()
@@ -294,6 +405,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view3d.set_boxes(boxes, colors, sel)
         box = c.selected_box()
         self.box_views.show_box(c.points, box, c.image, c.calib)
+        if box is not None:                      # the class list follows the selection
+            self._show_class(box.label, follow=True)
         self.box_list.blockSignals(True)
         self.box_list.clear()
         for i, b in enumerate(boxes):

@@ -46,9 +46,9 @@ class ClassConfig:
 
 # Display colours of the KITTI types the annotator offers by default.
 DEFAULT_COLORS: dict[str, tuple[int, int, int]] = {
-    "Car": (0, 200, 255), "Van": (0, 120, 255), "Truck": (0, 60, 200), "Pedestrian": (255, 60, 60),
-    "Person_sitting": (255, 120, 60), "Cyclist": (255, 200, 0), "Tram": (160, 0, 255),
-    "Misc": (160, 160, 160),
+    "Car": (0, 220, 255), "Van": (255, 0, 220), "Truck": (255, 130, 0), "Pedestrian": (255, 40, 40),
+    "Person_sitting": (255, 150, 200), "Cyclist": (80, 255, 80), "Tram": (150, 110, 255),
+    "Misc": (170, 170, 170),
 }
 
 
