@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latte.core.sequence import open_sequence
+from latte.core.sequence import frame_time, link_problem, open_sequence
 from squeezeseg.calib import KittiCalib, format_kitti_calib
 from squeezeseg.errors import InputError
 from squeezeseg.io import write_points
@@ -84,9 +84,10 @@ def test_real_kitti_object_layout(kitti_object):
 def test_bad_folders(tmp_path):
     with pytest.raises(InputError, match="not found"):
         open_sequence(tmp_path / "missing")
-    (tmp_path / "f.bin").write_bytes(b"")
-    with pytest.raises(InputError, match="got a file"):
+    (tmp_path / "f.bin").write_bytes(b"")  # one scan file that cannot be read: named at once
+    with pytest.raises(InputError) as exc:
         open_sequence(tmp_path / "f.bin")
+    assert "f.bin" in str(exc.value)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match="no scans") as exc:
@@ -100,3 +101,59 @@ def test_bad_folders(tmp_path):
     seq.frames[0].image = bad / "000000.png"
     with pytest.raises(InputError, match="cannot read image"):
         seq.image(0)
+
+
+def test_one_scan_file_is_a_sequence_of_one(tmp_path):
+    write_points(tmp_path / "000007.bin", _pts(3))
+    seq = open_sequence(tmp_path / "000007.bin")
+    assert len(seq) == 1 and seq.frame_id(0) == "000007"
+    np.testing.assert_allclose(seq.points(0), _pts(3))
+
+
+def test_nuscenes_axes_turn_scans_to_x_forward(tmp_path):
+    pts = np.array([[1.0, 5.0, -1.0, 10.0, 3.0]], np.float32)  # nuScenes: 5 m forward (y), 1 m right (x)
+    pts.tofile(tmp_path / "n008__LIDAR_TOP__1533151603547590.pcd.bin")
+    seq = open_sequence(tmp_path)  # auto: .pcd.bin scans are nuScenes sweeps
+    assert seq.axes == "nuscenes" and seq.layout == "scans"
+    np.testing.assert_allclose(seq.points(0), [[5.0, -1.0, -1.0, 10.0, 3.0]])  # forward, 1 m right
+    np.testing.assert_allclose(seq[0].points[:, :2], [[5.0, -1.0]])
+    kitti = open_sequence(tmp_path, axes="kitti")
+    np.testing.assert_allclose(kitti.points(0), pts)
+    with pytest.raises(InputError, match="unknown sensor axes"):
+        open_sequence(tmp_path, axes="ros")
+    write_points(tmp_path / "000000.bin", _pts(0))  # mixed folder: not nuScenes
+    assert open_sequence(tmp_path).axes == "kitti"
+
+
+def test_frames_are_linked_only_in_time(tmp_path):
+    for n in (0, 3, 6, 20):
+        write_points(tmp_path / "run" / f"{n:010d}.bin", _pts(n))
+    write_points(tmp_path / "other" / "0000000000.bin", _pts(9))
+    seq = open_sequence(tmp_path)
+    ids = [seq.frame_id(i) for i in range(len(seq))]
+    assert ids[0].startswith("other/")
+    assert "different folders" in link_problem(seq, 0, 1, 0.6, 0.1)
+    assert link_problem(seq, 1, 2, 0.6, 0.1) is None  # frames 0 and 3 of a 10 Hz run: 0.3 s
+    assert frame_time(seq, 2, 0.1) == pytest.approx(0.3)
+    assert "1.40 s apart" in link_problem(seq, 3, 4, 0.6, 0.1)
+    assert "not later" in link_problem(seq, 2, 1, 0.6, 0.1)
+    names = tmp_path / "names"
+    for name in ("left", "right"):
+        write_points(names / f"{name}.bin", _pts(1))
+    assert "no frame numbers" in link_problem(open_sequence(names), 0, 1, 0.6, 0.1)
+
+
+def test_real_layouts_link_or_not(shared_data):
+    cases = {"kitti_raw": None, "kitti_object/training": "independent scans",
+             "semantickitti/sequences/00": None}
+    for rel, problem in cases.items():
+        if not (shared_data / rel).is_dir():
+            continue
+        seq = open_sequence(shared_data / rel)
+        got = link_problem(seq, 0, 1, 0.6, 0.1)
+        assert (got is None) if problem is None else (problem in got), (rel, got)
+    sk = shared_data / "semantickitti" / "sequences" / "00"
+    if sk.is_dir():
+        seq = open_sequence(sk)
+        k = seq.index_of("000005")
+        assert "1.00 s apart" in link_problem(seq, k, k + 1, 0.6, 0.1)  # 000005 -> 000015

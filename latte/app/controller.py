@@ -96,6 +96,8 @@ class AppController(QtCore.QObject):
         self._prelabel_t0 = 0.0
         self.last_prelabel: dict | None = None   # the last model worker result (timings, pid)
         self._history_event = None               # what the last undo/redo changed (SessionEvent)
+        self._ego = None                         # scan registration of the open sequence (EgoMotion)
+        self.last_tracking: dict | None = None   # what the last next-frame tracking did (timings, why not)
 
     # ---- opening ----------------------------------------------------------------------------
     @guarded("Cannot open sequence")
@@ -104,14 +106,16 @@ class AppController(QtCore.QObject):
         from latte.core.sequence import open_sequence
         from latte.core.session import AnnotationSession
 
-        seq = open_sequence(path)
+        seq = open_sequence(path, axes=self.config.sensor.axes)
         out = Path(out_dir) if out_dir is not None else default_out_dir(seq.root)
         session = AnnotationSession(seq, out, self.config)
         self.close()
         self.sequence, self.session, self.out_dir = seq, session, out
+        self._ego = None
         self._unsubscribe = session.subscribe(self._session_changed)
         self._recover_or_import(session, seq, out)
-        self.status.emit(f"opened {seq.name} ({len(seq)} frames, {seq.layout}); saving to {out}")
+        turned = " (nuScenes axes: turned to x forward)" if seq.axes != "kitti" else ""
+        self.status.emit(f"opened {seq.name} ({len(seq)} frames, {seq.layout}){turned}; saving to {out}")
         self.go_to(frame)
         return True
 
@@ -176,8 +180,24 @@ class AppController(QtCore.QObject):
         except (InputError, OSError, ValueError) as exc:
             self.calib, self.image = None, None
             self.message.emit("warning", "Camera unavailable for this frame", _describe(exc))
+        self.point_labels = self._dataset_point_labels(i)
         self.proposals = list(proposals or [])
         self.frame_loaded.emit()
+
+    def _dataset_point_labels(self, i: int) -> np.ndarray | None:
+        """The frame's own per-point labels (SemanticKITTI ``.label``, SqueezeSeg label channel) as
+        indices into the class list (-1: none of the classes), shown by colour mode "label"."""
+        from squeezeseg.classes import semantickitti_lookup
+
+        try:
+            labels = self.sequence[i].labels
+        except (InputError, OSError, ValueError) as exc:
+            self.message.emit("warning", "Per-point labels not loaded", _describe(exc))
+            return None
+        if labels is None or self.points is None or len(labels) != len(self.points):
+            return None
+        table = semantickitti_lookup(["(none)", *self.class_names]) - 1
+        return table[np.asarray(labels, np.int64) & 0xFFFF]
 
     def next_frame(self) -> None:
         """Go forward one frame; the tracker proposes every track of this frame missing from the next."""
@@ -185,8 +205,12 @@ class AppController(QtCore.QObject):
             self.status.emit("last frame")
             return
         prev = self.frame
+        t0 = time.perf_counter()
         self.go_to(prev + 1)
+        t1 = time.perf_counter()
         self.proposals = self._track_proposals(prev, self.frame)
+        self.last_tracking = {**(self.last_tracking or {}), "load_s": t1 - t0,
+                              "track_s": time.perf_counter() - t1}
         if self.proposals:
             self.status.emit(f"{len(self.proposals)} tracked proposals: Enter accepts all, "
                              "click one to take it")
@@ -208,33 +232,56 @@ class AppController(QtCore.QObject):
             self._annotator_frame = self.frame
         return self._annotator
 
-    def _track_proposals(self, prev: int, cur: int) -> list[Box3D]:
-        """Kalman predictions (propagated onto the new frame's points) of the tracks in ``prev``."""
-        from latte.core.tracking import BoxTracker, propagate_box
+    def linked(self, a: int, b: int) -> bool:
+        """Whether frames ``a`` and ``b`` follow each other in time (tracking links them)."""
+        return self._link_problem(a, b) is None
 
-        dt = self.config.tracking.dt
-        present = {b.track_id for b in self.boxes(cur) if b.track_id is not None}
-        out = []
-        for box in self.boxes(prev):
-            tid = box.track_id
-            if tid is None or tid in present:
-                continue
-            history = [box]
-            for j in range(prev - 1, max(prev - TRACK_HISTORY, -1), -1):
-                match = [b for b in self.boxes(j) if b.track_id == tid]
-                if not match:
-                    break
-                history.insert(0, match[0])
-            tracker = BoxTracker(self.config)
-            first = prev - len(history) + 1
-            tracker.start(tid, history[0], first * dt)
-            for k, b in enumerate(history[1:], start=first + 1):
-                tracker.update(tid, b, k * dt)
-            pred = tracker.predict(tid, cur * dt)
-            if len(self.points):
-                pred = propagate_box(pred, self.annotator(), box.label)
-            out.append(pred.replace(track_id=tid, score=None))
-        return out
+    def _link_problem(self, a: int, b: int) -> str | None:
+        from latte.core.sequence import link_problem
+
+        t = self.config.tracking
+        return link_problem(self.sequence, a, b, t.max_gap_s, t.dt)
+
+    def frame_time(self, i: int) -> float:
+        from latte.core.sequence import frame_time
+
+        return frame_time(self.sequence, i, self.config.tracking.dt)
+
+    def ego_motion(self):
+        """The scan registration of the open sequence (created on first use, cached per frame)."""
+        from latte.core.ego_motion import EgoMotion
+
+        if self._ego is None:
+            self._ego = EgoMotion(self.sequence.points, self.config, self.frame_time)
+        return self._ego
+
+    def _track_proposals(self, prev: int, cur: int) -> list[Box3D]:
+        """Predictions of the tracks of ``prev`` in ``cur``: the sensor's motion from scan registration,
+        the object's from the Kalman filter, rigid boxes re-centred on the new points. Nothing is
+        carried between frames that are not one sequence (the status bar says why)."""
+        from latte.core.tracking import track_proposals
+
+        problem = self._link_problem(prev, cur)
+        tracked = [b for b in self.boxes(prev) if b.track_id is not None]
+        self.last_tracking = {"frames": (prev, cur), "not_linked": problem, "ego": None}
+        if not tracked:
+            return []
+        if problem is not None:
+            self.status.emit(f"no tracked proposals: {problem}")
+            return []
+        ann = self.annotator() if len(self.points) else None
+        ego = None
+        if self.config.tracking.ego_motion and ann is not None:
+            ego = self.ego_motion()
+            ego.provide(cur, self.points, ann.is_ground)
+            try:
+                step = ego.step(cur)
+            except (InputError, OSError, ValueError) as exc:  # the previous scan is unreadable
+                self.message.emit("warning", "No ego-motion for this frame", _describe(exc))
+                ego = None
+            else:
+                self.last_tracking["ego"] = step
+        return track_proposals(self.boxes, prev, cur, self.frame_time, ann, ego, self.linked, TRACK_HISTORY)
 
     # ---- boxes ------------------------------------------------------------------------------
     def box_ids(self, frame: int | None = None) -> list[int]:

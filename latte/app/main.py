@@ -13,12 +13,17 @@ from squeezeseg.errors import InputError
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="latte", description="LATTE LiDAR annotation app.")
-    p.add_argument("sequence", nargs="?", help="KITTI raw / object / tracking folder, or a folder of scans")
+    p.add_argument("sequence", nargs="?",
+                   help="KITTI raw / object / tracking folder, SemanticKITTI sequence, SqueezeSeg .npy "
+                   "folder, a folder of scans (.bin, .pcd, .ply, .npy, .las) or one scan file")
     p.add_argument("--demo", action="store_true", help="simulate a drive with camera (cached) and open it")
     p.add_argument("--demo-frames", type=int, default=None, help="frames of the demo drive (default 10)")
     p.add_argument("--out", help="session folder (default: ~/.latte/sessions/<sequence>-<hash>)")
     p.add_argument("--frame", type=int, default=0, help="frame to show first")
     p.add_argument("--config", help="LATTE config YAML (default configs/latte.yaml)")
+    p.add_argument("--axes", choices=("auto", "kitti", "nuscenes"),
+                   help="sensor axes: kitti = x forward, y left; nuscenes = x right, y forward (turned on "
+                   "reading); auto = nuscenes for .pcd.bin scans (default: sensor.axes of the config)")
     p.add_argument("--prelabel", choices=("detector", "segmentation", "auto"),
                    help="pre-label the first frame with a model (proposals to accept or adjust)")
     p.add_argument("--screenshot", metavar="FILE", help="save the window as PNG after --quit-after seconds")
@@ -95,13 +100,17 @@ def _run(args: argparse.Namespace) -> int:
         from latte.app.demo import DEMO_FRAMES, demo_sequence
 
         path = demo_sequence(args.demo_frames or DEMO_FRAMES, progress=sys.stderr.isatty())
-    if path is not None:
-        from latte.core.sequence import open_sequence
-
-        open_sequence(path)  # a wrong path is a command-line error (exit 2), not a dialog
     from latte.core.config import load_latte_config
 
     config = load_latte_config(args.config)
+    if args.axes:
+        import dataclasses
+
+        config = dataclasses.replace(config, sensor=dataclasses.replace(config.sensor, axes=args.axes))
+    if path is not None:
+        from latte.core.sequence import open_sequence
+
+        open_sequence(path, axes=config.sensor.axes)  # a wrong path is a command-line error (exit 2)
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["latte"])
     from latte.app import dialogs

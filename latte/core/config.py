@@ -93,6 +93,9 @@ class OneClickConfig:
     plausible_factor: float = 1.3
     shrink_steps: int = 3
     pca_classes: tuple[str, ...] = ("Cyclist",)
+    completion_inside: float = 0.5
+    completion_gap: float = 2.0
+    silhouette_steps: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
@@ -114,10 +117,54 @@ class TrackingConfig:
     observation_noise: float = 0.02
     initial_velocity_std: float = 8.2
     initial_acceleration_std: float = 6.7
+    max_gap_s: float = 0.6
+    ego_motion: bool = True
+    recentre_margin: float = 0.6
 
     def __post_init__(self) -> None:
         if self.dt <= 0 or self.observation_noise <= 0 or self.process_noise < 0:
             raise ValueError("tracking.dt and tracking.observation_noise must be > 0, process_noise >= 0")
+        if self.max_gap_s <= 0:
+            raise ValueError("tracking.max_gap_s must be > 0")
+
+
+@dataclass(frozen=True)
+class EgoMotionConfig:
+    """Scan registration between consecutive frames (latte.core.ego_motion)."""
+
+    voxel_size: float = 0.5
+    min_range: float = 3.0
+    max_range: float = 60.0
+    max_correspondence: float = 1.0
+    max_iterations: int = 30
+    robust_k: float = 0.3
+    min_fitness: float = 0.3
+    min_points: int = 50
+
+    def __post_init__(self) -> None:
+        if self.voxel_size <= 0 or self.max_correspondence <= 0 or self.robust_k <= 0:
+            raise ValueError("ego_motion.voxel_size, max_correspondence and robust_k must be > 0")
+        if not 0 <= self.min_range < self.max_range:
+            raise ValueError("ego_motion.min_range must be >= 0 and below max_range")
+        if self.max_iterations < 1 or not 0 <= self.min_fitness <= 1:
+            raise ValueError("ego_motion.max_iterations must be >= 1 and min_fitness in [0, 1]")
+
+
+#: Sensor axes conventions: how a scan's (x, y) map to the toolkit's (x forward, y left).
+AXES = ("auto", "kitti", "nuscenes")
+
+
+@dataclass(frozen=True)
+class SensorInputConfig:
+    """How scans are read: ``axes`` "kitti" (x forward, y left: KITTI, SemanticKITTI, most
+    scanners), "nuscenes" (x right, y forward: nuScenes LIDAR_TOP, turned -90 degrees about z on
+    reading) or "auto" (nuScenes for ``.pcd.bin`` files, else kitti)."""
+
+    axes: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.axes not in AXES:
+            raise ValueError(f"sensor.axes must be one of {', '.join(AXES)}, got {self.axes!r}")
 
 
 @dataclass(frozen=True)
@@ -145,6 +192,8 @@ class LatteConfig:
     ground: GroundConfig = field(default_factory=GroundConfig)
     oneclick: OneClickConfig = field(default_factory=OneClickConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    ego_motion: EgoMotionConfig = field(default_factory=EgoMotionConfig)
+    sensor: SensorInputConfig = field(default_factory=SensorInputConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
 

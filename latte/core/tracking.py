@@ -4,13 +4,17 @@ State (px, py, vx, vy, ax, ay) with the constant-acceleration transition and the
 dt; the observation is the centre only. Q (the process noise of a piecewise-constant jerk) and R
 (the scanner's resolution) come from the config, as do the initial velocity and acceleration spreads
 (estimated from the KITTI tracking ground truth by scripts/bench_latte_tracking.py --estimate).
-Each adjusted box becomes the next observation. :func:`propagate_box` turns a prediction into a
-proposal: rigid classes keep their size and re-estimate only the yaw at the predicted position,
-non-rigid ones re-run the one-click fit at the predicted centre.
+Each adjusted box becomes the next observation. The filter models the object's own motion only:
+:func:`predict_track` expects the track's boxes moved into the coordinates of the frame to predict
+(the sensor's motion removed by scan registration, :mod:`latte.core.ego_motion`).
+:func:`propagate_box` turns a prediction into a proposal: rigid classes keep their size, re-estimate
+the yaw and are re-centred on their points (:func:`recentre`); non-rigid ones re-run the one-click
+fit at the predicted centre.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,34 +115,133 @@ class BoxTracker:
         self._tracks.pop(track_id, None)
 
 
-def propagate_box(predicted: Box3D, annotator, label: str | None = None) -> Box3D:
+def predict_track(
+    history: list[tuple[float, Box3D]], t: float, config: LatteConfig | str | None = None
+) -> Box3D:
+    """The box of a track at time ``t`` from its earlier boxes [(time, box)], oldest first, all in the
+    coordinates of the frame at ``t`` (the caller removes the sensor's own motion first, see
+    :mod:`latte.core.ego_motion`): the Kalman filter adds the object's motion."""
+    if not history:
+        raise ValueError("a track needs at least one box to predict from")
+    tracker = BoxTracker(config)
+    tid = history[-1][1].track_id if history[-1][1].track_id is not None else 0
+    t0, first = history[0]
+    tracker.start(tid, first, t0)
+    for tk, box in history[1:]:
+        tracker.update(tid, box, tk)
+    return tracker.predict(tid, t)
+
+
+def propagate_box(
+    predicted: Box3D, annotator, label: str | None = None, margin: float | None = None
+) -> Box3D:
     """Proposal for the next frame from a predicted box and a OneClickAnnotator set to that frame.
 
-    Rigid classes keep their size: only the yaw is re-estimated from the points inside the
-    (slightly grown) box at the predicted position. Non-rigid classes re-run the one-click fit at
-    the predicted centre. Falls back to the prediction when the frame has no points there.
+    Rigid classes keep their size: the yaw is re-estimated from the points inside the (slightly
+    grown) box at the predicted position, then the box is re-centred on those points
+    (:func:`recentre`, at most ``margin`` metres, default ``tracking.recentre_margin``). Non-rigid
+    classes re-run the one-click fit at the predicted centre. Falls back to the prediction when
+    the frame has no points there.
     """
-    from latte.core.rectangle_fit import search_heading
-
     label = label or predicted.label
     cfg = annotator.config
     if not cfg.is_rigid(label):
         box = annotator.click(predicted.center[0], predicted.center[1], label)
         return predicted if box is None else box.replace(track_id=predicted.track_id)
-    idx = annotator._obj_idx
-    grown = predicted.replace(
-        size=(predicted.size[0] + 0.6, predicted.size[1] + 0.6, predicted.size[2] + 0.4)
-    )
-    inside = idx[grown.contains(annotator._obj_xyz)] if len(idx) else idx
+    margin = cfg.tracking.recentre_margin if margin is None else margin
+    inside = _points_near(predicted, annotator, margin)
     if len(inside) < 3:
         return predicted
     xy = np.asarray(annotator.points)[inside, :2].astype(np.float64)
+    yaw = _heading_near(xy, predicted.yaw, cfg) if len(inside) >= 10 else predicted.yaw
+    box = recentre(predicted.replace(yaw=yaw), xy, margin)
+    return box.replace(point_indices=_points_near(box, annotator, 0.1))
+
+
+def _points_near(box: Box3D, annotator, margin: float) -> np.ndarray:
+    """Indices (into the annotator's frame) of the non-ground object points inside ``box`` grown by
+    ``margin`` on each side (0.2 m in height)."""
+    idx = annotator._obj_idx
+    if not len(idx):
+        return idx
+    grown = box.replace(size=(box.size[0] + 2 * margin, box.size[1] + 2 * margin, box.size[2] + 0.4))
+    return idx[grown.contains(annotator._obj_xyz)]
+
+
+def _heading_near(xy: np.ndarray, yaw: float, cfg: LatteConfig) -> float:
+    """The rectangle-fit heading of ``xy`` (known modulo 90 degrees) nearest to ``yaw``."""
+    from latte.core.rectangle_fit import search_heading
+
     c = cfg.oneclick
     heading = search_heading(
         xy, c.criterion, c.angle_step_deg, edge_trim=c.edge_trim, refine_deg=c.angle_refine_deg
     )
-    # The fitted heading is known modulo 90 degrees: take the one closest to the previous yaw.
     cands = heading + np.arange(4) * np.pi / 2
-    diff = np.abs(np.angle(np.exp(1j * (cands - predicted.yaw))))
-    yaw = float(np.angle(np.exp(1j * cands[int(np.argmin(diff))])))
-    return predicted.replace(yaw=yaw, point_indices=inside)
+    diff = np.abs(np.angle(np.exp(1j * (cands - yaw))))
+    return float(np.angle(np.exp(1j * cands[int(np.argmin(diff))])))
+
+
+def recentre(box: Box3D, xy: np.ndarray, margin: float, step: float = 0.05) -> Box3D:
+    """``box`` (size and heading kept) shifted along its length and its width, each by at most
+    ``margin``, to cover as many of the points ``xy`` (N, 2) as it can; among equally good shifts
+    the smallest wins, so a side the points do not pin down (only the rear of a car is seen) keeps
+    the predicted position while a seen face snaps the box onto the car. A dedicated fit, not
+    ``rectangle_fit.grow_to_prior``: the track's size and heading are known, and growing from a
+    partial view may turn the box."""
+    c, s = np.cos(box.yaw), np.sin(box.yaw)
+    rel = np.asarray(xy, np.float64) - np.asarray(box.center[:2])
+    local = np.c_[rel @ [c, s], rel @ [-s, c]]
+    offsets = np.arange(-margin, margin + step / 2, step)
+    shift = np.zeros(2)
+    for axis, (ext, other) in enumerate(((box.size[0], box.size[1]), (box.size[1], box.size[0]))):
+        across = np.abs(local[:, 1 - axis]) <= other / 2 + margin  # the points beside the box
+        u = local[across, axis]
+        counts = (np.abs(u[None, :] - offsets[:, None]) <= ext / 2).sum(axis=1)
+        best = np.flatnonzero(counts == counts.max())
+        shift[axis] = offsets[best[np.argmin(np.abs(offsets[best]))]]
+    dx = shift[0] * c - shift[1] * s
+    dy = shift[0] * s + shift[1] * c
+    return box.replace(center=(box.center[0] + dx, box.center[1] + dy, box.center[2]))
+
+
+def track_proposals(
+    boxes_of: Callable[[int], list[Box3D]],
+    prev: int,
+    cur: int,
+    time_of: Callable[[int], float],
+    annotator=None,
+    ego=None,
+    linked: Callable[[int, int], bool] | None = None,
+    history: int = 10,
+) -> list[Box3D]:
+    """Proposals in frame ``cur`` for every track of frame ``prev`` that ``cur`` does not have yet.
+
+    ``boxes_of(j)`` gives frame ``j``'s boxes; up to ``history`` earlier frames of a track (while
+    ``linked(j, j + 1)``) are moved into frame ``cur``'s coordinates by ``ego``
+    (:class:`latte.core.ego_motion.EgoMotion`; None: the sensor stands still), the Kalman filter
+    predicts the object's own motion to ``time_of(cur)``, and ``annotator`` (a OneClickAnnotator set
+    to frame ``cur``; None: no points) fits the prediction to the new points (:func:`propagate_box`).
+    """
+    from latte.core.ego_motion import transform_box
+
+    linked = linked or (lambda a, b: True)
+    present = {b.track_id for b in boxes_of(cur) if b.track_id is not None}
+    out = []
+    for box in boxes_of(prev):
+        tid = box.track_id
+        if tid is None or tid in present:
+            continue
+        frames = [(prev, box)]
+        for j in range(prev - 1, max(prev - history, -1), -1):
+            match = [b for b in boxes_of(j) if b.track_id == tid] if linked(j, j + 1) else []
+            if not match:
+                break
+            frames.insert(0, (j, match[0]))
+        moved = [
+            (time_of(j), b if ego is None else transform_box(b, ego.transform(j, cur))) for j, b in frames
+        ]
+        pred = predict_track(moved, time_of(cur), annotator.config if annotator is not None else None)
+        if annotator is not None and annotator.points is not None and len(annotator.points):
+            pred = propagate_box(pred, annotator, box.label)
+        out.append(pred.replace(track_id=tid, score=None))
+    return out
