@@ -100,6 +100,7 @@ def test_refit_fits_the_boxs_points_again_as_one_undoable_edit(qtbot, win, cars)
     assert refit.bev_iou(fitted) > 0.7
     assert refit.track_id == fitted.track_id and refit.label == fitted.label
     assert abs(np.angle(np.exp(1j * (refit.yaw - fitted.yaw)))) < np.radians(20)   # front kept
+    assert win.ctrl.session._stack.done[-1].op == "refit"
     key(qtbot, win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
     assert win.ctrl.boxes()[0] == spoiled
 

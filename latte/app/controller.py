@@ -96,6 +96,7 @@ class AppController(QtCore.QObject):
         self._prelabel_t0 = 0.0
         self.last_prelabel: dict | None = None   # the last model worker result (timings, pid)
         self._history_event = None               # what the last undo/redo changed (SessionEvent)
+        self._history_event = None               # what the last undo/redo changed (SessionEvent)
         self._ego = None                         # scan registration of the open sequence (EgoMotion)
         self.last_tracking: dict | None = None   # what the last next-frame tracking did (timings, why not)
 
@@ -382,11 +383,12 @@ class AppController(QtCore.QObject):
         self.select(None)
 
     @guarded("Cannot edit box")
-    def edit_selected(self, box: Box3D) -> None:
-        """Replace the selected box with ``box`` (a drag, a handle, a nudge or a class key)."""
+    def edit_selected(self, box: Box3D, op: str | None = None) -> None:
+        """Replace the selected box with ``box`` (a drag, a handle, a nudge or a class key); ``op``
+        names the operation in the log (default: what changed, e.g. "move")."""
         if self.session is None or self.selected is None:
             return
-        self.session.update_box(self.frame, self.box_ids()[self.selected], box)
+        self.session.update_box(self.frame, self.box_ids()[self.selected], box, op)
         self.boxes_changed.emit()
 
     def nudge(self, delta: tuple[float, float]) -> None:
@@ -433,7 +435,7 @@ class AppController(QtCore.QObject):
         fitted = ann.fit(idx, box.label)
         new = fitted.replace(label=box.label, track_id=box.track_id, score=None, point_indices=None,
                              yaw=closest_heading(fitted.yaw, box.yaw))
-        self.edit_selected(new)
+        self.edit_selected(new, op="refit")
         self.status.emit(f"refitted {box.label} to {len(idx)} points")
         return new
 

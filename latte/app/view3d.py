@@ -2,11 +2,12 @@
 resized with the mouse here, and every key of the window (nudge, rotate, resize, class) works while
 it has the focus.
 
-Mouse (left button): on a face handle (the large dots), drag to move that face (resize along its
-axis, the opposite face stays); Ctrl+drag moves the selected box on its ground plane; Shift+drag
-turns it about its centre; a click on a box selects it; any other drag orbits the camera (wheel
-zooms, middle button pans). Each drag is one undoable edit, emitted as ``box_edited(Box3D)`` when
-the button is released, like the bird's-eye view's handles.
+Mouse (left button): Ctrl+drag moves the selected box on its ground plane; Shift+drag turns it
+about its centre; without a modifier, a drag from a face handle (the large dots; the orange one is
+the front) moves that face (resize along its axis, the opposite face stays), a click on a box
+selects it, and any other drag orbits the camera (wheel zooms, middle button pans). Each drag is
+one undoable edit, emitted as ``box_edited(Box3D)`` when the button is released, like the
+bird's-eye view's handles.
 
 The app runs without it: offscreen platforms and machines without PyOpenGL get ``None`` from
 :func:`make_view3d` and no 3D dock. The edit geometry lives in :mod:`latte.app.box_edit` (no Qt).
@@ -189,18 +190,15 @@ def _build_view3d():
             box = self._selected_box()
             self._drag = {"kind": "camera", "press": px}
             if ev.button() == QtCore.Qt.LeftButton and box is not None:
-                face = self.handle_at(px)
                 mods = ev.modifiers()
-                if face is not None:
+                kind = ("move" if mods & QtCore.Qt.ControlModifier
+                        else "turn" if mods & QtCore.Qt.ShiftModifier else None)
+                start = self._ground_point(px, box.center[2]) if kind else None
+                face = None if kind else self.handle_at(px)
+                if start is not None:        # a modifier wins over a handle under the mouse
+                    self._drag = {"kind": kind, "start": start, "press": px, "box": box}
+                elif face is not None:
                     self._drag = {"kind": "face", "face": face, "press": px, "box": box}
-                elif mods & QtCore.Qt.ControlModifier:
-                    start = self._ground_point(px, box.center[2])
-                    if start is not None:
-                        self._drag = {"kind": "move", "start": start, "press": px, "box": box}
-                elif mods & QtCore.Qt.ShiftModifier:
-                    start = self._ground_point(px, box.center[2])
-                    if start is not None:
-                        self._drag = {"kind": "turn", "start": start, "press": px, "box": box}
             super().mousePressEvent(ev)
 
         def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt override

@@ -116,6 +116,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.box_views.setMinimumHeight(170)
         self._dock("Selected box", self.box_views, B)
         self._dock("Frames", bar, B)
+        self.splitDockWidget(self.docks["Selected box"], self.docks["Frames"], QtCore.Qt.Vertical)
         self.resizeDocks([self.docks["Camera"]], [640], QtCore.Qt.Horizontal)
         if self.view3d is not None:
             self.resizeDocks([self.docks["Camera"], self.docks["3D"]], [260, 520], QtCore.Qt.Vertical)
@@ -186,6 +187,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.frames_menu = mb.addMenu("F&rames")
         self._menu_action(self.frames_menu, "&Next frame (tracked proposals)", "next_frame")
         self._menu_action(self.frames_menu, "&Previous frame", "prev_frame")
+        track = mb.addMenu("Trac&k")   # whole tracks across frames (latte.core.interpolate, session)
+        self._menu_action(track, "&Interpolate between keyframes", "interpolate_track")
+        self._menu_action(track, "Interpolate and &fit to the points", "interpolate_track", True)
+        self._menu_action(track, "Apply this box's &class to the whole track", "apply_class_to_track")
+        self._menu_action(track, "Apply this box's &size to the whole track", "apply_size_to_track")
         t = mb.addMenu("&Tools")
         self._menu_action(t, "&Pre-label with model (detector if camera, else SqueezeSeg)", "prelabel")
         t.addAction("Pre-label with the image &detector (SqueezeDet + fusion)",
