@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,22 @@ def default_out_dir(sequence_root: Path) -> Path:
     return Path.home() / ".latte" / "sessions" / f"{root.name}-{digest}"
 
 
+def _import_tracking() -> None:
+    import open3d  # noqa: F401
+
+    import latte.core.ego_motion  # noqa: F401
+    import latte.core.tracking  # noqa: F401
+
+
+def warm_up_tracking() -> threading.Thread:
+    """Import the tracker's libraries in a background thread: filterpy (scipy.stats) and Open3D take
+    about 5 s to import cold, which the first next-frame would otherwise wait for. A frame change
+    before they are in simply waits at the import lock."""
+    thread = threading.Thread(target=_import_tracking, name="latte-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 class AppController(QtCore.QObject):
     """State and actions of one annotation window."""
 
@@ -96,7 +113,6 @@ class AppController(QtCore.QObject):
         self._prelabel_t0 = 0.0
         self.last_prelabel: dict | None = None   # the last model worker result (timings, pid)
         self._history_event = None               # what the last undo/redo changed (SessionEvent)
-        self._history_event = None               # what the last undo/redo changed (SessionEvent)
         self._ego = None                         # scan registration of the open sequence (EgoMotion)
         self.last_tracking: dict | None = None   # what the last next-frame tracking did (timings, why not)
 
@@ -113,6 +129,8 @@ class AppController(QtCore.QObject):
         self.close()
         self.sequence, self.session, self.out_dir = seq, session, out
         self._ego = None
+        if len(seq) > 1 and seq.sequential:
+            warm_up_tracking()
         self._unsubscribe = session.subscribe(self._session_changed)
         self._recover_or_import(session, seq, out)
         turned = " (nuScenes axes: turned to x forward)" if seq.axes != "kitti" else ""
@@ -282,7 +300,8 @@ class AppController(QtCore.QObject):
                 ego = None
             else:
                 self.last_tracking["ego"] = step
-        return track_proposals(self.boxes, prev, cur, self.frame_time, ann, ego, self.linked, TRACK_HISTORY)
+        return track_proposals(self.boxes, prev, cur, self.frame_time, ann, ego, self.linked, TRACK_HISTORY,
+                               points_of=self.sequence.points)
 
     # ---- boxes ------------------------------------------------------------------------------
     def box_ids(self, frame: int | None = None) -> list[int]:
@@ -460,6 +479,81 @@ class AppController(QtCore.QObject):
     def set_current_class(self, index: int) -> None:
         if 0 <= index < len(self.class_names):
             self.current_class = self.class_names[index]
+
+    # ---- whole tracks (keyframe interpolation, batch edits) ----------------------------------------
+    def _selected_track(self, what: str) -> int | None:
+        box = self.selected_box()
+        if self.session is None or box is None or box.track_id is None:
+            self.status.emit(f"select a box of the track to {what}")
+            return None
+        return box.track_id
+
+    @guarded("Cannot interpolate the track")
+    def interpolate_track(self, snap: bool = False) -> int:
+        """Fill the frames between the selected box's track's keyframes (the frames that hold it):
+        linear centre, shortest-turn heading, sizes from the keyframes, the sensor's motion removed
+        by scan registration; with ``snap`` each box is fitted to its frame's points. One undoable
+        command; returns the number of boxes made."""
+        from latte.core.interpolate import interpolate_track
+
+        tid = self._selected_track("interpolate")
+        if tid is None:
+            return 0
+        have = self.session.track_frames(tid)
+        frames = sorted(have)
+        if len(frames) < 2 or frames[-1] - frames[0] == len(frames) - 1:
+            self.status.emit(f"track #{tid}: label it in two frames with a gap between them first "
+                             f"(it is in frames {', '.join(str(f + 1) for f in frames)})")
+            return 0
+        for k in range(frames[0], frames[-1]):
+            problem = self._link_problem(k, k + 1)
+            if problem is not None:
+                raise InputError(f"cannot interpolate track #{tid} across frames {k + 1}-{k + 2}: {problem}")
+        keys = {f: self.session.box(f, k) for f, k in have.items()}
+        ego = self.ego_motion() if self.config.tracking.ego_motion else None
+        boxes = interpolate_track(keys, self.frame_time, ego, self._snapper() if snap else None)
+        n = self.session.put_track_boxes(tid, boxes, op="interpolate")
+        how = ", fitted to the points" if snap else ""
+        self.status.emit(f"interpolated track #{tid} in {n} frames ({frames[0] + 1}-{frames[-1] + 1}){how}")
+        self.boxes_changed.emit()
+        return n
+
+    def _snapper(self):
+        """snap(frame, box): the box fitted to that frame's points (rigid: re-centred, same size)."""
+        from latte.core.oneclick import OneClickAnnotator
+        from latte.core.tracking import propagate_box
+
+        ann = OneClickAnnotator(self.config)
+
+        def snap(frame: int, box: Box3D) -> Box3D:
+            ann.set_frame(self.points if frame == self.frame else self.sequence.points(frame))
+            return propagate_box(box, ann, box.label)
+
+        return snap
+
+    @guarded("Cannot edit the track")
+    def edit_track(self, label: str | None = None, size: tuple[float, float, float] | None = None) -> int:
+        """Give every box of the selected box's track the class ``label`` and/or the ``size`` (one
+        undoable command); returns the number of boxes changed."""
+        tid = self._selected_track("edit")
+        if tid is None:
+            return 0
+        n = self.session.edit_track(tid, label=label, size=size)
+        what = " and ".join(w for w, v in (("class", label), ("size", size)) if v is not None)
+        self.status.emit(f"track #{tid}: {what} set in {n} more frames" if n else
+                         f"track #{tid}: every frame already has this {what}")
+        self.boxes_changed.emit()
+        return n
+
+    def apply_class_to_track(self) -> int:
+        """The selected box's class for its whole track."""
+        box = self.selected_box()
+        return self.edit_track(label=box.label) if box is not None else self.edit_track()
+
+    def apply_size_to_track(self) -> int:
+        """The selected box's size for its whole track (each box keeps its bottom)."""
+        box = self.selected_box()
+        return self.edit_track(size=box.size) if box is not None else self.edit_track()
 
     @guarded("Cannot delete box")
     def delete_box(self) -> None:

@@ -466,6 +466,53 @@ class AnnotationSession:
             )
         )
 
+    def track_frames(self, track_id: int) -> dict[int, int]:
+        """{frame: box id} of every frame that holds track ``track_id``."""
+        out = {}
+        for f, boxes in sorted(self._frames.items()):
+            for k, b in boxes.items():
+                if b.track_id == track_id:
+                    out[f] = k
+                    break
+        return out
+
+    def put_track_boxes(self, track_id: int, boxes: dict[int, Box3D], op: str = "interpolate") -> int:
+        """Set track ``track_id``'s box in each frame of ``boxes`` {frame: box} (replacing the track's
+        box there, else adding one) as one undoable command; returns the number of boxes set."""
+        have = self.track_frames(track_id)
+        changes = []
+        for f, box in sorted(boxes.items()):
+            self._check_frame(f)
+            box = box.replace(track_id=track_id, point_indices=None, score=None)
+            if f in have:
+                changes.append(BoxChange(f, have[f], self._frames[f][have[f]], box))
+            else:
+                changes.append(BoxChange(f, self._next_box_id, None, box))
+                self._next_box_id += 1
+        self._next_track_id = max(self._next_track_id, track_id + 1)
+        self._execute(Command(op, tuple(changes), self.clock()))
+        return len(changes)
+
+    def edit_track(self, track_id: int, label: str | None = None,
+                   size: tuple[float, float, float] | None = None, op: str = "edit_track") -> int:
+        """Give every box of track ``track_id`` the class ``label`` and/or the ``size`` (l, w, h; the
+        bottom of each box stays where it is) as one undoable command (one operation in the log);
+        returns the number of boxes changed."""
+        changes = []
+        for f, k in self.track_frames(track_id).items():
+            before = self._frames[f][k]
+            after = before
+            if label is not None:
+                after = after.replace(label=label)
+            if size is not None:
+                bottom = before.center[2] - before.size[2] / 2
+                c = (before.center[0], before.center[1], bottom + size[2] / 2)
+                after = after.replace(size=tuple(size), center=c)
+            if after != before:
+                changes.append(BoxChange(f, k, before, after))
+        self._execute(Command(op, tuple(changes), self.clock()))
+        return len(changes)
+
     def remove_box(self, frame: int, box_id: int) -> None:
         before = self.box(frame, box_id)
         self._execute(Command("delete", (BoxChange(frame, box_id, before, None),), self.clock()))

@@ -22,7 +22,7 @@ from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
 from latte.core.config import LatteConfig, TrackingConfig, load_latte_config
-from squeezeseg.boxes import Box3D
+from squeezeseg.boxes import Box3D, points_in_boxes
 
 
 def transition(dt: float) -> np.ndarray:
@@ -158,6 +158,63 @@ def propagate_box(
     return box.replace(point_indices=_points_near(box, annotator, 0.1))
 
 
+def follow_points(
+    predicted: Box3D, object_points: np.ndarray, annotator, reach: float = 2.0, min_fitness: float = 0.5
+) -> Box3D:
+    """``predicted`` moved by registering the object's points of the previous frame (``object_points``
+    (M, 3), already moved to where ``predicted`` puts them) onto the new frame's non-ground points
+    nearby (point-to-point ICP, coarse then fine): the object's own motion measured from its points,
+    which the Kalman filter cannot know before it has seen the object move (the first propagation of
+    a track: a car ahead driving with the sensor stays put in the sensor's coordinates, a parked one
+    moves back by the sensor's step). Only the shift in x, y and the turn about z are taken; the
+    prediction stands when too few points pair up (an occluded or far object)."""
+    import open3d as o3d
+
+    src = np.asarray(object_points, np.float64)[:, :3]
+    if len(src) < 10 or not len(annotator._obj_idx):
+        return predicted
+    near = predicted.replace(size=(predicted.size[0] + 2 * reach, predicted.size[1] + 2 * reach,
+                                   predicted.size[2] + 0.6))
+    dst = annotator._obj_xyz[_inside(near, annotator._obj_xyz)]
+    if len(dst) < 10:
+        return predicted
+    reg = o3d.pipelines.registration
+    pcd = [o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p)).voxel_down_sample(0.15) for p in (src, dst)]
+    T = np.eye(4)
+    for dist in (reach, reach / 4):
+        res = reg.registration_icp(pcd[0], pcd[1], dist, T, reg.TransformationEstimationPointToPoint(),
+                                   reg.ICPConvergenceCriteria(max_iteration=30))
+        T = np.asarray(res.transformation)
+    if res.fitness < min_fitness:
+        return predicted
+    yaw = np.arctan2(T[1, 0], T[0, 0])
+    c, s = np.cos(yaw), np.sin(yaw)
+    planar = np.eye(4)
+    planar[:2, :2] = [[c, -s], [s, c]]
+    planar[:2, 3] = T[:2, 3]
+    from latte.core.ego_motion import transform_box
+
+    return transform_box(predicted, planar)
+
+
+def _object_points(box: Box3D, points: np.ndarray, predicted: Box3D) -> np.ndarray:
+    """The points of ``box`` (its frame's ``points``) above its bottom 0.2 m (no road), placed in
+    ``predicted`` as they were in ``box`` (the same offset from the centre along its heading)."""
+    xyz = np.asarray(points)[:, :3]
+    xyz = xyz[_inside(box, xyz, 0.1)].astype(np.float64)
+    xyz = xyz[xyz[:, 2] > box.center[2] - box.size[2] / 2 + 0.2]
+    local = box.to_local(xyz)
+    c, s = np.cos(predicted.yaw), np.sin(predicted.yaw)
+    R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return local @ R.T + np.asarray(predicted.center)
+
+
+def _inside(box: Box3D, xyz: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """(N,) bool: the points of ``xyz`` inside ``box`` (a bounding-square test first, so a frame's
+    100k points cost one comparison each, not a rotation)."""
+    return points_in_boxes(xyz, [box], margin) == 0
+
+
 def _points_near(box: Box3D, annotator, margin: float) -> np.ndarray:
     """Indices (into the annotator's frame) of the non-ground object points inside ``box`` grown by
     ``margin`` on each side (0.2 m in height)."""
@@ -165,7 +222,7 @@ def _points_near(box: Box3D, annotator, margin: float) -> np.ndarray:
     if not len(idx):
         return idx
     grown = box.replace(size=(box.size[0] + 2 * margin, box.size[1] + 2 * margin, box.size[2] + 0.4))
-    return idx[grown.contains(annotator._obj_xyz)]
+    return idx[_inside(grown, annotator._obj_xyz)]
 
 
 def _heading_near(xy: np.ndarray, yaw: float, cfg: LatteConfig) -> float:
@@ -213,14 +270,17 @@ def track_proposals(
     ego=None,
     linked: Callable[[int, int], bool] | None = None,
     history: int = 10,
+    points_of: Callable[[int], np.ndarray] | None = None,
 ) -> list[Box3D]:
     """Proposals in frame ``cur`` for every track of frame ``prev`` that ``cur`` does not have yet.
 
     ``boxes_of(j)`` gives frame ``j``'s boxes; up to ``history`` earlier frames of a track (while
     ``linked(j, j + 1)``) are moved into frame ``cur``'s coordinates by ``ego``
     (:class:`latte.core.ego_motion.EgoMotion`; None: the sensor stands still), the Kalman filter
-    predicts the object's own motion to ``time_of(cur)``, and ``annotator`` (a OneClickAnnotator set
-    to frame ``cur``; None: no points) fits the prediction to the new points (:func:`propagate_box`).
+    predicts the object's own motion to ``time_of(cur)``, the object's points in frame ``prev``
+    (``points_of(prev)``; None: not used) are registered onto the new frame (:func:`follow_points`),
+    and ``annotator`` (a OneClickAnnotator set to frame ``cur``; None: no points) fits the result to
+    the new points (:func:`propagate_box`).
     """
     from latte.core.ego_motion import transform_box
 
@@ -242,6 +302,8 @@ def track_proposals(
         ]
         pred = predict_track(moved, time_of(cur), annotator.config if annotator is not None else None)
         if annotator is not None and annotator.points is not None and len(annotator.points):
+            if points_of is not None:
+                pred = follow_points(pred, _object_points(box, points_of(prev), pred), annotator)
             pred = propagate_box(pred, annotator, box.label)
         out.append(pred.replace(track_id=tid, score=None))
     return out
