@@ -1,8 +1,8 @@
 """The 3D view on a real X server (Xvfb, xcb platform, Mesa OpenGL): shown by default, and the selected
 box edited there with the mouse: a face handle dragged (resize with the opposite face fixed),
 Ctrl+drag (move), Shift+drag (turn), a click on another box (select), window keys while the 3D view
-has the focus, each drag one undoable command. Runs in a fresh interpreter like tests/test_app_xcb.py,
-whose Xvfb fixture it shares; skips without Xvfb."""
+has the focus, each drag one undoable command, and a click on a tracked proposal takes it. Runs in a
+fresh interpreter like tests/test_app_xcb.py, whose Xvfb fixture it shares; skips without Xvfb."""
 
 from __future__ import annotations
 
@@ -133,6 +133,17 @@ DRIVER = textwrap.dedent('''
     for _ in range(4):
         win.ctrl.undo()
     facts["undone"] = win.ctrl.boxes()[0] == box0
+    # 7. Next frame: the tracked proposals are drawn in 3D, and a click on one takes it.
+    win.ctrl.next_frame()
+    props = list(win.ctrl.proposals)
+    facts["proposals"] = len(props)
+    if props:
+        v.focus_on(props[0])
+        QTest.qWait(100)
+        p = px_of(props[0].center)
+        send("press", p)
+        send("release", p)
+    facts["taken"] = [len(win.ctrl.boxes()), len(win.ctrl.proposals)]
     QTest.qWait(200)
     win.grab().save(shot)   # the 3D view included (QOpenGLWidget renders into the grab)
     from PIL import Image
@@ -160,4 +171,5 @@ def test_3d_view_is_shown_and_edits_the_selected_box(display, demo_seq, tmp_path
     assert facts["focus_in_3d"] and facts["key_nudge"] == pytest.approx(0.1) and facts["camera_still"], facts
     assert facts["picked"] == 1 and facts["orbited"], facts
     assert facts["undone"] and not facts["errors"], facts
+    assert facts["proposals"] >= 1 and facts["taken"] == [1, facts["proposals"] - 1], facts
     assert facts["gl_colours"] > 50, facts                      # the GL view drew points

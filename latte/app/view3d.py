@@ -5,9 +5,9 @@ it has the focus.
 Mouse (left button): Ctrl+drag moves the selected box on its ground plane; Shift+drag turns it
 about its centre; without a modifier, a drag from a face handle (the large dots; the orange one is
 the front) moves that face (resize along its axis, the opposite face stays), a click on a box
-selects it, and any other drag orbits the camera (wheel zooms, middle button pans). Each drag is
-one undoable edit, emitted as ``box_edited(Box3D)`` when the button is released, like the
-bird's-eye view's handles.
+selects it, a click on a yellow proposal takes it, and any other drag orbits the camera (wheel
+zooms, middle button pans). Each drag is one undoable edit, emitted as ``box_edited(Box3D)`` when
+the button is released, like the bird's-eye view's handles.
 
 The app runs without it: offscreen platforms and machines without PyOpenGL get ``None`` from
 :func:`make_view3d` and no 3D dock. The edit geometry lives in :mod:`latte.app.box_edit` (no Qt).
@@ -31,6 +31,7 @@ CLICK_PX = 4            # a press and release closer than this is a click (selec
 BASE_POINT_PX = 1.5     # 3D point size at point size level 1
 FRONT_RGBA = (1.0, 0.55, 0.0, 1.0)    # handle of the box's front face (the heading)
 HANDLE_RGBA = (1.0, 0.9, 0.0, 1.0)
+PROPOSAL_RGBA = (1.0, 210 / 255, 0.0, 0.9)   # the bird's-eye view's proposal yellow
 
 
 def opengl_available() -> bool:
@@ -90,6 +91,7 @@ def _build_view3d():
 
         box_edited = QtCore.pyqtSignal(object)
         box_picked = QtCore.pyqtSignal(int)
+        proposal_clicked = QtCore.pyqtSignal(float, float)   # LiDAR (x, y) of a clicked proposal
 
         def __init__(self):
             super().__init__()
@@ -103,10 +105,13 @@ def _build_view3d():
             self.addItem(self.lines)
             self.sel_lines = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
             self.addItem(self.sel_lines)
+            self.proposal_lines = gl.GLLinePlotItem(mode="lines", width=2, antialias=True)
+            self.addItem(self.proposal_lines)
             self.handles = gl.GLScatterPlotItem(size=HANDLE_PX, pxMode=True)
             self.handles.setGLOptions("translucent")   # drawn over the points
             self.addItem(self.handles)
             self.boxes: list[Box3D] = []
+            self.proposals: list[Box3D] = []
             self.selected: int | None = None
             self._drag: dict | None = None
             self.preview: Box3D | None = None
@@ -121,8 +126,17 @@ def _build_view3d():
             self.point_level = max(int(level), 1)
             self.scatter.setData(size=BASE_POINT_PX + (self.point_level - 1))
 
-        def set_boxes(self, boxes: list[Box3D], colors: list[tuple[int, int, int]], selected=None) -> None:
+        def set_boxes(self, boxes: list[Box3D], colors: list[tuple[int, int, int]], selected=None,
+                      proposals: list[Box3D] = ()) -> None:
+            """The frame's boxes in their class ``colors``, the one at ``selected`` with handles, and
+            the proposals (tracker, pre-labels) in yellow; a click on a proposal takes it."""
             self.boxes, self.selected, self.preview = list(boxes), selected, None
+            self.proposals = list(proposals)
+            if self.proposals:
+                pos = box_lines(self.proposals)
+                self.proposal_lines.setData(pos=pos, color=np.tile(PROPOSAL_RGBA, (len(pos), 1)))
+            else:
+                self.proposal_lines.setData(pos=np.zeros((0, 3)))
             others = [i for i in range(len(boxes)) if i != selected]
             if others:
                 col = np.repeat(np.asarray([colors[i] for i in others], np.float32) / 255.0, 26, axis=0)
@@ -252,6 +266,11 @@ def _build_view3d():
                 hit = pick_box(self.boxes, origin, direction)
                 if hit is not None and hit != self.selected:
                     self.box_picked.emit(hit)
+                elif hit is None:
+                    taken = pick_box(self.proposals, origin, direction)
+                    if taken is not None:
+                        c = self.proposals[taken].center
+                        self.proposal_clicked.emit(float(c[0]), float(c[1]))
             super().mouseReleaseEvent(ev)
 
     return View3D()

@@ -235,6 +235,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.view3d is not None:
             self.view3d.box_edited.connect(c.edit_selected)
             self.view3d.box_picked.connect(c.select)
+            self.view3d.proposal_clicked.connect(c.click)
         self.prev_btn.clicked.connect(c.prev_frame)
         self.next_btn.clicked.connect(c.next_frame)
         self.slider.valueChanged.connect(lambda i: c.go_to(i) if i != c.frame else None)
@@ -408,7 +409,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.bev.set_boxes(boxes, colors, sel, c.proposals)
         self.camera.set_boxes(boxes + list(c.proposals), colors + [(255, 210, 0)] * len(c.proposals), sel)
         if self.view3d is not None:
-            self.view3d.set_boxes(boxes, colors, sel)
+            self.view3d.set_boxes(boxes, colors, sel, c.proposals)
         box = c.selected_box()
         self.box_views.show_box(c.points, box, c.image, c.calib)
         if box is not None:                      # the class list follows the selection
