@@ -253,3 +253,44 @@ def test_prelabel_refuses_a_session_open_elsewhere(moving_car, tmp_path, capsys)
     line = _one_line(capsys.readouterr().err)
     assert "session.lock" in line and f"pid {os.getppid()}" in line
     assert sorted(p.name for p in out.iterdir()) == ["session.lock"]
+
+
+def test_evaluate_reads_kitti_raw_calibration(shared_data, tmp_path, capsys):
+    """Labels of the real KITTI raw drive exported as KITTI label_2 files (camera frame) evaluate
+    with the drive's calib_cam_to_cam.txt + calib_velo_to_cam.txt: the day folder, the drive folder,
+    or found above the labels; against the session's own LiDAR-frame JSON they match exactly."""
+    import shutil
+
+    from latte.core.oneclick import OneClickAnnotator
+    from latte.core.sequence import open_sequence
+    from latte.core.session import AnnotationSession
+
+    raw = shared_data / "kitti_raw"
+    if not raw.is_dir():
+        pytest.skip(f"{raw} not found")
+    seq = open_sequence(raw)
+    session = AnnotationSession(seq, tmp_path / "s", lock=False)
+    ann = OneClickAnnotator()
+    for f in (0, 1):
+        ann.set_frame(seq.points(f))
+        session.add_box(f, ann.click(9.8, -0.2, "Car").replace(point_indices=None))
+    session.export("kitti", tmp_path / "label_2")
+    session.close()
+    pred = str(tmp_path / "s" / "session.json")
+    for calib in (raw, next(raw.glob("*_sync"))):
+        assert main(["evaluate", pred, str(tmp_path / "label_2"), "--calib", str(calib),
+                     "--json", str(tmp_path / "r.json")]) == 0
+        res = json.loads((tmp_path / "r.json").read_text())["classes"]["all"]
+        assert res["tp"] == 2 and res["fp"] == res["fn"] == 0 and res["mean_bev_iou"] > 0.99
+    # Labels kept inside a copy of the raw layout find the calibration above them.
+    day = tmp_path / "2011_09_26"
+    day.mkdir()
+    for name in ("calib_cam_to_cam.txt", "calib_velo_to_cam.txt"):
+        shutil.copy(raw / name, day / name)
+    shutil.copytree(tmp_path / "label_2", day / "drive_sync" / "label_2")
+    labels = str(day / "drive_sync" / "label_2")
+    assert main(["evaluate", pred, labels, "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["classes"]["all"]["tp"] == 2
+    capsys.readouterr()
+    assert main(["evaluate", pred, str(tmp_path / "label_2"), "--calib", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err

@@ -140,3 +140,26 @@ def test_real_kitti_projected_boxes_match_2d_labels(kitti_object):
             if box.truncated == 0:
                 ious.append(iou_2d(box.image_box(calib, (1242, 375)), np.asarray(box.box2d)))
     assert len(ious) >= 5 and min(ious) >= 0.7
+
+
+def test_real_kitti_raw_camera_and_frustum_proposal(shared_data):
+    """The KITTI raw drive's calibration (calib_cam_to_cam + calib_velo_to_cam) fits its images, and
+    a 2D box around the car ahead gives a frustum proposal on that car."""
+    from latte.core.fusion import check_calib_image, frustum_proposals
+    from latte.core.oneclick import OneClickAnnotator
+    from latte.core.sequence import open_sequence
+
+    drive = shared_data / "kitti_raw"
+    if not drive.is_dir():
+        pytest.skip(f"{drive} not found")
+    seq = open_sequence(drive)
+    calib, image = seq.calib(0), seq.image(0)
+    check_calib_image(calib, image.shape, calib.source)
+    uv, ok = project_points(seq.points(0), calib, (image.shape[1], image.shape[0]))
+    assert 10_000 < ok.sum() < len(ok) / 2   # the front view only
+    ann = OneClickAnnotator()
+    ann.set_frame(seq.points(0))
+    car = ann.click(9.8, -0.2, "Car")
+    det = Detection2D(tuple(car.image_box(calib, (image.shape[1], image.shape[0]))), "Car", 0.9)
+    (prop,) = frustum_proposals(ann, calib, [det])
+    assert prop.label == "Car" and prop.bev_iou(car) > 0.7

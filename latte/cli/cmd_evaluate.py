@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("pred", help="predicted / annotated labels")
     p.add_argument("gt", help="ground-truth labels")
-    p.add_argument("--calib", help="calibration folder or file for PRED and GT (default: beside each)")
+    p.add_argument("--calib", help="calibration for PRED and GT: an object/tracking calib folder or file, or "
+                   "a KITTI raw day or drive folder (calib_cam_to_cam.txt + calib_velo_to_cam.txt); "
+                   "default: a calib folder beside the labels or a raw calibration above them")
     p.add_argument("--pred-calib", help="calibration for PRED only (default: --calib, then GT's)")
     p.add_argument("--iou", type=float, default=0.5, help="BEV IoU for a correct instance (default 0.5)")
     p.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
@@ -25,17 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from latte.core.evaluate import evaluate_boxes, guess_calib, load_boxes
 
-    from latte.core.evaluate import evaluate_boxes, load_boxes
-
-    gt_calib = args.calib
+    gt_calib = args.calib or guess_calib(args.gt)
     gt = load_boxes(args.gt, gt_calib)
-    pred_calib = args.pred_calib or args.calib
-    if pred_calib is None:
-        g = Path(args.gt)
-        guess = (g if g.is_dir() else g.parent).parent / "calib"
-        pred_calib = str(guess) if guess.exists() else None
+    pred_calib = args.pred_calib or args.calib or guess_calib(args.pred) or gt_calib
     pred = load_boxes(args.pred, pred_calib)
     res = evaluate_boxes(pred, gt, args.iou)
     print(res.table())

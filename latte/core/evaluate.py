@@ -120,4 +120,37 @@ def load_boxes(path: str | Path, calib: str | Path | None = None) -> dict[FrameK
     path = Path(path)
     if not path.exists():
         raise InputError("labels not found", path)
+    if calib is not None:
+        calib = resolve_calib(calib)
+        if not Path(calib).exists():
+            raise InputError("calibration not found", calib)
     return LABEL_FORMATS[guess_format(path)].load_boxes(path, None if calib is None else Path(calib))
+
+
+RAW_CALIB = "calib_cam_to_cam.txt"
+
+
+def resolve_calib(calib: str | Path) -> Path:
+    """The calibration that ``calib`` names: a KITTI raw day folder or drive folder (the drive's
+    ``calib_cam_to_cam.txt`` beside it or in its parent, ``calib_velo_to_cam.txt`` next to it) gives
+    that one file for every frame; an object/tracking ``calib`` folder or file is kept as it is."""
+    calib = Path(calib)
+    if calib.is_dir():
+        for folder in (calib, calib.parent):
+            if (folder / RAW_CALIB).is_file():
+                return folder / RAW_CALIB
+    return calib
+
+
+def guess_calib(labels: str | Path) -> Path | None:
+    """Calibration for a label file or folder given without one: a ``calib`` folder beside the label
+    folder (object layout), else a KITTI raw ``calib_cam_to_cam.txt`` in the label folder or up to
+    three folders above it (labels exported inside a raw drive); None when there is neither."""
+    p = Path(labels).resolve()
+    folder = p if p.is_dir() else p.parent
+    if (folder.parent / "calib").exists():
+        return folder.parent / "calib"
+    for up in [folder, *folder.parents][:4]:
+        if (up / RAW_CALIB).is_file():
+            return up / RAW_CALIB
+    return None
