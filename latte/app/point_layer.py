@@ -6,6 +6,9 @@ not with the zoom, and stays far below per-symbol scatter drawing (see scripts/b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore
@@ -20,6 +23,7 @@ class PointLayer:
         self.vb = viewbox
         self.min_px = min_px
         self.extra_px = 0            # the user's point size setting, added to the automatic size
+        self._held = False
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(z)
         # The image always covers exactly the visible rect: it must not take part in auto-ranging,
@@ -37,6 +41,16 @@ class PointLayer:
         self.colors = np.ascontiguousarray(colors, dtype=np.uint8)
         self.redraw()
 
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Paint once, on leaving, however many changes (points, view range) happen inside."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+            self.redraw()
+
     def set_extra_px(self, extra: int) -> None:
         """Paint every point ``extra`` pixels larger than the zoom level asks for (point size control)."""
         self.extra_px = max(int(extra), 0)
@@ -44,6 +58,8 @@ class PointLayer:
 
     def redraw(self, *_args) -> None:
         """Paint the points visible in the view at its current pixel resolution."""
+        if self._held:
+            return
         rect = self.vb.viewRect()
         cols = max(int(self.vb.width()), 1)
         rows = max(int(self.vb.height()), 1)

@@ -110,12 +110,13 @@ class _Ortho(pg.GraphicsLayoutWidget):
         colors[~inside] = (colors[~inside] * 0.4).astype(np.uint8)   # outside the box: dimmed
         colors[:, 3] = 255
         order = np.argsort(inside, kind="stable")                    # points inside on top
-        self.layer.set_points(local[order][:, [a, b]], colors[order])
         ha, hb = box.size[a] / 2, box.size[b] / 2
+        with self.layer.hold():                                      # one rasterisation, not two
+            self.layer.set_points(local[order][:, [a, b]], colors[order])
+            self.vb.setRange(xRange=(-ha - MARGIN_M, ha + MARGIN_M), yRange=(-hb - MARGIN_M, hb + MARGIN_M),
+                             padding=0)
         self.roi.set_extent((-ha, -hb), (ha, hb))
         self.roi.show()
-        self.vb.setRange(xRange=(-ha - MARGIN_M, ha + MARGIN_M), yRange=(-hb - MARGIN_M, hb + MARGIN_M),
-                         padding=0)
 
     def edited_box(self) -> Box3D | None:
         """The box as the rectangle shows it now (None without a box)."""
