@@ -318,3 +318,98 @@ def test_a_branch_over_the_footprint_does_not_join():
     n0 = len(rear) + len(side)
     assert not set(box.point_indices.tolist()) & set(range(n0, n0 + len(branch)))
     assert box.label == "Car" and box.size[0] == pytest.approx(4.0, abs=0.1)
+
+
+def _annotator(**oneclick) -> OneClickAnnotator:
+    """An annotator with the shipped settings except ``oneclick``."""
+    import dataclasses
+
+    from latte.core.config import load_latte_config
+
+    cfg = load_latte_config()
+    return OneClickAnnotator(dataclasses.replace(cfg, oneclick=dataclasses.replace(cfg.oneclick, **oneclick)))
+
+
+def test_a_piece_of_a_car_is_completed_by_the_class_size_box():
+    # A car 24 m ahead, its side to the sensor, with 0.8 m of that side returning nothing (a dark
+    # door): the growth reaches only the piece clicked on, whose box alone says neither which end
+    # the rest is on nor which side is the length. The piece mostly inside one of the car-sized
+    # boxes around it, within two neighbour radii, joins.
+    car = Box3D((24.0, 3.0, -H + 0.75), (3.9, 1.65, 1.5), 1.45, "Car")
+    pts = scan_scene([car], beams=64, azimuth_steps=2048)
+    loc = car.to_local(pts[:, :3])
+    on = car.contains(pts, margin=0.05)
+    pts = pts[~(on & (loc[:, 0] > -1.0) & (loc[:, 0] < -0.2))]
+    loc = car.to_local(pts[:, :3])
+    front = np.flatnonzero(car.contains(pts, margin=0.05) & (loc[:, 0] > 0))
+    x, y = pts[front[np.argmin(np.abs(loc[front, 0] - 1.0))], :2]
+    boxes = {}
+    for inside in (0.5, 1.0):
+        ann = _annotator(completion_inside=inside)
+        ann.set_frame(pts)
+        boxes[inside] = ann.click(float(x), float(y), "Car")
+    assert boxes[1.0].bev_iou(car) < 0.5  # without completion: the piece alone, grown the wrong way
+    assert boxes[0.5].bev_iou(car) > 0.9
+    assert car.contains(pts[boxes[0.5].point_indices], margin=0.1).all()
+
+
+def test_silhouette_excess_counts_only_what_nothing_hides():
+    # A rear face 30 m ahead (1.6 m wide). A car-sized box grown from it along the ray stays
+    # within its silhouette; grown across the ray it reaches 3.1 m to the left, where the sensor
+    # saw past it, unless something nearer stands there: then only the part of the silhouette
+    # up to that occluder is contradicted.
+    face = _grid((30.0, 30.0), (-0.8, 0.8), (-1.5, -0.3))
+    road = _grid((5.0, 40.0), (-5.0, 5.0), (-H, -H), step=0.25)
+    along = Box3D((31.94, 0.0, -0.9), (3.88, 1.6, 1.2), 0.0, "Car")
+    across = Box3D((30.8, 1.14, -0.9), (3.88, 1.6, 1.2), np.pi / 2, "Car")
+    pole = _grid((20.0, 20.0), (1.5, 1.5), (-1.5, 0.5))  # azimuth 4.3 degrees, 10 m nearer
+    for extra, expected in ((np.zeros((0, 3)), np.arctan2(3.08, 30.0) - np.arctan2(0.8, 30.0)),
+                            (pole, np.arctan2(1.5, 20.0) - np.arctan2(0.8, 30.0))):
+        pts = np.r_[face, road, extra]
+        ann = OneClickAnnotator()
+        ann.set_frame(np.c_[pts, np.zeros(len(pts))])
+        assert ann._silhouette_excess(along, face) * 30.0 < 0.05
+        assert ann._silhouette_excess(across, face) == pytest.approx(expected, abs=2e-3)
+
+
+def test_real_kitti_one_click_accuracy(shared_data):
+    """Median BEV IoU of one click (class given) over the Car/Van/Pedestrian/Cyclist objects with
+    >= 30 points of the six labelled KITTI frames (scripts/bench_latte_oneclick.py prints them)."""
+    from latte.core.sequence import open_sequence
+    from squeezeseg.io import read_kitti_labels
+
+    folders = [shared_data / "kitti_object" / "training", shared_data / "kitti_object_more" / "training"]
+    if not all(f.is_dir() for f in folders):
+        pytest.skip(f"labelled KITTI object frames not found under {shared_data}")
+    ann = OneClickAnnotator()
+    ious = []
+    for folder in folders:
+        seq = open_sequence(folder)
+        for i in range(len(seq)):
+            pts = seq.points(i)
+            ann.set_frame(pts)
+            for gt in read_kitti_labels(seq.frames[i].labels, seq.calib(i)):
+                inside = gt.contains(pts)
+                if inside.sum() < 30 or gt.label not in ("Car", "Van", "Pedestrian", "Cyclist"):
+                    continue
+                cand = np.flatnonzero(inside & ~ann.is_ground)
+                p = pts[cand[np.argmin(np.hypot(*(pts[cand, :2] - gt.center[:2]).T))]]
+                box = ann.click(float(p[0]), float(p[1]), gt.label)
+                ious.append(0.0 if box is None else box.bev_iou(gt))
+    assert len(ious) == 14
+    assert np.median(ious) >= 0.70
+
+
+def test_completion_and_silhouette_settings_are_shipped_in_code_and_yaml():
+    from latte.core.config import LatteConfig, load_latte_config
+
+    shipped, code = load_latte_config().oneclick, LatteConfig().oneclick
+    for key in ("completion_inside", "completion_gap", "silhouette_tol"):
+        assert getattr(shipped, key) == getattr(code, key), key
+    import dataclasses
+
+    from latte.core.config import OneClickConfig
+
+    for key, bad in (("completion_inside", 1.5), ("completion_gap", 0.0), ("silhouette_tol", -1.0)):
+        with pytest.raises(ValueError, match=key):
+            dataclasses.replace(OneClickConfig(), **{key: bad})

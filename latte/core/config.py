@@ -95,7 +95,7 @@ class OneClickConfig:
     pca_classes: tuple[str, ...] = ("Cyclist",)
     completion_inside: float = 0.5
     completion_gap: float = 2.0
-    silhouette_steps: float = 0.0
+    silhouette_tol: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.angle_step_deg <= 10:
@@ -108,6 +108,10 @@ class OneClickConfig:
             raise ValueError("oneclick radii must satisfy 0 < base_radius <= max_radius")
         if self.gap_factor <= 0 or not (0 < self.z_scale <= 1 and 0 < self.radial_scale <= 1):
             raise ValueError("oneclick.gap_factor must be > 0, z_scale and radial_scale in (0, 1]")
+        if not (0 <= self.completion_inside <= 1 and self.completion_gap > 0 and self.silhouette_tol >= 0):
+            raise ValueError(
+                "oneclick.completion_inside must be in [0, 1], completion_gap > 0, silhouette_tol >= 0"
+            )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from latte.core.config import LatteConfig, load_latte_config
 from latte.core.ground import GroundModel, fit_ground, ground_mask
-from latte.core.rectangle_fit import face_extents, fit_box, grow_to_prior
+from latte.core.rectangle_fit import face_extents, fit_box, grow_to_prior, prior_boxes
 from squeezeseg.boxes import Box3D
 
 
@@ -49,6 +49,7 @@ class OneClickAnnotator:
         self._obj_idx = np.zeros(0, np.int64)  # indices (into points) of usable non-ground points
         self._obj_xyz = np.zeros((0, 3))
         self.angular_step = angular_step(self.config.oneclick.sensor, self.config.oneclick.z_scale)
+        self._occ_az = self._occ_range = np.zeros(0)
 
     def set_frame(self, points: np.ndarray, ground: np.ndarray | None = None) -> None:
         """Use ``points`` ((N, >=3), LiDAR frame; NaN rows are ignored) for the next clicks.
@@ -74,6 +75,11 @@ class OneClickAnnotator:
             )
         self._obj_idx = np.flatnonzero(keep)
         self._obj_xyz = xyz[self._obj_idx]
+        # Azimuths (sorted) and ranges of the object points: what may hide part of an object.
+        az = np.arctan2(self._obj_xyz[:, 1], self._obj_xyz[:, 0])
+        order = np.argsort(az)
+        self._occ_az = az[order]
+        self._occ_range = np.hypot(self._obj_xyz[order, 0], self._obj_xyz[order, 1])
 
     def radius_at(self, range_m: float) -> float:
         """Neighbourhood radius used for an object at ``range_m`` metres: ``gap_factor`` times the
@@ -121,41 +127,74 @@ class OneClickAnnotator:
                 break
         if len(members) < c.min_points:
             return None
-        return _Grown(region, members, comp, limit, ground_z, fits)
+        return _Grown(region, members, comp, limit, ground_z, fits, r * 0.75**step)
 
-    def _in_footprint(self, grown: _Grown, box: Box3D) -> np.ndarray:
-        """Indices of the points of the other components of ``grown``'s graph that reach into the
-        bird's-eye footprint of ``box`` (fitted to its members) and stay below its members' top,
-        each provided the object with it is still of a plausible size (smallest first: a
-        neighbour touching the footprint is left out, the parts inside it are not); empty when
-        none, and always for an object without a plausible size or already larger than it.
+    def _in_footprint(
+        self,
+        grown: _Grown,
+        members: np.ndarray,
+        box: Box3D,
+        min_inside: float = 0.0,
+        max_gap: float = np.inf,
+    ) -> np.ndarray:
+        """``members`` (indices into ``grown.region``) with the other components of ``grown``'s
+        graph that lie in the bird's-eye footprint of ``box`` and below the members' top, each
+        provided the object with it is still of a plausible size (smallest first: a neighbour
+        touching the footprint is left out, the parts inside it are not); ``members`` unchanged
+        for an object without a plausible size or already larger than it.
 
-        Whatever stands inside an object's footprint and below its top is part of it, although
-        the growth may not reach it: the inside of a trailer's front wall seen over its low side,
-        the far side of a car seen through its windows, or parts cut off by a shrink step that
-        separated the object from a neighbour (a trailer from the car towing it).
+        A component is in the footprint when more than ``min_inside`` of its points are (0: it
+        reaches in), and joins only when it comes within ``max_gap`` (bird's-eye, metres) of the
+        object. Whatever stands inside an object's footprint and below its top is part of
+        it, although the growth may not reach it: the inside of a trailer's front wall seen over
+        its low side, the far side of a car seen through its windows, or parts cut off by a
+        shrink step that separated the object from a neighbour (a trailer from the car towing it).
         """
         if grown.limit is None or not grown.fits:
-            return np.zeros(0, np.int64)
+            return members
         sub, comp = self._obj_xyz[grown.region], grown.comp
         local = box.to_local(sub)[:, :2]
         inside = np.all(np.abs(local) <= np.asarray(box.size[:2]) / 2, axis=1)
-        reaching = np.setdiff1d(np.unique(comp[inside]), comp[grown.members])
+        reaching = np.setdiff1d(np.unique(comp[inside]), comp[members])
         if len(reaching) == 0:
-            return np.zeros(0, np.int64)
+            return members
         order = np.argsort(comp, kind="stable")  # the points of component k: order[start[k]:end[k]]
         start = np.searchsorted(comp[order], reaching)
         end = np.searchsorted(comp[order], reaching, side="right")
-        top = sub[grown.members, 2].max() + 0.1
-        members = grown.members
+        top = sub[members, 2].max() + 0.1
         for i in np.argsort(end - start, kind="stable"):
             part = order[start[i] : end[i]]
             if sub[part, 2].max() > top:  # a branch over a car, a sign over a van
                 continue
+            if min_inside > 0 and inside[part].mean() <= min_inside:
+                continue
+            if np.isfinite(max_gap) and cKDTree(sub[members, :2]).query(sub[part, :2])[0].min() > max_gap:
+                continue
             joined = np.union1d(members, part)
             if _fits(sub[joined], grown.limit, grown.ground_z):
                 members = joined
-        return self._obj_idx[grown.region[np.setdiff1d(members, grown.members)]]
+        return members
+
+    def _in_prior_box(self, grown: _Grown, members: np.ndarray, box: Box3D) -> np.ndarray:
+        """``members`` with the components lying (``completion_inside``) in whichever box of the
+        class's typical size around the fitted ``box`` (``rectangle_fit.prior_boxes``: either
+        fitted side the length, grown from either end) takes in the most points.
+
+        A far object often falls apart into pieces the growth cannot join (a car's side and its
+        rear 0.6 m apart at 26 m; the upper rows of its side clicked on, its body below them
+        apart), and the fitted piece alone says neither which side is which nor towards which
+        end the rest lies: the piece that completes it to its class's size does."""
+        cls = self.config.class_config(box.label)
+        frac = self.config.oneclick.completion_inside
+        if frac >= 1.0 or cls is None or not cls.grow_to_size or grown.limit is None:
+            return members
+        best = members
+        gap = self.config.oneclick.completion_gap * grown.radius
+        for hyp in prior_boxes(box, _prior_lw(cls.size, box.label)):
+            joined = self._in_footprint(grown, members, hyp, frac, gap)
+            if len(joined) > len(best):
+                best = joined
+        return best
 
     def _grow(self, comp: np.ndarray, d2: np.ndarray, nearest: int, r: float, reach: float) -> np.ndarray:
         # ``comp``: component of every point of the region in the radius-``r`` graph.
@@ -193,13 +232,14 @@ class OneClickAnnotator:
         grown = self._cluster(x, y, label)
         if grown is None:
             return None
-        idx = self._obj_idx[grown.region[grown.members]]
-        box = self._fit_rectangle(idx, label)
-        more = self._in_footprint(grown, box)
-        if len(more):
-            idx = np.union1d(idx, more)
-            box = self._fit_rectangle(idx, label)
-        return self._with_prior(box, idx)
+        members = grown.members
+        box = self._fit_rectangle(self._obj_idx[grown.region[members]], label)
+        for complete in (self._in_footprint, self._in_prior_box):
+            more = complete(grown, members, box)
+            if len(more) > len(members):
+                members = more
+                box = self._fit_rectangle(self._obj_idx[grown.region[members]], label)
+        return self._with_prior(box, self._obj_idx[grown.region[members]])
 
     def fit(self, idx: np.ndarray, label: str | None = None) -> Box3D:
         """Fit a box to the frame's points ``idx`` (the rectangle fit of the config)."""
@@ -224,14 +264,61 @@ class OneClickAnnotator:
         return box
 
     def _with_prior(self, box: Box3D, idx: np.ndarray) -> Box3D:
-        """``box`` grown to its class's typical size when it is a partial view, carrying ``idx``."""
+        """``box`` grown to its class's typical size when it is a partial view, carrying ``idx``.
+
+        A grown box whose silhouette, seen from the sensor, reaches more than ``silhouette_tol``
+        metres (at the object's range) beyond the points' where nothing nearer could hide the
+        rest is contradicted by the scan: the sensor looked past where it would stand. Then the
+        box of the class's size around the fit (either side the length, grown from either end;
+        ``rectangle_fit.prior_boxes``) reaching least beyond it is taken, when it is within the
+        tolerance: a far car's rear face with a few roof returns, taken for part of its side,
+        grows along the ray instead of 2 m across it."""
         c = self.config.oneclick
         cls = self.config.class_config(box.label)
         if c.use_size_prior and cls is not None and cls.grow_to_size:
             pts = self._xyz(idx)
-            box = grow_to_prior(box, _prior_lw(cls.size, box.label), face_lw=face_extents(pts, box.yaw))
+            prior = _prior_lw(cls.size, box.label)
+            grown = grow_to_prior(box, prior, face_lw=face_extents(pts, box.yaw))
+            rng = float(np.hypot(pts[:, 0], pts[:, 1]).mean())
+            if c.silhouette_tol > 0 and self._silhouette_excess(grown, pts) * rng > c.silhouette_tol:
+                options = prior_boxes(box, prior)
+                excess = [self._silhouette_excess(b, pts) * rng for b in options]
+                if min(excess) <= c.silhouette_tol:
+                    grown = options[int(np.argmin(excess))]
+            box = grown
         return box.replace(point_indices=idx)
 
+    def _silhouette_excess(self, box: Box3D, pts: np.ndarray) -> float:
+        """Largest angle (radians) by which the bird's-eye silhouette of ``box`` seen from the
+        sensor extends beyond that of the object's points ``pts`` before anything could hide it:
+        on each side, up to the first object point of the frame nearer than the box's far end
+        (the hidden rest of an object continues from its visible part, so it is hidden only from
+        where an occluder starts). 0 for a box around the sensor."""
+        if np.all(np.abs(box.to_local(np.zeros((1, 3)))[0, :2]) <= np.asarray(box.size[:2]) / 2):
+            return 0.0
+        phi0 = float(np.arctan2(pts[:, 1].mean(), pts[:, 0].mean()))
+        seen = _wrap(np.arctan2(pts[:, 1], pts[:, 0]) - phi0)
+        corners = box.bev_corners()
+        rel = _wrap(np.arctan2(corners[:, 1], corners[:, 0]) - phi0)
+        far = float(np.hypot(corners[:, 0], corners[:, 1]).max())
+        hi = self._free_angle(phi0 + float(seen.max()), float(rel.max() - seen.max()), far, +1)
+        lo = self._free_angle(phi0 + float(seen.min()), float(seen.min() - rel.min()), far, -1)
+        return max(hi, lo)
+
+    def _free_angle(self, start: float, width: float, range_m: float, direction: int) -> float:
+        """Angle from azimuth ``start`` towards ``direction`` (+1: counter-clockwise) up to the
+        first object point of the frame nearer than ``range_m``, at most ``width`` (0 if <= 0)."""
+        if width <= 0:
+            return 0.0
+        a, b = (start, start + width) if direction > 0 else (start - width, start)
+        rel = self._occ_az - a
+        rel = np.where(rel < 0, rel + 2 * np.pi, rel)  # azimuths from a, counter-clockwise
+        # the object's own extreme point lies at ``start``: the span is open on that end
+        inside = (rel > 1e-9) & (rel <= b - a) if direction > 0 else (rel < b - a - 1e-9)
+        hit = inside & (self._occ_range < range_m)
+        if not np.any(hit):
+            return width
+        return float(rel[hit].min()) if direction > 0 else float((b - a) - rel[hit].max())
     def _fitter(self, label: str | None) -> str:
         """Rectangle fit for ``label``: the principal axis for the ``pca_classes`` (a bicycle is a
         thin object with no two planar faces for an L-shape search to find), else ``fitter``."""
@@ -241,6 +328,7 @@ class OneClickAnnotator:
 
     def _xyz(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.points)[idx, :3].astype(np.float64)
+
 
 
 class _Grown(NamedTuple):
@@ -254,6 +342,7 @@ class _Grown(NamedTuple):
     limit: tuple[float, float, float] | None
     ground_z: float
     fits: bool  # whether the members fit ``limit`` (no shrink step got them to)
+    radius: float  # the neighbour radius they were grown at
 
 
 def _scan_frame(xyz: np.ndarray, x: float, y: float, radial_scale: float, z_scale: float) -> np.ndarray:
@@ -277,6 +366,11 @@ def angular_step(sensor: str, z_scale: float) -> float:
     s = load_sensor(sensor)
     beam = float(np.median(np.abs(np.diff(s.elevations)))) if s.beams > 1 else 0.0
     return max(float(np.radians(s.azimuth_resolution_deg)), z_scale * beam)
+
+
+def _wrap(a: np.ndarray | float) -> np.ndarray:
+    """Angles wrapped to [-pi, pi)."""
+    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
 def _prior_lw(size: tuple[float, float, float], label: str) -> tuple[float, float]:

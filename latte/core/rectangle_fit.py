@@ -246,6 +246,29 @@ def grow_to_prior(
     return box.replace(center=(center[0], center[1], box.center[2]), size=(l, w, h))
 
 
+def prior_boxes(box: Box3D, prior_lw: tuple[float, float]) -> list[Box3D]:
+    """Every box of at least the class's typical length and width that keeps ``box`` (fitted to a
+    partial view) flush with one end of each grown side: both ways of taking the fitted sides as
+    length and width, and both ends to grow each too-short side from.
+
+    Which is right the fitted points alone often cannot tell (a lone face 1.5 m long is a car's
+    rear or part of its side; the side's unseen part may lie on either end when the growth did
+    not reach it); ``OneClickAnnotator`` lets the points around the object decide."""
+    out = []
+    l, w, h = box.size
+    for swap in (False, True):
+        yaw = float(np.arctan2(np.cos(box.yaw), -np.sin(box.yaw))) if swap else box.yaw
+        sl, sw = (w, l) if swap else (l, w)
+        c, s = np.cos(yaw), np.sin(yaw)
+        ex, ey = np.array([c, s]), np.array([-s, c])
+        gl, gw = max(sl, prior_lw[0]), max(sw, prior_lw[1])
+        for dl in (-1.0, 1.0) if sl < gl else (0.0,):
+            for dw in (-1.0, 1.0) if sw < gw else (0.0,):
+                c = np.asarray(box.center[:2]) + ex * dl * (gl - sl) / 2 + ey * dw * (gw - sw) / 2
+                out.append(box.replace(center=(c[0], c[1], box.center[2]), size=(gl, gw, h), yaw=yaw))
+    return out
+
+
 def face_extents(points: np.ndarray, yaw: float, low_fraction: float = 0.5) -> tuple[float, float]:
     """Extents along a box's length and width axes (heading ``yaw``) of the points in the lower
     ``low_fraction`` of the cluster's height: the vertical faces (a car's rear, its side), not the
