@@ -294,3 +294,24 @@ def test_evaluate_reads_kitti_raw_calibration(shared_data, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", pred, str(tmp_path / "label_2"), "--calib", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_simulate_annotator_on_semantickitti_instances_and_unlabelled_drive(shared_data, tmp_path, capsys):
+    """Real labels of a real sequence (SemanticKITTI 00, frames 000000-000002 labelled): boxes fitted
+    to the instance labels are replayed; tracking (ego-motion, filter, re-centring) needs fewer
+    operations than drawing. The KITTI raw drive has no labels: exit 2 naming it."""
+    seq = shared_data / "semantickitti" / "sequences" / "00"
+    if not (seq / "labels").is_dir():
+        pytest.skip(f"{seq} not found")
+    out = tmp_path / "ops.json"
+    assert main(["simulate-annotator", str(seq), "--min-points", "30", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    base, track = res["baseline"], res["tracking"]
+    assert base["objects"] == track["objects"] >= 30
+    assert sum(track["operations"].values()) < 0.8 * sum(base["operations"].values())
+    assert track["accepted"] > 0 and track["tool_seconds"] > 0
+    assert "tool ms/obj" in capsys.readouterr().out
+    raw = shared_data / "kitti_raw"
+    if raw.is_dir():
+        assert main(["simulate-annotator", str(raw)]) == 2
+        assert "no labels" in capsys.readouterr().err
