@@ -47,6 +47,9 @@ def measure(win, app, repeats: int) -> dict[str, list[float]]:
         out.setdefault(f"{name} edit", []).append(t1 - t0)
         out.setdefault(f"{name} + paint", []).append(t2 - t0)
 
+    for k in (QtCore.Qt.Key_Up, QtCore.Qt.Key_Down) * 2:   # warm-up: first paints, caches
+        QTest.keyClick(win, k)
+        win.grab()
     keys = {"nudge (Up)": (QtCore.Qt.Key_Up, QtCore.Qt.NoModifier, QtCore.Qt.Key_Down),
             "resize (Ctrl+Up)": (QtCore.Qt.Key_Up, QtCore.Qt.ControlModifier, QtCore.Qt.Key_Down),
             "rotate (Q)": (QtCore.Qt.Key_Q, QtCore.Qt.NoModifier, QtCore.Qt.Key_E)}
