@@ -124,7 +124,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_toolbar(self) -> None:
         """Colour mode, point size and the colour legend, always in sight above the views."""
-        bar = self.addToolBar("View settings")
+        bar = self.view_bar = self.addToolBar("View settings")
         bar.setObjectName("View settings")
         bar.setMovable(False)
         bar.addWidget(QtWidgets.QLabel(" Colour by "))
@@ -184,6 +184,7 @@ class MainWindow(QtWidgets.QMainWindow):
         v.addSeparator()
         for dock in self.docks.values():      # show / hide each panel
             v.addAction(dock.toggleViewAction())
+        v.addAction(self.view_bar.toggleViewAction())
         self.frames_menu = mb.addMenu("F&rames")
         self._menu_action(self.frames_menu, "&Next frame (tracked proposals)", "next_frame")
         self._menu_action(self.frames_menu, "&Previous frame", "prev_frame")
