@@ -63,6 +63,67 @@ def dropout_map(width: int = 512, fov: float = 90.0, sources=DROPOUT_SOURCES):
                       f"({frames} scans), smoothed over 16 columns")
 
 
+# Unlabelled real HDL-64E scans that self-training pseudo-labels. The SemanticKITTI folder is left out
+# as a whole: its unlabelled frames 000003-000005 are the labelled validation frames' neighbours.
+TARGET_SOURCES = ("kitti_raw", "kitti_pcd", "kitti_object/testing")
+
+
+def target_scans(sources=TARGET_SOURCES) -> list[Path]:
+    """Scan files of the unlabelled real target scans in the shared data (empty when it is absent)."""
+    from squeezeseg.datasets import scan_frames
+    from squeezeseg.resources import shared_data_dir
+
+    scans = []
+    for sub in sources:
+        d = shared_data_dir() / sub
+        if d.is_dir():
+            scans += [ds.frames[i].scan for ds, i in scan_frames(d)]
+    return scans
+
+
+def self_training_data(init: Path, sim: Path, out: Path, copies: int) -> tuple[Path, dict]:
+    """Pseudo-label the real target scans with the model ``init`` (once, into ``out/pseudo``) and build
+    ``out/data``: the simulated drives of ``sim`` (symlinks, same splits) plus ``copies`` links to the
+    pseudo-labelled real drive in the training split. Returns the folder and the pseudo-label summary."""
+    from domain_adapt.self_training import write_pseudo_labelled
+    from squeezeseg.atomic import atomic_write_text
+    from squeezeseg.io import read_split, write_split
+    from squeezeseg.runtime import load_model
+
+    pseudo, summary_file = out / "pseudo", out / "pseudo" / "summary.json"
+    if summary_file.is_file():
+        summary = json.loads(summary_file.read_text())
+    else:
+        scans = target_scans()
+        if not scans:
+            raise SystemExit("error: --self-train needs the unlabelled real scans of ../shared/data")
+        summary = write_pseudo_labelled(load_model(init), scans, pseudo)
+        summary.update(model=str(init), sources=list(TARGET_SOURCES))
+        atomic_write_text(summary_file, json.dumps(summary, indent=1) + "\n")
+    data = out / "data"
+    (data / "ImageSet").mkdir(parents=True, exist_ok=True)
+    for d in sorted(sim.glob("sim_drive_*")):
+        link_children(d, data / d.name)
+    real = sorted(f.stem for f in (pseudo / "real" / "labels").glob("*.label"))
+    real_ids = []
+    for k in range(copies):
+        link_children(pseudo / "real", data / f"real_{k}")
+        real_ids += [f"real_{k}/{r}" for r in real]
+    write_split(data / "ImageSet" / "train.txt", read_split(sim / "ImageSet" / "train.txt") + real_ids)
+    write_split(data / "ImageSet" / "val.txt", read_split(sim / "ImageSet" / "val.txt"))
+    return data, summary
+
+
+def link_children(src: Path, dest: Path) -> None:
+    """``dest/`` holding a symlink to each entry of ``src`` (the training reader's recursive search does
+    not enter symlinked folders, but does enter a real folder's symlinked subfolders)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for child in src.iterdir():
+        link = dest / child.name
+        if not link.exists():
+            link.symlink_to(child.resolve())
+
+
 def write_splits(root: Path, sequences: int, val_share: float = 0.2) -> tuple[int, int]:
     """``root/ImageSet/{train,val}.txt`` for a simulated ``kitti-raw`` folder: whole sequences, the last
     ``val_share`` of them for validation (neighbouring frames never fall on both sides)."""
@@ -154,6 +215,14 @@ def main(argv=None) -> int:
     ap.add_argument("--simulator-commit", default=None, metavar="REV",
                     help="generate with simulation/ as of this git revision (extracted under "
                     "runs/simulators), not the working tree's")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="fine-tune from this trained model (its normalisation is kept)")
+    ap.add_argument("--self-train", action="store_true",
+                    help="add the unlabelled real scans of ../shared/data, pseudo-labelled by --init "
+                    "(default: the installed model) with domain_adapt.self_training's rules")
+    ap.add_argument("--real-copies", type=int, default=4,
+                    help="with --self-train: times each pseudo-labelled real scan is listed in training")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--only-data", action="store_true", help="simulate (resumable) and stop")
     ap.add_argument("--install", choices=("always", "if-better", "never"), default="if-better",
@@ -187,10 +256,26 @@ def main(argv=None) -> int:
     cfg.data.kind = "simulator" if args.layout == "squeezeseg" else "semantickitti"
     cfg.data.root = str(args.data)
     cfg.train.seed = args.seed
+    if args.lr is not None:
+        cfg.train.learning_rate = args.lr
+    self_training = None
+    if args.self_train and args.init is None:
+        args.init = args.weights / "default.keras"
+    if args.init is not None:
+        from squeezeseg.models import load_keras_model
+
+        init_cfg = load_keras_model(args.init)[1]
+        cfg.mean, cfg.std = list(init_cfg.mean), list(init_cfg.std)
+        cfg.train.normalization = "config"
+    if args.self_train:
+        root, summary = self_training_data(args.init, args.data, args.out, args.real_copies)
+        cfg.data.root = str(root)
+        self_training = {"init": str(args.init), "real_copies": args.real_copies, "pseudo_labels": summary}
+        log.info("self-training data %s: %s", root, summary)
     command = "python scripts/train_default_model.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     t1 = time.time()
     model_path = train(cfg, args.out, steps=args.steps, resume=args.resume,
-                       extra_callbacks=[StopAfter(args.minutes * 60)], command=command)
+                       extra_callbacks=[StopAfter(args.minutes * 60)], command=command, init=args.init)
     train_s = time.time() - t1
     record = json.loads((args.out / "train.json").read_text())
     scores = evaluate(model_path)
@@ -202,6 +287,8 @@ def main(argv=None) -> int:
                                "frames_per_sequence": args.frames, "seed": args.seed,
                                "dropout": dmap.source if dmap is not None else "uniform 0.05",
                                "code": simulator_commit(pinned)}},
+        "init": str(args.init) if args.init else None,
+        "self_training": self_training,
         "class_weights_used": record.get("class_weights_used"),
         "steps": record["optimizer_iterations"],
         "final_loss": record["final_loss"],

@@ -212,6 +212,19 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def load_initial_weights(model: keras.Model, path: str | Path) -> None:
+    """Copy the weights of the trained model at ``path`` into ``model`` (same layers, any input width)."""
+    from squeezeseg.models import load_keras_model
+
+    src, _ = load_keras_model(Path(path))
+    theirs, ours = src.get_weights(), model.get_weights()
+    if len(theirs) != len(ours) or any(a.shape != b.shape for a, b in zip(theirs, ours)):
+        raise InputError("its layers do not match the model being trained (another architecture or "
+                         "width multiplier)", path)
+    model.set_weights(theirs)
+    log.info("starting from the weights of %s", path)
+
+
 def set_normalization_from_data(cfg: ModelConfig, data_root: str | None = None,
                                 normalization: bool = True) -> list[int]:
     """Set ``cfg.mean``/``cfg.std`` from (up to ``train.normalization_frames``) training frames (when
@@ -253,11 +266,13 @@ def train(
     progress: bool = True,
     extra_callbacks: list | None = None,
     command: str | None = None,
+    init: str | Path | None = None,
 ) -> Path:
     """Train ``cfg`` for ``steps`` steps into ``out``; returns the path of the final ``model.keras``.
 
     An interrupted run (Ctrl-C, a crash, a killed job) leaves ``out/backup``; run again with
-    ``resume=True`` to continue from the last checkpoint.
+    ``resume=True`` to continue from the last checkpoint. ``init`` starts from the weights of a
+    trained ``.keras`` model of the same architecture (fine-tuning; keep its normalisation in ``cfg``).
     """
     cfg.check()  # ranges again: command-line overrides come after the config file was checked
     out = Path(out)
@@ -297,6 +312,8 @@ def train(
     with strat.scope():
         model = build_model(train_cfg)
         model.compile(optimizer=make_optimizer(cfg), loss=segmentation_loss(cfg, weights), jit_compile=False)
+        if init is not None:
+            load_initial_weights(model, init)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         SafeBackupAndRestore(backup),
@@ -330,6 +347,7 @@ def train(
         "strategy": strategy,
         "replicas": strat.num_replicas_in_sync,
         "data": str(data_root or cfg.data.root),
+        "init": str(init) if init else None,
         "class_pixels": counts,
         "class_weights_used": weights,
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,

@@ -113,7 +113,9 @@ def load_squeezeseg(path: Path, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarra
 def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: ModelConfig,
                        rotation: float = 0.0):
     """Project one raw scan, turned by ``rotation`` radians about z first (augmentation: the window then
-    looks in another direction); each pixel takes the mapped class of the point it shows."""
+    looks in another direction); each pixel takes the mapped class of the point it shows. Points of
+    SemanticKITTI id 0 ("unlabeled", as in its benchmark; also the pseudo-labels' "not sure") get
+    label -1, which losses and metrics skip."""
     from squeezeseg.datasets.network_input import rotate_z
     from squeezeseg.io import read_points, read_semantickitti_labels
 
@@ -124,7 +126,8 @@ def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: Mo
         points = rotate_z(points, rotation)
     ri = proj.project(points)
     check_size(ri.image, cfg, scan)
-    return with_mask(ri.image, pixel_labels(ri.index, table[classes]))
+    point_classes = np.where(classes == 0, -1, table[classes])  # 0 "unlabeled": not trained on
+    return with_mask(ri.image, pixel_labels(ri.index, point_classes))
 
 
 def check_npy_size(path: Path, cfg: ModelConfig) -> None:

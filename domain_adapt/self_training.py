@@ -1,0 +1,211 @@
+"""Self-training on unlabelled real scans: pseudo-labels from a trained segmenter, kept only where the
+network is confident and the object is physically plausible.
+
+Class-balanced confidence (CBST, Zou et al., ECCV 2018) alone reinforces the network's own mistakes:
+on real KITTI scans its most confident false cars are hedges and facades. So every predicted car
+segment (depth clustering on the range image) is also checked against what a vehicle can be, from the
+KITTI type sizes in :mod:`squeezeseg.classes`: a segment wider than any vehicle, taller than a van, or
+floating above the ground is labelled background; a plausible one is labelled car when its mean car
+probability is high; anything in between is left out of the loss (SemanticKITTI id 0, "unlabeled",
+which training ignores). Pedestrian and cyclist predictions on real scans are left out too: the
+simulator teaches those classes.
+
+Pseudo-labels are written as SemanticKITTI ``.label`` files beside the scans, so a folder of them
+trains with ``data.kind: semantickitti`` like the simulator's ``kitti-raw`` output.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from squeezeseg.classes import KITTI_TYPE
+
+log = logging.getLogger(__name__)
+
+IGNORE_ID = 0  # SemanticKITTI "unlabeled": left out of the loss
+BACKGROUND_ID = 99  # "other-object": background for the coarse classes
+CAR_ID = 10
+
+_VAN = KITTI_TYPE["Van"].size  # (length, width, height) in metres, the largest vehicle labelled car
+
+
+@dataclass(frozen=True)
+class PseudoLabelRules:
+    """Thresholds of the pseudo-labels. The shape limits come from the KITTI Van's typical size (the
+    largest type labelled car) with margins, and from what any visible part of a car shows (at least a
+    metre of body, a top well above the road)."""
+
+    car_keep: float = 0.5  # share of the plausible car segments kept as car (the most confident; CBST)
+    background_keep: float = 0.8  # share of each scan's background pixels kept (the most confident)
+    max_width: float = _VAN[1] + 0.8  # oriented footprint's short side (m); wider: not one vehicle
+    max_length: float = 3 * _VAN[0]  # long side (m): a row of parked cars may merge into one segment
+    min_length: float = 1.0  # long side (m): a pole or a sign is narrower than any view of a car
+    max_height: float = _VAN[2] + 0.6  # top above the ground (m)
+    min_height: float = 0.9  # top above the ground (m): road, curbs, parking lots are lower
+    max_float: float = 0.8  # lowest point above the ground (m); higher: a canopy, not a car
+    reject_margin: float = 0.4  # implausible by more than this (m) -> background, else left out
+
+
+@dataclass
+class Segment:
+    """A predicted car segment of one scan's range image."""
+
+    mask: np.ndarray  # (H, W) bool
+    excess: float  # metres beyond the plausible shape (<= 0: plausible)
+    confidence: float  # mean car probability
+
+
+@dataclass
+class ScanPrediction:
+    """What the pseudo-labels of one scan are made from."""
+
+    prep: object  # segmenter's prepared scan (points, projection)
+    labels: np.ndarray  # (H, W) int32 SemanticKITTI ids decided so far (background or ignore)
+    segments: list[Segment]
+
+
+@dataclass
+class PseudoLabels:
+    """Per-point SemanticKITTI ids of one scan and what was decided."""
+
+    ids: np.ndarray  # (N,) uint16: CAR_ID, BACKGROUND_ID or IGNORE_ID
+    cars_kept: int
+    cars_rejected: int  # predicted car segments labelled background
+    cars_ignored: int
+
+    def shares(self) -> dict[str, float]:
+        n = max(1, len(self.ids))
+        return {"car": float((self.ids == CAR_ID).sum() / n),
+                "background": float((self.ids == BACKGROUND_ID).sum() / n),
+                "ignored": float((self.ids == IGNORE_ID).sum() / n)}
+
+
+def circle_probabilities(segmenter, points: np.ndarray, source: Path | None = None):
+    """(prepared scan, (H, W', C) softmax probabilities over the whole projected image)."""
+    prep = segmenter.prepare(points, full_circle=True, source=source)
+    logits = segmenter.run_batch([prep])[0].astype(np.float64)
+    logits -= logits.max(-1, keepdims=True)
+    prob = np.exp(logits)
+    prob /= prob.sum(-1, keepdims=True)
+    if isinstance(prep.ri, list):
+        raise ValueError("self-training needs a model whose window tiles the circle (e.g. 90 degrees)")
+    if prep.starts is None:
+        return prep, prob[0].astype(np.float32)
+    T, _, W, C = prob.shape
+    out = np.zeros(prep.ri.index.shape + (C,), np.float32)
+    cols = (prep.starts[:, None] + np.arange(W)[None, :]) % (T * W)
+    out[:, cols] = np.moveaxis(prob, 0, 1)
+    return prep, out
+
+
+def ground_height(xyz: np.ndarray, radius: float = 20.0) -> float:
+    """Ground z near the sensor: a low percentile of the heights within ``radius`` metres."""
+    near = xyz[np.hypot(xyz[:, 0], xyz[:, 1]) < radius]
+    return float(np.percentile(near[:, 2], 5)) if len(near) > 50 else float(np.percentile(xyz[:, 2], 5))
+
+
+def segment_excess(xyz: np.ndarray, ground: float, rules: PseudoLabelRules) -> float:
+    """How far (m) a segment's shape lies outside what one vehicle (or a row of them) can show; <= 0:
+    plausible. Extents are robust (2nd-98th percentiles) along the footprint's principal axes."""
+    xy = xyz[:, :2] - xyz[:, :2].mean(0)
+    short = long_ = 0.0
+    if len(xy) >= 3:
+        _, vecs = np.linalg.eigh(np.cov(xy.T))
+        lo, hi = np.percentile(xy @ vecs, [2, 98], axis=0)
+        short, long_ = sorted(hi - lo)
+    top = np.percentile(xyz[:, 2], 98) - ground
+    bottom = np.percentile(xyz[:, 2], 2) - ground
+    return float(max(short - rules.max_width, long_ - rules.max_length, rules.min_length - long_,
+                     top - rules.max_height, rules.min_height - top, bottom - rules.max_float))
+
+
+def predict_scan(segmenter, points: np.ndarray, rules: PseudoLabelRules = PseudoLabelRules(),
+                 source: Path | None = None) -> ScanPrediction:
+    """Background/ignore labels of one real scan and its predicted car segments, not yet decided."""
+    from squeezeseg.instances import range_image_instances
+
+    car = segmenter.classes.index("car")
+    prep, prob = circle_probabilities(segmenter, points, source)
+    ri = prep.ri
+    valid = ri.image[..., 4] > 0
+    pred = np.where(valid, prob.argmax(-1), 0).astype(np.int32)
+    labels = np.full(pred.shape, IGNORE_ID, np.int32)
+    bg = valid & (pred == 0)
+    if bg.any():
+        cut = np.quantile(prob[..., 0][bg], 1.0 - rules.background_keep)
+        labels[bg & (prob[..., 0] >= cut)] = BACKGROUND_ID
+    inst = range_image_instances(ri.image, np.where(pred == car, car, 0), full_circle=ri.full_circle)
+    ground = ground_height(ri.image[valid][:, :3])
+    segments = []
+    for i in range(1, int(inst.max()) + 1):
+        m = inst == i
+        segments.append(Segment(m, segment_excess(ri.image[m][:, :3], ground, rules),
+                                float(prob[..., car][m].mean())))
+    return ScanPrediction(prep, labels, segments)
+
+
+def car_threshold(scans: list[ScanPrediction], rules: PseudoLabelRules) -> float:
+    """Confidence above which a plausible segment becomes car: the ``1 - car_keep`` quantile over all
+    plausible segments of the target scans (class-balanced self-training's per-class threshold)."""
+    conf = [s.confidence for p in scans for s in p.segments if s.excess <= 0]
+    return float(np.quantile(conf, 1.0 - rules.car_keep)) if conf else 1.0
+
+
+def decide(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules) -> PseudoLabels:
+    """Per-point pseudo-labels of one scan: implausible car segments background, plausible confident
+    ones car, the rest ignored."""
+    from squeezeseg.projection import unproject
+
+    labels = scan.labels.copy()
+    kept = rejected = ignored = 0
+    for s in scan.segments:
+        if s.excess > rules.reject_margin:
+            labels[s.mask], rejected = BACKGROUND_ID, rejected + 1
+        elif s.excess <= 0 and s.confidence >= threshold:
+            labels[s.mask], kept = CAR_ID, kept + 1
+        else:
+            labels[s.mask], ignored = IGNORE_ID, ignored + 1
+    prep = scan.prep
+    ids = np.zeros(len(prep.points), np.uint16)
+    per_valid = unproject(labels, prep.ri, fill=IGNORE_ID).astype(np.uint16)
+    if prep.keep is None:
+        ids[:] = per_valid
+    else:
+        ids[prep.keep] = per_valid
+    return PseudoLabels(ids, kept, rejected, ignored)
+
+
+def write_pseudo_labelled(segmenter, scans: list[Path], out: Path, drive: str = "real",
+                          rules: PseudoLabelRules = PseudoLabelRules(), progress: bool = True) -> dict:
+    """Pseudo-label ``scans`` into ``out/<drive>/velodyne/*.bin`` + ``labels/*.label`` (SemanticKITTI
+    layout; the scans are rewritten as KITTI ``.bin``, whatever their format). Returns a summary."""
+    from tqdm import tqdm
+
+    from squeezeseg.io import read_points, write_points
+    from squeezeseg.io.semantickitti import write_semantickitti_labels
+
+    vel, lab = out / drive / "velodyne", out / drive / "labels"
+    vel.mkdir(parents=True, exist_ok=True)
+    lab.mkdir(parents=True, exist_ok=True)
+    preds = [predict_scan(segmenter, read_points(scan)[:, :4], rules, scan)
+             for scan in tqdm(scans, desc="predict", disable=not progress, unit="scan")]
+    threshold = car_threshold(preds, rules)
+    totals = {"scans": 0, "car_threshold": round(threshold, 4), "cars_kept": 0, "cars_rejected": 0,
+              "cars_ignored": 0, "car": 0.0, "background": 0.0, "ignored": 0.0}
+    for k, pred in enumerate(preds):
+        res = decide(pred, threshold, rules)
+        name = f"{k:06d}"
+        write_points(vel / f"{name}.bin", pred.prep.points[:, :4])
+        write_semantickitti_labels(lab / f"{name}.label", res.ids)
+        totals["scans"] += 1
+        for key in ("cars_kept", "cars_rejected", "cars_ignored"):
+            totals[key] += getattr(res, key)
+        for key, v in res.shares().items():
+            totals[key] += v
+    for key in ("car", "background", "ignored"):
+        totals[key] = round(totals[key] / max(1, totals["scans"]), 4)
+    return totals
