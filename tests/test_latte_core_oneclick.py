@@ -253,7 +253,7 @@ def test_edge_trim_is_shipped_in_code_and_yaml_and_validated():
 
     from latte.core.config import LatteConfig, OneClickConfig, load_latte_config
 
-    assert load_latte_config().oneclick.edge_trim == LatteConfig().oneclick.edge_trim == 0.01
+    assert load_latte_config().oneclick.edge_trim == LatteConfig().oneclick.edge_trim == 0.03
     with pytest.raises(ValueError, match="edge_trim"):
         dataclasses.replace(OneClickConfig(), edge_trim=0.5)
 

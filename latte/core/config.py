@@ -88,7 +88,7 @@ class OneClickConfig:
     criterion: Literal["variance", "closeness", "area"] = "closeness"
     angle_step_deg: float = 1.0
     angle_refine_deg: float = 0.1
-    edge_trim: float = 0.01
+    edge_trim: float = 0.03
     use_size_prior: bool = True
     plausible_factor: float = 1.3
     shrink_steps: int = 3

@@ -26,12 +26,18 @@ from squeezeseg.boxes import Box3D
 Criterion = Literal["variance", "closeness", "area"]
 
 
+#: Clusters with fewer points are never trimmed: a sparse far object resolves no protrusion (a
+#: mirror, a drawbar), and its few extreme points are its faces.
+MIN_TRIM_POINTS = 100
+
+
 def _edges(c: np.ndarray, trim: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Low and high edge of every column of projections ``c`` ((points, angles)): the extremes,
     or with ``trim`` > 0 the k-th smallest and largest value, k = floor(trim x points), so that
-    up to k stray points beyond a face do not move its edge (below 1 / trim points: the extremes)."""
+    up to k stray points beyond a face do not move its edge (below ``MIN_TRIM_POINTS`` points or
+    1 / trim points: the extremes)."""
     n = len(c)
-    k = min(int(trim * n), (n - 1) // 2)
+    k = min(int(trim * n), (n - 1) // 2) if n >= MIN_TRIM_POINTS else 0
     if k == 0:
         return c.min(axis=0), c.max(axis=0)
     ordered = np.sort(c, axis=0)  # NumPy's vectorised sort: 3x faster here than np.partition
