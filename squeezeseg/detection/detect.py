@@ -96,7 +96,11 @@ class SqueezeDetector:
         nms_threshold: float | None = None,
         score_threshold: float | None = None,
     ) -> list[Object2D]:
-        """Post-process one ConvDet output into objects in the pixels of an image of ``image_shape``."""
+        """Post-process one ConvDet output into objects in the pixels of an image of ``image_shape``.
+
+        ``score_threshold`` None is the model's operating point (its per-class tuned thresholds, else
+        ``config.score_threshold``); a number applies to every class (0 for AP: every ranked box).
+        """
         cfg = self.config
         det = postprocess(
             output[None],
@@ -105,7 +109,7 @@ class SqueezeDetector:
             cfg.input_size,
             cfg.top_n,
             cfg.nms_threshold if nms_threshold is None else nms_threshold,
-            cfg.score_threshold if score_threshold is None else score_threshold,
+            cfg.score_thresholds() if score_threshold is None else score_threshold,
         )[0]
         h, w = image_shape[:2]
         boxes = scale_boxes(det.boxes, w / cfg.input_width, h / cfg.input_height)

@@ -67,6 +67,9 @@ class SqueezeDetConfig:
     top_n: int = 64
     nms_threshold: float = 0.4
     score_threshold: float = 0.05
+    # The operating point per class (score below it: no detection), tuned on simulated validation images
+    # by `squeezedet tune`; a class not named here uses ``score_threshold``.
+    class_score_thresholds: dict[str, float] = field(default_factory=dict)
     optimizer: str = (
         "adam"  # "adam" (from scratch) or "sgd" (the paper's, momentum 0.9, for pretrained backbones)
     )
@@ -101,6 +104,11 @@ class SqueezeDetConfig:
             raise ValueError(f"'lr_schedule' must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError("'dropout' must be in [0, 1)")
+        unknown = sorted(set(self.class_score_thresholds) - set(self.classes))
+        if unknown:
+            raise ValueError(f"'class_score_thresholds' names classes the model lacks: {unknown}")
+        if any(not 0 <= v <= 1 for v in self.class_score_thresholds.values()):
+            raise ValueError("'class_score_thresholds' values must be in [0, 1]")
 
     @property
     def num_anchors(self) -> int:
@@ -122,6 +130,12 @@ class SqueezeDetConfig:
 
         shapes = scale_shapes(self.anchor_shapes, tuple(self.anchors_at), self.input_size)
         return anchor_grid(shapes, self.input_size, self.grid_size).astype(np.float32)
+
+    def score_thresholds(self) -> np.ndarray:
+        """(C,) the operating-point score threshold of each class (tuned, else ``score_threshold``)."""
+        return np.array(
+            [self.class_score_thresholds.get(c, self.score_threshold) for c in self.classes], np.float32
+        )
 
     def to_dict(self) -> dict:
         import dataclasses

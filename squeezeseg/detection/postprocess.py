@@ -93,12 +93,13 @@ def filter_detections(
     probs: np.ndarray,
     top_n: int = 64,
     nms_threshold: float = 0.4,
-    score_threshold: float = 0.0,
+    score_threshold: float | np.ndarray = 0.0,
 ) -> Detections:
     """One image: ``boxes`` (A, 4), ``probs`` (A, C) = class probability x confidence.
 
-    Keep the ``top_n`` anchors by their best class score, then per-class NMS, then drop scores below
-    ``score_threshold``.
+    Keep the ``top_n`` anchors by their best class score, then class-aware NMS (boxes of different
+    classes never suppress each other), then drop scores below ``score_threshold`` (one number, or
+    (C,) one per class).
     """
     cls = np.argmax(probs, axis=1)
     score = probs[np.arange(len(probs)), cls]
@@ -108,7 +109,8 @@ def filter_detections(
         idx = top[cls[top] == c]
         keep.extend(idx[nms(boxes[idx], score[idx], nms_threshold)])
     keep = np.asarray(keep, dtype=np.int64)
-    keep = keep[score[keep] >= score_threshold]
+    thr = np.broadcast_to(np.asarray(score_threshold, np.float64), (probs.shape[1],))
+    keep = keep[score[keep] >= thr[cls[keep]]]
     keep = keep[np.argsort(-score[keep], kind="stable")]
     return Detections(
         boxes[keep].astype(np.float32), score[keep].astype(np.float32), cls[keep].astype(np.int32)
@@ -122,7 +124,7 @@ def postprocess(
     image_size: tuple[int, int],
     top_n: int = 64,
     nms_threshold: float = 0.4,
-    score_threshold: float = 0.0,
+    score_threshold: float | np.ndarray = 0.0,
 ) -> list[Detections]:
     """Batch of ConvDet outputs (B, H, W, K*(C+5)) to a list of :class:`Detections` in input pixels."""
     K = output.shape[-1] // (num_classes + 5)

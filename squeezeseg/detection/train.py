@@ -107,9 +107,12 @@ def train(
     extra_meta: dict | None = None,
     split: str | None = None,
     time_limit_s: float | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train on ``data_dir`` (only the frames of ``split`` when given) and write ``out_dir/model.keras``
-    (+ .json); checkpoints in ``out_dir``. ``time_limit_s`` stops early (the JSON records the steps run)."""
+    (+ .json); checkpoints in ``out_dir``. ``time_limit_s`` stops early (the JSON records the steps run).
+    ``init_from``: a trained SqueezeDet whose weights start the run (fine-tuning, see
+    :func:`transfer_weights`)."""
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +124,12 @@ def train(
     steps = steps_per_epoch or max(1, int(np.ceil(len(frames) / bs)))
     with make_strategy(strategy).scope():
         model = compile_model(config, epochs * steps)
+        if init_from is not None:
+            from squeezeseg.detection.detect import SqueezeDetector
+
+            source = SqueezeDetector.load(init_from)
+            transfer_weights(model, config, source.model, source.config)
+            log.info("initialised from %s", init_from)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out_dir / "backup")),
         keras.callbacks.ModelCheckpoint(str(out_dir / "checkpoint.keras")),
@@ -146,10 +155,54 @@ def train(
         "split": split,
         "train_images": len(frames),
         "train_objects": n_obj,
+        "init_from": None if init_from is None else str(init_from),
         **(extra_meta or {}),
     }
     path = save_model(model, config, out_dir / "model.keras", meta)
     return TrainResult(path, {k: [float(v) for v in vals] for k, vals in hist.history.items()})
+
+
+#: A class a source model lacks starts from the weights of this one (a van looks most like a car).
+CLASS_FALLBACK = {"Van": "Car", "Truck": "Car", "Person_sitting": "Pedestrian"}
+
+
+def head_channel_map(new: SqueezeDetConfig, old: SqueezeDetConfig) -> np.ndarray:
+    """For each ConvDet output channel of ``new``, the channel of ``old`` it starts from (-1: fresh).
+
+    Both heads hold K*C class logits (anchor-major), K confidences, K*4 deltas; classes are matched by
+    name (or by :data:`CLASS_FALLBACK`), confidences and deltas carry over anchor for anchor."""
+    K = new.num_anchors
+    if old.num_anchors != K:
+        raise InputError(f"cannot transfer a head of {old.num_anchors} anchors to one of {K}")
+    C, Co = len(new.classes), len(old.classes)
+    src_cls = []
+    for c in new.classes:
+        name = c if c in old.classes else CLASS_FALLBACK.get(c)
+        src_cls.append(old.classes.index(name) if name in old.classes else -1)
+    cls = [k * Co + src_cls[c] if src_cls[c] >= 0 else -1 for k in range(K) for c in range(C)]
+    return np.array(cls + [K * Co + k for k in range(K)] + [K * Co + K + j for j in range(4 * K)])
+
+
+def transfer_weights(model, config: SqueezeDetConfig, source, source_config: SqueezeDetConfig) -> None:
+    """Copy ``source``'s weights into ``model`` layer by layer (same names and shapes); the ConvDet head
+    is copied channel by channel through :func:`head_channel_map` when the classes differ."""
+    src = {layer.name: layer for layer in source.layers}
+    for layer in model.layers:
+        other = src.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        new_w, old_w = layer.get_weights(), other.get_weights()
+        if [w.shape for w in new_w] == [w.shape for w in old_w]:
+            layer.set_weights(old_w)
+        elif layer.name == "conv_det":
+            cmap = head_channel_map(config, source_config)
+            kernel, bias = new_w
+            have = cmap >= 0
+            kernel[..., have] = old_w[0][..., cmap[have]]
+            bias[have] = old_w[1][cmap[have]]
+            layer.set_weights([kernel, bias])
+        else:
+            raise InputError(f"layer {layer.name}: shapes differ from the source model, cannot fine-tune")
 
 
 def kmeans_config(

@@ -9,7 +9,9 @@ import math
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="KITTI average precision on a KITTI object folder")
-    p.add_argument("data", help="KITTI object folder (image_2/, label_2/)")
+    p.add_argument(
+        "data", nargs="+", help="KITTI object folder(s) (image_2/, label_2/); several are scored as one set"
+    )
     p.add_argument("--model", default=None, help="trained .keras model (default: the shipped one)")
     p.add_argument(
         "--nms", default=None, help="comma-separated NMS thresholds to sweep (default: the model's)"
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         sweep = [float(v) for v in args.nms.split(",")] if args.nms else None
     except ValueError:
         raise InputError(f"--nms must be comma-separated numbers, got {args.nms!r}") from None
-    layout_dirs(args.data)  # a wrong folder fails before the model loads
+    for d in args.data:
+        layout_dirs(d)  # a wrong folder fails before the model loads
     detector = SqueezeDetector.load(args.model)
     results = evaluate_model(detector, args.data, sweep, method=args.method, split=args.split)
     report = {}
