@@ -404,12 +404,37 @@ def test_completion_and_silhouette_settings_are_shipped_in_code_and_yaml():
     from latte.core.config import LatteConfig, load_latte_config
 
     shipped, code = load_latte_config().oneclick, LatteConfig().oneclick
-    for key in ("completion_inside", "completion_gap", "silhouette_tol"):
+    keys = ("completion_inside", "completion_gap", "silhouette_tol", "whole_view_classes", "whole_view_depth")
+    for key in keys:
         assert getattr(shipped, key) == getattr(code, key), key
     import dataclasses
 
     from latte.core.config import OneClickConfig
 
-    for key, bad in (("completion_inside", 1.5), ("completion_gap", 0.0), ("silhouette_tol", -1.0)):
+    bad_values = (
+        ("completion_inside", 1.5),
+        ("completion_gap", 0.0),
+        ("silhouette_tol", -1.0),
+        ("whole_view_depth", -1.0),
+    )
+    for key, bad in bad_values:
         with pytest.raises(ValueError, match=key):
             dataclasses.replace(OneClickConfig(), **{key: bad})
+
+
+def test_a_person_seen_with_depth_keeps_its_size_and_a_lone_face_grows():
+    # A standing person 12 m away as a 0.45 x 0.4 m column of returns: taken as seen, not grown
+    # to the walking mean (0.84 x 0.66 m) from its near side. A flat 0.05 m face still grows.
+    road = _grid((5.0, 20.0), (-3.0, 3.0), (-H, -H), step=0.2)
+    body = _grid((12.0, 12.45), (-0.2, 0.2), (-1.6, 0.0), step=0.05)
+    body = body[(np.abs(body[:, 0] - 12.0) < 0.01) | (np.abs(body[:, 1]) > 0.19) | (body[:, 2] > -0.05)]
+    face = _grid((12.0, 12.05), (-0.3, 0.3), (-1.6, 0.0), step=0.05)
+    for person, whole in ((body, True), (face, False)):
+        pts = np.r_[person, road]
+        ann = OneClickAnnotator()
+        ann.set_frame(np.c_[pts, np.zeros(len(pts))])
+        box = ann.click(12.0, 0.0, "Pedestrian")
+        if whole:
+            assert sorted(box.size[:2]) == pytest.approx([0.4, 0.45], abs=0.02)
+        else:
+            assert sorted(box.size[:2]) == pytest.approx([0.66, 0.84], abs=0.01)

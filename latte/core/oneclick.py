@@ -275,7 +275,7 @@ class OneClickAnnotator:
         grows along the ray instead of 2 m across it."""
         c = self.config.oneclick
         cls = self.config.class_config(box.label)
-        if c.use_size_prior and cls is not None and cls.grow_to_size:
+        if c.use_size_prior and cls is not None and cls.grow_to_size and not self._seen_whole(box):
             pts = self._xyz(idx)
             prior = _prior_lw(cls.size, box.label)
             grown = grow_to_prior(box, prior, face_lw=face_extents(pts, box.yaw))
@@ -287,6 +287,17 @@ class OneClickAnnotator:
                     grown = options[int(np.argmin(excess))]
             box = grown
         return box.replace(point_indices=idx)
+
+    def _seen_whole(self, box: Box3D) -> bool:
+        """Whether ``box`` of one of the ``whole_view_classes`` (people) is taken as its points
+        show it: at least ``whole_view_depth`` deep both ways. A person is narrow and round:
+        the sensor sees its whole width and, with arms and legs, most of its depth, while the
+        class's mean (0.84 x 0.66 m, people walking) grown from the near side moves the box off
+        a person standing (simulated people 0.38 -> 0.58 median IoU). A lone face thinner than
+        that (a flat synthetic person, a few returns) still grows to the mean."""
+        c = self.config.oneclick
+        names = {n.lower() for n in c.whole_view_classes}
+        return box.label.lower() in names and min(box.size[:2]) >= c.whole_view_depth
 
     def _silhouette_excess(self, box: Box3D, pts: np.ndarray) -> float:
         """Largest angle (radians) by which the bird's-eye silhouette of ``box`` seen from the
