@@ -9,6 +9,7 @@ the files of the previous one.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -70,6 +71,7 @@ def infer_scans(segmenter, scans: str | Path | Sequence[str | Path], out_dir: st
     ids = semantickitti_ids(segmenter.classes)
     written: list[Path] = []
     pending: deque[Future] = deque()
+    threading.Thread(target=warm_up_instances, name="squeezeseg-warm-up", daemon=True).start()
     bar = tqdm(total=len(paths), desc="infer", unit="scan", disable=not progress, smoothing=0.1)
     i = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="squeezeseg-writer") as writer:
@@ -91,6 +93,20 @@ def infer_scans(segmenter, scans: str | Path | Sequence[str | Path], out_dir: st
                 f.cancel()
             bar.close()
     return written
+
+
+def warm_up_instances() -> None:
+    """Import the instance grouping and load its compiled loops (numba: about a second) on a tiny
+    image, in a thread of its own while the first scan is read and segmented, so the writer does
+    not start on it after the first network pass. A failure here is left to the writer to report."""
+    try:
+        from squeezeseg.instances import range_image_instances
+
+        image = np.zeros((2, 4, 5), np.float32)
+        image[..., 4] = 10.0
+        range_image_instances(image, np.ones((2, 4), np.int32), full_circle=True)
+    except Exception as exc:  # noqa: BLE001  (the real call raises it again where it is handled)
+        log.debug("instance warm-up failed: %s", exc)
 
 
 def _finish_and_write(segmenter, prep, logits, ids: np.ndarray, label_path: Path,

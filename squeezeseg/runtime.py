@@ -8,9 +8,11 @@ Keras model uses: an exported file is a drop-in. :func:`load_model` gives a segm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ from squeezeseg.segmenter import Segmenter
 log = logging.getLogger(__name__)
 ENGINE_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 ENGINES = ("keras", *ENGINE_SUFFIX)
+#: ``load_model`` engines: ``auto`` runs a .keras model through its checked LiteRT copy when one is
+#: cached (squeezeseg.export.cache), else through Keras.
+LOAD_ENGINES = ("auto", *ENGINES)
 
 
 def default_threads() -> int:
@@ -63,6 +68,26 @@ def _import_runtime(module: str, engine: str, package: str, path: Path):
         ) from None
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Hide LiteRT's native start-up lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    while an interpreter is made, when TensorFlow's logging is silenced (TF_CPP_MIN_LOG_LEVEL >= 1,
+    as every command sets it without --verbose). Errors still arrive as Python exceptions."""
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+    if not (level.isdigit() and int(level) >= 1):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TFLiteRunner:
     """A LiteRT interpreter (XNNPACK delegate, ``threads`` threads) over one exported model."""
 
@@ -74,8 +99,9 @@ class TFLiteRunner:
         self.threads = threads or default_threads()
         self.delegate = "xnnpack"
         try:
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
-            self.interpreter.allocate_tensors()
+            with _quiet_native_stderr():
+                self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
+                self.interpreter.allocate_tensors()
         except ValueError as exc:
             raise InputError(f"LiteRT cannot load the model: {exc}", self.path) from None
         except RuntimeError as exc:  # XNNPACK refuses some graphs: run them on the builtin kernels
@@ -233,13 +259,22 @@ def load_model(path: str | Path | None = None, engine: str | None = "keras",
     """A :class:`Segmenter` for a saved model (the shipped default when ``path`` is None).
 
     ``engine`` "keras" loads a ``.keras`` file; "tflite" and "onnx" load exported models; None picks
-    the engine from the file's suffix. A missing file, a folder, or a file that is not a model of
-    that engine is an InputError naming it.
+    the engine from the file's suffix; "auto" does too, but runs a ``.keras`` model through its
+    float32 LiteRT copy when one has been cached and checked (:mod:`squeezeseg.export.cache`: same
+    classes, no TensorFlow import, start-up in a fraction of a second). ``Segmenter.engine`` says
+    which engine runs. A missing file, a folder, or a file that is not a model of that engine is an
+    InputError naming it.
     """
     if engine is None:
         engine = "keras" if path is None else engine_for(path)
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
+    if engine not in LOAD_ENGINES:
+        raise InputError(f"unknown engine '{engine}' (choose from {', '.join(LOAD_ENGINES)})")
+    if engine == "auto":
+        engine = "keras" if path is None else engine_for(path)
+        if engine == "keras":
+            seg = _cached_copy(path)
+            if seg is not None:
+                return seg
     if path is None:
         path = default_model_path()
         if not path.is_file():
@@ -264,9 +299,31 @@ def load_model(path: str | Path | None = None, engine: str | None = "keras",
             raise InputError(_first_line(exc.message), path) from None
         except Exception as exc:  # noqa: BLE001  (Keras raises many types for a damaged file)
             raise InputError(f"cannot load this model: {_first_line(exc)}", path) from None
-        return Segmenter(keras_predict_fn(model, cfg), cfg, path, keras_model=model)
+        return Segmenter(keras_predict_fn(model, cfg), cfg, path, keras_model=model, engine="keras")
     predict_fn, cfg = load_engine(path, engine, threads)
-    return Segmenter(predict_fn, cfg, path)
+    return Segmenter(predict_fn, cfg, path, engine=engine)
+
+
+def _cached_copy(path: str | Path | None, threads: int | None = None) -> Segmenter | None:
+    """A LiteRT segmenter on the cached, checked copy of the .keras model ``path`` (None: the shipped
+    one), or None when there is no copy or LiteRT is not installed. Its ``source`` is the .keras file."""
+    import importlib.util
+
+    from squeezeseg.export.cache import find_copy
+
+    keras_path = Path(path) if path is not None else default_model_path()
+    if not keras_path.is_file() or importlib.util.find_spec("ai_edge_litert") is None:
+        return None
+    copy = find_copy(keras_path)
+    if copy is None:
+        return None
+    try:
+        predict_fn, cfg = load_engine(copy, "tflite", threads)
+    except InputError as exc:  # a damaged copy: Keras, as if there were none
+        log.warning("cached LiteRT copy unusable (%s); using Keras", exc)
+        return None
+    log.debug("%s runs through its LiteRT copy %s", keras_path, copy)
+    return Segmenter(predict_fn, cfg, keras_path, engine="tflite")
 
 
 def _first_line(exc: BaseException | str) -> str:

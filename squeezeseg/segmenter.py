@@ -72,11 +72,12 @@ class Segmenter:
     range image batch (x, y, z, intensity, range, mask) to (B, H, W, C) logits."""
 
     def __init__(self, predict_fn: Callable[[np.ndarray], np.ndarray], config: ModelConfig,
-                 source: str | Path = "<model>", keras_model=None):
+                 source: str | Path = "<model>", keras_model=None, engine: str = "keras"):
         self.predict_fn = predict_fn
         self.config = config
         self.source = Path(source)
         self.keras_model = keras_model
+        self.engine = engine  # what runs predict_fn: keras, tflite or onnx
         self._projection = None
         self._circle = None
 

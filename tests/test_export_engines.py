@@ -11,6 +11,13 @@ from squeezeseg.errors import InputError
 pytest.importorskip("ai_edge_litert")
 
 
+@pytest.fixture(autouse=True)
+def _no_model_cache(monkeypatch):
+    """``infer`` (engine auto) would export a LiteRT copy of every test model into the user's cache:
+    off here; tests/test_model_cache.py covers the copies."""
+    monkeypatch.setenv("SQUEEZESEG_MODEL_CACHE", "0")
+
+
 @pytest.fixture(scope="module")
 def tiny_model(save_tiny_segmenter):
     """A tiny SqueezeSegV2 (64x64, CRF on) saved as .keras, and some synthetic inputs."""

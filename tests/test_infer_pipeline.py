@@ -17,6 +17,13 @@ from squeezeseg.io import read_semantickitti_labels, write_points
 from squeezeseg.segmenter import valid_points
 
 
+@pytest.fixture(autouse=True)
+def _no_model_cache(monkeypatch):
+    """``infer`` (engine auto) would export a LiteRT copy of every test model into the user's cache:
+    off here; tests/test_model_cache.py covers the copies."""
+    monkeypatch.setenv("SQUEEZESEG_MODEL_CACHE", "0")
+
+
 def _image(ranges: np.ndarray) -> np.ndarray:
     """(H, W, 6) range image of a 360-degree sensor with 0.4-degree rows and the given ranges."""
     H, W = ranges.shape

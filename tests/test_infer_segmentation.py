@@ -15,6 +15,13 @@ from squeezeseg.resources import default_model_path
 from squeezeseg.runtime import load_model
 
 
+@pytest.fixture(autouse=True)
+def _no_model_cache(monkeypatch):
+    """``infer`` (engine auto) would export a LiteRT copy of every test model into the user's cache:
+    off here; tests/test_model_cache.py covers the copies."""
+    monkeypatch.setenv("SQUEEZESEG_MODEL_CACHE", "0")
+
+
 def test_predict_range_image(segmenter):
     img = np.zeros((64, 64, 5), np.float32)
     img[20:40, 10:50] = [10.0, 1.0, -1.0, 0.3, 10.1]
