@@ -158,7 +158,7 @@ class SelectedBoxViews(QtWidgets.QWidget):
         self.crop_vb.addItem(self.crop_item)
         self.info = QtWidgets.QLabel("no box selected")
         for w in (self.side, self.rear, self.crop):
-            w.setMinimumHeight(110)
+            w.setMinimumHeight(90)
             lay.addWidget(w, 1)
         outer.addWidget(self.info)
         self.side.box_edited.connect(self.box_edited)

@@ -72,10 +72,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_docks(self) -> None:
         R, L, B = QtCore.Qt.RightDockWidgetArea, QtCore.Qt.LeftDockWidgetArea, QtCore.Qt.BottomDockWidgetArea
         # Right: the camera above the 3D view (shown by default, where OpenGL is available).
-        self.camera.setMinimumHeight(180)
+        self.camera.setMinimumHeight(120)
         self._dock("Camera", self.camera, R)
         if self.view3d is not None:
-            self.view3d.setMinimumHeight(260)
+            self.view3d.setMinimumHeight(180)
             self._dock("3D", self.view3d, R)
         # Left: class list and the frame's boxes.
         left = QtWidgets.QWidget()
@@ -113,7 +113,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for w in (self.prev_btn, self.slider, self.next_btn, self.frame_label):
             bl.addWidget(w, 1 if w is self.slider else 0)
         # Bottom: side, rear and camera crop of the selected box (editable), then the frame slider.
-        self.box_views.setMinimumHeight(170)
+        self.box_views.setMinimumHeight(130)
         self._dock("Selected box", self.box_views, B)
         self._dock("Frames", bar, B)
         self.splitDockWidget(self.docks["Selected box"], self.docks["Frames"], QtCore.Qt.Vertical)
@@ -150,6 +150,7 @@ class MainWindow(QtWidgets.QMainWindow):
         mb = self.menuBar()
         f = mb.addMenu("&File")
         self._menu_action(f, "&Open sequence…", "open")
+        f.addAction("Open one scan &file…", self.open_file_dialog)
         f.addAction("&Import labels…", self.import_labels_dialog)
         self.export_menu = f.addMenu("&Export labels")
         for fmt in self.ctrl.export_formats():
@@ -261,6 +262,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_dialog(self) -> None:
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a sequence folder")
+        if path:
+            self.ctrl.open(Path(path))
+
+    def open_file_dialog(self) -> None:
+        """Open a single scan (.bin, .pcd, .ply, .npy, .las/.laz, nuScenes .pcd.bin) as a sequence of one."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a scan file", "", "Scans (*.bin *.pcd *.ply *.npy *.npz *.las *.laz);;All files (*)")
         if path:
             self.ctrl.open(Path(path))
 
