@@ -404,7 +404,14 @@ def test_completion_and_silhouette_settings_are_shipped_in_code_and_yaml():
     from latte.core.config import LatteConfig, load_latte_config
 
     shipped, code = load_latte_config().oneclick, LatteConfig().oneclick
-    keys = ("completion_inside", "completion_gap", "silhouette_tol", "whole_view_classes", "whole_view_depth")
+    keys = (
+        "completion_inside",
+        "completion_gap",
+        "silhouette_tol",
+        "whole_view_classes",
+        "whole_view_depth",
+        "whole_side_steps",
+    )
     for key in keys:
         assert getattr(shipped, key) == getattr(code, key), key
     import dataclasses
@@ -416,6 +423,7 @@ def test_completion_and_silhouette_settings_are_shipped_in_code_and_yaml():
         ("completion_gap", 0.0),
         ("silhouette_tol", -1.0),
         ("whole_view_depth", -1.0),
+        ("whole_side_steps", -1.0),
     )
     for key, bad in bad_values:
         with pytest.raises(ValueError, match=key):
@@ -438,3 +446,20 @@ def test_a_person_seen_with_depth_keeps_its_size_and_a_lone_face_grows():
             assert sorted(box.size[:2]) == pytest.approx([0.4, 0.45], abs=0.02)
         else:
             assert sorted(box.size[:2]) == pytest.approx([0.66, 0.84], abs=0.01)
+
+
+def test_a_short_car_seen_whole_is_not_grown_to_the_mean():
+    # A 3.4 m car 9 m away, its rear and its whole near side in view: grown to the KITTI mean
+    # length (3.88 m) its front would stand 1 degree (5 azimuth steps) past its points' silhouette,
+    # where the sensor saw nothing. The side is seen whole and keeps its length.
+    car = Box3D((8.0, 5.0, -H + 0.75), (3.4, 1.6, 1.5), 0.0, "Car")
+    pts = scan_scene([car], beams=64, azimuth_steps=2048)
+    lengths = {}
+    for steps in (3.0, 0.0):
+        ann = _annotator(whole_side_steps=steps)
+        ann.set_frame(pts)
+        box = ann.click(7.0, 4.3, "Car")
+        lengths[steps] = box.size[0]
+        assert box.bev_iou(car) > (0.9 if steps else 0.8)
+    assert lengths[3.0] == pytest.approx(3.4, abs=0.1)
+    assert lengths[0.0] == pytest.approx(3.88, abs=0.01)

@@ -50,6 +50,7 @@ class OneClickAnnotator:
         self._obj_xyz = np.zeros((0, 3))
         self.angular_step = angular_step(self.config.oneclick.sensor, self.config.oneclick.z_scale)
         self._occ_az = self._occ_range = np.zeros(0)
+        self.azimuth_step = azimuth_step(self.config.oneclick.sensor)
 
     def set_frame(self, points: np.ndarray, ground: np.ndarray | None = None) -> None:
         """Use ``points`` ((N, >=3), LiDAR frame; NaN rows are ignored) for the next clicks.
@@ -285,8 +286,24 @@ class OneClickAnnotator:
                 excess = [self._silhouette_excess(b, pts) * rng for b in options]
                 if min(excess) <= c.silhouette_tol:
                     grown = options[int(np.argmin(excess))]
+            if cls.rigid:
+                grown = self._sides_seen_whole(grown, box, pts)
             box = grown
         return box.replace(point_indices=idx)
+
+    def _sides_seen_whole(self, grown: Box3D, fitted: Box3D, pts: np.ndarray) -> Box3D:
+        """``grown`` with the growth of its length, its width or both undone (back to the
+        ``fitted`` extent) when the scan contradicts it: its silhouette reaches more than
+        ``whole_side_steps`` azimuth steps of the sensor beyond the points' where nothing nearer
+        hides it. The side is then seen whole, and the object is smaller than its class's mean
+        (a short car seen side-on, a small van): of the undone boxes within the tolerance the
+        largest is taken; ``grown`` when none is."""
+        tol = self.config.oneclick.whole_side_steps * self.azimuth_step
+        if tol <= 0 or self._silhouette_excess(grown, pts) <= tol:
+            return grown
+        undone = [_revert(grown, fitted, axes) for axes in ((0,), (1,), (0, 1))]
+        ok = [b for b in undone if self._silhouette_excess(b, pts) <= tol]
+        return max(ok, key=lambda b: b.size[0] * b.size[1]) if ok else grown
 
     def _seen_whole(self, box: Box3D) -> bool:
         """Whether ``box`` of one of the ``whole_view_classes`` (people) is taken as its points
@@ -377,6 +394,29 @@ def angular_step(sensor: str, z_scale: float) -> float:
     s = load_sensor(sensor)
     beam = float(np.median(np.abs(np.diff(s.elevations)))) if s.beams > 1 else 0.0
     return max(float(np.radians(s.azimuth_resolution_deg)), z_scale * beam)
+
+
+def azimuth_step(sensor: str) -> float:
+    """Angle (radians) between neighbouring returns of one beam of ``sensor``."""
+    from squeezeseg.sensors import load_sensor
+
+    return float(np.radians(load_sensor(sensor).azimuth_resolution_deg))
+
+
+def _revert(grown: Box3D, fitted: Box3D, axes: tuple[int, ...]) -> Box3D:
+    """``grown`` with its extent along ``axes`` (0: length, 1: width) back to the extent of
+    ``fitted`` (the rectangle before growing) along the same axis."""
+    c, s = np.cos(grown.yaw), np.sin(grown.yaw)
+    ex, ey = np.array([c, s]), np.array([-s, c])
+    fc = fitted.bev_corners()
+    center = np.asarray(grown.center[:2], dtype=float)
+    size = list(grown.size)
+    for axis, e in ((0, ex), (1, ey)):
+        if axis in axes:
+            proj = fc @ e
+            center = center + e * ((proj.min() + proj.max()) / 2 - center @ e)
+            size[axis] = float(np.ptp(proj))
+    return grown.replace(center=(center[0], center[1], grown.center[2]), size=tuple(size))
 
 
 def _wrap(a: np.ndarray | float) -> np.ndarray:
