@@ -85,6 +85,8 @@ DRIVER = textwrap.dedent('''
     front, rear = box_edit.face_centers(box0)[0], box_edit.face_centers(box0)[1]
     a, b = np.array(px_of(front)), np.array(px_of(front + box_edit.axis_direction(box0, 0)))
     facts["handle_hit"] = v.handle_at(tuple(a))
+    send("move", tuple(a), buttons=QtCore.Qt.NoButton)        # hovering over the handle
+    facts["hover_cursor"] = v.cursor().shape() == QtCore.Qt.SizeAllCursor
     drag(tuple(a), tuple(a + (b - a)))          # one metre's worth of pixels
     box1 = win.ctrl.selected_box()
     facts["resize"] = [box1.size[0] - box0.size[0],
@@ -162,7 +164,7 @@ def test_3d_view_is_shown_and_edits_the_selected_box(display, demo_seq, tmp_path
     proc = run_xcb(display, ["-c", DRIVER, str(demo_seq), str(tmp_path / "s"), str(shot)], timeout=240)
     facts = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("FACTS "))[6:])
     assert facts["has3d"] and facts["dock_visible"], facts
-    assert facts["handle_hit"] == 0, facts                      # the front face's handle
+    assert facts["handle_hit"] == 0 and facts["hover_cursor"], facts   # the front face's handle
     grow, rear_moved = facts["resize"]
     assert grow == pytest.approx(1.0, abs=0.15) and rear_moved < 1e-6, facts
     assert facts["move"] == pytest.approx([1.5, -1.0, 0.0], abs=0.1), facts

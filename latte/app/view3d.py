@@ -97,6 +97,7 @@ def _build_view3d():
             super().__init__()
             self.noRepeatKeys = []          # arrow keys belong to the window (nudge), not the camera
             self.setFocusPolicy(QtCore.Qt.ClickFocus)
+            self.setMouseTracking(True)     # hover over a handle shows the resize cursor
             self.setCameraPosition(distance=40, elevation=25, azimuth=180)
             self.point_level = 1
             self.scatter = gl.GLScatterPlotItem(size=BASE_POINT_PX, pxMode=True)
@@ -217,6 +218,11 @@ def _build_view3d():
 
         def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt override
             drag = self._drag
+            if ev.buttons() == QtCore.Qt.NoButton:          # hovering: say what a press would grab
+                pos = ev.localPos()
+                over = self.handle_at((pos.x(), pos.y())) is not None
+                self.setCursor(QtCore.Qt.SizeAllCursor if over else QtCore.Qt.ArrowCursor)
+                return
             if drag is None or drag["kind"] == "camera" or not ev.buttons() & QtCore.Qt.LeftButton:
                 super().mouseMoveEvent(ev)
                 return
