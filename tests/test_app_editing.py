@@ -261,3 +261,27 @@ def test_class_colours_are_distinct_and_readable_on_the_dark_views():
 
     builtin = {c.name: tuple(c.color) for c in LatteConfig().classes}
     assert builtin == colours            # the built-in defaults are the shipped file's colours
+
+
+def test_colour_scale_says_what_point_colors_paints():
+    """The legend's description and the colours agree: the mode used (with its fallbacks) and the
+    value range, for intensities in 0..1 and in 0..255."""
+    from latte.app.raster import color_scale, point_colors, scalar_colors
+
+    rng = np.random.default_rng(0)
+    pts = np.c_[rng.normal(size=(500, 3)), rng.uniform(0, 255, 500)].astype(np.float32)
+    scale = color_scale(pts, "intensity")
+    assert scale["mode"] == "intensity" and scale["range"] == (0.0, 255.0 * 0.6)
+    want = scalar_colors(pts[:, 3], *scale["range"], "viridis")
+    assert np.array_equal(point_colors(pts, "intensity"), want)
+    unit = pts.copy()
+    unit[:, 3] /= 255.0
+    assert color_scale(unit, "intensity")["range"] == (0.0, 0.6)
+    assert color_scale(pts[:, :3], "intensity")["mode"] == "height"     # no intensity channel
+    assert color_scale(pts, "label", None)["mode"] == "height"          # no per-point labels
+    height = color_scale(pts, "height")
+    assert np.array_equal(point_colors(pts, "height"), scalar_colors(pts[:, 2], *height["range"], "turbo"))
+    palette = np.array([[255, 0, 0, 255], [0, 255, 0, 255]], np.uint8)
+    labels = np.r_[np.zeros(250, int), -np.ones(250, int)]
+    got = point_colors(pts, "label", labels, palette)
+    assert (got[:250] == palette[0]).all() and (got[250:, :3] == 110).all()
