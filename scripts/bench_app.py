@@ -1,12 +1,19 @@
 """Speed of the LATTE app's drawing, offscreen: open-and-draw of a frame, pan and zoom redraws, for
 130k and 300k points; and the per-symbol pyqtgraph scatter the BEV layer replaces, as a baseline.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_app.py [--repeats 7] [--kitti]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/bench_app.py [--repeats 7] [--kitti] [--kitti-raw]
 
 Every figure is the median of ``--repeats`` runs. "open" = read the scan, image and calibration,
 colour and rasterise the points, project them into the camera image, draw the boxes, and paint the
 window (``QWidget.grab``). "pan"/"zoom" = one view change of the bird's-eye view and its repaint.
 The CPU may be shared: figures are pessimistic on a loaded machine.
+
+``--kitti-raw``: the real KITTI raw drive (../shared/data/kitti_raw, 30 frames with camera): the
+time to open it (a fresh session, first frame drawn with its camera image), and the next frame with
+tracking (``D``: read and draw the frame, register the scan onto the previous one, propose every
+track of the previous frame) with three cars boxed by one click in frame 0 and the proposals
+accepted (``Enter``) on every frame; the first ``D`` after opening is given apart (the tracker's
+libraries may still be importing in the background).
 """
 
 from __future__ import annotations
@@ -86,6 +93,44 @@ def bench_sequence(win, app, path: Path, out: Path, repeats: int) -> dict[str, f
     return res
 
 
+RAW_CARS = ((9.8, -0.2), (7.5, 3.3), (31.2, -4.4))   # cars in frame 0 of the shared KITTI raw drive
+
+
+def bench_kitti_raw(win, app, path: Path, tmp: Path, repeats: int) -> dict[str, float]:
+    """Open time and next-frame-with-tracking time on the real drive (see the module docstring)."""
+    import numpy as np
+
+    def open_fresh(k=[0]):  # noqa: B006 - a counter: a new session folder per run
+        k[0] += 1
+        win.ctrl.open(path, tmp / f"raw{k[0]}")
+        app.processEvents()
+        win.grab()
+
+    res = {"open_ms": median_ms(open_fresh, repeats)}
+    res["open_cpu"] = CPU_MS[id(open_fresh)]
+    win.ctrl.open(path, tmp / "raw-track")
+    for x, y in RAW_CARS:
+        win.ctrl.click(x, y)
+    app.processEvents()
+    times, cpu, props, track = [], [], [], []
+    for _ in range(len(win.ctrl.sequence) - 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        win.ctrl.next_frame()
+        app.processEvents()
+        win.grab()
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+        props.append(len(win.ctrl.proposals))
+        track.append(win.ctrl.last_tracking.get("track_s", 0.0) * 1000)
+        win.ctrl.accept_proposals()
+        app.processEvents()
+    res.update(first_next_ms=times[0], next_ms=statistics.median(times[1:]),
+               next_cpu=statistics.median(cpu[1:]), next_p90=float(np.percentile(times[1:], 90)),
+               track_ms=statistics.median(track[1:]),
+               proposals=statistics.median(props), frames=len(times))
+    return res
+
+
 def bench_scatter_baseline(points, repeats: int) -> float:
     """Per-point-coloured pg.ScatterPlotItem in a PlotWidget: set data and paint once."""
     import pyqtgraph as pg
@@ -111,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="LATTE app drawing benchmark (offscreen)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--kitti", action="store_true", help="also the real KITTI object frames (shared data)")
+    ap.add_argument("--kitti-raw", action="store_true",
+                    help="open and next-frame-with-tracking times of the real KITTI raw drive (shared data)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the slow scatter baseline")
     ap.add_argument("--blas-threads", action="store_true",
                     help="keep OpenBLAS's default threads (the app limits them to 1)")
@@ -136,8 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     win.show()
     app.processEvents()
     rows = []
+    raw_res = None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        raw = shared_data_dir() / "kitti_raw"
+        if args.kitti_raw and raw.is_dir():
+            raw_res = bench_kitti_raw(win, app, raw, tmp, args.repeats)
         for n in (130_000, 300_000):
             folder = tmp / f"scans{n}"
             folder.mkdir()
@@ -166,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         win.close()
     print(f"median of {args.repeats} (pan/zoom: {args.repeats * 3}) runs, wall ms (CPU ms); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if raw_res is not None:
+        r = raw_res
+        print(f"KITTI raw drive: open (fresh session, first frame with camera drawn) {r['open_ms']:.0f} ms "
+              f"({r['open_cpu']:.0f} CPU); next frame with tracking (D, draw included) median "
+              f"{r['next_ms']:.0f} ms ({r['next_cpu']:.0f} CPU), p90 {r['next_p90']:.0f} ms, of which "
+              f"registration + proposals {r['track_ms']:.0f} ms; {r['proposals']:.0f} proposals per frame "
+              f"over {r['frames']} frames; first D after opening {r['first_next_ms']:.0f} ms")
     print(f"{'case':34s} {'points':>7s} {'open+draw':>16s} {'pan':>14s} {'zoom':>14s}")
     for name, r in rows:
         print(f"{name:34s} {int(r['points']):7d} {r['open_ms']:8.1f} ({r['open_cpu']:5.1f}) "
