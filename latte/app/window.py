@@ -132,6 +132,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.color_combo.addItems(["height", "intensity", "labels"])
         self.color_combo.setToolTip(f"colour mode ({hint('cycle_colors')} cycles)")
         self.color_combo.activated.connect(lambda i: self.set_color_mode(COLOR_MODES[i]))
+        self.color_combo.setFocusPolicy(QtCore.Qt.NoFocus)   # the window's keys keep working after a pick
         bar.addWidget(self.color_combo)
         bar.addWidget(QtWidgets.QLabel("  Point size "))
         self.point_spin = QtWidgets.QSpinBox()
