@@ -162,3 +162,17 @@ def test_transfer_weights_copies_backbone_and_maps_the_head():
     np.testing.assert_array_equal(k_new[..., 1], k_old[..., 0])  # anchor 0: Van from Car
     np.testing.assert_array_equal(k_new[..., 4 + 3], k_old[..., 3 + 2])  # anchor 1: Cyclist
     np.testing.assert_array_equal(k_new[..., 8:], k_old[..., 6:])  # confidences and deltas
+
+
+def test_photometric_randomises_the_camera_response_not_the_geometry():
+    from squeezeseg.detection.data import photometric
+
+    img = np.zeros((32, 48, 3), np.uint8)
+    img[8:24, 12:36] = 200  # a bright object on black
+    outs = [photometric(img, np.random.default_rng(s)) for s in range(6)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    means = [o[12:20, 16:32].mean() for o in outs]
+    assert max(means) - min(means) > 20  # exposure and gamma differ from draw to draw
+    for o in outs:  # the object stays where it was: brighter inside than around it
+        assert o[12:20, 16:32].mean() > o[:4].mean() + 50
+    np.testing.assert_array_equal(photometric(img, np.random.default_rng(1)), outs[1])

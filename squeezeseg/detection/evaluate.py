@@ -16,6 +16,16 @@ from squeezeseg.detection.labels import Object2D
 log = logging.getLogger("squeezeseg.detection")
 
 
+def real_validation_dirs() -> list[Path]:
+    """The real labelled KITTI object folders of ../shared/data that exist (validation only, never
+    training or tuning): kitti_object/training and kitti_object_more/training, six images in all."""
+    from squeezeseg.resources import shared_data_dir
+
+    base = shared_data_dir()
+    dirs = (base / "kitti_object" / "training", base / "kitti_object_more" / "training")
+    return [d for d in dirs if d.is_dir()]
+
+
 def collect_frames(
     data_dirs: str | Path | list[str | Path], classes: list[str], split: str | None = None
 ) -> list[Frame]:

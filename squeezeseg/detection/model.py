@@ -78,6 +78,9 @@ class SqueezeDetConfig:
     weight_decay: float = 0.0001
     clip_norm: float = 1.0
     batch_size: int = 20
+    # Training: also randomise the camera response (data.photometric: exposure, contrast, white
+    # balance, gamma, blur, noise) so rendered images teach a detector for real photographs.
+    photometric: bool = False
 
     def __post_init__(self) -> None:
         if (
