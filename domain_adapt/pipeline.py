@@ -5,7 +5,10 @@
    network trained on the unlabelled real scans;
 3. ``+correlation alignment``: 2 plus the geodesic loss between synthetic and real output covariances;
 4. ``+domain calibration``: the model of 3 after progressive batch-norm calibration on the real scans;
-5. ``+context aggregation``: 4 retrained with the context aggregation modules (then calibrated).
+5. ``+context aggregation``: 4 retrained with the context aggregation modules (then calibrated);
+6. ``+self-training`` (beyond the paper): the real target images pseudo-labelled by 5 (confident,
+   physically plausible car segments, the most confident background; see
+   :mod:`domain_adapt.self_training`), 5 fine-tuned on the source plus them, then calibrated.
 
 Every stage saves ``OUT/<stage>/model.keras`` and ``result.json``; a rerun skips finished stages.
 ``budget`` scales all step counts so a run fits the machine.
@@ -26,7 +29,7 @@ from squeezeseg.errors import InputError
 
 log = logging.getLogger(__name__)
 STAGES = ("sim-only", "+intensity rendering", "+correlation alignment", "+domain calibration",
-          "+context aggregation")
+          "+context aggregation", "+self-training")
 
 
 @dataclass
@@ -88,6 +91,8 @@ def run_pipeline(source: str | Path, target: str | Path, evals: list[str | Path]
                                                False, calibrate_from="+correlation alignment")
     results["+context aggregation"] = ctx.stage("+context aggregation", (rendered, src_labels),
                                                 opts.gca_weight, True, calibrate=True)
+    results["+self-training"] = ctx.stage("+self-training", (rendered, src_labels), opts.gca_weight, True,
+                                          calibrate=True, self_train_from="+context aggregation")
     report = {
         "stages": results,
         "source": str(source), "target": str(target), "eval": [str(e) for e in evals],
@@ -131,8 +136,10 @@ class StageContext:
     progress: bool
 
     def stage(self, name: str, source: tuple[np.ndarray, np.ndarray], gca_weight: float, cam: bool,
-              calibrate: bool = False, calibrate_from: str | None = None) -> dict:
-        """Train (or load the model of ``calibrate_from`` and calibrate it), evaluate, save."""
+              calibrate: bool = False, calibrate_from: str | None = None,
+              self_train_from: str | None = None) -> dict:
+        """Train (or load the model of ``calibrate_from`` and calibrate it; or fine-tune the model of
+        ``self_train_from`` on ``source`` plus the target pseudo-labelled by it), evaluate, save."""
         import copy
 
         import keras
@@ -156,9 +163,17 @@ class StageContext:
             stats = compute_statistics(source[0])
             cfg.mean, cfg.std = [float(v) for v in stats.mean], [max(float(v), 1e-3) for v in stats.std]
             cfg.name = f"squeezesegv2_da_{slug(name)}"
-            opts = AdaptOptions(self.opts.scaled(self.opts.steps), self.opts.batch_size, self.opts.crop_width,
-                                gca_weight, cam, self.opts.seed)
-            model, logs = train_adapted(cfg, source, self.target, opts, self.progress)
+            steps = self.opts.scaled(self.opts.steps)
+            init = None
+            if self_train_from is not None:
+                init = keras.saving.load_model(self.out / slug(self_train_from) / "model.keras",
+                                               compile=False)
+                source, logs["pseudo_labels"] = self.with_pseudo_labels(init, source)
+                steps = max(1, steps // 2)
+            opts = AdaptOptions(steps, self.opts.batch_size, self.opts.crop_width, gca_weight, cam,
+                                self.opts.seed)
+            model, losses = train_adapted(cfg, source, self.target, opts, self.progress, init=init)
+            logs.update(losses)
         if calibrate or calibrate_from is not None:
             progressive_calibration(model, self.target, progress=self.progress)
         result = evaluate(model, self.eval_images, self.eval_labels, self.cfg.classes)
@@ -167,3 +182,17 @@ class StageContext:
             model.save(tmp)
         atomic_write_text(done, json.dumps(result, indent=1) + "\n")
         return result
+
+    def with_pseudo_labels(self, model, source: tuple[np.ndarray, np.ndarray]
+                           ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+        """``source`` plus the target images with pseudo-labels from ``model``; and their summary."""
+        from domain_adapt.self_training import pseudo_label_images
+
+        logits = np.concatenate([model(self.target[i:i + 4], training=False).numpy()
+                                 for i in range(0, len(self.target), 4)])
+        logits -= logits.max(-1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(-1, keepdims=True)
+        labels, summary = pseudo_label_images(self.target, probs, list(self.cfg.classes).index("car"))
+        log.info("pseudo-labels of %d target images: %s", len(labels), summary)
+        return (np.concatenate([source[0], self.target]), np.concatenate([source[1], labels])), summary

@@ -126,26 +126,33 @@ def segment_excess(xyz: np.ndarray, ground: float, rules: PseudoLabelRules) -> f
 def predict_scan(segmenter, points: np.ndarray, rules: PseudoLabelRules = PseudoLabelRules(),
                  source: Path | None = None) -> ScanPrediction:
     """Background/ignore labels of one real scan and its predicted car segments, not yet decided."""
+    prep, prob = circle_probabilities(segmenter, points, source)
+    scan = from_probabilities(prep.ri.image, prob, segmenter.classes.index("car"), rules, prep.ri.full_circle)
+    scan.prep = prep
+    return scan
+
+
+def from_probabilities(image: np.ndarray, prob: np.ndarray, car: int, rules: PseudoLabelRules,
+                       full_circle: bool = False) -> ScanPrediction:
+    """:class:`ScanPrediction` (without ``prep``) of one (H, W, >=5) range image and its (H, W, C) class
+    probabilities; class 0 is background, ``car`` the car class."""
     from squeezeseg.instances import range_image_instances
 
-    car = segmenter.classes.index("car")
-    prep, prob = circle_probabilities(segmenter, points, source)
-    ri = prep.ri
-    valid = ri.image[..., 4] > 0
+    valid = image[..., 4] > 0
     pred = np.where(valid, prob.argmax(-1), 0).astype(np.int32)
     labels = np.full(pred.shape, IGNORE_ID, np.int32)
     bg = valid & (pred == 0)
     if bg.any():
         cut = np.quantile(prob[..., 0][bg], 1.0 - rules.background_keep)
         labels[bg & (prob[..., 0] >= cut)] = BACKGROUND_ID
-    inst = range_image_instances(ri.image, np.where(pred == car, car, 0), full_circle=ri.full_circle)
-    ground = ground_height(ri.image[valid][:, :3])
+    inst = range_image_instances(image, np.where(pred == car, car, 0), full_circle=full_circle)
+    ground = ground_height(image[valid][:, :3]) if valid.any() else 0.0
     segments = []
     for i in range(1, int(inst.max()) + 1):
         m = inst == i
-        segments.append(Segment(m, segment_excess(ri.image[m][:, :3], ground, rules),
+        segments.append(Segment(m, segment_excess(image[m][:, :3], ground, rules),
                                 float(prob[..., car][m].mean())))
-    return ScanPrediction(prep, labels, segments)
+    return ScanPrediction(None, labels, segments)
 
 
 def car_threshold(scans: list[ScanPrediction], rules: PseudoLabelRules) -> float:
@@ -155,11 +162,10 @@ def car_threshold(scans: list[ScanPrediction], rules: PseudoLabelRules) -> float
     return float(np.quantile(conf, 1.0 - rules.car_keep)) if conf else 1.0
 
 
-def decide(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules) -> PseudoLabels:
-    """Per-point pseudo-labels of one scan: implausible car segments background, plausible confident
-    ones car, the rest ignored."""
-    from squeezeseg.projection import unproject
-
+def decide_image(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules
+                 ) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """(H, W) SemanticKITTI ids of one scan's image: implausible car segments background, plausible
+    confident ones car, the rest ignored; and the segments (kept, rejected, ignored)."""
     labels = scan.labels.copy()
     kept = rejected = ignored = 0
     for s in scan.segments:
@@ -169,6 +175,14 @@ def decide(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules) -> P
             labels[s.mask], kept = CAR_ID, kept + 1
         else:
             labels[s.mask], ignored = IGNORE_ID, ignored + 1
+    return labels, (kept, rejected, ignored)
+
+
+def decide(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules) -> PseudoLabels:
+    """Per-point pseudo-labels of one scan (see :func:`decide_image`)."""
+    from squeezeseg.projection import unproject
+
+    labels, counts = decide_image(scan, threshold, rules)
     prep = scan.prep
     ids = np.zeros(len(prep.points), np.uint16)
     per_valid = unproject(labels, prep.ri, fill=IGNORE_ID).astype(np.uint16)
@@ -176,7 +190,28 @@ def decide(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules) -> P
         ids[:] = per_valid
     else:
         ids[prep.keep] = per_valid
-    return PseudoLabels(ids, kept, rejected, ignored)
+    return PseudoLabels(ids, *counts)
+
+
+def pseudo_label_images(images: np.ndarray, probs: np.ndarray, car: int,
+                        rules: PseudoLabelRules = PseudoLabelRules()) -> tuple[np.ndarray, dict]:
+    """(N, H, W) training labels (class index; -1 left out) of real range images (N, H, W, >=5) from
+    their (N, H, W, C) class probabilities, by the same rules as whole scans; and a summary."""
+    scans = [from_probabilities(img, pr, car, rules) for img, pr in zip(images, probs)]
+    threshold = car_threshold(scans, rules)
+    out = np.full(images.shape[:3], -1, np.int32)
+    totals = np.zeros(3, np.int64)
+    for k, scan in enumerate(scans):
+        ids, counts = decide_image(scan, threshold, rules)
+        out[k][ids == BACKGROUND_ID] = 0
+        out[k][ids == CAR_ID] = car
+        totals += counts
+    valid = images[..., 4] > 0
+    summary = {"car_threshold": round(threshold, 4), "cars_kept": int(totals[0]),
+               "cars_rejected": int(totals[1]), "cars_ignored": int(totals[2]),
+               "car": round(float((out[valid] == car).mean()), 4) if valid.any() else 0.0,
+               "ignored": round(float((out[valid] == -1).mean()), 4) if valid.any() else 0.0}
+    return out, summary
 
 
 def write_pseudo_labelled(segmenter, scans: list[Path], out: Path, drive: str = "real",

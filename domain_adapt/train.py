@@ -87,9 +87,10 @@ def build_segmenter(cfg: ModelConfig, context_aggregation: bool, width: int | No
 
 
 def train_adapted(cfg: ModelConfig, source: tuple[np.ndarray, np.ndarray], target: np.ndarray | None,
-                  opts: AdaptOptions, progress: bool = True):
-    """Train on labelled ``source`` (images, labels) [+ geodesic alignment to ``target`` images];
-    returns ``(full-width model, last losses)``. ``cfg.mean``/``cfg.std`` must already be set."""
+                  opts: AdaptOptions, progress: bool = True, init=None):
+    """Train on labelled ``source`` (images, labels; -1 left out) [+ geodesic alignment to ``target``
+    images]; returns ``(full-width model, last losses)``. ``cfg.mean``/``cfg.std`` must already be set.
+    ``init``: a model of the same architecture to start from (fine-tuning), else random weights."""
     import keras
     import tensorflow as tf
 
@@ -104,6 +105,8 @@ def train_adapted(cfg: ModelConfig, source: tuple[np.ndarray, np.ndarray], targe
     if crop % 16:
         raise InputError(f"crop width must be a multiple of 16, got {crop}")
     model = build_segmenter(cfg, opts.context_aggregation, crop)
+    if init is not None:
+        transfer_weights(init, model)
     optimizer = make_optimizer(cfg)
     weights, gamma = list(cfg.class_weights), cfg.focal_gamma if cfg.loss == "focal" else 0.0
     lam = float(opts.gca_weight)

@@ -24,16 +24,17 @@ GROUND = -1.73
 RULES = PseudoLabelRules()
 
 
-def box_surface(length, width, height, bottom=0.0, n=600, seed=0):
-    """Points on the sides and top of an axis-aligned box standing ``bottom`` m above the ground."""
+def box_surface(length, width, height, bottom=0.0, n=600, seed=0, centre=(10.0, 3.0)):
+    """Points on the faces a sensor at the origin sees (the near end, the near side, the top) of an
+    axis-aligned box at ``centre`` standing ``bottom`` m above the ground."""
     rng = np.random.default_rng(seed)
     u = rng.uniform(-0.5, 0.5, (n, 3)) * [length, width, height]
     side = rng.integers(0, 3, n)
-    u[side == 0, 0] = np.sign(u[side == 0, 0]) * length / 2
-    u[side == 1, 1] = np.sign(u[side == 1, 1]) * width / 2
+    u[side == 0, 0] = -np.sign(centre[0]) * length / 2
+    u[side == 1, 1] = -np.sign(centre[1]) * width / 2
     u[side == 2, 2] = height / 2
     u[:, 2] += GROUND + bottom + height / 2
-    return u + [10.0, 3.0, 0.0]
+    return u + [centre[0], centre[1], 0.0]
 
 
 def test_a_car_is_plausible_and_hedges_poles_canopies_and_road_are_not():
@@ -143,3 +144,32 @@ def test_training_starts_from_the_given_weights(tmp_path, save_tiny_segmenter):
     other, _, _ = save_tiny_segmenter(1)
     with pytest.raises(InputError, match="do not match"):
         train(cfg, tmp_path / "run2", steps=1, progress=False, init=other)
+
+
+def test_range_image_pseudo_labels_keep_the_car_and_never_the_bush():
+    from domain_adapt.self_training import pseudo_label_images
+    from squeezeseg.projection import SphericalProjection
+
+    rng = np.random.default_rng(0)
+    gx, gy = rng.uniform(3, 40, 60000), rng.uniform(-30, 30, 60000)
+    ground = np.stack([gx, gy, np.full_like(gx, GROUND)], 1)
+    car = box_surface(4.0, 1.8, 1.5, n=12000)  # centred at (10, 3)
+    # a porous bush: rays return from inside its volume, so it is deep as well as wide
+    bush = rng.uniform(-0.5, 0.5, (8000, 3)) * [6.0, 5.0, 2.5] + [16.0, -6.0, GROUND + 1.25]
+    pts = np.concatenate([ground, car, bush])
+    kind = np.repeat([0, 1, 2], [len(ground), len(car), len(bush)])
+    ri = SphericalProjection.from_sensor("hdl64e", width=512, fov_deg=90).project(
+        np.column_stack([pts, np.full(len(pts), 0.3)]).astype(np.float32))
+    shown = ri.index >= 0
+    what = np.full(ri.index.shape, -1)
+    what[shown] = kind[ri.index[shown]]
+    probs = np.zeros(ri.index.shape + (4,), np.float32)
+    probs[..., 0] = 0.9
+    probs[what >= 1] = [0.1, 0.8, 0.05, 0.05]  # the network calls the car and the bush car
+    labels, summary = pseudo_label_images(ri.image[None], probs[None], car=1)
+    lab = labels[0]
+    assert (what == 1).sum() > 100 and (what == 2).sum() > 100
+    assert np.mean(lab[what == 1] == 1) > 0.9
+    assert np.mean(lab[what == 2] == 1) < 0.05  # its returns scatter in depth: background or left out
+    assert np.all(lab[~shown] == -1)
+    assert summary["cars_kept"] >= 1 and 0 < summary["car"] < 0.2
