@@ -128,7 +128,7 @@ class OneClickAnnotator:
                 break
         if len(members) < c.min_points:
             return None
-        return _Grown(region, members, comp, limit, ground_z, fits, r * 0.75**step)
+        return _Grown(region, members, comp, limit, ground_z, fits, r * 0.75**step, sub, {})
 
     def _in_footprint(
         self,
@@ -153,15 +153,25 @@ class OneClickAnnotator:
         """
         if grown.limit is None or not grown.fits:
             return members
-        sub, comp = self._obj_xyz[grown.region], grown.comp
-        local = box.to_local(sub)[:, :2]
-        inside = np.all(np.abs(local) <= np.asarray(box.size[:2]) / 2, axis=1)
-        reaching = np.setdiff1d(np.unique(comp[inside]), comp[members])
+        sub, comp = grown.sub, grown.comp
+        corners = box.bev_corners()
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        near = np.flatnonzero(np.all((sub[:, :2] >= lo) & (sub[:, :2] <= hi), axis=1))
+        local = box.to_local(sub[near])[:, :2]
+        inside = np.zeros(len(sub), bool)
+        inside[near[np.all(np.abs(local) <= np.asarray(box.size[:2]) / 2, axis=1)]] = True
+        ours = np.zeros(int(comp.max()) + 1, bool)
+        ours[comp[members]] = True
+        reaching = np.unique(comp[inside])
+        reaching = reaching[~ours[reaching]]
         if len(reaching) == 0:
             return members
-        order = np.argsort(comp, kind="stable")  # the points of component k: order[start[k]:end[k]]
-        start = np.searchsorted(comp[order], reaching)
-        end = np.searchsorted(comp[order], reaching, side="right")
+        if "order" not in grown.cache:  # the points of component k: order[start[k]:end[k]]
+            grown.cache["order"] = np.argsort(comp, kind="stable")
+            grown.cache["sorted"] = comp[grown.cache["order"]]
+        order = grown.cache["order"]
+        start = np.searchsorted(grown.cache["sorted"], reaching)
+        end = np.searchsorted(grown.cache["sorted"], reaching, side="right")
         top = sub[members, 2].max() + 0.1
         for i in np.argsort(end - start, kind="stable"):
             part = order[start[i] : end[i]]
@@ -338,15 +348,22 @@ class OneClickAnnotator:
         first object point of the frame nearer than ``range_m``, at most ``width`` (0 if <= 0)."""
         if width <= 0:
             return 0.0
-        a, b = (start, start + width) if direction > 0 else (start - width, start)
-        rel = self._occ_az - a
-        rel = np.where(rel < 0, rel + 2 * np.pi, rel)  # azimuths from a, counter-clockwise
+        a = float(_wrap(start if direction > 0 else start - width))
+        # the points with azimuth in [a, a + width] (sorted by azimuth: one or two slices)
+        n = len(self._occ_az)
+        i, j = np.searchsorted(self._occ_az, [a, a + width], side="left")
+        idx = np.arange(i, j)
+        if a + width > np.pi:
+            idx = np.r_[np.arange(i, n), np.arange(np.searchsorted(self._occ_az, a + width - 2 * np.pi))]
+        rel = self._occ_az[idx] - a
+        rel[rel < 0] += 2 * np.pi  # azimuths from a, counter-clockwise
         # the object's own extreme point lies at ``start``: the span is open on that end
-        inside = (rel > 1e-9) & (rel <= b - a) if direction > 0 else (rel < b - a - 1e-9)
-        hit = inside & (self._occ_range < range_m)
+        inside = (rel > 1e-9) & (rel <= width) if direction > 0 else (rel < width - 1e-9)
+        hit = inside & (self._occ_range[idx] < range_m)
         if not np.any(hit):
             return width
-        return float(rel[hit].min()) if direction > 0 else float((b - a) - rel[hit].max())
+        return float(rel[hit].min()) if direction > 0 else float(width - rel[hit].max())
+
     def _fitter(self, label: str | None) -> str:
         """Rectangle fit for ``label``: the principal axis for the ``pca_classes`` (a bicycle is a
         thin object with no two planar faces for an L-shape search to find), else ``fitter``."""
@@ -371,6 +388,8 @@ class _Grown(NamedTuple):
     ground_z: float
     fits: bool  # whether the members fit ``limit`` (no shrink step got them to)
     radius: float  # the neighbour radius they were grown at
+    sub: np.ndarray  # (len(region), 3) the region's points
+    cache: dict  # the region's points grouped by component, computed once when first needed
 
 
 def _scan_frame(xyz: np.ndarray, x: float, y: float, radial_scale: float, z_scale: float) -> np.ndarray:
