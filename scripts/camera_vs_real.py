@@ -1,0 +1,128 @@
+"""Camera realism report: simulated camera images against the real KITTI images of ../shared/data.
+
+    .venv/bin/python scripts/camera_vs_real.py [--sim runs/squeezedet_sim] [--count 60] [--json out.json]
+
+Sets: the real left-camera images (KITTI raw drive, KITTI object training and testing: 43 images), the
+simulator's renders (``--sim``, a `lidarsim generate --camera --layout kitti-object` folder), and the
+same renders after the training-time camera-response randomisation (`squeezeseg.detection.data.
+photometric`). Rows: Jensen-Shannon divergence (base 2, 0 = same, 1 = disjoint; simulation.stats) of
+the histograms of luminance, each colour channel, saturation and gradient magnitude (Sobel), and the
+edge density (share of pixels with gradient magnitude above 40 grey levels per pixel). As a floor,
+the same divergences between two real sets (the KITTI raw drive against the KITTI object images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+BINS = np.linspace(0, 256, 33)
+GRAD_BINS = np.r_[np.linspace(0, 200, 41), 2000.0]
+EDGE = 40.0
+
+
+def gradient(gray: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of a float grey image (interior pixels)."""
+    g = gray
+    gx = (g[:-2, 2:] + 2 * g[1:-1, 2:] + g[2:, 2:]) - (g[:-2, :-2] + 2 * g[1:-1, :-2] + g[2:, :-2])
+    gy = (g[2:, :-2] + 2 * g[2:, 1:-1] + g[2:, 2:]) - (g[:-2, :-2] + 2 * g[:-2, 1:-1] + g[:-2, 2:])
+    return np.hypot(gx, gy) / 4.0
+
+
+class ImageStats:
+    """Histograms accumulated over a set of (H, W, 3) uint8 images."""
+
+    def __init__(self) -> None:
+        self.h = {k: np.zeros(len(BINS) - 1) for k in ("luminance", "red", "green", "blue", "saturation")}
+        self.h["gradient"] = np.zeros(len(GRAD_BINS) - 1)
+        self.edges, self.pixels, self.images = 0, 0, 0
+
+    def add(self, image: np.ndarray) -> None:
+        x = image.astype(np.float64)
+        lum = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+        sat = x.max(axis=2) - x.min(axis=2)
+        for key, v in (("luminance", lum), ("red", x[..., 0]), ("green", x[..., 1]), ("blue", x[..., 2]),
+                       ("saturation", sat)):
+            self.h[key] += np.histogram(v, BINS)[0]
+        grad = gradient(lum)
+        self.h["gradient"] += np.histogram(np.minimum(grad, 1999.0), GRAD_BINS)[0]
+        self.edges += int((grad > EDGE).sum())
+        self.pixels += grad.size
+        self.images += 1
+
+    @property
+    def edge_density(self) -> float:
+        return self.edges / max(self.pixels, 1)
+
+
+def compare(a: ImageStats, b: ImageStats) -> dict:
+    """JS divergence of every histogram of ``a`` and ``b``, and both edge densities."""
+    from simulation.stats import js_divergence
+
+    out = {k: round(js_divergence(a.h[k], b.h[k]), 4) for k in a.h}
+    out["edge_density"] = [round(a.edge_density, 4), round(b.edge_density, 4)]
+    return out
+
+
+def real_images(data: Path) -> dict[str, list[Path]]:
+    """Real camera images by source."""
+    raw = sorted((data / "kitti_raw").rglob("image_02/data/*.png"))
+    obj = [p for sub in ("kitti_object/training", "kitti_object/testing", "kitti_object_more/training")
+           for p in sorted((data / sub / "image_2").glob("*.png"))]
+    return {"kitti_raw": raw, "kitti_object": obj}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sim", default=str(REPO / "runs" / "squeezedet_sim"))
+    p.add_argument("--count", type=int, default=60, help="simulated images used (every k-th)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+
+    from squeezeseg.detection.data import load_image, photometric
+    from squeezeseg.resources import shared_data_dir
+
+    reals = real_images(shared_data_dir())
+    if not any(reals.values()):
+        print(f"no real images under {shared_data_dir()}: nothing to compare", file=sys.stderr)
+        return 2
+    stats = {k: ImageStats() for k in ("real", "kitti_raw", "kitti_object", "sim", "sim_photometric")}
+    for key, paths in reals.items():
+        for path in paths:
+            im = load_image(path)
+            stats[key].add(im)
+            stats["real"].add(im)
+    sims = sorted((Path(args.sim) / "training" / "image_2").glob("*.png"))
+    sims = sims[:: max(1, len(sims) // args.count)][: args.count]
+    rng = np.random.default_rng(args.seed)
+    for path in sims:
+        im = load_image(path)
+        stats["sim"].add(im)
+        stats["sim_photometric"].add(photometric(im, rng))
+    rows = {
+        "real raw drive vs real object images (floor)": compare(stats["kitti_raw"], stats["kitti_object"]),
+        "simulated vs real": compare(stats["sim"], stats["real"]),
+        "simulated + photometric vs real": compare(stats["sim_photometric"], stats["real"]),
+    }
+    keys = list(next(iter(rows.values())))
+    print(f"{'':<46}" + "".join(f"{k:>12}" for k in keys[:-1]) + "  edge density (a, b)")
+    for name, r in rows.items():
+        print(f"{name:<46}" + "".join(f"{r[k]:>12.3f}" for k in keys[:-1]) + f"  {r['edge_density']}")
+    print(f"images: real {stats['real'].images}, simulated {stats['sim'].images}")
+    if args.json:
+        from squeezeseg.atomic import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
