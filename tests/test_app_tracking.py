@@ -158,6 +158,7 @@ def test_real_kitti_raw_drive_with_camera_and_tracking(qtbot, shared_data, tmp_p
     assert len(c.sequence) == 30 and c.image is not None and c.calib is not None
     assert win.camera.image is not None   # the camera view shows the image with the points
     car = c.click(9.8, -0.2)
+    assert len(win.camera._box_items) == 1   # and the box's edges projected into it
     qtbot.keyClick(win, QtCore.Qt.Key_D)
     (prop,) = c.proposals
     assert c.last_tracking["ego"].registered
@@ -220,3 +221,28 @@ def test_file_menu_opens_one_scan_file(qtbot, tmp_path, monkeypatch, messages):
     monkeypatch.undo()
     assert len(win.ctrl.sequence) == 1 and win.ctrl.frame_id() == "000042"
     assert len(win.ctrl.points) > 1000 and not messages
+
+
+def test_axes_option_of_the_command_line(qtbot, tmp_path, monkeypatch, messages):
+    """`latte --axes nuscenes` turns scans that `auto` would leave alone (and `--axes kitti` the other
+    way); a wrong value is a command-line error."""
+    from latte.app.main import run_app
+
+    scans = tmp_path / "scans"
+    write_points(scans / "000000.bin", np.array([[1.0, 5.0, -1.0, 0.5]] * 200, np.float32))
+    opened = []
+    real_open = AppController.open
+
+    def spy(self, path, out_dir=None, frame=0):
+        ok = real_open(self, path, out_dir, frame)
+        opened.append(self.sequence.axes)
+        return ok
+
+    monkeypatch.setattr(AppController, "open", spy)
+    quick = ["--quit-after", "0.05"]
+    assert run_app([str(scans), "--out", str(tmp_path / "s1"), *quick]) == 0
+    assert run_app([str(scans), "--axes", "nuscenes", "--out", str(tmp_path / "s2"), *quick]) == 0
+    assert opened == ["kitti", "nuscenes"]
+    with pytest.raises(SystemExit) as exc:
+        run_app([str(scans), "--axes", "ros"])
+    assert exc.value.code == 2
