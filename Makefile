@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # server the app tests start to run it under xcb (tests/test_app_xcb.py).
 DEB_PKGS := libusb-1.0-0 libgomp1 libgl1 libegl1 libglib2.0-0 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 \
 	libx11-xcb1 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 libxcb-render-util0 \
-	libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 xvfb
+	libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 xvfb xdotool
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
