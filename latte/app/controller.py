@@ -223,11 +223,11 @@ class AppController(QtCore.QObject):
         if self.sequence is None or self.frame + 1 >= len(self.sequence):
             self.status.emit("last frame")
             return
-        prev = self.frame
+        prev, prev_points = self.frame, self.points
         t0 = time.perf_counter()
         self.go_to(prev + 1)
         t1 = time.perf_counter()
-        self.proposals = self._track_proposals(prev, self.frame)
+        self.proposals = self._track_proposals(prev, self.frame, prev_points)
         self.last_tracking = {**(self.last_tracking or {}), "load_s": t1 - t0,
                               "track_s": time.perf_counter() - t1}
         if self.proposals:
@@ -274,7 +274,7 @@ class AppController(QtCore.QObject):
             self._ego = EgoMotion(self.sequence.points, self.config, self.frame_time)
         return self._ego
 
-    def _track_proposals(self, prev: int, cur: int) -> list[Box3D]:
+    def _track_proposals(self, prev: int, cur: int, prev_points: np.ndarray | None = None) -> list[Box3D]:
         """Predictions of the tracks of ``prev`` in ``cur``: the sensor's motion from scan registration,
         the object's from the Kalman filter, rigid boxes re-centred on the new points. Nothing is
         carried between frames that are not one sequence (the status bar says why)."""
@@ -300,8 +300,11 @@ class AppController(QtCore.QObject):
                 ego = None
             else:
                 self.last_tracking["ego"] = step
+        def points_of(j: int) -> np.ndarray:   # the previous frame's points are still in memory
+            return prev_points if j == prev and prev_points is not None else self.sequence.points(j)
+
         return track_proposals(self.boxes, prev, cur, self.frame_time, ann, ego, self.linked, TRACK_HISTORY,
-                               points_of=self.sequence.points)
+                               points_of=points_of)
 
     # ---- boxes ------------------------------------------------------------------------------
     def box_ids(self, frame: int | None = None) -> list[int]:

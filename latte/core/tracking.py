@@ -286,6 +286,7 @@ def track_proposals(
 
     linked = linked or (lambda a, b: True)
     present = {b.track_id for b in boxes_of(cur) if b.track_id is not None}
+    prev_points: list[np.ndarray] = []  # frame prev's points, read once for all its tracks
     out = []
     for box in boxes_of(prev):
         tid = box.track_id
@@ -303,7 +304,8 @@ def track_proposals(
         pred = predict_track(moved, time_of(cur), annotator.config if annotator is not None else None)
         if annotator is not None and annotator.points is not None and len(annotator.points):
             if points_of is not None:
-                pred = follow_points(pred, _object_points(box, points_of(prev), pred), annotator)
+                prev_points = prev_points or [points_of(prev)]
+                pred = follow_points(pred, _object_points(box, prev_points[0], pred), annotator)
             pred = propagate_box(pred, annotator, box.label)
         out.append(pred.replace(track_id=tid, score=None))
     return out
