@@ -246,3 +246,20 @@ def test_axes_option_of_the_command_line(qtbot, tmp_path, monkeypatch, messages)
     with pytest.raises(SystemExit) as exc:
         run_app([str(scans), "--axes", "ros"])
     assert exc.value.code == 2
+
+
+def test_an_unreadable_earlier_frame_costs_the_proposals_not_the_app(qtbot, tmp_path, messages):
+    root = tmp_path / "scans"
+    for k in range(3):
+        scan = drive_scan(pose_matrix(SENSOR_STEP * k, 0, 0), [moving_car(k)], seed=k)
+        write_points(root / f"{k:010d}.bin", scan)
+    win = make_window(qtbot, root, tmp_path / "s")
+    c = win.ctrl
+    first = c.session.box(0, c.session.add_box(0, moving_car(0)))
+    c.session.add_box(1, moving_car(1).replace(track_id=first.track_id))
+    (root / f"{0:010d}.bin").write_bytes(b"\x00" * 7)   # frame 0 broken after it was labelled
+    c.go_to(1)
+    c.next_frame()
+    assert c.frame == 2 and c.proposals == []
+    assert messages and messages[-1][1] == "No tracked proposals for this frame"
+    assert "0000000000.bin" in messages[-1][2]

@@ -227,7 +227,11 @@ class AppController(QtCore.QObject):
         t0 = time.perf_counter()
         self.go_to(prev + 1)
         t1 = time.perf_counter()
-        self.proposals = self._track_proposals(prev, self.frame, prev_points)
+        try:
+            self.proposals = self._track_proposals(prev, self.frame, prev_points)
+        except (InputError, OSError, ValueError) as exc:  # e.g. an earlier frame of a track unreadable
+            self.proposals = []
+            self.message.emit("warning", "No tracked proposals for this frame", _describe(exc))
         self.last_tracking = {**(self.last_tracking or {}), "load_s": t1 - t0,
                               "track_s": time.perf_counter() - t1}
         if self.proposals:
