@@ -175,7 +175,7 @@ def test_real_semantickitti_labels_shown_as_colours(qtbot, shared_data, tmp_path
     car = c.class_names.index("Car")
     assert (labels == car).sum() > 3000   # about 4,300 car points in frame 000000
     assert (labels == -1).mean() > 0.5    # road, buildings, vegetation: none of the classes
-    win.set_color_mode("label")
+    win.set_color_mode("label")           # C / View menu: the labels in colour
     c.go_to(5)   # 000005 has no labels: the colours fall back
     assert c.point_labels is None
 

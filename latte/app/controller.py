@@ -136,6 +136,9 @@ class AppController(QtCore.QObject):
         turned = " (nuScenes axes: turned to x forward)" if seq.axes != "kitti" else ""
         self.status.emit(f"opened {seq.name} ({len(seq)} frames, {seq.layout}){turned}; saving to {out}")
         self.go_to(frame)
+        if self.point_labels is not None:
+            self.status.emit(f"{seq.name} has per-point labels: C (or View > Colour by per-point labels) "
+                             "shows them")
         return True
 
     def _recover_or_import(self, session, seq, out: Path) -> None:
