@@ -11,7 +11,16 @@
 * peak memory of ``infer`` on one dense cloud (the first scan repeated ``--dense`` times with jitter,
   about 2 million points), to show that memory does not grow with point density;
 * the network alone: the shipped model on one batch of 4 windows in this process, as the reference
-  for how busy the machine was.
+  for how busy the machine was;
+* INT8 (issue #21 item 4): the shipped model exported to LiteRT INT8 (calibrated on the simulated
+  training scans and the unlabelled real KITTI object scans, 32 frames) and float32, timed against the
+  float Keras model on one real window in turn (median of ``--int8-repeat`` rounds): the INT8 / Keras
+  ratio; with ``--int8-iou`` also the real validation (squeezeseg.evaluate.evaluate_real) of Keras and
+  INT8, class IoU side by side.
+
+``infer`` runs with its default engine (auto) and a fresh model cache (``$SQUEEZESEG_CACHE_DIR`` in a
+temporary folder): the warm-up run goes through Keras and leaves the checked LiteRT copy, the timed runs
+start from it; one labels-only run with ``--engine keras`` is timed as well.
 
 Prints a markdown table; docs/models.md quotes it.
 """
@@ -64,9 +73,10 @@ def startup(runs: int, scan: Path, tmp: Path) -> dict[str, float]:
     return res
 
 
-def infer(scans: Path, tmp: Path, png: bool) -> dict[str, float]:
-    out = tmp / ("infer_png" if png else "infer")
-    cmd = [str(BIN / "squeezeseg"), "infer", str(scans), "--out", str(out), "--no-progress"]
+def infer(scans: Path, tmp: Path, png: bool, extra: list[str] = (), name: str | None = None
+          ) -> dict[str, float]:
+    out = tmp / (name or ("infer_png" if png else "infer"))
+    cmd = [str(BIN / "squeezeseg"), "infer", str(scans), "--out", str(out), "--no-progress", *extra]
     if not png:
         cmd.append("--no-png")
     r = timed(cmd)
@@ -114,26 +124,70 @@ def network_ms(runs: int = 10) -> float:
     return 1000 * statistics.median(times)
 
 
+def int8_ratio(tmp: Path, repeat: int, iou: bool, count: int = 32) -> dict:
+    """Float Keras vs LiteRT float32 and INT8 of the shipped model on one real window, in turn; with
+    ``iou`` the real validation of Keras and INT8 (class IoU per set, points of difference)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_int8 import interleaved_ms
+
+    import squeezeseg
+    from squeezeseg.export.calibration import mixed_inputs
+    from squeezeseg.export.exporter import export_model
+    from squeezeseg.export.meta import keras_model_meta
+    from squeezeseg.resources import default_model_path
+
+    model = default_model_path()
+    real = DATA / "kitti_object" / "training" / "velodyne"
+    cal = [str(p) for p in (ROOT / "runs" / "sim2_kr200", real) if p.is_dir()] or ["synthetic"]
+    files = {"litert_int8": export_model(model, "int8", tmp / "default.int8.tflite", cal, count),
+             "litert_f32": export_model(model, "float32", tmp / "default.f32.tflite")}
+    segs = {"keras": squeezeseg.load_model(model, engine="keras"),
+            **{k: squeezeseg.load_model(f, engine="tflite") for k, f in files.items()}}
+    x = mixed_inputs(cal[-1], keras_model_meta(model)[1], 1)[0][None]
+    lat = interleaved_ms({k: s.logits for k, s in segs.items()}, x, repeat)
+    out = {"calibration": cal, "count": count, "latency_ms": lat, "load_average": os.getloadavg(),
+           "ratio_int8": lat["litert_int8"] / lat["keras"], "ratio_f32": lat["litert_f32"] / lat["keras"]}
+    if iou:
+        from squeezeseg.evaluate import evaluate_real, real_summary
+
+        keras, int8 = (real_summary(evaluate_real(segs[k])) for k in ("keras", "litert_int8"))
+        out["iou"] = {name: {c: (100 * v["iou"], 100 * int8[name][c]["iou"]) for c, v in per.items()}
+                      for name, per in keras.items() if isinstance(per, dict)}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scans", type=Path, default=DATA / "kitti_pcd" / "data_2", help="folder of full scans")
     ap.add_argument("--runs", type=int, default=5, help="start-up runs per command (median)")
     ap.add_argument("--dense", type=int, default=16, help="copies of one scan in the dense cloud (0: skip)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--int8-repeat", type=int, default=20, help="interleaved rounds of the INT8 timing")
+    ap.add_argument("--int8-iou", action="store_true", help="also the real validation of Keras and INT8")
+    ap.add_argument("--skip-int8", action="store_true")
     args = ap.parse_args()
     if not args.scans.is_dir():
         raise SystemExit(f"{args.scans}: no such folder of scans (real data lives in ../shared/data)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     scan = sorted(p for p in args.scans.iterdir() if p.is_file())[0]
+    res: dict = {"load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        res = {"startup_s": startup(args.runs, scan, tmp)}
-        timed([str(BIN / "squeezeseg"), "infer", str(scan), "--out", str(tmp / "warm"), "--no-progress"])
+        os.environ["SQUEEZESEG_CACHE_DIR"] = str(tmp / "cache")  # a fresh model cache, kept for the run
+        os.environ.pop("SQUEEZESEG_MODEL_CACHE", None)
+        res["startup_s"] = startup(args.runs, scan, tmp)
+        res["infer_keras_first_run"] = infer(args.scans, tmp, png=False, extra=["--engine", "keras"],
+                                             name="infer_keras")
+        warm = timed([str(BIN / "squeezeseg"), "infer", *[str(p) for p in sorted(args.scans.iterdir())[:4]],
+                      "--out", str(tmp / "warm"), "--no-progress"])
+        res["litert_copy_s"] = warm["wall"]  # Keras run of 4 scans, then the export of the copy
         res["infer_labels"] = infer(args.scans, tmp, png=False)
         res["infer_labels_png"] = infer(args.scans, tmp, png=True)
         if args.dense:
             res["dense"] = dense(scan, tmp, args.dense)
-    res["network_4_windows_ms"] = network_ms()
+        res["network_4_windows_ms"] = network_ms()
+        if not args.skip_int8:
+            res["int8"] = int8_ratio(tmp, args.int8_repeat, args.int8_iou)
     res["load_average"] = os.getloadavg()
     print("| measurement | value | target |\n| --- | --- | --- |")
     for name, t in res["startup_s"].items():
@@ -148,8 +202,22 @@ def main() -> int:
         r = res["dense"]
         print(f"| `infer` of one {r['points'] / 1e6:.1f}-million-point cloud: peak memory "
               f"| {r['rss_mb']:.0f} MB | independent of density |")
+    r = res["infer_keras_first_run"]
+    print(f"| `infer --engine keras` labels only: first result / per-scan marginal | {r['first_s']:.1f} s / "
+          f"{r['marginal_ms']:.0f} ms | |")
+    print(f"| first `infer` ever (4 scans through Keras, then the LiteRT copy exported) | "
+          f"{res['litert_copy_s']:.1f} s | once per weights |")
     net = res["network_4_windows_ms"]
     print(f"| network alone, 4 windows in one batch (this process) | {net:.0f} ms | |")
+    if "int8" in res:
+        q = res["int8"]
+        lat = q["latency_ms"]
+        print(f"| one window: Keras float / LiteRT float32 / LiteRT INT8 | {lat['keras']:.1f} / "
+              f"{lat['litert_f32']:.1f} / {lat['litert_int8']:.1f} ms | |")
+        print(f"| INT8 / float Keras latency | {q['ratio_int8']:.2f}x | <= 0.45x |")
+        for name, per in q.get("iou", {}).items():
+            cells = ", ".join(f"{c} {a:.1f} / {b:.1f}" for c, (a, b) in per.items())
+            print(f"| real validation {name}: class IoU Keras / INT8 (%) | {cells} | within 1 point |")
     print(f"\nload average during the run: {', '.join(f'{v:.2f}' for v in res['load_average'])}")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n")

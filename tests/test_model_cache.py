@@ -140,3 +140,25 @@ def test_infer_makes_the_copy_once_and_later_runs_start_without_tensorflow(tiny,
         a = read_semantickitti_labels(tmp_path / "first" / name)[0]
         b = read_semantickitti_labels(tmp_path / "second" / name)[0]
         assert np.mean(a == b) >= 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_the_shipped_models_copy_gives_keras_classes_on_real_scans(shared_data, cache_dir):
+    from squeezeseg.io import read_points
+    from squeezeseg.resources import default_model_path
+    from squeezeseg.runtime import load_model
+
+    files = sorted((shared_data / "kitti_pcd" / "data_2").glob("*.pcd"))[:6]
+    if not files:
+        pytest.skip(f"no KITTI scans under {shared_data / 'kitti_pcd'}")
+    keras_seg = load_model(engine="keras")
+    windows = np.concatenate([keras_seg.prepare(read_points(f)).windows for f in files])
+    copy = cache.make_copy(default_model_path(), keras_seg.predict_fn, windows)
+    assert copy is not None
+    record = json.loads(copy.with_suffix(".json").read_text())
+    assert record["agreement"] >= cache.MIN_AGREEMENT and record["pixels"] > 100_000
+    seg = load_model(engine="auto")
+    assert seg.engine == "tflite"
+    pts = read_points(files[-1])
+    assert np.mean(seg.predict_points(pts) == keras_seg.predict_points(pts)) >= cache.MIN_AGREEMENT
