@@ -463,3 +463,51 @@ def test_a_short_car_seen_whole_is_not_grown_to_the_mean():
         assert box.bev_iou(car) > (0.9 if steps else 0.8)
     assert lengths[3.0] == pytest.approx(3.4, abs=0.1)
     assert lengths[0.0] == pytest.approx(3.88, abs=0.01)
+
+
+def _walking_person(x: float, y: float, yaw: float, stride: float = 0.7) -> list[Box3D]:
+    """A person as boxes: two legs a stride apart, torso, head, arms swinging."""
+    c, s = np.cos(yaw), np.sin(yaw)
+
+    def part(u, v, z, size):
+        return Box3D((x + u * c - v * s, y + u * s + v * c, -H + z), size, yaw, "Pedestrian")
+
+    return [
+        part(stride / 2, 0.08, 0.45, (0.14, 0.14, 0.9)),
+        part(-stride / 2, -0.08, 0.45, (0.14, 0.14, 0.9)),
+        part(0.0, 0.0, 1.25, (0.3, 0.45, 0.7)),
+        part(0.0, 0.0, 1.7, (0.2, 0.2, 0.22)),
+        part(0.3, 0.27, 1.1, (0.4, 0.08, 0.08)),
+        part(-0.3, -0.27, 1.1, (0.4, 0.08, 0.08)),
+    ]
+
+
+@pytest.mark.parametrize("rng", [8.0, 15.0])
+@pytest.mark.parametrize("gap", [0.1, 0.25])
+def test_two_people_side_by_side_are_cut_apart(rng, gap):
+    # Two people 0.1-0.25 m apart across the ray join at any radius that keeps one whole; the
+    # cluster (1.1-1.25 m) is within 1.3 x the class's length, so no shrink step parts them.
+    # Two heads with the cluster lower between them: the click keeps its own person.
+    a = Box3D((rng, -(0.5 + gap) / 2, -H + 0.85), (0.5, 0.5, 1.7), 0.0, "Pedestrian")
+    b = Box3D((rng, (0.5 + gap) / 2, -H + 0.85), (0.5, 0.5, 1.7), 0.0, "Pedestrian")
+    pts = scan_scene([a, b], beams=64, azimuth_steps=2048)
+    ann = OneClickAnnotator()
+    ann.set_frame(pts)
+    assert b.contains(pts[ann.cluster(rng - 0.2, a.center[1], "Pedestrian")], margin=0.05).any()
+    box = ann.click(rng - 0.2, a.center[1], "Pedestrian")
+    assert not b.contains(pts[box.point_indices], margin=0.05).any()
+    assert a.contains(pts[box.point_indices], margin=0.05).all()
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.8, 1.57, 2.4])
+@pytest.mark.parametrize("rng", [6.0, 16.0, 25.0])
+def test_one_walking_person_is_not_cut(yaw, rng):
+    # Legs a stride apart and arms held out make one person longer than the class's length, but
+    # the cluster has one head: nothing is cut.
+    parts = _walking_person(rng, 0.0, yaw, stride=1.0)
+    pts = scan_scene(parts, beams=64, azimuth_steps=2048)
+    ann = OneClickAnnotator()
+    ann.set_frame(pts)
+    grown = set(ann.cluster(rng - 0.1, 0.0, "Pedestrian").tolist())
+    box = ann.click(rng - 0.1, 0.0, "Pedestrian")
+    assert grown <= set(box.point_indices.tolist())

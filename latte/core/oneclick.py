@@ -243,7 +243,7 @@ class OneClickAnnotator:
         grown = self._cluster(x, y, label)
         if grown is None:
             return None
-        members = grown.members
+        members = self._one_person(grown, x, y, label)
         box = self._fit_rectangle(self._obj_idx[grown.region[members]], label)
         for complete in (self._in_footprint, self._in_prior_box):
             more = complete(grown, members, box)
@@ -314,6 +314,34 @@ class OneClickAnnotator:
         undone = [_revert(grown, fitted, axes) for axes in ((0,), (1,), (0, 1))]
         ok = [b for b in undone if self._silhouette_excess(b, pts) <= tol]
         return max(ok, key=lambda b: b.size[0] * b.size[1]) if ok else grown
+
+    def _one_person(self, grown: _Grown, x: float, y: float, label: str | None) -> np.ndarray:
+        """``grown.members``, or for a person (``whole_view_classes``) clustered together with
+        people beside them, the members on the clicked side of the gap between them.
+
+        People in a group stand closer than any radius that keeps one person whole, and the size
+        bound allows up to 1.3 x the class's length. A cluster longer than the class's typical
+        length is cut along its principal axis (bins of 5 cm or two returns, at least 0.3 m, a
+        person's width, on either side) where it has two heads (``_group_gap``), and the part the
+        click lies in is kept."""
+        members = grown.members
+        cls = None if label is None else self.config.class_config(label)
+        names = {n.lower() for n in self.config.oneclick.whole_view_classes}
+        if cls is None or cls.size is None or label.lower() not in names or len(members) < 10:
+            return members
+        xy = grown.sub[members, :2]
+        centre = xy.mean(axis=0)
+        _, vecs = np.linalg.eigh(np.cov((xy - centre).T))
+        u = (xy - centre) @ vecs[:, -1]
+        if np.ptp(u) <= cls.size[0]:
+            return members
+        # bins at least two returns wide: an empty bin is then a gap, not the sampling
+        step = max(0.05, 2.0 * float(np.hypot(*centre)) * self.azimuth_step)
+        cut = _group_gap(u, grown.sub[members, 2] - grown.ground_z, step)
+        if cut is None:
+            return members
+        click = float((np.array([x, y]) - centre) @ vecs[:, -1])
+        return members[(u < cut) if click < cut else (u >= cut)]
 
     def _seen_whole(self, box: Box3D) -> bool:
         """Whether ``box`` of one of the ``whole_view_classes`` (people) is taken as its points
@@ -413,6 +441,38 @@ def angular_step(sensor: str, z_scale: float) -> float:
     s = load_sensor(sensor)
     beam = float(np.median(np.abs(np.diff(s.elevations)))) if s.beams > 1 else 0.0
     return max(float(np.radians(s.azimuth_resolution_deg)), z_scale * beam)
+
+
+#: A group is cut between two heads: two tops within this height (m) of the cluster's top...
+HEAD_DEPTH = 0.15
+#: ... with the cluster at least this much (m) lower between them (shoulders, arms or a gap).
+NECK_DROP = 0.15
+
+
+def _group_gap(u: np.ndarray, height: np.ndarray, step: float = 0.05, width: float = 0.3) -> float | None:
+    """Where along ``u`` (metres) a cluster of people standing side by side is cut, or None.
+
+    The highest point of every ``step`` of ``u`` makes a profile; two people show two heads (bins
+    within ``HEAD_DEPTH`` of the top, at least ``width`` apart) with the profile at least
+    ``NECK_DROP`` lower somewhere between them; one person has one head, above the shoulders
+    and arms on either side. The cut is at the lowest bin between the two outermost heads,
+    with at least ``width`` of the cluster on either side."""
+    edges = np.arange(u.min(), u.max() + step, step)
+    if len(edges) < 3:
+        return None
+    bins = np.clip(np.digitize(u, edges) - 1, 0, len(edges) - 2)
+    prof = np.full(len(edges) - 1, -np.inf)
+    np.maximum.at(prof, bins, height)
+    mid = (edges[:-1] + edges[1:]) / 2
+    heads = np.flatnonzero(prof >= height.max() - HEAD_DEPTH)
+    if len(heads) < 2 or mid[heads[-1]] - mid[heads[0]] < width:
+        return None
+    between = np.arange(heads[0] + 1, heads[-1])
+    between = between[(mid[between] - u.min() >= width) & (u.max() - mid[between] >= width)]
+    if len(between) == 0:
+        return None
+    k = between[np.argmin(prof[between])]
+    return float(mid[k]) if prof[k] <= height.max() - HEAD_DEPTH - NECK_DROP else None
 
 
 def azimuth_step(sensor: str) -> float:
