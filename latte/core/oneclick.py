@@ -6,7 +6,13 @@ expansion with KD-tree radius neighbourhoods. The radius adapts to the range of 
 connected while near objects do not merge with their neighbours; the search is pruned to a square
 the size of the largest plausible object around the click. Parts standing inside the fitted
 box's footprint and below its top that the growth did not reach join it when the object stays
-plausible.
+plausible, and so do pieces lying mostly inside a box of the class's typical size around the fit
+(a far car in pieces). A person clustered with people beside them is cut between two heads.
+
+A partial view is grown to its class's typical size, and the scan checks the growth: a box whose
+silhouette, seen from the sensor, reaches past the object's points where nothing nearer hides it
+stands where the sensor looked past it (sides swapped, or a side seen whole and the object smaller
+than the mean); people whose points show their depth keep their seen size.
 """
 
 from __future__ import annotations
