@@ -172,21 +172,23 @@ def test_car_seen_from_behind_gets_its_heading_and_grows_forward():
 
 @pytest.mark.slow
 def test_simulated_street_one_click_accuracy():
-    """Every object with >= 30 points of a simulated HDL-64E street scene gets a box; median BEV
-    IoU >= 0.75 with the class given (scripts/bench_latte_oneclick_sim.py runs 16 scenes)."""
+    """Every object with >= 30 points of simulated HDL-64E street scenes gets a box; median BEV
+    IoU >= 0.75 with the class given (scripts/bench_latte_oneclick_sim.py runs 16 scenes). Two
+    scenes: the simulator's seed 3 alone now holds 5 such objects, seeds 3 and 5 together 15."""
     simulation = pytest.importorskip("simulation")
-    frame = simulation.simulate_sequence(sensor="hdl64e", frames=1, seed=3)[0]
     ann = OneClickAnnotator()
-    ann.set_frame(frame.points)
     ious = []
-    for gt in frame.boxes:
-        if len(gt.point_indices) < 30:
-            continue
-        cand = np.flatnonzero(gt.contains(frame.points) & ~ann.is_ground)
-        p = frame.points[cand[np.argmin(np.hypot(*(frame.points[cand, :2] - gt.center[:2]).T))]]
-        box = ann.click(float(p[0]), float(p[1]), gt.label)
-        assert box is not None, gt
-        ious.append(box.bev_iou(gt))
+    for seed in (3, 5):
+        frame = simulation.simulate_sequence(sensor="hdl64e", frames=1, seed=seed)[0]
+        ann.set_frame(frame.points)
+        for gt in frame.boxes:
+            if len(gt.point_indices) < 30:
+                continue
+            cand = np.flatnonzero(gt.contains(frame.points) & ~ann.is_ground)
+            p = frame.points[cand[np.argmin(np.hypot(*(frame.points[cand, :2] - gt.center[:2]).T))]]
+            box = ann.click(float(p[0]), float(p[1]), gt.label)
+            assert box is not None, gt
+            ious.append(box.bev_iou(gt))
     assert len(ious) >= 15
     assert np.median(ious) >= 0.75
 
