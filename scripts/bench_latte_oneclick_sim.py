@@ -1,6 +1,6 @@
 """One-click accuracy on simulated HDL-64E scenes: hundreds of objects at all ranges.
 
-The four labelled objects of the real KITTI sample are far too few to tune the one-click
+The 16 labelled objects of the six real KITTI frames are far too few to tune the one-click
 clustering and fitting on. This benchmark simulates street scenes (``simulation``), clicks the
 non-ground point nearest each ground-truth box centre (as ``bench_latte_oneclick.py`` does on
 KITTI) and reports the median bird's-eye-view IoU and the misses (no box) by class and range
