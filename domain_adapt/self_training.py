@@ -48,6 +48,7 @@ class PseudoLabelRules:
     min_height: float = 0.9  # top above the ground (m): road, curbs, parking lots are lower
     max_float: float = 0.8  # lowest point above the ground (m); higher: a canopy, not a car
     reject_margin: float = 0.4  # implausible by more than this (m) -> background, else left out
+    undecided_background: bool = False  # car segments neither kept nor rejected: background, not left out
 
 
 @dataclass
@@ -174,7 +175,8 @@ def decide_image(scan: ScanPrediction, threshold: float, rules: PseudoLabelRules
         elif s.excess <= 0 and s.confidence >= threshold:
             labels[s.mask], kept = CAR_ID, kept + 1
         else:
-            labels[s.mask], ignored = IGNORE_ID, ignored + 1
+            labels[s.mask] = BACKGROUND_ID if rules.undecided_background else IGNORE_ID
+            ignored += 1
     return labels, (kept, rejected, ignored)
 
 

@@ -81,7 +81,7 @@ def target_scans(sources=TARGET_SOURCES) -> list[Path]:
     return scans
 
 
-def self_training_data(init: Path, sim: Path, out: Path, copies: int) -> tuple[Path, dict]:
+def self_training_data(init: Path, sim: Path, out: Path, copies: int, rules) -> tuple[Path, dict]:
     """Pseudo-label the real target scans with the model ``init`` (once, into ``out/pseudo``) and build
     ``out/data``: the simulated drives of ``sim`` (symlinks, same splits) plus ``copies`` links to the
     pseudo-labelled real drive in the training split. Returns the folder and the pseudo-label summary."""
@@ -97,7 +97,7 @@ def self_training_data(init: Path, sim: Path, out: Path, copies: int) -> tuple[P
         scans = target_scans()
         if not scans:
             raise SystemExit("error: --self-train needs the unlabelled real scans of ../shared/data")
-        summary = write_pseudo_labelled(load_model(init), scans, pseudo)
+        summary = write_pseudo_labelled(load_model(init), scans, pseudo, rules=rules)
         summary.update(model=str(init), sources=list(TARGET_SOURCES))
         atomic_write_text(summary_file, json.dumps(summary, indent=1) + "\n")
     data = out / "data"
@@ -222,6 +222,9 @@ def main(argv=None) -> int:
                     "(default: the installed model) with domain_adapt.self_training's rules")
     ap.add_argument("--real-copies", type=int, default=4,
                     help="with --self-train: times each pseudo-labelled real scan is listed in training")
+    ap.add_argument("--undecided-background", action="store_true",
+                    help="with --self-train: predicted car segments the rules neither keep nor reject are "
+                    "labelled background instead of being left out of the loss")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--only-data", action="store_true", help="simulate (resumable) and stop")
@@ -268,9 +271,13 @@ def main(argv=None) -> int:
         cfg.mean, cfg.std = list(init_cfg.mean), list(init_cfg.std)
         cfg.train.normalization = "config"
     if args.self_train:
-        root, summary = self_training_data(args.init, args.data, args.out, args.real_copies)
+        from domain_adapt.self_training import PseudoLabelRules
+
+        rules = PseudoLabelRules(undecided_background=args.undecided_background)
+        root, summary = self_training_data(args.init, args.data, args.out, args.real_copies, rules)
         cfg.data.root = str(root)
-        self_training = {"init": str(args.init), "real_copies": args.real_copies, "pseudo_labels": summary}
+        self_training = {"init": str(args.init), "real_copies": args.real_copies, "pseudo_labels": summary,
+                         "rules": rules.__dict__}
         log.info("self-training data %s: %s", root, summary)
     command = "python scripts/train_default_model.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     t1 = time.time()

@@ -85,6 +85,10 @@ def test_decide_labels_every_point_of_its_pixel(segmenter):
     assert np.all(ids[(col >= 40) & (col < 80)] == IGNORE_ID)
     assert np.all(ids[col >= 80] == BACKGROUND_ID)
     assert res.shares()["car"] == pytest.approx((ids == CAR_ID).sum() / len(res.ids))
+    strict = decide(ScanPrediction(prep, labels, segs), 0.5, PseudoLabelRules(undecided_background=True))
+    strict_ids = strict.ids[inside] if prep.keep is None else strict.ids[prep.keep][inside]
+    assert np.all(strict_ids[(col >= 40) & (col < 80)] == BACKGROUND_ID)  # undecided: not car
+    assert np.all(strict_ids[col < 40] == CAR_ID)
 
 
 def test_pseudo_labelled_folder_trains_as_semantickitti(segmenter, tmp_path):
