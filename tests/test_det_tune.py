@@ -176,3 +176,15 @@ def test_photometric_randomises_the_camera_response_not_the_geometry():
     for o in outs:  # the object stays where it was: brighter inside than around it
         assert o[12:20, 16:32].mean() > o[:4].mean() + 50
     np.testing.assert_array_equal(photometric(img, np.random.default_rng(1)), outs[1])
+
+
+def test_one_iou_for_every_class_is_a_looser_diagnostic():
+    from squeezeseg.detection.kitti_eval import evaluate
+
+    gts = [[obj(0)]]
+    dets = [[Object2D("Car", (10.0, 100.0, 70.0, 150.0), 0.0, 0, 0.9)]]  # IoU 50/70 = 0.714
+    loose = [[Object2D("Car", (15.0, 100.0, 75.0, 150.0), 0.0, 0, 0.9)]]  # IoU 0.6: misses the car's 0.7
+    assert evaluate(gts, dets, ["Car"], "curve")["Car"]["moderate"].ap40 == pytest.approx(1.0)
+    assert evaluate(gts, loose, ["Car"], "curve")["Car"]["moderate"].ap40 == 0.0
+    diag = evaluate(gts, loose, ["Car"], "curve", min_overlap=0.5)
+    assert diag["Car"]["moderate"].ap40 == pytest.approx(1.0)

@@ -69,6 +69,7 @@ def evaluate_model(
     score_threshold: float = 0.0,
     batch_size: int = 4,
     split: str | None = None,
+    min_overlap: float | None = None,
 ) -> dict[float, dict[str, dict[str, ClassResult]]]:
     """``{nms_threshold: {class: {difficulty: ClassResult}}}`` over one or several folders; the network
     runs once per image and only the post-processing is repeated for each NMS threshold of the sweep."""
@@ -83,7 +84,7 @@ def evaluate_model(
             detector.to_objects(o, s, nms_threshold=t, score_threshold=score_threshold)
             for o, s in zip(outputs, shapes)
         ]
-        results[t] = evaluate(gts, dets, classes, method)
+        results[t] = evaluate(gts, dets, classes, method, min_overlap)
     return results
 
 

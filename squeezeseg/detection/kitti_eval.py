@@ -253,10 +253,15 @@ def evaluate(
     dets: list[list[Object2D]],
     classes: list[str] = ("Car", "Pedestrian", "Cyclist"),
     method: str = "devkit",
+    min_overlap: float | None = None,
 ) -> dict[str, dict[str, ClassResult]]:
-    """``{class: {difficulty: ClassResult}}`` for every class and difficulty."""
+    """``{class: {difficulty: ClassResult}}`` for every class and difficulty (``min_overlap``: one IoU
+    for every class instead of the devkit's, a diagnostic of localisation)."""
     return {
-        c: {name: evaluate_class(gts, dets, c, i, method) for i, name in enumerate(DIFFICULTIES)}
+        c: {
+            name: evaluate_class(gts, dets, c, i, method, min_overlap)
+            for i, name in enumerate(DIFFICULTIES)
+        }
         for c in classes
     }
 

@@ -23,6 +23,10 @@ def register(subparsers) -> None:
         help="devkit: exactly the KITTI devkit; curve: same matching, full PR curve (small sets)",
     )
     p.add_argument("--split", default=None, help="only these frames: ImageSets/<name>.txt or a file of ids")
+    p.add_argument(
+        "--iou", type=float, default=None,
+        help="one IoU for every class instead of the devkit's 0.7/0.5 (a localisation diagnostic)",
+    )
     p.add_argument("--json", default=None, help="also write the results as JSON here")
     p.set_defaults(func=run)
 
@@ -42,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
     for d in args.data:
         layout_dirs(d)  # a wrong folder fails before the model loads
     detector = SqueezeDetector.load(args.model)
-    results = evaluate_model(detector, args.data, sweep, method=args.method, split=args.split)
+    if args.iou is not None and not 0 < args.iou < 1:
+        raise InputError(f"--iou must be in (0, 1), got {args.iou}")
+    results = evaluate_model(
+        detector, args.data, sweep, method=args.method, split=args.split, min_overlap=args.iou
+    )
     report = {}
     for t, res in results.items():
         print(f"NMS threshold {t:g} ({args.method} AP, %)")
@@ -52,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             for c, by in res.items()
         }
     if args.json:
-        atomic_write_text(args.json, json.dumps({"method": args.method, "results": report}, indent=2) + "\n")
+        doc = {"method": args.method, "iou": args.iou, "results": report}
+        atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
     return 0
 
 
