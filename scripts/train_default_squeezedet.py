@@ -3,8 +3,10 @@
 Reproducible end to end: simulates the KITTI-object-layout dataset with camera images (skipped when
 already there), picks anchors by k-means on the training split, trains the small config for a fixed
 number of steps (with a wall-clock cap on a busy machine), then reports KITTI AP on the held-out
-simulated sequences and on the three real KITTI images. Everything is recorded in the JSON beside the
-weights.
+simulated sequences and on the six real labelled KITTI images. Everything is recorded in the JSON
+beside the weights. The shipped model is this one fine-tuned on LiDAR-guided real labels
+(scripts/lidar_guided_labels.py, then scripts/finetune_squeezedet.py): run alone, this script brings
+back the simulated-only model.
 
     .venv/bin/python scripts/train_default_squeezedet.py            # ~20 min on 2 CPU cores
 """
@@ -52,11 +54,10 @@ def main() -> int:
     from simulation import generate_dataset
     from squeezeseg.atomic import atomic_write_bytes, atomic_write_text
     from squeezeseg.detection.detect import SqueezeDetector
-    from squeezeseg.detection.evaluate import evaluate_model
+    from squeezeseg.detection.evaluate import evaluate_model, real_validation_dirs
     from squeezeseg.detection.kitti_eval import format_results
     from squeezeseg.detection.model import load_squeezedet_config
     from squeezeseg.detection.train import kmeans_config, train
-    from squeezeseg.resources import shared_data_dir
 
     t0 = time.time()
     data = generate_dataset(
@@ -101,12 +102,12 @@ def main() -> int:
     held = evaluate_model(detector, data, split="val")[config.nms_threshold]
     print("held-out simulated sequences (devkit AP, %)\n" + format_results(held))
     report["heldout_sim_devkit"] = ap_table(held)
-    kitti = shared_data_dir() / "kitti_object" / "training"
-    if kitti.is_dir():
+    reals = real_validation_dirs()
+    if reals:
         for method in ("devkit", "curve"):
-            real = evaluate_model(detector, kitti, method=method)[config.nms_threshold]
-            print(f"three real KITTI images ({method} AP, %)\n" + format_results(real))
-            report[f"real_kitti3_{method}"] = ap_table(real)
+            real = evaluate_model(detector, reals, method=method)[config.nms_threshold]
+            print(f"six real KITTI images ({method} AP, %)\n" + format_results(real))
+            report[f"real6_{method}"] = ap_table(real)
     meta = json.loads(result.model_path.with_suffix(".json").read_text())
     meta.update({"evaluation": report, "simulation_seconds": round(sim_seconds, 1)})
     out = Path(args.out)

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 class SqueezeDetDetector(Detector):
     """:class:`Detector` backed by a trained SqueezeDet (the shipped default when ``model_path`` is None).
 
-    ``score_threshold`` drops weak boxes before fusion (default: the model config's); ``classes``
-    optionally keeps only some class names.
+    ``score_threshold`` drops weak boxes before fusion (default: the model's operating point, its
+    per-class thresholds tuned on simulated images by `squeezedet tune`); ``classes`` optionally keeps
+    only some class names.
     """
 
     def __init__(
