@@ -89,10 +89,11 @@ def ring_scan(n: int = 3000, seed: int = 0):
 
 @pytest.fixture(autouse=True)
 def _collect_qt_garbage_at_a_safe_point():
-    """After each test that used Qt, collect garbage while no Qt event is being dispatched. Windows a
-    test no longer references (e.g. one `latte` run_app made) are otherwise destroyed by Python's
-    garbage collector at an arbitrary later allocation, possibly inside a paint event pytest-qt
-    processes after an unrelated test, which aborts the process ("pure virtual method called")."""
+    """After each test that used Qt, collect garbage while no Qt event is being dispatched. The app
+    gives every Qt object of a window to the window (latte.app.lifetime), so Python's collector,
+    which runs in whatever thread allocates (the tracker's import warm-up thread too), never destroys
+    one; this guards the Qt objects tests make themselves: one destroyed in another thread or inside
+    an event pytest-qt delivers to it aborts the process ("pure virtual method called")."""
     yield
     import gc
     import sys

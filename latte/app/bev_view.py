@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui
 
+from latte.app.lifetime import adopt_pyqtgraph_menus
 from latte.app.point_layer import PointLayer
 from latte.app.raster import draw_order
 from squeezeseg.boxes import Box3D
@@ -107,6 +108,7 @@ class BEVView(pg.GraphicsView):
         self.roi.sigRegionChangeFinished.connect(self._roi_finished)
         self.scene().sigMouseClicked.connect(self._scene_clicked)
         self.vb.setRange(xRange=(-30, 30), yRange=(-10, 50), padding=0)
+        adopt_pyqtgraph_menus(self)      # the ROI handles' menus die with the view
 
     # ---- content --------------------------------------------------------------------------
     def _add_rings(self) -> None:

@@ -60,10 +60,9 @@ class CameraView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent=parent)
         self.setBackground((18, 20, 24))
-        self.vb = self.addViewBox()
+        self.vb = self.addViewBox(enableMenu=False)   # no context menu (none made, none left to gc)
         self.vb.setAspectLocked(True)
         self.vb.invertY(True)
-        self.vb.setMenuEnabled(False)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.vb.addItem(self.image_item)
         self.note = pg.TextItem("no camera image", color=(160, 160, 160), anchor=(0.5, 0.5))

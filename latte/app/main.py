@@ -91,7 +91,7 @@ def run_app(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from PyQt5 import QtCore, QtWidgets
+    from PyQt5 import QtWidgets
 
     size = _size(args.size)
     limit_blas_threads()
@@ -115,12 +115,24 @@ def _run(args: argparse.Namespace) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["latte"])
     from latte.app import dialogs
     from latte.app.controller import AppController
+    from latte.app.lifetime import destroy_now
     from latte.app.window import MainWindow
 
     scripted = args.screenshot is not None or args.quit_after is not None
     if scripted and dialogs.message_hook is None:
         dialogs.message_hook = _print_message
     window = MainWindow(AppController(config))
+    try:
+        return _show(app, window, args, path, size, scripted)
+    finally:   # the window (worker, timers, views) ends here, not whenever Python's gc runs
+        destroy_now(window)
+
+
+def _show(app, window, args: argparse.Namespace, path: Path | None, size: tuple[int, int],
+          scripted: bool) -> int:
+    """Show ``window``, open ``path`` in it and run the event loop; returns the exit status."""
+    from PyQt5 import QtCore
+
     window.resize(*size)
     window.show()
     status = {"rc": 0}

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PyQt5 import QtCore, QtWidgets
 
 from latte.app.box_edit import set_extent
+from latte.app.lifetime import adopt_pyqtgraph_menus
 from latte.app.point_layer import PointLayer
 from latte.app.raster import scalar_colors
 from squeezeseg.boxes import Box3D
@@ -98,6 +99,7 @@ class _Ortho(pg.GraphicsLayoutWidget):
         self.vb.addItem(self.roi)
         self.roi.sigRegionChangeFinished.connect(self._roi_finished)
         self.box: Box3D | None = None
+        adopt_pyqtgraph_menus(self)      # the ROI handles' menus die with the view
 
     def show_box(self, local: np.ndarray, inside: np.ndarray, box: Box3D | None) -> None:
         self.box = box
@@ -156,6 +158,7 @@ class SelectedBoxViews(QtWidgets.QWidget):
         self.crop_vb.invertY(True)
         self.crop_item = pg.ImageItem(axisOrder="row-major")
         self.crop_vb.addItem(self.crop_item)
+        adopt_pyqtgraph_menus(self.crop)
         self.info = QtWidgets.QLabel("no box selected")
         for w in (self.side, self.rear, self.crop):
             w.setMinimumHeight(90)

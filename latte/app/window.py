@@ -16,6 +16,7 @@ from latte.app.bev_view import BEVView
 from latte.app.camera_view import CameraView
 from latte.app.controller import AppController
 from latte.app.legend import ColorLegend
+from latte.app.lifetime import adopt_orphans
 from latte.app.raster import color_scale, point_colors
 from latte.app.shortcuts import SHORTCUTS, hint
 from latte.app.side_views import SelectedBoxViews
@@ -31,6 +32,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, controller: AppController | None = None):
         super().__init__()
         self.ctrl = controller or AppController()
+        if self.ctrl.parent() is None:   # dies with the window, never by Python's gc (latte.app.lifetime)
+            self.ctrl.setParent(self)
         self.color_mode = "height"
         self.point_level = 1
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
@@ -50,6 +53,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._tick = QtCore.QTimer(self)
         self._tick.timeout.connect(self._update_status)
         self._tick.start(1000)
+        adopt_orphans(self)
 
     # ---- layout -----------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -444,8 +448,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- lifecycle --------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Closing stops everything the window runs: the status timer, the pre-label progress
+        dialog and the model worker process; the session is flushed and detached."""
+        self._tick.stop()
+        self._prelabel_finished(False)
         self.ctrl.shutdown()
         super().closeEvent(event)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt override
+        if not self._tick.isActive():      # shown again after a close
+            self._tick.start(1000)
+        super().showEvent(event)
 
     def save_screenshot(self, path: str | Path) -> None:
         """Render the window into a PNG (written atomically)."""
