@@ -64,8 +64,14 @@ def test_box_roi_round_trip(qtbot, yaw):
     import pyqtgraph as pg
 
     from latte.app.bev_view import BoxROI
+    from latte.app.lifetime import adopt_pyqtgraph_menus
 
     roi = BoxROI(pg.mkPen("w"))
+    view = pg.GraphicsView()        # the ROI lives in a view, which owns its handles' menus
+    qtbot.addWidget(view)
+    view.setCentralItem(vb := pg.ViewBox(enableMenu=False))
+    vb.addItem(roi)
+    assert adopt_pyqtgraph_menus(view) == len(roi.getHandles())
     box = Box3D((12.0, -3.5, -0.8), (4.2, 1.8, 1.5), yaw, label="Van", track_id=4)
     roi.set_box(box)
     back = roi.to_box(box)
