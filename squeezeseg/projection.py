@@ -294,10 +294,11 @@ class SphericalProjection:
         kept, finite = _kernels().valid_points(pts, rng, ok, _MIN_RANGE32)
         if kept == 0:
             raise InputError(f"no valid points: all {n} are NaN/inf or closer than {MIN_RANGE} m")
-        log.warning(
-            "dropped %d of %d points (%d NaN/inf, %d at zero range)",
-            n - kept, n, n - finite, finite - kept,
-        )
+        # Real scans often hold a few zero-range returns (no echo): worth a debug line, not a warning
+        # on every scan of a training run; NaN/inf points are a problem of the file and are warned.
+        log.log(logging.WARNING if finite < n else logging.DEBUG,
+                "dropped %d of %d points (%d NaN/inf, %d at zero range)",
+                n - kept, n, n - finite, finite - kept)
         keep = np.flatnonzero(ok)
         ring = None if ring is None else np.asarray(ring)[keep]
         rng_k = rng[keep]

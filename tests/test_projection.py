@@ -246,6 +246,18 @@ def test_nan_inf_and_zero_range_points_are_dropped_and_logged(caplog):
     assert "dropped 4 of 5 points (3 NaN/inf, 1 at zero range)" in caplog.text
 
 
+def test_zero_range_returns_alone_are_a_debug_line_not_a_warning(caplog):
+    """Real scans hold a few no-echo returns at the origin: a training run must not warn every scan."""
+    proj = SphericalProjection.from_sensor("hdl64e", rows="table")
+    pts = polar_points([0.0, 1.0, 2.0], [-5.0] * 3, 10.0)
+    pts[2, :3] = 0.0
+    with caplog.at_level(logging.DEBUG, logger="squeezeseg.projection"):
+        ri = proj.project(pts)
+    assert ri.dropped == 1
+    records = [r for r in caplog.records if "dropped 1 of 3" in r.getMessage()]
+    assert len(records) == 1 and records[0].levelno == logging.DEBUG
+
+
 @pytest.mark.parametrize(
     "points, message",
     [
