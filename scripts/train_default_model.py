@@ -81,7 +81,8 @@ def target_scans(sources=TARGET_SOURCES) -> list[Path]:
     return scans
 
 
-def self_training_data(init: Path, sim: Path, out: Path, copies: int, rules) -> tuple[Path, dict]:
+def self_training_data(init: Path, sim: Path, out: Path, copies: int, rules,
+                       sources=TARGET_SOURCES) -> tuple[Path, dict]:
     """Pseudo-label the real target scans with the model ``init`` (once, into ``out/pseudo``) and build
     ``out/data``: the simulated drives of ``sim`` (symlinks, same splits) plus ``copies`` links to the
     pseudo-labelled real drive in the training split. Returns the folder and the pseudo-label summary."""
@@ -94,11 +95,11 @@ def self_training_data(init: Path, sim: Path, out: Path, copies: int, rules) -> 
     if summary_file.is_file():
         summary = json.loads(summary_file.read_text())
     else:
-        scans = target_scans()
+        scans = target_scans(sources)
         if not scans:
             raise SystemExit("error: --self-train needs the unlabelled real scans of ../shared/data")
         summary = write_pseudo_labelled(load_model(init), scans, pseudo, rules=rules)
-        summary.update(model=str(init), sources=list(TARGET_SOURCES))
+        summary.update(model=str(init), sources=list(sources))
         atomic_write_text(summary_file, json.dumps(summary, indent=1) + "\n")
     data = out / "data"
     (data / "ImageSet").mkdir(parents=True, exist_ok=True)
@@ -225,6 +226,9 @@ def main(argv=None) -> int:
     ap.add_argument("--undecided-background", action="store_true",
                     help="with --self-train: predicted car segments the rules neither keep nor reject are "
                     "labelled background instead of being left out of the loss")
+    ap.add_argument("--target", nargs="+", default=list(TARGET_SOURCES), metavar="SUBFOLDER",
+                    help="with --self-train: folders of ../shared/data with the unlabelled real scans "
+                    f"(default: {' '.join(TARGET_SOURCES)})")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--only-data", action="store_true", help="simulate (resumable) and stop")
@@ -274,7 +278,8 @@ def main(argv=None) -> int:
         from domain_adapt.self_training import PseudoLabelRules
 
         rules = PseudoLabelRules(undecided_background=args.undecided_background)
-        root, summary = self_training_data(args.init, args.data, args.out, args.real_copies, rules)
+        root, summary = self_training_data(args.init, args.data, args.out, args.real_copies, rules,
+                                           tuple(args.target))
         cfg.data.root = str(root)
         self_training = {"init": str(args.init), "real_copies": args.real_copies, "pseudo_labels": summary,
                          "rules": rules.__dict__}
