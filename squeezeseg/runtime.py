@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 ENGINE_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 ENGINES = ("keras", *ENGINE_SUFFIX)
 #: ``load_model`` engines: ``auto`` runs a .keras model through its checked LiteRT copy when one is
-#: cached (squeezeseg.export.cache), else through Keras.
+#: cached (squeezeseg.model_cache), else through Keras.
 LOAD_ENGINES = ("auto", *ENGINES)
 
 
@@ -260,7 +260,7 @@ def load_model(path: str | Path | None = None, engine: str | None = "keras",
 
     ``engine`` "keras" loads a ``.keras`` file; "tflite" and "onnx" load exported models; None picks
     the engine from the file's suffix; "auto" does too, but runs a ``.keras`` model through its
-    float32 LiteRT copy when one has been cached and checked (:mod:`squeezeseg.export.cache`: same
+    float32 LiteRT copy when one has been cached and checked (:mod:`squeezeseg.model_cache`: same
     classes, no TensorFlow import, start-up in a fraction of a second). ``Segmenter.engine`` says
     which engine runs. A missing file, a folder, or a file that is not a model of that engine is an
     InputError naming it.
@@ -309,7 +309,7 @@ def _cached_copy(path: str | Path | None, threads: int | None = None) -> Segment
     one), or None when there is no copy or LiteRT is not installed. Its ``source`` is the .keras file."""
     import importlib.util
 
-    from squeezeseg.export.cache import find_copy
+    from squeezeseg.model_cache import find_copy
 
     keras_path = Path(path) if path is not None else default_model_path()
     if not keras_path.is_file() or importlib.util.find_spec("ai_edge_litert") is None:

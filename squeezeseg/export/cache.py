@@ -17,7 +17,6 @@ made, none used).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,70 +27,21 @@ from pathlib import Path
 import numpy as np
 
 from squeezeseg.errors import InputError
+from squeezeseg.model_cache import (  # noqa: F401  (the lookup half, re-exported for callers of this module)
+    CACHE_ENV,
+    ENABLE_ENV,
+    FORMAT,
+    MIN_AGREEMENT,
+    cache_dir,
+    copy_path,
+    enabled,
+    file_sha1,
+    find_copy,
+    record_path,
+    was_refused,
+)
 
 log = logging.getLogger(__name__)
-CACHE_ENV = "SQUEEZESEG_CACHE_DIR"
-ENABLE_ENV = "SQUEEZESEG_MODEL_CACHE"  # 0/no/off/false: no LiteRT copies made or used
-MIN_AGREEMENT = 0.999  # share of valid pixels whose class the copy must give as Keras does
-FORMAT = "float32"
-
-
-def enabled() -> bool:
-    """False when $SQUEEZESEG_MODEL_CACHE turns the copies off."""
-    return os.environ.get(ENABLE_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
-
-
-def cache_dir() -> Path:
-    """Folder of the cached model copies (see the module docstring); not created here."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "squeezeseg"
-
-
-def file_sha1(path: str | Path) -> str:
-    """SHA-1 (hex) of a file's bytes."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def copy_path(keras_path: str | Path, sha1: str | None = None) -> Path:
-    """Where the LiteRT copy of ``keras_path`` lives (whether or not it exists)."""
-    keras_path = Path(keras_path)
-    sha1 = sha1 or file_sha1(keras_path)
-    return cache_dir() / "tflite" / f"{keras_path.stem}-{sha1[:20]}.{FORMAT}.tflite"
-
-
-def _record_path(copy: Path) -> Path:
-    return copy.with_suffix(".json")
-
-
-def find_copy(keras_path: str | Path) -> Path | None:
-    """The checked LiteRT copy of ``keras_path``, or None (none yet, refused, unreadable, or copies
-    turned off)."""
-    if not enabled():
-        return None
-    try:
-        copy = copy_path(keras_path)
-        record = json.loads(_record_path(copy).read_text())
-    except (OSError, ValueError):
-        return None
-    if not record.get("accepted") or not copy.is_file():
-        return None
-    return copy
-
-
-def was_refused(keras_path: str | Path) -> bool:
-    """True when a copy of ``keras_path`` was made and refused (it disagreed with Keras)."""
-    try:
-        record = json.loads(_record_path(copy_path(keras_path)).read_text())
-    except (OSError, ValueError):
-        return False
-    return record.get("accepted") is False
 
 
 def agreement(keras_fn, litert_fn, windows: np.ndarray) -> tuple[float, int]:
@@ -141,7 +91,7 @@ def make_copy(keras_path: str | Path, keras_fn, windows: np.ndarray) -> Path | N
     record = {"source": str(keras_path), "sha1": sha1, "format": FORMAT, "accepted": accepted,
               "agreement": share, "pixels": pixels, "min_agreement": MIN_AGREEMENT,
               "export_s": round(time.perf_counter() - t0, 2)}
-    atomic_write_text(_record_path(copy), json.dumps(record, indent=1) + "\n")
+    atomic_write_text(record_path(copy), json.dumps(record, indent=1) + "\n")
     if not accepted:
         log.warning("the LiteRT copy of %s gives the Keras class on %.3f %% of %d pixels (needs %.1f %%): "
                     "not used; runs stay on Keras", keras_path, 100 * share, pixels, 100 * MIN_AGREEMENT)
