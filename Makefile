@@ -37,7 +37,7 @@ demo: $(STAMP) system-deps
 	$(PY) scripts/demo.py
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 test-all: $(STAMP) system-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile -m ''
