@@ -186,13 +186,10 @@ class StageContext:
     def with_pseudo_labels(self, model, source: tuple[np.ndarray, np.ndarray]
                            ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
         """``source`` plus the target images with pseudo-labels from ``model``; and their summary."""
-        from domain_adapt.self_training import pseudo_label_images
+        from domain_adapt.self_training import pseudo_label_images, softmax
 
-        logits = np.concatenate([model(self.target[i:i + 4], training=False).numpy()
-                                 for i in range(0, len(self.target), 4)])
-        logits -= logits.max(-1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(-1, keepdims=True)
+        probs = softmax(np.concatenate([model(self.target[i:i + 4], training=False).numpy()
+                                        for i in range(0, len(self.target), 4)]))
         labels, summary = pseudo_label_images(self.target, probs, list(self.cfg.classes).index("car"))
         log.info("pseudo-labels of %d target images: %s", len(labels), summary)
         return (np.concatenate([source[0], self.target]), np.concatenate([source[1], labels])), summary

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from squeezeseg.classes import KITTI_TYPE
+from squeezeseg.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +89,24 @@ class PseudoLabels:
 def circle_probabilities(segmenter, points: np.ndarray, source: Path | None = None):
     """(prepared scan, (H, W', C) softmax probabilities over the whole projected image)."""
     prep = segmenter.prepare(points, full_circle=True, source=source)
-    logits = segmenter.run_batch([prep])[0].astype(np.float64)
-    logits -= logits.max(-1, keepdims=True)
-    prob = np.exp(logits)
-    prob /= prob.sum(-1, keepdims=True)
     if isinstance(prep.ri, list):
-        raise ValueError("self-training needs a model whose window tiles the circle (e.g. 90 degrees)")
+        raise InputError("self-training needs a model whose window tiles the circle (e.g. 90 degrees)",
+                         segmenter.source)
+    prob = softmax(segmenter.run_batch([prep])[0])
     if prep.starts is None:
-        return prep, prob[0].astype(np.float32)
+        return prep, prob[0]
     T, _, W, C = prob.shape
     out = np.zeros(prep.ri.index.shape + (C,), np.float32)
     cols = (prep.starts[:, None] + np.arange(W)[None, :]) % (T * W)
     out[:, cols] = np.moveaxis(prob, 0, 1)
     return prep, out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities (float32) of logits along the last axis."""
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(-1, keepdims=True))
+    return (z / z.sum(-1, keepdims=True)).astype(np.float32)
 
 
 def ground_height(xyz: np.ndarray, radius: float = 20.0) -> float:
