@@ -74,6 +74,30 @@ def segmenter(model_path):
     return load_model(model_path)
 
 
+@pytest.fixture(scope="module")
+def demo_seq(tmp_path_factory) -> Path:
+    """A 2-frame simulated drive with camera (the generator of `latte --demo`), once per test module."""
+    from latte.app.demo import demo_sequence
+
+    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
+
+
+def open_demo_window(qtbot, seq: Path, session: Path, size: tuple[int, int] = (1200, 800)):
+    """A shown, active main window with ``seq`` open (session in ``session``)."""
+    from PyQt5 import QtWidgets
+
+    from latte.app.controller import AppController
+    from latte.app.window import MainWindow
+
+    win = MainWindow(AppController())
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    QtWidgets.QApplication.setActiveWindow(win)
+    assert win.ctrl.open(seq, session)
+    return win
+
+
 def ring_scan(n: int = 3000, seed: int = 0):
     """Points on a ring around the sensor at HDL-64E-like elevations, with intensity."""
     import numpy as np

@@ -6,23 +6,16 @@ toggles for every dock, point size, the colour legend, and distinct class colour
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt5 import QtCore, QtWidgets
+from conftest import open_demo_window
+from PyQt5 import QtCore
 
 from latte.app.controller import AppController
 from latte.app.shortcuts import SHORTCUTS
 from latte.app.window import MainWindow
 from squeezeseg.boxes import Box3D
-
-
-@pytest.fixture(scope="module")
-def demo_seq(tmp_path_factory) -> Path:
-    from latte.app.demo import demo_sequence
-
-    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +40,7 @@ def cars(demo_seq) -> dict[int, list[Box3D]]:
 @pytest.fixture
 def win(qtbot, demo_seq, cars, tmp_path, messages) -> MainWindow:
     """The demo open at frame 0 with one one-click car, selected."""
-    w = MainWindow(AppController())
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    QtWidgets.QApplication.setActiveWindow(w)
-    assert w.ctrl.open(demo_seq, tmp_path / "session")
+    w = open_demo_window(qtbot, demo_seq, tmp_path / "session", (1400, 900))
     pts = w.ctrl.points
     car = cars[0][0]
     w.ctrl.click(*pts[car.contains(pts), :2].mean(axis=0))

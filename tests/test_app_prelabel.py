@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import open_demo_window
 from PyQt5 import QtCore, QtWidgets
 
 from latte.app.controller import AppController
@@ -20,26 +21,13 @@ from latte.core.nms import overlapping_pairs
 WORKER_TIMEOUT_MS = 240_000   # spawn + TensorFlow import + model load on a loaded 2-core machine
 
 
-@pytest.fixture(scope="module")
-def demo_seq(tmp_path_factory) -> Path:
-    from latte.app.demo import demo_sequence
-
-    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
-
-
 @pytest.fixture
 def window(qtbot, demo_seq, tmp_path) -> MainWindow:
     from squeezeseg.resources import default_model_path
 
     if not Path(default_model_path("squeezedet")).is_file():
         pytest.skip(f"no shipped SqueezeDet weights at {default_model_path('squeezedet')}")
-    win = MainWindow(AppController())
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    QtWidgets.QApplication.setActiveWindow(win)
-    assert win.ctrl.open(demo_seq, tmp_path / "session")
-    return win
+    return open_demo_window(qtbot, demo_seq, tmp_path / "session")
 
 
 def _alive(pid: int) -> bool:

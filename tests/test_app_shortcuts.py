@@ -7,29 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import open_demo_window
 from PyQt5 import QtCore, QtWidgets
 
-from latte.app.controller import AppController
 from latte.app.window import MainWindow
 from squeezeseg.boxes import Box3D
-
-
-@pytest.fixture(scope="module")
-def demo_seq(tmp_path_factory) -> Path:
-    from latte.app.demo import demo_sequence
-
-    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
 
 
 @pytest.fixture
 def win(qtbot, demo_seq, tmp_path, messages) -> MainWindow:
     """The demo open with one box (selected) in frame 0 and its tracked proposal in frame 1."""
-    w = MainWindow(AppController())
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    QtWidgets.QApplication.setActiveWindow(w)
-    assert w.ctrl.open(demo_seq, tmp_path / "session")
+    w = open_demo_window(qtbot, demo_seq, tmp_path / "session")
     w.ctrl.click(*_a_car(demo_seq, w.ctrl.points))
     assert len(w.ctrl.boxes()) == 1, messages
     qtbot.keyClick(w, QtCore.Qt.Key_D)

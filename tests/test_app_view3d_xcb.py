@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import json
 import textwrap
-from pathlib import Path
 
 import pytest
 from test_app_xcb import XVFB, display, run_xcb  # noqa: F401 - display is a fixture
 
 pytestmark = pytest.mark.skipif(
     XVFB is None, reason="Xvfb is not installed (Debian package xvfb; `make test` installs it as root)")
-
-
-@pytest.fixture(scope="module")
-def demo_seq(tmp_path_factory) -> Path:
-    from latte.app.demo import demo_sequence
-
-    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
 
 
 # Mouse events are sent to the GL widget as Qt events with the button held (QTest.mouseMove carries

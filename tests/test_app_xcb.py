@@ -46,13 +46,6 @@ def display():
         proc.kill()
 
 
-@pytest.fixture(scope="module")
-def demo_seq(tmp_path_factory) -> Path:
-    from latte.app.demo import demo_sequence
-
-    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
-
-
 def xcb_env(display: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
     env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", TF_CPP_MIN_LOG_LEVEL="2")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
 from test_app_xcb import XVFB, display, run_xcb  # noqa: F401 - display is a fixture
@@ -16,13 +15,6 @@ from test_app_xcb import XVFB, display, run_xcb  # noqa: F401 - display is a fix
 XDOTOOL = shutil.which("xdotool")
 pytestmark = pytest.mark.skipif(XVFB is None or XDOTOOL is None,
                                 reason="needs Xvfb and xdotool (Debian packages xvfb, xdotool)")
-
-
-@pytest.fixture(scope="module")
-def demo_seq(tmp_path_factory) -> Path:
-    from latte.app.demo import demo_sequence
-
-    return demo_sequence(frames=2, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
 
 
 # xdotool runs from inside the app's process (its events queue up in the X server and are handled
