@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from squeezeseg.classes import KITTI_TYPE
 from squeezeseg.errors import InputError
+from squeezeseg.plausibility import VehicleShape, ground_height, segment_excess
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +31,14 @@ IGNORE_ID = 0  # SemanticKITTI "unlabeled": left out of the loss
 BACKGROUND_ID = 99  # "other-object": background for the coarse classes
 CAR_ID = 10
 
-_VAN = KITTI_TYPE["Van"].size  # (length, width, height) in metres, the largest vehicle labelled car
-
 
 @dataclass(frozen=True)
-class PseudoLabelRules:
-    """Thresholds of the pseudo-labels. The shape limits come from the KITTI Van's typical size (the
-    largest type labelled car) with margins, and from what any visible part of a car shows (at least a
-    metre of body, a top well above the road)."""
+class PseudoLabelRules(VehicleShape):
+    """Thresholds of the pseudo-labels: the vehicle shape limits (:class:`VehicleShape`) and how much
+    of what passes them is kept."""
 
     car_keep: float = 0.5  # share of the plausible car segments kept as car (the most confident; CBST)
     background_keep: float = 0.8  # share of each scan's background pixels kept (the most confident)
-    max_width: float = _VAN[1] + 0.8  # oriented footprint's short side (m); wider: not one vehicle
-    max_length: float = 3 * _VAN[0]  # long side (m): a row of parked cars may merge into one segment
-    min_length: float = 1.0  # long side (m): a pole or a sign is narrower than any view of a car
-    max_height: float = _VAN[2] + 0.6  # top above the ground (m)
-    min_height: float = 0.9  # top above the ground (m): road, curbs, parking lots are lower
-    max_float: float = 0.8  # lowest point above the ground (m); higher: a canopy, not a car
-    reject_margin: float = 0.4  # implausible by more than this (m) -> background, else left out
     undecided_background: bool = False  # car segments neither kept nor rejected: background, not left out
 
 
@@ -107,27 +97,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, np.float64)
     z = np.exp(z - z.max(-1, keepdims=True))
     return (z / z.sum(-1, keepdims=True)).astype(np.float32)
-
-
-def ground_height(xyz: np.ndarray, radius: float = 20.0) -> float:
-    """Ground z near the sensor: a low percentile of the heights within ``radius`` metres."""
-    near = xyz[np.hypot(xyz[:, 0], xyz[:, 1]) < radius]
-    return float(np.percentile(near[:, 2], 5)) if len(near) > 50 else float(np.percentile(xyz[:, 2], 5))
-
-
-def segment_excess(xyz: np.ndarray, ground: float, rules: PseudoLabelRules) -> float:
-    """How far (m) a segment's shape lies outside what one vehicle (or a row of them) can show; <= 0:
-    plausible. Extents are robust (2nd-98th percentiles) along the footprint's principal axes."""
-    xy = xyz[:, :2] - xyz[:, :2].mean(0)
-    short = long_ = 0.0
-    if len(xy) >= 3:
-        _, vecs = np.linalg.eigh(np.cov(xy.T))
-        lo, hi = np.percentile(xy @ vecs, [2, 98], axis=0)
-        short, long_ = sorted(hi - lo)
-    top = np.percentile(xyz[:, 2], 98) - ground
-    bottom = np.percentile(xyz[:, 2], 2) - ground
-    return float(max(short - rules.max_width, long_ - rules.max_length, rules.min_length - long_,
-                     top - rules.max_height, rules.min_height - top, bottom - rules.max_float))
 
 
 def predict_scan(segmenter, points: np.ndarray, rules: PseudoLabelRules = PseudoLabelRules(),

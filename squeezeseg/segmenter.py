@@ -69,11 +69,17 @@ class _Prepared:
 
 class Segmenter:
     """Per-pixel and per-point classes from a model whose ``predict_fn`` maps a (B, H, W, 6) raw
-    range image batch (x, y, z, intensity, range, mask) to (B, H, W, C) logits."""
+    range image batch (x, y, z, intensity, range, mask) to (B, H, W, C) logits.
+
+    With ``shape_check`` (the default) car segments shaped like no vehicle are relabelled background
+    (:func:`squeezeseg.plausibility.suppress_implausible_cars`) before anything is returned.
+    """
 
     def __init__(self, predict_fn: Callable[[np.ndarray], np.ndarray], config: ModelConfig,
-                 source: str | Path = "<model>", keras_model=None, engine: str = "keras"):
+                 source: str | Path = "<model>", keras_model=None, engine: str = "keras",
+                 shape_check: bool = True):
         self.predict_fn = predict_fn
+        self.shape_check = shape_check
         self.config = config
         self.source = Path(source)
         self.keras_model = keras_model
@@ -128,7 +134,17 @@ class Segmenter:
             raise InputError(f"range image must be (H, W, 5), got shape {img.shape}", self.source)
         batch = self._as_input(img[None])
         labels = np.asarray(self.predict_fn(batch))[0].argmax(-1).astype(np.int32)
-        return np.where(batch[0, ..., 5] > 0, labels, 0).astype(np.int32)
+        labels = np.where(batch[0, ..., 5] > 0, labels, 0).astype(np.int32)
+        return self.check_shapes(img, labels, full_circle=False)
+
+    def check_shapes(self, image: np.ndarray, labels: np.ndarray, full_circle: bool) -> np.ndarray:
+        """``labels`` of a range image with implausible car segments made class 0, when
+        ``shape_check`` is on and the model has a car class."""
+        if not self.shape_check or "car" not in self.classes:
+            return labels
+        from squeezeseg.plausibility import suppress_implausible_cars
+
+        return suppress_implausible_cars(image, labels, self.classes.index("car"), full_circle=full_circle)
 
     def predict_points(self, points: np.ndarray, full_circle: bool = True) -> np.ndarray:
         """(N,) int32 class ids of points (N, >=4) x, y, z, intensity in the LiDAR frame.
@@ -217,6 +233,7 @@ class Segmenter:
             image_labels = np.zeros(ri.index.shape, np.int32)
             cols = (prep.starts[:, None] + np.arange(W)[None, :]) % (T * W)
             image_labels[:, cols] = np.moveaxis(labels, 0, 1)
+        image_labels = self.check_shapes(ri.image, image_labels, ri.full_circle)
         n = len(prep.points)
         if not (image_labels.size and ri.mask.any()):
             log.warning("%sno points in the field of view of the model (%s): all points are class 0 (%s)",
@@ -274,6 +291,7 @@ class Segmenter:
         inst = np.zeros_like(out) if instances else None
         next_id = 0
         for k, ri in enumerate(prep.ri):
+            labels[k] = self.check_shapes(ri.image, labels[k], full_circle=False)
             inside = ri.rows >= 0
             out[inside] = unproject(labels[k], ri)[inside]
             if instances:

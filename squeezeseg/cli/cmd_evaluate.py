@@ -29,6 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, default=None, help="folder for eval.json/eval.md (default: DATA's "
                    "name under runs/eval)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-shape-check", action="store_true",
+                   help="keep car segments shaped like no vehicle (default: relabelled background)")
     p.set_defaults(func=run)
 
 
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.data.is_dir():
         raise InputError("dataset folder not found", args.data)
     seg = load_model(args.model)
+    seg.shape_check = not args.no_shape_check
     kind = guess_kind(args.data) if args.kind == "auto" else args.kind
     progress = not args.no_progress
     if kind == "kitti-object":

@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=positive_int, default=1,
                    help="scans per network batch (each scan is 360/fov windows; default 1)")
     p.add_argument("--no-png", action="store_true", help="write only the .label files")
+    p.add_argument("--no-shape-check", action="store_true",
+                   help="keep car segments shaped like no vehicle (default: relabelled background)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     paths = scan_paths(args.scans)
     output_names(paths)
     seg = load_model(args.model, engine=args.engine)
+    seg.shape_check = not args.no_shape_check
     written = infer_scans(seg, paths, out, png=not args.no_png, progress=not args.no_progress,
                           batch=args.batch)
     log.info("wrote %d label files to %s", len(written), out)
