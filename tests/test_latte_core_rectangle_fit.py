@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latte.core.rectangle_fit import face_extents, fit_box, grow_to_prior, search_heading
+from latte.core.rectangle_fit import (
+    face_extents,
+    fit_box,
+    grow_to_prior,
+    mirror_completed,
+    search_heading,
+    silhouette_centre,
+)
 from squeezeseg.boxes import Box3D
 
 
@@ -205,3 +212,50 @@ def test_edge_trim_too_small_for_the_sample_is_the_untrimmed_search():
 def test_edge_trim_outside_its_range_is_refused(trim):
     with pytest.raises(ValueError, match="edge_trim"):
         search_heading(l_shape(0.4, n=60)[:, :2], edge_trim=trim)
+
+
+def _near_half_of_ellipse(centre, a=0.3, b=0.15, yaw=0.7, n=400, seed=0) -> np.ndarray:
+    """Points on the half of an upright elliptic column (semi-axes ``a``, ``b``) a sensor at the
+    origin sees: those whose outward normal faces it."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    c, s = np.cos(yaw), np.sin(yaw)
+    u, v = a * np.cos(t), b * np.sin(t)
+    xy = np.c_[u * c - v * s, u * s + v * c] + centre
+    nu, nv = np.cos(t) / a, np.sin(t) / b  # outward normal in the ellipse's frame
+    normal = np.c_[nu * c - nv * s, nu * s + nv * c]
+    seen = np.sum(normal * xy, axis=1) < 0
+    return np.c_[xy[seen], rng.uniform(-0.5, 0.0, seen.sum())]
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.7, 1.57, 2.5])
+def test_silhouette_centre_of_the_seen_half_of_an_ellipse_is_its_centre(yaw):
+    # The midpoint of the two grazing points of an ellipse is its centre; the seen points' own
+    # centre lies towards the sensor.
+    centre = np.array([12.0, 4.0])
+    pts = _near_half_of_ellipse(centre, yaw=yaw)
+    error = np.hypot(*(silhouette_centre(pts, -0.5) - centre))
+    assert error < 0.02
+    assert np.hypot(*((pts[:, :2].min(axis=0) + pts[:, :2].max(axis=0)) / 2 - centre)) > error + 0.02
+
+
+def test_silhouette_centre_of_an_l_shape_is_the_rectangle_centre_and_ignores_the_low_part():
+    # A rectangle seen obliquely: the ends of its L are opposite corners. Points below half the
+    # height (a hand, a bag) beside it are not part of the silhouette, and the order of the
+    # points does not matter (several beams hit the same vertical edge: ties).
+    pts = l_shape(-0.3, length=0.6, width=0.3, center=(10.0, 5.0), n=90)  # both faces seen
+    pts[:, 2] = np.tile([-0.5, -0.2, 0.0], len(pts) // 3 + 1)[: len(pts)]
+    bag = np.array([[10.0, 5.6, -1.4], [10.1, 5.6, -1.3]])
+    cloud = np.r_[pts, bag]
+    got = silhouette_centre(cloud, -1.73)
+    assert np.hypot(*(got - (10.0, 5.0))) < 0.03
+    shuffled = cloud[np.random.default_rng(1).permutation(len(cloud))]
+    assert silhouette_centre(shuffled, -1.73) == pytest.approx(got)
+
+
+def test_mirror_completed_reflects_through_the_centre_and_keeps_heights():
+    pts = np.array([[10.0, 5.0, -1.0], [10.2, 4.9, 0.3]])
+    out = mirror_completed(pts, np.array([10.1, 5.1]))
+    assert out.shape == (4, 3)
+    np.testing.assert_allclose(out[:2], pts)
+    np.testing.assert_allclose(out[2:], [[10.2, 5.2, -1.0], [10.0, 5.3, 0.3]])

@@ -319,3 +319,58 @@ def _visible_side_is_width(
     seen = w if head_on_is_end else l  # extent of the head-on face
     is_width = abs(np.log(seen / pw)) < abs(np.log(seen / pl))
     return is_width != head_on_is_end
+
+
+#: The part of a person above this fraction of their height (above the ground) sets the centre
+#: of their silhouette: the trunk, shoulders and head. Below it hang the hands (the wrist is at
+#: about 0.49 x the stature, the hip joint at 0.52) and whatever they carry, and the legs stride;
+#: none of these is symmetric about the body's centre seen from the sensor.
+UPPER_BODY = 0.5
+
+#: Points this close (m) across the ray to the outermost are tied for the silhouette: a face
+#: along the ray, several beams hitting one vertical edge (their range noise, 1-2 cm, moves
+#: them along the ray, not across it). The tie only makes the result independent of the order
+#: of the points: a wider one takes in the near points of the outermost column of returns (on
+#: the simulated scenes 1 mm and 1 cm are equal, 3 mrad x the range worse: 0.728 -> 0.679).
+SILHOUETTE_TIE = 0.001
+
+
+def silhouette_centre(
+    points: np.ndarray, ground_z: float | None = None, upper: float = UPPER_BODY
+) -> np.ndarray:
+    """Bird's-eye centre (2,) of a convex, centrally symmetric object seen from the sensor at the
+    origin: the midpoint of its two silhouette points (the outermost across the sensor's ray to
+    the points' mean: an object small beside its range is seen in parallel projection) among
+    the points higher than ``upper`` x its height above ``ground_z`` (all of them with fewer
+    than three there; the lowest point stands for the ground when None). Of the points tied
+    for outermost (within ``SILHOUETTE_TIE``) the farthest along the ray is the grazing one:
+    the others lie on the near side of the body, whatever the order of the points.
+
+    The sensor sees the near half of such a body; its silhouette lies where the line of sight
+    grazes it. For an ellipse (a person's trunk) the two grazing points are the ends of a
+    diameter, for a rectangle seen obliquely the two corners that end its L: either way their
+    midpoint is the centre, which the near points alone (a face, an arc) put too near the
+    sensor by half the body's depth."""
+    p = np.asarray(points, dtype=np.float64)[:, :3]
+    base = float(p[:, 2].min()) if ground_z is None else float(ground_z)
+    height = p[:, 2] - base
+    top = p[height >= upper * height.max()]
+    if len(top) < 3:
+        top = p
+    ray = top[:, :2].mean(axis=0)
+    dist = max(float(np.hypot(*ray)), 1e-9)
+    across = top[:, :2] @ (np.array([-ray[1], ray[0]]) / dist)
+    along = top[:, :2] @ (ray / dist)
+    lo = np.flatnonzero(across <= across.min() + SILHOUETTE_TIE)
+    hi = np.flatnonzero(across >= across.max() - SILHOUETTE_TIE)
+    return (top[lo[np.argmax(along[lo])], :2] + top[hi[np.argmax(along[hi])], :2]) / 2
+
+
+def mirror_completed(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """``points`` ((N, >=3)) followed by their bird's-eye point reflection through ``centre``
+    (heights kept): the hidden far half of a centrally symmetric object, as the sensor would
+    see it from the opposite side."""
+    p = np.asarray(points, dtype=np.float64)[:, :3]
+    mirrored = p.copy()
+    mirrored[:, :2] = 2.0 * np.asarray(centre, dtype=np.float64)[:2] - p[:, :2]
+    return np.concatenate([p, mirrored])
