@@ -1,11 +1,16 @@
 """Camera realism report: simulated camera images against the real KITTI images of ../shared/data.
 
     .venv/bin/python scripts/camera_vs_real.py [--sim runs/squeezedet_sim] [--count 60] [--json out.json]
+        [--render 60 [--render-seed 7] [--save-render DIR]]
 
 Sets: the real left-camera images (KITTI raw drive, KITTI object training and testing: 43 images), the
-simulator's renders (``--sim``, a `lidarsim generate --camera --layout kitti-object` folder), and the
-same renders after the training-time camera-response randomisation (`squeezeseg.detection.data.
-photometric`). Rows: Jensen-Shannon divergence (base 2, 0 = same, 1 = disjoint; simulation.stats) of
+simulator's renders (``--sim``, a `lidarsim generate --camera --layout kitti-object` folder; skipped
+when it has no images), the same renders after the training-time camera-response randomisation
+(`squeezeseg.detection.data.photometric`), and with ``--render N`` images rendered now by the current
+camera: frame 0 of sequences 0..N-1 of seed ``--render-seed`` (4-frame sequences, so with seed 7 and
+N = 60 these are the very scenes of every 4th image of `lidarsim generate --frames 4 --sequences 60
+--seed 7 --layout kitti-object --camera`, the default ``--sim`` folder: a before/after on the same
+scenes). Rows: Jensen-Shannon divergence (base 2, 0 = same, 1 = disjoint; simulation.stats) of
 the histograms of luminance, each colour channel, saturation and gradient magnitude (Sobel), and the
 edge density (share of pixels with gradient magnitude above 40 grey levels per pixel). As a floor,
 the same divergences between two real sets (the KITTI raw drive against the KITTI object images).
@@ -79,13 +84,37 @@ def real_images(data: Path) -> dict[str, list[Path]]:
     return {"kitti_raw": raw, "kitti_object": obj}
 
 
+def rendered(count: int, seed: int, save: str | None):
+    """Frame 0 of sequences 0..count-1 of ``seed`` rendered by the current camera (no LiDAR scan),
+    each also written to ``save`` as PNG when given."""
+    from simulation.raycast import FrameGeometry
+    from simulation.sequence import SequenceSimulator
+
+    for sequence in range(count):
+        sim = SequenceSimulator("hdl64e", frames=4, seed=seed, sequence=sequence, camera=True)
+        pos, yaw = sim.sensor_pose(0.0)
+        image = sim.camera.render(FrameGeometry(sim.scene, 0.0), pos, yaw)
+        if save:
+            from PIL import Image
+
+            Path(save).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(Path(save) / f"{seed}_{sequence:04d}.png")
+        yield image
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sim", default=str(REPO / "runs" / "squeezedet_sim"))
     p.add_argument("--count", type=int, default=60, help="simulated images used (every k-th)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
+    p.add_argument("--render", type=int, default=0, help="scenes rendered now by the current camera")
+    p.add_argument("--render-seed", type=int, default=7)
+    p.add_argument("--save-render", default=None, help="folder for the rendered images (PNG)")
     args = p.parse_args()
+    if args.count < 1 or args.render < 0:
+        print("--count must be positive and --render not negative", file=sys.stderr)
+        return 2
 
     from squeezeseg.detection.data import load_image, photometric
     from squeezeseg.resources import shared_data_dir
@@ -94,7 +123,8 @@ def main() -> int:
     if not any(reals.values()):
         print(f"no real images under {shared_data_dir()}: nothing to compare", file=sys.stderr)
         return 2
-    stats = {k: ImageStats() for k in ("real", "kitti_raw", "kitti_object", "sim", "sim_photometric")}
+    sets = ("real", "kitti_raw", "kitti_object", "sim", "sim_photometric", "render")
+    stats = {k: ImageStats() for k in sets}
     for key, paths in reals.items():
         for path in paths:
             im = load_image(path)
@@ -107,16 +137,22 @@ def main() -> int:
         im = load_image(path)
         stats["sim"].add(im)
         stats["sim_photometric"].add(photometric(im, rng))
-    rows = {
-        "real raw drive vs real object images (floor)": compare(stats["kitti_raw"], stats["kitti_object"]),
-        "simulated vs real": compare(stats["sim"], stats["real"]),
-        "simulated + photometric vs real": compare(stats["sim_photometric"], stats["real"]),
-    }
+    for image in rendered(args.render, args.render_seed, args.save_render):
+        stats["render"].add(image)
+    real = stats["real"]
+    floor = compare(stats["kitti_raw"], stats["kitti_object"])
+    rows = {"real raw drive vs real object images (floor)": floor}
+    if stats["sim"].images:
+        rows["simulated (--sim folder) vs real"] = compare(stats["sim"], real)
+        rows["simulated (--sim folder) + photometric vs real"] = compare(stats["sim_photometric"], real)
+    if stats["render"].images:
+        rows["rendered by the current camera vs real"] = compare(stats["render"], real)
     keys = list(next(iter(rows.values())))
-    print(f"{'':<46}" + "".join(f"{k:>12}" for k in keys[:-1]) + "  edge density (a, b)")
+    print(f"{'':<50}" + "".join(f"{k:>12}" for k in keys[:-1]) + "  edge density (a, b)")
     for name, r in rows.items():
-        print(f"{name:<46}" + "".join(f"{r[k]:>12.3f}" for k in keys[:-1]) + f"  {r['edge_density']}")
-    print(f"images: real {stats['real'].images}, simulated {stats['sim'].images}")
+        print(f"{name:<50}" + "".join(f"{r[k]:>12.3f}" for k in keys[:-1]) + f"  {r['edge_density']}")
+    counts = ", ".join(f"{k} {stats[k].images}" for k in ("real", "sim", "render"))
+    print(f"images: {counts} (sim = the --sim folder)")
     if args.json:
         from squeezeseg.atomic import atomic_write_text
 

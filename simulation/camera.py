@@ -1,6 +1,13 @@
-"""Pinhole camera ray casting with KITTI-like intrinsics and extrinsics, and a shaded RGB image
-(per-material colours and procedural textures, road markings, sun lighting with cast shadows,
-sky and haze), plus the KITTI calibration that relates camera and LiDAR."""
+"""Pinhole camera ray casting with KITTI-like intrinsics and extrinsics, and a shaded RGB image,
+plus the KITTI calibration that relates camera and LiDAR.
+
+The image is rendered in linear radiance: albedo (``simulation.textures``: materials, car paint,
+clothes, facades, foliage, procedural asphalt, paving, brick and paint textures) times irradiance
+(sun with cast shadows and sky light, per triangle), clear-coat and glass reflections of the sky,
+haze towards the horizon colour and a sky gradient; then the lens (3-tap blur, vignetting) and the
+sensor (noise, exposure, white balance, gamma curve with clipped highlights). Lighting and camera
+response are drawn per sequence from its seed (``simulation.camera_style``: domain randomisation
+inside the renderer), so sequences look different and each renders the same way every time."""
 
 from __future__ import annotations
 
@@ -9,41 +16,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.classes import MATERIAL_COLOR, MATERIAL_ID, MATERIALS, PER_INSTANCE_COLOR
-from simulation.raycast import MARKING, FrameGeometry
+from simulation.camera_style import (
+    LUT_SIZE,
+    CameraStyle,
+    channel_scales,
+    desaturate,
+    draw_style,
+    tone_curve,
+    vignette,
+)
+from simulation.classes import MATERIAL_ID
+from simulation.raycast import FrameGeometry
+from simulation.textures import (
+    BRICK,
+    FLAT,
+    GRAIN,
+    LANE_PAINT,
+    MATERIAL_KIND,
+    PAINT_COLOR,
+    PAVING,
+    WINDOWS,
+    TextureContext,
+    agent_albedo,
+    agent_heights,
+    linear,
+    static_albedo,
+    surface_texture,
+)
 from squeezeseg.calib import KittiCalib
 
 IMAGE_SIZE = (1242, 375)  # (width, height) of KITTI's colour camera
 _FX, _CX, _CY = 721.5377, 609.5593, 172.854
-_PALETTE = np.array(
-    [  # car paints and clothing colours, picked by instance id
-        [0.75, 0.75, 0.78],
-        [0.1, 0.1, 0.12],
-        [0.55, 0.05, 0.05],
-        [0.05, 0.15, 0.45],
-        [0.85, 0.85, 0.85],
-        [0.35, 0.36, 0.38],
-        [0.12, 0.3, 0.15],
-        [0.6, 0.5, 0.3],
-        [0.8, 0.6, 0.1],
-        [0.25, 0.1, 0.3],
-    ],
-    np.float32,
-)
-_TEXTURE_KINDS = ("flat", "noise", "road", "windows")
-_FLAT, _NOISE, _ROAD, _WINDOWS = range(4)
-# Surface codes of the shading tables: the materials, then road paint (MARKING) as one more code.
-_PAINT_CODE = len(MATERIALS)
-_N_CODES = len(MATERIALS) + 1
-_PAINT_COLOR = (0.88, 0.88, 0.85)
-_TEXTURE_CODE = np.array([_TEXTURE_KINDS.index(m.texture) for m in MATERIALS] + [_NOISE], np.uint8)
-_SURFACE_CODE = np.minimum(np.arange(256), len(MATERIALS) - 1).astype(np.uint8)  # material id -> code
-_SURFACE_CODE[MARKING] = _PAINT_CODE
-_PER_INSTANCE = np.isin(np.arange(len(MATERIALS)), PER_INSTANCE_COLOR)
-_GLASS = MATERIAL_ID["glass"]
+_GLASS, _PAINT = MATERIAL_ID["glass"], MATERIAL_ID["paint"]
 _SHADOW_OFFSET = 0.03  # shadow rays start this far (m) off the surface, towards the camera's side
-_HORIZON = np.array([0.78, 0.84, 0.9], np.float32)
-_ZENITH = np.array([0.35, 0.55, 0.85], np.float32)
+_NOISE_SLACK = 8192  # the noise field is this much longer than an image; frames start it at random
 
 
 def kitti_calibration(image_size: tuple[int, int] = IMAGE_SIZE) -> KittiCalib:
@@ -73,20 +79,6 @@ def pixel_rays(calib: KittiCalib, image_size: tuple[int, int] = IMAGE_SIZE) -> t
     return origin.astype(np.float32), d.astype(np.float32)
 
 
-def _hash_noise(ix: np.ndarray, iy: np.ndarray, iz: np.ndarray) -> np.ndarray:
-    """Deterministic value noise in [0, 1) from int32 cell coordinates (wrapping uint32 hash)."""
-    h = ix.view(np.uint32) * np.uint32(73856093)
-    tmp = iy.view(np.uint32) * np.uint32(19349663)
-    h ^= tmp
-    np.multiply(iz.view(np.uint32), np.uint32(83492791), out=tmp)
-    h ^= tmp
-    h *= np.uint32(2654435761)
-    h >>= np.uint32(20)
-    out = h.astype(np.float32)
-    out *= np.float32(1.0 / 4096.0)
-    return out
-
-
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -98,18 +90,19 @@ def _shading_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def colour_table(max_instance: int) -> np.ndarray:
-    """((max_instance + 1) * 17, 3) float32 base colours indexed by ``instance * 17 + code`` (code: the
-    material id, or 16 for road paint). Paint and clothing take a palette colour picked by instance
-    and material; everything else its material colour."""
-    inst = np.arange(max_instance + 1)[:, None]
-    m = np.arange(len(MATERIALS))[None, :]
-    table = np.empty((max_instance + 1, _N_CODES, 3), np.float32)
-    table[:, :_PAINT_CODE] = MATERIAL_COLOR
-    table[:, _PAINT_CODE] = _PAINT_COLOR
-    own = _PER_INSTANCE[None, :] & (inst > 0)
-    table[:, :_PAINT_CODE][own] = _PALETTE[((inst * 7 + m) % len(_PALETTE))[own]]
-    return table.reshape(-1, 3)
+@dataclass
+class _Look:
+    """What a style fixes for every frame of a camera, computed once: the sun, the haze colour,
+    per-pixel factors from radiance to tone-curve index (vignetting x exposure x white balance, one
+    array per channel), the sky in index units, the tone curve and the sensor-noise field."""
+
+    style: CameraStyle
+    sun: np.ndarray  # (3,) float32 unit vector towards the sun
+    horizon: np.ndarray  # (3,) float32 haze radiance
+    scale: tuple[np.ndarray, np.ndarray, np.ndarray]  # (H*W,) each
+    sky: tuple[np.ndarray, np.ndarray, np.ndarray]  # (H*W,) each, tone-curve index units
+    lut: np.ndarray  # (LUT_SIZE,) uint8
+    noise: np.ndarray  # (H*W + _NOISE_SLACK,) float32, index units
 
 
 @dataclass
@@ -118,61 +111,136 @@ class _SurfaceTables:
     triangle's index: T triangles, the sentinel (no hit), and one extra row for road paint.
 
     The flat shading makes this exact: a triangle's normal, and which side of it the camera sees,
-    are the same at every pixel it covers, so the sun's Lambert term is per triangle."""
+    are the same at every pixel it covers, so its sun (Lambert) and sky-light terms are per triangle."""
 
-    rgb: tuple[np.ndarray, np.ndarray, np.ndarray]  # (T + 2,) base colour channels, 0-255 scale
-    kind: np.ndarray  # (T + 2,) uint8 texture kind
-    light: np.ndarray  # (T + 1,) light factor in full sun
+    rgb: tuple[np.ndarray, np.ndarray, np.ndarray]  # (T + 2,) linear albedo per channel
+    kind: np.ndarray  # (T + 2,) uint8 texture kind (simulation.textures)
+    light: np.ndarray  # (T + 1,) irradiance in full sun: sky light + sun x Lambert
+    shade: np.ndarray  # (T + 1,) irradiance in shadow: sky light only
     sunlit: np.ndarray  # (T + 1,) bool: faces the sun, so a shadow ray decides
     lift: tuple[np.ndarray, np.ndarray, np.ndarray]  # (T + 1,) x, y, z of the shadow rays' start
     # offset from the surface: the camera-facing normal * 3 cm
 
 
-def _surface_tables(geometry: FrameGeometry, eye: np.ndarray, sun: np.ndarray) -> _SurfaceTables:
-    """Shading tables of ``geometry``'s triangles seen from ``eye`` (world frame)."""
+@dataclass
+class _Surfaces:
+    """Per-triangle albedo (one array per channel) and texture kind of a set of triangles, with
+    the indices of those that reflect the sky (car paint, glass) and which are glass."""
+
+    rgb: tuple[np.ndarray, np.ndarray, np.ndarray]
+    kind: np.ndarray
+    paint: np.ndarray
+    glass: np.ndarray
+
+    @classmethod
+    def of(cls, albedo: np.ndarray, material: np.ndarray, up: np.ndarray) -> _Surfaces:
+        """From linear albedo (T, 3), materials (T,) and the normals' |z| (T,)."""
+        kind = MATERIAL_KIND[material]
+        tilted = up < 0.7
+        kind[(kind == PAVING) & tilted] = GRAIN  # slabs on the ground, not on walls
+        kind[np.isin(kind, (WINDOWS, BRICK)) & ~tilted] = GRAIN  # windows and bricks on walls
+        return cls(tuple(np.ascontiguousarray(albedo[:, c]) for c in range(3)), kind,
+                   np.flatnonzero(material == _PAINT), np.flatnonzero(material == _GLASS))
+
+
+def _static_surfaces(geometry: FrameGeometry, style: CameraStyle) -> _Surfaces:
+    """:class:`_Surfaces` of the static mesh, the same in every frame of a scene and style
+    (cached in ``scene.cache``)."""
+    scene = geometry.scene
+    key = ("camera_static_surfaces", style)
+    out = scene.cache.get(key)
+    if out is None:
+        normal, plane = geometry.triangle_planes()
+        n_static = int(geometry.offsets[1])
+        material = geometry.tri_material[:n_static]
+        albedo = static_albedo(material, normal[:n_static], plane[:n_static], style)
+        out = scene.cache[key] = _Surfaces.of(albedo, material, np.abs(normal[:n_static, 2]))
+    return out
+
+
+def _surface_tables(geometry: FrameGeometry, eye: np.ndarray, look: _Look) -> _SurfaceTables:
+    """Shading tables of ``geometry``'s triangles seen from ``eye`` (world frame) in ``look``."""
+    style = look.style
     normal, plane = geometry.triangle_planes()
-    n = normal.astype(np.float64)
-    facing = np.sign(n @ eye.astype(np.float64) - plane)  # +1 where the camera sees the front face
-    n *= facing[:, None]
-    lambert = np.clip(n @ sun.astype(np.float64), 0.0, 1.0).astype(np.float32)
-    code = np.append(_SURFACE_CODE[geometry.tri_material], np.uint8(_PAINT_CODE))
-    code[-2] = 0  # the sentinel
-    glass = code[:-1] == _GLASS
-    light = np.where(glass, 0.6 + 0.4 * np.abs(normal[:, 2]), 0.45 + 0.75 * lambert)  # glass mirrors the sky
-    counts = np.diff(geometry.offsets.astype(np.intp))
-    inst = np.append(np.repeat(geometry.instances[:-1].astype(np.intp), counts), [0, 0])
-    rgb = colour_table(int(inst.max()))[inst * _N_CODES + code] * np.float32(255.0)
+    facing = np.sign(normal @ eye - plane)  # +1 where the camera sees the front face
+    n = normal * facing[:, None]
+    lambert = np.clip(n @ look.sun, np.float32(0.0), np.float32(1.0))
+    up = n[:, 2]
+    shade = np.float32(0.45) * up
+    shade += np.float32(0.55)
+    shade *= np.float32(style.ambient)  # the share of the sky a surface sees: 1 facing up, 0.1 down
+    light = shade + np.float32(style.sun) * lambert
+    static = _static_surfaces(geometry, style)
+    n_static = len(static.kind)
+    material = geometry.tri_material[n_static:-1]
+    counts = np.diff(geometry.offsets.astype(np.intp))[1:]
+    inst = np.repeat(geometry.instances[1:-1].astype(np.intp), counts)
+    albedo = agent_albedo(material, inst, agent_heights(geometry.scene), style)
+    agents = _Surfaces.of(albedo, material, np.abs(normal[n_static:-1, 2]))
+    paint = linear(desaturate(np.array(PAINT_COLOR, np.float32), style.saturation))
+    tail = np.array([[0.0] * 3, paint], np.float32)  # the sentinel, road paint
+    rgb = tuple(np.concatenate([static.rgb[c], agents.rgb[c], tail[:, c]]) for c in range(3))
+    for group in (static, agents):
+        offset = 0 if group is static else n_static
+        _reflections(rgb, group.paint + offset, group.glass + offset, up, light, look)
+    glass = np.zeros(len(light), bool)
+    glass[static.glass] = True
+    glass[agents.glass + n_static] = True
     return _SurfaceTables(
-        rgb=tuple(np.ascontiguousarray(rgb[:, c]) for c in range(3)),
-        kind=_TEXTURE_CODE[code],
-        light=light.astype(np.float32),
-        sunlit=(lambert > 0) & ~glass,
-        lift=tuple(np.ascontiguousarray(n[:, k] * _SHADOW_OFFSET, np.float32) for k in range(3)),
+        rgb=rgb,
+        kind=np.concatenate([static.kind, agents.kind, np.array([FLAT, LANE_PAINT], np.uint8)]),
+        light=light,
+        shade=shade,
+        sunlit=(lambert > 0) & ~glass & (style.sun > 0),
+        lift=tuple(np.ascontiguousarray(n[:, k] * np.float32(_SHADOW_OFFSET)) for k in range(3)),
     )
+
+
+def _reflections(
+    rgb: tuple[np.ndarray, ...],
+    paint: np.ndarray,
+    glass: np.ndarray,
+    up: np.ndarray,
+    light: np.ndarray,
+    look: _Look,
+) -> None:
+    """Add the sky's reflection to car paint (a clear coat: 5% on the sides, 12% on bonnets and
+    roofs) and glass (dark, 8-35% mirror as it tilts towards the sky), as extra albedo: reflected
+    radiance / irradiance, so it survives the renderer's albedo x light."""
+    for idx, base, tilt in ((paint, 0.05, 0.07), (glass, 0.08, 0.27)):
+        if len(idx):
+            refl = (base + tilt * np.clip(up[idx], 0.0, 1.0)) / np.maximum(light[idx], 0.05)
+            for c in range(3):
+                rgb[c][idx] += refl * look.horizon[c]
 
 
 class CameraSimulator:
     """Renders camera 2 of a :func:`kitti_calibration` rig mounted with the LiDAR.
 
+    ``style`` fixes the look (lighting, lens, sensor); None draws it per scene from the scene's
+    seed and sequence (:func:`simulation.camera_style.draw_style`), so every sequence of a dataset
+    has its own and a frame renders the same way every time. Sensor noise is drawn per frame from
+    the style's seed and the camera pose.
+
     Per-frame work is kept low by work done once (the pixel rays, which depend only on the
-    intrinsics; the sky, which depends only on a ray's elevation, unchanged by the rig's yaw; the
-    ray buffers, refilled in place) and by per-triangle lookup tables (:class:`_SurfaceTables`)
-    instead of per-pixel vector arithmetic. Arrays are one per component (contiguous): NumPy is
-    several times slower on the columns of (N, 3) arrays."""
+    intrinsics; per style the sky, which depends only on a ray's elevation, unchanged by the rig's
+    yaw, the vignetting and exposure factors, the tone curve and a noise field; per scene the
+    static mesh's albedo; the ray buffers, refilled in place) and by per-triangle lookup tables
+    (:class:`_SurfaceTables`) instead of per-pixel vector arithmetic. Arrays are one per component
+    (contiguous): NumPy is several times slower on the columns of (N, 3) arrays."""
 
     def __init__(
         self,
         calib: KittiCalib | None = None,
         image_size: tuple[int, int] = IMAGE_SIZE,
-        sun=(0.4, -0.3, 0.85),
+        style: CameraStyle | None = None,
         shadows: bool = True,
         shadow_step: int = 4,
     ):
         self.calib = calib or kitti_calibration(image_size)
         self.image_size = image_size
         self.origin, self.directions = pixel_rays(self.calib, image_size)
-        sun = np.asarray(sun, np.float32)
-        self.sun = sun / np.linalg.norm(sun)
+        self.style = style
         self.shadows = shadows
         if shadow_step < 1:
             raise ValueError(f"shadow_step must be at least 1, got {shadow_step}")
@@ -183,53 +251,107 @@ class CameraSimulator:
         self._rays = np.empty((len(self.directions), 6), np.float32)
         self._rays[:, 5] = self._dz
         self._shadow_rays = np.empty((len(self.directions), 6), np.float32)
-        self._shadow_rays[:, 3:] = self.sun
-        sky = self._sky(self.directions) * np.float32(255.0) + np.float32(0.5)
-        self._sky_rgb = tuple(np.ascontiguousarray(sky[:, c]) for c in range(3))
+        self._look_cache: _Look | None = None
+
+    def style_for(self, geometry: FrameGeometry) -> CameraStyle:
+        """The style a frame of ``geometry`` is rendered in: the fixed one, or its scene's."""
+        if self.style is not None:
+            return self.style
+        scene = geometry.scene
+        return draw_style(scene.seed, int(scene.meta.get("sequence", 0)))
+
+    def look(self, style: CameraStyle) -> _Look:
+        """The per-style buffers (the last style's are kept: a camera renders one sequence)."""
+        if self._look_cache is not None and self._look_cache.style == style:
+            return self._look_cache
+        W, H = self.image_size
+        vig = vignette(style, self.image_size, float(self.calib.P2[0, 0]))
+        scales = channel_scales(style)
+        spread = (1.0 - 2.0 * style.blur) ** 2  # the blur's normalisation, see _blur3
+        scale = tuple((vig * np.float32(s * spread)).astype(np.float32) for s in scales)
+        up = np.sqrt(np.clip(self._dz, 0.0, 1.0))
+        grad = np.minimum(up * np.float32(1.6), np.float32(1.0))
+        horizon = np.asarray(style.sky_horizon, np.float32)
+        zenith = np.asarray(style.sky_zenith, np.float32)
+        sky = tuple((horizon[c] + (zenith[c] - horizon[c]) * grad) * scale[c] for c in range(3))
+        rng = np.random.default_rng([style.seed, 0x5E45])
+        noise = rng.standard_normal(H * W + _NOISE_SLACK, dtype=np.float32)
+        noise *= np.float32(style.noise * (LUT_SIZE - 1))
+        sun = np.asarray(style.sun_direction, np.float32)
+        sun /= np.linalg.norm(sun)
+        self._shadow_rays[:, 3:] = sun
+        self._look_cache = _Look(style, sun, horizon, scale,
+                                 tuple(s.astype(np.float32) for s in sky), tone_curve(style), noise)
+        return self._look_cache
+
+    @property
+    def sun(self) -> np.ndarray:
+        """(3,) unit vector towards the sun of the fixed style (the default style's if none)."""
+        from simulation.camera_style import DEFAULT_STYLE
+
+        return self.look(self.style or DEFAULT_STYLE).sun
 
     def render(self, geometry: FrameGeometry, position: np.ndarray, yaw: float) -> np.ndarray:
         """(H, W, 3) uint8 image seen from the LiDAR at world ``position`` heading ``yaw``."""
+        look = self.look(self.style_for(geometry))
         eye, dx, dy = self._fill_rays(position, yaw)
         t, tri, paint = geometry.cast_triangles(self._rays)
-        tables = _surface_tables(geometry, eye, self.sun)
+        tables = _surface_tables(geometry, eye, look)
         np.minimum(t, np.float32(1e4), out=t)  # no inf: misses get the sky below
         p = (dx * t + eye[0], dy * t + eye[1], self._dz * t + eye[2])
         light = tables.light[tri]
-        if self.shadows:
+        if self.shadows and not look.style.overcast:
             self._cast_shadows(geometry, tables, tri, t, p, light)
         surface = tri.copy()
         surface[paint] = len(tables.kind) - 1
+        ctx = TextureContext.of(geometry.scene, look.style)
+        pose = np.asarray([*np.asarray(position, np.float32), yaw], np.float32)
+        rng = np.random.default_rng([look.style.seed, *pose.view(np.uint32).tolist()])
+        starts = rng.integers(0, _NOISE_SLACK, 3)
         W, H = self.image_size
         img = np.empty((H * W, 3), np.uint8)
-        half = len(tri) // 2  # NumPy releases the GIL in its loops: the two halves use both cores
-        other = _shading_pool().submit(self._compose, tables, surface, t, p, light, img, slice(half, None))
-        self._compose(tables, surface, t, p, light, img, slice(0, half))
+        half = (H // 2) * W  # whole rows each, for the blur; NumPy releases the GIL: both cores work
+        args = (look, ctx, tables, surface, t, p, light, starts, img)
+        other = _shading_pool().submit(self._compose, *args, slice(half, H * W))
+        self._compose(*args, slice(0, half))
         other.result()
         return img.reshape(H, W, 3)
 
     def _compose(
         self,
+        look: _Look,
+        ctx: TextureContext,
         tables: _SurfaceTables,
         surface: np.ndarray,
         t: np.ndarray,
         p: tuple,
         light: np.ndarray,
+        starts: np.ndarray,
         img: np.ndarray,
         part: slice,
     ) -> None:
-        """Texture, haze and sky of the pixels ``part``, written into those rows of ``img``."""
+        """Pixels ``part`` (whole rows) of ``img``: texture, haze and sky in radiance, then lens
+        blur, vignetting, exposure, white balance, noise and the tone curve."""
+        W = self.image_size[0]
         surface, t, light = surface[part], t[part], light[part]
-        light *= self._texture(tables.kind[surface], tuple(c[part] for c in p))
-        fog = np.minimum(t * np.float32(1 / 300.0), np.float32(1.0))  # linear haze
-        light *= 1.0 - fog
+        light *= surface_texture(tables.kind[surface], tuple(c[part] for c in p), ctx)
+        fog = t + np.float32(look.style.haze)
+        np.divide(t, fog, out=fog)  # share of haze: 1/2 at the style's haze distance
+        light *= np.float32(1.0) - fog
         sky = surface == len(tables.light) - 1  # the sentinel: no hit
+        top = np.float32(LUT_SIZE - 1)
+        blur = np.float32(look.style.blur / (1.0 - 2.0 * look.style.blur))
         for c in range(3):
             v = tables.rgb[c][surface]
             v *= light
-            v += fog * (_HORIZON[c] * np.float32(255.0)) + np.float32(0.5)
-            np.copyto(v, self._sky_rgb[c][part], where=sky)
-            np.minimum(v, np.float32(255.0), out=v)
-            img[part, c] = v
+            v += fog * look.horizon[c]
+            v *= look.scale[c][part]
+            np.copyto(v, look.sky[c][part], where=sky)
+            _blur3(v.reshape(-1, W), blur)
+            s = int(starts[c]) + part.start
+            v += look.noise[s : s + len(v)]
+            np.clip(v, np.float32(0.0), top, out=v)
+            img[part, c] = look.lut[v.astype(np.intp)]
 
     def _fill_rays(self, position: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Write the frame's world-frame pixel rays into the reused (H*W, 6) buffer: the rig turned
@@ -278,7 +400,8 @@ class CameraSimulator:
             blocked[rest] = self._shadow_test(geometry, tables, tri, p, rest)
             guess &= sunlit
             blocked |= guess
-        light[blocked] = np.float32(0.45)
+        b = np.flatnonzero(blocked)
+        light[b] = tables.shade[tri[b]]
 
     def _shadow_test(
         self, geometry: FrameGeometry, tables: _SurfaceTables, tri: np.ndarray, p: tuple, idx: np.ndarray
@@ -318,46 +441,20 @@ class CameraSimulator:
         known[:, ::st] = True
         return guess.ravel(), known.ravel()
 
-    def _sky(self, d: np.ndarray) -> np.ndarray:
-        up = np.clip(d[:, 2:3], 0.0, 1.0)
-        return _HORIZON + (_ZENITH - _HORIZON) * np.sqrt(up) * 1.5
 
-    @staticmethod
-    def _texture(kind: np.ndarray, p: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """Brightness factor of procedural textures: grain (also on facades, between their
-        windows), asphalt speckle, facade windows."""
-        f = np.ones(len(kind), np.float32)
-        grain = np.flatnonzero((kind == _NOISE) | (kind == _WINDOWS))
-        q = [c[grain] for c in p]
-        noise = _hash_noise(*_cells(q, 4.0))
-        noise *= np.float32(0.2)
-        noise += np.float32(0.9)
-        f[grain] = noise
-        win = np.flatnonzero(kind[grain] == _WINDOWS)
-        if len(win):
-            x, y, z = (c[win] for c in q)
-            x += y
-            along = np.mod(x, np.float32(3.0))
-            up = np.mod(z, np.float32(3.2))
-            glass = (along > 0.8) & (along < 2.2) & (up > 1.0) & (up < 2.5)
-            f[grain[win[glass]]] = 0.35
-        road = np.flatnonzero(kind == _ROAD)
-        fine = _cells([c[road] for c in p], 12.5)
-        speckle = _hash_noise(*(c // 3 for c in fine))
-        speckle *= np.float32(0.3)
-        speckle += np.float32(0.7)
-        speckle *= _hash_noise(*fine)
-        speckle *= np.float32(0.3)
-        speckle += np.float32(0.85)
-        f[road] = speckle
-        return f
-
-
-def _cells(q: list[np.ndarray], per_m: float) -> list[np.ndarray]:
-    """Integer (int32) texture-cell coordinates, ``per_m`` cells a metre, of points (x, y, z)."""
-    out = []
-    for c in q:
-        c = c * np.float32(per_m)
-        np.floor(c, out=c)
-        out.append(c.astype(np.int32))
-    return out
+def _blur3(v: np.ndarray, k: np.float32) -> None:
+    """In place, a separable 3-tap blur of the rows and columns of ``v`` (R, W): each value plus
+    ``k`` times each neighbour (edges repeat), without normalising (the caller's scale has
+    1 / (1 + 2k)^2 folded in). A cheap stand-in for a lens' point spread of about a pixel."""
+    if k <= 0:
+        return
+    side = v * k
+    v[:, 1:] += side[:, :-1]
+    v[:, :-1] += side[:, 1:]
+    v[:, 0] += side[:, 0]
+    v[:, -1] += side[:, -1]
+    np.multiply(v, k, out=side)
+    v[1:] += side[:-1]
+    v[:-1] += side[1:]
+    v[0] += side[0]
+    v[-1] += side[-1]

@@ -4,10 +4,13 @@ wrappers they rely on (packed rays, triangle ids, planes)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from simulation.camera import CameraSimulator, _surface_tables
+from simulation.camera_style import draw_style
 from simulation.raycast import FrameGeometry, pack_rays
 from simulation.sequence import SequenceSimulator
 
@@ -22,7 +25,10 @@ def scene():
 
 @pytest.fixture(scope="module")
 def camera(scene):
-    return CameraSimulator(scene[0].calib)
+    """A camera in the scene's sunny style without lens blur or sensor noise, so that shading
+    shortcuts can be compared pixel by pixel."""
+    style = replace(draw_style(3, 0), sun=4.0, blur=0.0, noise=0.0)
+    return CameraSimulator(scene[0].calib, style=style)
 
 
 @pytest.fixture(scope="module")
@@ -64,25 +70,28 @@ def test_triangle_planes_match_open3d_normals_and_hit_points(scene, pixel_hits):
 
 
 def test_per_triangle_light_equals_per_pixel_lambert(scene, camera, pixel_hits):
-    """The tables' light is the old per-pixel formula: normal turned to face the camera, Lambert
-    term of the sun, glass lit by its normal's z."""
+    """The tables' light is the per-pixel formula: normal turned to face the camera, sky light by
+    how much the surface faces up, plus the sun's Lambert term; glass takes no sun (it reflects)."""
     _, geometry, _, _ = scene
     eye, rays, hits = pixel_hits
     _, tri, _ = geometry.cast_triangles(rays)
-    tables = _surface_tables(geometry, eye, camera.sun)
+    style = camera.style
+    tables = _surface_tables(geometry, eye, camera.look(style))
     h = np.flatnonzero(hits.hit)
     n = hits.normal[h] * -np.sign(np.einsum("ij,ij->i", hits.normal[h], rays[h, 3:]))[:, None]
     diffuse = np.clip(n @ camera.sun, 0.0, 1.0)
-    expected = np.where(hits.material[h] == 11, 0.6 + 0.4 * np.abs(n[:, 2]), 0.45 + 0.75 * diffuse)
-    np.testing.assert_allclose(tables.light[tri[h]], expected, atol=1e-4)
+    shade = style.ambient * (0.55 + 0.45 * n[:, 2])
+    np.testing.assert_allclose(tables.shade[tri[h]], shade, atol=1e-4)
+    np.testing.assert_allclose(tables.light[tri[h]], shade + style.sun * diffuse, atol=1e-4)
     assert np.array_equal(tables.sunlit[tri[h]], (diffuse > 0) & (hits.material[h] != 11))
 
 
-def test_row_sampled_shadows_match_a_ray_per_pixel(scene):
+def test_row_sampled_shadows_match_a_ray_per_pixel(scene, camera):
     sim, geometry, pos, yaw = scene
-    exact = CameraSimulator(sim.calib, shadow_step=1).render(geometry, pos, yaw)
-    fast = CameraSimulator(sim.calib, shadow_step=4).render(geometry, pos, yaw)
-    flat = CameraSimulator(sim.calib, shadows=False).render(geometry, pos, yaw)
+    style = camera.style
+    exact = CameraSimulator(sim.calib, style=style, shadow_step=1).render(geometry, pos, yaw)
+    fast = CameraSimulator(sim.calib, style=style, shadow_step=4).render(geometry, pos, yaw)
+    flat = CameraSimulator(sim.calib, style=style, shadows=False).render(geometry, pos, yaw)
     shadowed = np.abs(exact.astype(int) - flat).max(axis=2) > 8
     assert shadowed.mean() > 0.02  # the scene has shadows worth checking
     differ = np.abs(exact.astype(int) - fast).max(axis=2) > 1
