@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     ap.add_argument("--name", action="append", default=None, help="column name of each model, in order")
     ap.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--json", type=Path, default=None, help="also write the full results here")
+    ap.add_argument("--no-shape-check", action="store_true",
+                    help="keep car segments shaped like no vehicle (squeezeseg.plausibility)")
     args = ap.parse_args(argv)
 
     from squeezeseg.errors import InputError
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        seg.shape_check = not args.no_shape_check
         res = evaluate_real(seg, args.data)
         res["model"] = str(seg.source)
         res["seconds"] = round(time.time() - t0, 1)
