@@ -13,10 +13,12 @@
 * the network alone: the shipped model on one batch of 4 windows in this process, as the reference
   for how busy the machine was;
 * INT8 (issue #21 item 4): the shipped model exported to LiteRT INT8 (calibrated on the simulated
-  training scans and the unlabelled real KITTI object scans, 32 frames) and float32, timed against the
-  float Keras model on one real window in turn (median of ``--int8-repeat`` rounds): the INT8 / Keras
-  ratio; with ``--int8-iou`` also the real validation (squeezeseg.evaluate.evaluate_real) of Keras and
-  INT8, class IoU side by side.
+  training scans and the unlabelled real KITTI object scans, 32 frames) and float32, both as exported
+  by default (the CRF after the network, ``squeezeseg.crf_kernel``), and INT8 with the CRF inside the
+  graph (``--crf graph``, the earlier form), timed against the float Keras model on one real window in
+  turn (median of ``--int8-repeat`` rounds): the INT8 / Keras ratio; with ``--int8-iou`` also the real
+  validation (squeezeseg.evaluate.evaluate_real) of Keras and INT8, class IoU side by side.
+  ``--only-int8`` measures this part alone.
 
 ``infer`` runs with its default engine (auto) and a fresh model cache (``$SQUEEZESEG_CACHE_DIR`` in a
 temporary folder): the warm-up run goes through Keras and leaves the checked LiteRT copy, the timed runs
@@ -140,13 +142,16 @@ def int8_ratio(tmp: Path, repeat: int, iou: bool, count: int = 32) -> dict:
     real = DATA / "kitti_object" / "training" / "velodyne"
     cal = [str(p) for p in (ROOT / "runs" / "sim2_kr200", real) if p.is_dir()] or ["synthetic"]
     files = {"litert_int8": export_model(model, "int8", tmp / "default.int8.tflite", cal, count),
-             "litert_f32": export_model(model, "float32", tmp / "default.f32.tflite")}
+             "litert_f32": export_model(model, "float32", tmp / "default.f32.tflite"),
+             "litert_int8_crf_graph": export_model(model, "int8", tmp / "graph.int8.tflite", cal, count,
+                                                   crf="graph")}
     segs = {"keras": squeezeseg.load_model(model, engine="keras"),
             **{k: squeezeseg.load_model(f, engine="tflite") for k, f in files.items()}}
     x = mixed_inputs(cal[-1], keras_model_meta(model)[1], 1)[0][None]
     lat = interleaved_ms({k: s.logits for k, s in segs.items()}, x, repeat)
     out = {"calibration": cal, "count": count, "latency_ms": lat, "load_average": os.getloadavg(),
-           "ratio_int8": lat["litert_int8"] / lat["keras"], "ratio_f32": lat["litert_f32"] / lat["keras"]}
+           "ratio_int8": lat["litert_int8"] / lat["keras"], "ratio_f32": lat["litert_f32"] / lat["keras"],
+           "ratio_int8_crf_graph": lat["litert_int8_crf_graph"] / lat["keras"]}
     if iou:
         from squeezeseg.evaluate import evaluate_real, real_summary
 
@@ -154,6 +159,19 @@ def int8_ratio(tmp: Path, repeat: int, iou: bool, count: int = 32) -> dict:
         out["iou"] = {name: {c: (100 * v["iou"], 100 * int8[name][c]["iou"]) for c, v in per.items()}
                       for name, per in keras.items() if isinstance(per, dict)}
     return out
+
+
+def print_int8(q: dict) -> None:
+    """The INT8 rows of the table."""
+    lat = q["latency_ms"]
+    print(f"| one window: Keras float / LiteRT float32 / LiteRT INT8 (CRF after the network) | "
+          f"{lat['keras']:.1f} / {lat['litert_f32']:.1f} / {lat['litert_int8']:.1f} ms | |")
+    print(f"| one window: LiteRT INT8 with the CRF in the graph (`--crf graph`) | "
+          f"{lat['litert_int8_crf_graph']:.1f} ms ({q['ratio_int8_crf_graph']:.2f}x) | |")
+    print(f"| INT8 / float Keras latency | {q['ratio_int8']:.2f}x | <= 0.45x |")
+    for name, per in q.get("iou", {}).items():
+        cells = ", ".join(f"{c} {a:.1f} / {b:.1f}" for c, (a, b) in per.items())
+        print(f"| real validation {name}: class IoU Keras / INT8 (%) | {cells} | within 1 point |")
 
 
 def main() -> int:
@@ -165,12 +183,24 @@ def main() -> int:
     ap.add_argument("--int8-repeat", type=int, default=20, help="interleaved rounds of the INT8 timing")
     ap.add_argument("--int8-iou", action="store_true", help="also the real validation of Keras and INT8")
     ap.add_argument("--skip-int8", action="store_true")
+    ap.add_argument("--only-int8", action="store_true", help="measure the INT8 ratio (and --int8-iou) only")
     args = ap.parse_args()
     if not args.scans.is_dir():
         raise SystemExit(f"{args.scans}: no such folder of scans (real data lives in ../shared/data)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     scan = sorted(p for p in args.scans.iterdir() if p.is_file())[0]
     res: dict = {"load_average_start": os.getloadavg()}
+    if args.only_int8:
+        with tempfile.TemporaryDirectory() as d:
+            res["int8"] = int8_ratio(Path(d), args.int8_repeat, args.int8_iou)
+        res["load_average"] = os.getloadavg()
+        print("| measurement | value | target |\n| --- | --- | --- |")
+        print_int8(res["int8"])
+        print(f"\nload average at the start / end: {res['load_average_start'][0]:.2f} / "
+              f"{res['load_average'][0]:.2f}")
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1) + "\n")
+        return 0
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         os.environ["SQUEEZESEG_CACHE_DIR"] = str(tmp / "cache")  # a fresh model cache, kept for the run
@@ -210,14 +240,7 @@ def main() -> int:
     net = res["network_4_windows_ms"]
     print(f"| network alone, 4 windows in one batch (this process) | {net:.0f} ms | |")
     if "int8" in res:
-        q = res["int8"]
-        lat = q["latency_ms"]
-        print(f"| one window: Keras float / LiteRT float32 / LiteRT INT8 | {lat['keras']:.1f} / "
-              f"{lat['litert_f32']:.1f} / {lat['litert_int8']:.1f} ms | |")
-        print(f"| INT8 / float Keras latency | {q['ratio_int8']:.2f}x | <= 0.45x |")
-        for name, per in q.get("iou", {}).items():
-            cells = ", ".join(f"{c} {a:.1f} / {b:.1f}" for c, (a, b) in per.items())
-            print(f"| real validation {name}: class IoU Keras / INT8 (%) | {cells} | within 1 point |")
+        print_int8(res["int8"])
     print(f"\nload average during the run: {', '.join(f'{v:.2f}' for v in res['load_average'])}")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n")

@@ -1,16 +1,19 @@
-"""Where LiteRT INT8 spends its time on a segmentation model: the network with and without its CRF,
-each as float Keras, float32 LiteRT and INT8 LiteRT, timed in turn in one process (median of
-``--repeat`` interleaved rounds, so every variant sees the same machine load), plus the op census
-of the INT8 graph (ops per type and precision, quantize/dequantize glue, the ops left in float).
+"""Where LiteRT INT8 spends its time on a segmentation model, and what the CRF's placement changes:
+the model exported with its CRF inside the graph (``--crf graph``, the older form) and after it
+(``--crf kernel``, the default: the network in LiteRT, the CRF as the compiled mean field of
+``squeezeseg.crf_kernel``), each as float32 and INT8 LiteRT, INT8 ``--quantize-all`` with the CRF
+after the graph, and the parts on their own (the network alone in LiteRT, the CRF kernel alone on one
+and on ``--threads`` threads), timed against the float Keras model (folded batch norm, XLA-fused CRF)
+in turn in one process (median of ``--repeat`` interleaved rounds, so every variant sees the same
+machine load), plus the op census of the INT8 graphs (ops per type and precision, the ops left in
+float).
 
     .venv/bin/python scripts/profile_int8_parts.py [--model squeezeseg/weights/default.keras]
         [--calibration DIR ...] [--count 32] [--repeat 20] [--threads 2] [--json FILE]
 
-The CRF's share is the difference of the two builds (same weights; the one without the CRF is the
-same network with ``crf.enabled`` off). LiteRT's Python package has no per-op profiler, so the
-per-op view is the census: XNNPACK runs consecutive supported ops as one delegate, and the parts
-left outside it (float ops of an INT8 graph, QUANTIZE/DEQUANTIZE between them) are where an INT8
-graph can lose to float.
+LiteRT's Python package has no per-op profiler, so the per-op view is the census: XNNPACK runs each
+op as a pass over memory, and the float ops of an INT8 graph (and QUANTIZE/DEQUANTIZE between them)
+are where an INT8 graph can lose to float.
 """
 
 from __future__ import annotations
@@ -27,21 +30,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
-
-
-def without_crf(model_path: Path, out: Path) -> Path:
-    """``model_path`` rebuilt with its CRF off and every other weight copied; saved to ``out``."""
-    from squeezeseg.models import build_model, load_keras_model
-
-    model, cfg = load_keras_model(model_path)
-    cfg.crf.enabled = False
-    bare = build_model(cfg)
-    by_name = {layer.name: layer for layer in model.layers}
-    for layer in bare.layers:
-        if layer.weights and layer.name in by_name:
-            layer.set_weights(by_name[layer.name].get_weights())
-    bare.save(out)
-    return out
 
 
 def census(path: Path) -> dict:
@@ -83,44 +71,46 @@ def main() -> int:
                  "load_average": os.getloadavg()}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        builds = {"crf": args.model, "no_crf": without_crf(args.model, tmp / "no_crf.keras")}
-        engines = {}
-        for tag, path in builds.items():
-            engines[f"keras_{tag}"] = load_model(path, "keras")
-            f32 = export_model(path, "float32", tmp / f"{tag}.f32.tflite")
-            i8 = export_model(path, "int8", tmp / f"{tag}.int8.tflite", cal, args.count)
-            engines[f"litert_f32_{tag}"] = load_model(f32, "tflite", args.threads)
-            engines[f"litert_int8_{tag}"] = load_model(i8, "tflite", args.threads)
-            res[f"census_int8_{tag}"] = census(i8)
-        allq = export_model(args.model, "int8", tmp / "all.int8.tflite", cal, args.count, quantize_all=True)
-        res["census_int8_all_crf"] = census(allq)
-        seg = load_model(allq, "tflite", args.threads)
-        try:
-            seg.logits(x)
-            engines["litert_int8_all_crf"] = seg
-        except RuntimeError as exc:  # e.g. an integer DIV meeting a zero divisor
-            res["int8_all_error"] = str(exc).splitlines()[0]
+        files = {}
+        for place in ("graph", "kernel"):
+            files[f"litert_f32_{place}"] = export_model(args.model, "float32", tmp / f"{place}.f32.tflite",
+                                                        crf=place)
+            files[f"litert_int8_{place}"] = export_model(args.model, "int8", tmp / f"{place}.int8.tflite",
+                                                         cal, args.count, crf=place)
+        files["litert_int8_all_kernel"] = export_model(args.model, "int8", tmp / "all.int8.tflite", cal,
+                                                       args.count, quantize_all=True)
+        for key in ("litert_int8_graph", "litert_int8_kernel", "litert_int8_all_kernel"):
+            res[f"census_{key}"] = census(files[key])
+        engines = {"keras": load_model(args.model, "keras")}
+        engines.update({k: load_model(f, "tflite", args.threads) for k, f in files.items()})
+        fns = {k: s.logits for k, s in engines.items()}
+        for key in ("litert_f32_kernel", "litert_int8_kernel"):  # the network alone, before the CRF
+            fns[key.replace("_kernel", "_network_alone")] = engines[key].predict_fn.run_one
+        runner = engines["litert_int8_kernel"].predict_fn
+        unary = runner.run_one(x)
+        fns["crf_kernel_1_thread"] = _crf_fn(runner.crf, unary, x, 1)
+        fns[f"crf_kernel_{args.threads}_threads"] = _crf_fn(runner.crf, unary, x, args.threads)
         res["delegate"] = {k: getattr(s.predict_fn, "delegate", "tf") for k, s in engines.items()}
-        lat = interleaved_ms({k: s.logits for k, s in engines.items()}, x, args.repeat)
+        lat = interleaved_ms(fns, x, args.repeat)
     res["latency_ms"] = lat
-    ref = lat["keras_crf"]
-    res["ratio_vs_keras_crf"] = {k: v / ref for k, v in lat.items()}
-    res["crf_ms"] = {e: lat[f"{e}_crf"] - lat[f"{e}_no_crf"] for e in ("keras", "litert_f32", "litert_int8")}
+    ref = lat["keras"]
+    res["ratio_vs_keras"] = {k: v / ref for k, v in lat.items()}
     res["load_average_end"] = os.getloadavg()
     print(json.dumps(res, indent=1))
-    print("\n| variant | with CRF (ms) | without CRF (ms) | CRF share (ms) | ratio to Keras with CRF |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for e in ("keras", "litert_f32", "litert_int8"):
-        print(f"| {e} | {lat[f'{e}_crf']:.1f} | {lat[f'{e}_no_crf']:.1f} | {res['crf_ms'][e]:.1f} | "
-              f"{lat[f'{e}_crf'] / ref:.2f}x |")
-    if "litert_int8_all_crf" in lat:
-        print(f"| litert_int8 --quantize-all | {lat['litert_int8_all_crf']:.1f} | | | "
-              f"{lat['litert_int8_all_crf'] / ref:.2f}x |")
-    else:
-        print(f"| litert_int8 --quantize-all | fails: {res['int8_all_error']} | | | |")
+    print("\n| variant | ms | ratio to float Keras |\n| --- | ---: | ---: |")
+    for k, v in lat.items():
+        print(f"| {k} | {v:.1f} | {v / ref:.2f}x |")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n")
     return 0
+
+
+def _crf_fn(crf, unary, x, threads: int):
+    """The CRF kernel of an exported model on fixed logits, on ``threads`` threads."""
+    import dataclasses
+
+    kernel = dataclasses.replace(crf, threads=threads)
+    return lambda _: kernel(unary, x)
 
 
 if __name__ == "__main__":

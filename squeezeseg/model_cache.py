@@ -3,7 +3,8 @@ one (what :mod:`squeezeseg.runtime` needs to start without TensorFlow). Making a
 :mod:`squeezeseg.export.cache`, which needs the converter; this module needs neither.
 
 The copy is keyed by the SHA-1 of the ``.keras`` file, so new weights (same architecture or not)
-get a new copy and a stale one is never used. Location: ``$SQUEEZESEG_CACHE_DIR``, else
+get a new copy and a stale one is never used, and by ``LAYOUT``, the form of the exported file.
+Location: ``$SQUEEZESEG_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/squeezeseg``, else ``~/.cache/squeezeseg``; where none is writable there is no copy
 and commands run the Keras model as before. ``SQUEEZESEG_MODEL_CACHE=0`` turns the copies off (none
 made, none used).
@@ -22,6 +23,10 @@ CACHE_ENV = "SQUEEZESEG_CACHE_DIR"
 ENABLE_ENV = "SQUEEZESEG_MODEL_CACHE"  # 0/no/off/false: no LiteRT copies made or used
 MIN_AGREEMENT = 0.999  # share of valid pixels whose class the copy must give as Keras does
 FORMAT = "float32"
+#: Form of the copies, part of their file names: a new one makes earlier copies unused (they stay
+#: valid files, just slower). 2: the CRF runs after the network as a compiled kernel
+#: (``squeezeseg export --crf kernel``, :mod:`squeezeseg.crf_kernel`) instead of inside the graph.
+LAYOUT = 2
 
 
 def enabled() -> bool:
@@ -51,7 +56,7 @@ def copy_path(keras_path: str | Path, sha1: str | None = None) -> Path:
     """Where the LiteRT copy of ``keras_path`` lives (whether or not it exists)."""
     keras_path = Path(keras_path)
     sha1 = sha1 or file_sha1(keras_path)
-    return cache_dir() / "tflite" / f"{keras_path.stem}-{sha1[:20]}.{FORMAT}.tflite"
+    return cache_dir() / "tflite" / f"{keras_path.stem}-{sha1[:20]}.{FORMAT}.v{LAYOUT}.tflite"
 
 
 def record_path(copy: Path) -> Path:

@@ -88,7 +88,36 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-class TFLiteRunner:
+def crf_of(meta: dict[str, Any], path: Path, threads: int):
+    """The CRF an exported segmentation model runs after its graph (``squeezeseg export --crf
+    kernel``, :mod:`squeezeseg.crf_kernel`), or None for files with the CRF inside or none at all."""
+    desc = meta.get("crf_kernel")  # squeezeseg.crf_kernel.META_CRF (that module imports numba)
+    if desc is None:
+        return None
+    from squeezeseg.crf_kernel import CRFKernel
+
+    return CRFKernel.from_description(desc, path, threads)
+
+
+class _Runner:
+    """What both runners share: the exported model's description and its CRF, applied to the
+    network's output when the file carries the CRF outside its graph."""
+
+    path: Path
+    meta: dict[str, Any]
+    crf: Any = None
+
+    def run_one(self, x: np.ndarray) -> np.ndarray:
+        """Network output (1, ...) float32 of one (1, ...) float input (before any CRF)."""
+        raise NotImplementedError
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch, np.float32)
+        y = np.concatenate([self.run_one(batch[i : i + 1]) for i in range(len(batch))], axis=0)
+        return y if self.crf is None else self.crf(y, batch)
+
+
+class TFLiteRunner(_Runner):
     """A LiteRT interpreter (XNNPACK delegate, ``threads`` threads) over one exported model."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
@@ -97,6 +126,7 @@ class TFLiteRunner:
         Interpreter = litert.Interpreter
         self.meta = read_tflite_metadata(self.path)
         self.threads = threads or default_threads()
+        self.crf = crf_of(self.meta, self.path, self.threads)
         self.delegate = "xnnpack"
         try:
             with _quiet_native_stderr():
@@ -130,7 +160,7 @@ class TFLiteRunner:
         return it
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
-        """Output of one (1, ...) float input, as float32."""
+        """Network output of one (1, ...) float input, as float32 (before any CRF)."""
         inp, out = self.input, self.output
         if inp["dtype"] != np.float32:
             scale, zero = inp["quantization"]
@@ -144,12 +174,8 @@ class TFLiteRunner:
             y = (y.astype(np.float32) - zero) * scale
         return y
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.asarray(batch, np.float32)
-        return np.concatenate([self.run_one(batch[i : i + 1]) for i in range(len(batch))], axis=0)
 
-
-class OnnxRunner:
+class OnnxRunner(_Runner):
     """An onnxruntime CPU session (``threads`` intra-op threads) over one exported model."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
@@ -168,14 +194,11 @@ class OnnxRunner:
         self.meta = decode(props.get(META_KEY, "").encode(), self.path) if META_KEY in props else None
         if self.meta is None:
             decode(b"null", self.path)  # raises the "not exported by us" InputError
+        self.crf = crf_of(self.meta, self.path, opts.intra_op_num_threads)
         self.input_name = self.session.get_inputs()[0].name
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.asarray(batch, np.float32)
-        return np.concatenate(
-            [self.session.run(None, {self.input_name: batch[i : i + 1]})[0] for i in range(len(batch))],
-            axis=0,
-        )
+    def run_one(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: x})[0]
 
 
 def open_runner(path: str | Path, engine: str, threads: int | None = None) -> TFLiteRunner | OnnxRunner:

@@ -30,7 +30,9 @@ def tiny_model(save_tiny_segmenter):
 
 @pytest.fixture(scope="module")
 def exported(tiny_model, tmp_path_factory):
-    """float32 and INT8 TFLite and ONNX exports of the tiny model (INT8 calibrated on synthetic frames)."""
+    """float32 and INT8 TFLite and ONNX exports of the tiny model (INT8 calibrated on synthetic frames),
+    the CRF run after the network (the default), and a float32 TFLite file with the CRF inside its
+    graph (the form exported before, which must keep working)."""
     from squeezeseg.export.exporter import export_model
 
     path = tiny_model[0]
@@ -39,6 +41,7 @@ def exported(tiny_model, tmp_path_factory):
         "float32": export_model(path, "float32", out / "m32.tflite"),
         "int8": export_model(path, "int8", out / "m8.tflite", calibration="synthetic", count=8),
         "onnx": export_model(path, "onnx", out / "m.onnx"),
+        "graph32": export_model(path, "float32", out / "g32.tflite", crf="graph"),
     }
 
 
@@ -46,7 +49,7 @@ def keras_logits(model, inputs):
     return np.asarray(model(inputs, training=False))
 
 
-@pytest.mark.parametrize("fmt,engine", [("float32", "tflite"), ("onnx", "onnx")])
+@pytest.mark.parametrize("fmt,engine", [("float32", "tflite"), ("onnx", "onnx"), ("graph32", "tflite")])
 def test_float_exports_match_keras(tiny_model, exported, fmt, engine):
     import squeezeseg
 
@@ -67,14 +70,19 @@ def test_int8_export_is_integer_and_close_to_float(tiny_model, exported):
     _, model, inputs = tiny_model
     ops = op_precisions(exported["int8"])
     convs = [o for o in ops if o["op"] == "CONV_2D"]
-    # every network convolution is int8; the float ones are the CRF's (kept float on purpose)
+    # every convolution is int8 but the last one, conv14, which writes the float logits; the CRF is
+    # not in the graph but runs after it (squeezeseg.crf_kernel)
     assert sum(o["precision"] == "int8" for o in convs) >= 10
-    assert {(o["precision"], o["layer"]) for o in convs if o["precision"] != "int8"} == {("float32", "crf")}
+    assert [o["index"] for o in convs if o["precision"] != "int8"] == [ops[-1]["index"]]
+    assert not {o["layer"] for o in ops} & {"crf", "crf_points"} and "EXP" not in {o["op"] for o in ops}
+    graph_layers = {o["layer"] for o in op_precisions(exported["graph32"])}
+    assert "crf" in graph_layers  # the older form has it inside
     # batch norm is folded before export, also after the fire-deconvolutions' sub-pixel reshape,
     # where the converter cannot fold it (it left a MUL and an ADD requantizing the upsampled tensor)
     deconv = {o["op"] for o in ops if o["layer"] in {"fire10", "fire11", "fire12", "fire13"}}
     assert deconv == {"CONV_2D", "RESHAPE", "CONCATENATION"}
     seg = squeezeseg.load_model(exported["int8"], engine="tflite")
+    assert seg.predict_fn.crf is not None and seg.predict_fn.crf.iterations == 1
     q, f = seg.logits(inputs).ravel(), keras_logits(model, inputs).ravel()
     cos = float(q @ f / (np.linalg.norm(q) * np.linalg.norm(f)))
     assert cos > 0.995  # input normalisation and CRF in float; 0.97 when they are quantized too
@@ -107,6 +115,30 @@ def test_int8_io_model_takes_float_arrays(tiny_model, tmp_path):
     _, model, inputs = tiny_model
     q, f = runner(inputs).ravel(), keras_logits(model, inputs).ravel()
     assert float(q @ f / (np.linalg.norm(q) * np.linalg.norm(f))) > 0.95
+
+
+def test_quantize_all_quantizes_the_network_and_refuses_a_crf_in_the_graph(tiny_model, tmp_path):
+    from squeezeseg.cli import main
+    from squeezeseg.export.exporter import export_model
+    from squeezeseg.export.graph import op_precisions
+    from squeezeseg.runtime import TFLiteRunner
+
+    out = export_model(tiny_model[0], "int8", tmp_path / "all8.tflite", calibration="synthetic", count=4,
+                       quantize_all=True)
+    ops = op_precisions(out)
+    assert {o["precision"] for o in ops if o["op"] == "CONV_2D"} == {"int8"}
+    assert {o["precision"] for o in ops if o["layer"] == "normalize"} == {"int8"}  # quantized too
+    _, model, inputs = tiny_model
+    q, f = TFLiteRunner(out, threads=1)(inputs).ravel(), keras_logits(model, inputs).ravel()
+    assert float(q @ f / (np.linalg.norm(q) * np.linalg.norm(f))) > 0.95  # runs, unlike an int8 CRF
+    with pytest.raises(InputError, match="cannot quantize a CRF inside the graph"):
+        export_model(tiny_model[0], "int8", tmp_path / "g8.tflite", calibration="synthetic", count=4,
+                     quantize_all=True, crf="graph")
+    for flag in ("--quantize-all", "--int8-io"):
+        rc = main(["export", str(tiny_model[0]), "--out", str(tmp_path / "cli.tflite"), "--calibration",
+                   "synthetic", "--count", "4", "--crf", "graph", flag])
+        assert rc == 2
+    assert not (tmp_path / "g8.tflite").exists() and not (tmp_path / "cli.tflite").exists()
 
 
 def no_leftovers(folder, keep=()):
@@ -200,10 +232,9 @@ def test_quantize_report_lists_ops_layers_and_task_metrics(tiny_model, exported,
     assert rc == 0
     rep = json.loads((out / "parity.json").read_text())
     precision = {(o["op"], o["precision"]) for o in rep["ops"]}
-    assert ("CONV_2D", "int8") in precision and ("EXP", "float32") in precision  # CRF kept float
-    assert "EXP" in rep["float_ops"]
-    float_convs = {o["layer"] for o in rep["ops"] if o["op"] == "CONV_2D" and o["precision"] == "float32"}
-    assert float_convs == {"crf"}  # the CRF's message passing; the network's convolutions are int8
+    assert ("CONV_2D", "int8") in precision and "EXP" not in rep["float_ops"]  # the CRF runs after it
+    float_convs = [o for o in rep["ops"] if o["op"] == "CONV_2D" and o["precision"] == "float32"]
+    assert len(float_convs) == 1  # conv14, writing the float logits; the network's others are int8
     layers = {r["layer"]: r for r in rep["layers"]}
     assert {"conv1_relu", "fire2", "fire9", "fire13_fuse", "conv14"} <= set(layers)
     assert layers["fire2"]["cosine"] > 0.99 and layers["fire2"]["sqnr_db"] > 15

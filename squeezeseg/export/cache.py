@@ -9,7 +9,9 @@ valid pixels) and only then kept; every later run starts from it. A copy that di
 and a marker records that, so later runs stay on Keras without trying again.
 
 The copy is keyed by the SHA-1 of the ``.keras`` file, so new weights (same architecture or not)
-get a new copy and a stale one is never used. Location: ``$SQUEEZESEG_CACHE_DIR``, else
+get a new copy and a stale one is never used, and by ``LAYOUT`` (the form of the file: since layout 2
+the CRF runs after the network as a compiled kernel, :mod:`squeezeseg.crf_kernel`), so copies of an
+earlier form are not used either. Location: ``$SQUEEZESEG_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/squeezeseg``, else ``~/.cache/squeezeseg``; where none is writable there is no copy
 and commands run the Keras model as before. ``SQUEEZESEG_MODEL_CACHE=0`` turns the copies off (none
 made, none used).
@@ -31,6 +33,7 @@ from squeezeseg.model_cache import (  # noqa: F401  (the lookup half, re-exporte
     CACHE_ENV,
     ENABLE_ENV,
     FORMAT,
+    LAYOUT,
     MIN_AGREEMENT,
     cache_dir,
     copy_path,
@@ -88,8 +91,8 @@ def make_copy(keras_path: str | Path, keras_fn, windows: np.ndarray) -> Path | N
     except InputError as exc:
         log.warning("no LiteRT copy of %s: %s", keras_path, exc.message)
         return None
-    record = {"source": str(keras_path), "sha1": sha1, "format": FORMAT, "accepted": accepted,
-              "agreement": share, "pixels": pixels, "min_agreement": MIN_AGREEMENT,
+    record = {"source": str(keras_path), "sha1": sha1, "format": FORMAT, "layout": LAYOUT,
+              "accepted": accepted, "agreement": share, "pixels": pixels, "min_agreement": MIN_AGREEMENT,
               "export_s": round(time.perf_counter() - t0, 2)}
     atomic_write_text(record_path(copy), json.dumps(record, indent=1) + "\n")
     if not accepted:

@@ -12,6 +12,11 @@ from squeezeseg.export.tflite import FLOAT_LAYERS, TFLITE_MODES
 
 log = logging.getLogger(__name__)
 SUFFIX = {**{m: ".tflite" for m in TFLITE_MODES}, "onnx": ".onnx", "savedmodel": ""}
+#: Where an exported segmentation model's recurrent CRF runs: "kernel" (default): outside the graph, as
+#: the compiled mean field of :mod:`squeezeseg.crf_kernel` that the LiteRT/ONNX runners apply to the
+#: network's logits; "graph": inside it, as plain ops (the form of files exported before; a SavedModel
+#: always keeps it inside).
+CRF_PLACES = ("kernel", "graph")
 
 
 def check_output(fmt: str, out: str | Path) -> Path:
@@ -34,6 +39,7 @@ def export_model(
     int8_io: bool = False,
     quantize_all: bool = False,
     ranges: str = "percentile",
+    crf: str = "kernel",
 ) -> Path:
     """Export the ``.keras`` model at ``model_path`` as ``fmt`` to ``out``; returns ``out``.
 
@@ -42,7 +48,10 @@ def export_model(
     normalisation and the CRF in float unless ``quantize_all`` (or ``int8_io``, which makes the whole
     model integer).
     ``ranges`` picks the activation ranges ("percentile", "mse", "minmax": see
-    :mod:`squeezeseg.export.ranges`).
+    :mod:`squeezeseg.export.ranges`). ``crf`` places a segmentation model's CRF (``CRF_PLACES``):
+    "kernel" exports the network up to the CRF's input logits and stores the CRF's parameters in the
+    file's description; "graph" keeps it in the graph, which INT8 cannot quantize (``quantize_all``
+    and ``int8_io`` are refused there).
     """
     from squeezeseg.export.calibration import mixed_inputs, representative
     from squeezeseg.export.meta import keras_model_meta
@@ -50,9 +59,14 @@ def export_model(
     out = check_output(fmt, out)
     if fmt == "int8" and calibration is None:
         raise InputError("INT8 export needs calibration data: --calibration DIR (or 'synthetic')")
+    if crf not in CRF_PLACES:
+        raise InputError(f"unknown CRF placement '{crf}' (choose from {', '.join(CRF_PLACES)})")
     model, meta = keras_model_meta(model_path)
     meta = {**meta, "source": Path(model_path).name}
     model = inference_graph(model, meta)
+    if fmt != "savedmodel":
+        integer_crf = fmt == "int8" and (quantize_all or int8_io)
+        model, meta = place_crf(model, meta, crf, integer_crf, model_path)
     if fmt in TFLITE_MODES:
         from squeezeseg.export.tflite import export_tflite
 
@@ -82,6 +96,38 @@ def inference_graph(model, meta: dict):
     from squeezeseg.models.fold import fold_batch_norm
 
     return fold_batch_norm(model, ModelConfig.from_dict(meta["config"]))
+
+
+def place_crf(model, meta: dict, crf: str, integer: bool, source: str | Path):
+    """``(model, meta)`` with a segmentation model's CRF where ``crf`` says (see ``CRF_PLACES``).
+
+    "kernel": the model up to the CRF's input logits (the output layer keeps its name, "logits") and
+    ``meta`` with the CRF's description (:func:`squeezeseg.crf_kernel.crf_description`). "graph": as
+    given; with ``integer`` (``--quantize-all``/``--int8-io``) an InputError, since LiteRT cannot run
+    the CRF's softmax in int8 (its DIV divisor reaches the zero point: ``div.cc data[i] !=
+    zero_point``). Models without a CRF (and SqueezeDet) pass unchanged.
+    """
+    names = {layer.name for layer in model.layers}
+    if meta["kind"] != "squeezeseg" or "crf" not in names:
+        return model, meta
+    if crf == "graph":
+        if integer:
+            raise InputError("--quantize-all/--int8-io cannot quantize a CRF inside the graph (LiteRT "
+                             "fails on its int8 softmax at run time); export with --crf kernel (the "
+                             "default), which quantizes the network and runs the CRF after it", source)
+        return model, meta
+    import keras
+
+    from squeezeseg.crf_kernel import META_CRF, crf_description
+
+    layer = model.get_layer("crf")
+    unary = layer.input[0]
+    bare = keras.Model(model.input, keras.layers.Activation("linear", dtype="float32", name="logits")(unary),
+                       name=f"{model.name}_without_crf")
+    cfg = meta["config"]
+    desc = crf_description(cfg["crf"], keras.ops.convert_to_numpy(layer.ang_compat),
+                           keras.ops.convert_to_numpy(layer.bi_compat), cfg["mean"], cfg["std"])
+    return bare, {**meta, META_CRF: desc}
 
 
 def add_export_arguments(p, default_help: str) -> None:
@@ -114,6 +160,14 @@ def add_export_arguments(p, default_help: str) -> None:
     )
     p.add_argument("--int8-io", action="store_true", help="int8 input and output tensors (INT8 only)")
     p.add_argument(
+        "--crf",
+        choices=CRF_PLACES,
+        default="kernel",
+        help="segmentation models: run the recurrent CRF after the exported network as a compiled "
+        "kernel (default; faster, and INT8 can quantize the whole network) or keep it in the graph as "
+        "plain ops (the older form, any runtime)",
+    )
+    p.add_argument(
         "--ranges",
         choices=RANGE_METHODS,
         default="percentile",
@@ -136,6 +190,7 @@ def run_export(args, default_model: Path) -> int:
         args.int8_io,
         args.quantize_all,
         args.ranges,
+        getattr(args, "crf", "kernel"),
     )
     size = (
         out.stat().st_size if out.is_file() else sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

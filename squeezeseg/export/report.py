@@ -153,8 +153,8 @@ def parity_report(
     """The whole report as a dict (see the module docstring). ``data``: a SqueezeSeg ``.npy`` folder,
     a KITTI object ``training`` folder, or None for synthetic inputs and no end-task metrics."""
     from squeezeseg.export.calibration import load_inputs
-    from squeezeseg.export.exporter import inference_graph
-    from squeezeseg.export.meta import keras_model_meta
+    from squeezeseg.export.exporter import inference_graph, place_crf
+    from squeezeseg.export.meta import keras_model_meta, read_tflite_metadata
     from squeezeseg.runtime import engine_for, load_detector, load_model
 
     float_model, exported = Path(float_model), Path(exported)
@@ -163,6 +163,8 @@ def parity_report(
         raise InputError("the exported model must be a .tflite or .onnx file", exported)
     model, meta = keras_model_meta(float_model)
     model = inference_graph(model, meta)  # the graph the exporter converted: tensor names match
+    if engine == "tflite" and "crf_kernel" in read_tflite_metadata(exported):  # CRF after the graph
+        model = place_crf(model, meta, "kernel", False, float_model)[0]
     kind = meta["kind"]
     load = load_detector if kind == "squeezedet" else load_model
     runtime = load(exported, engine, threads)
