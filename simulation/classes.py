@@ -41,7 +41,7 @@ CLASSES: tuple[SimClass, ...] = tuple(
         ("pedestrian", "person"), ("bicyclist", "bicyclist"), ("bicycle", "bicyclist"), ("road", "road"),
         ("sidewalk", "sidewalk"), ("building", "building"), ("fence", "fence"), ("vegetation", "vegetation"),
         ("trunk", "trunk"), ("terrain", "terrain"), ("pole", "pole"), ("traffic-sign", "traffic-sign"),
-        ("parked-bicycle", "bicycle"),
+        ("parked-bicycle", "bicycle"), ("other-object", "other-object"),  # street furniture
     ))
 )
 CLASS_ID = {c.name: c.id for c in CLASSES}

@@ -91,7 +91,9 @@ def fit(
         "range_ref": np.array([5.0, 8.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0]),
         "range_power": np.linspace(0.0, 3.0, 13),
         "noise": np.linspace(0.0, 0.8, 17),
-        "floor": np.linspace(0.0, 0.16, 9),
+        "floor": np.linspace(0.0, 0.3, 16),
+        "floor_spread": np.linspace(0.0, 1.6, 9),
+        "laser_spread": np.linspace(0.0, 0.4, 9),
     }
     best = start
     best_loss = evaluate(best)
@@ -111,9 +113,11 @@ def fit(
                 lv = evaluate(m)
                 if lv < best_loss:
                     best, best_loss = m, lv
-        for name in ("marking", "palette_scale"):
+        for name in ("marking", "palette_scale"):  # also within 0.5-2x of their priors (the defaults)
+            prior = getattr(IntensityModel(), name)
             for f in (0.5, 0.7, 0.85, 1.2, 1.4, 2.0):
-                m = replace(best, **{name: getattr(best, name) * f})
+                value = float(np.clip(getattr(best, name) * f, 0.5 * prior, 2.0 * prior))
+                m = replace(best, **{name: value})
                 lv = evaluate(m)
                 if lv < best_loss:
                     best, best_loss = m, lv

@@ -9,12 +9,109 @@ from dataclasses import dataclass
 import numpy as np
 import open3d as o3d
 
+from simulation.classes import MATERIAL_ID
 from simulation.intensity import FITTED, IntensityModel
 from simulation.raycast import MARKING, FrameGeometry, rotate_z
 from squeezeseg.sensors import SensorConfig, load_sensor
 
 VISIBILITY_RAYS = 600  # rays per object, at most, to estimate how much of it is hidden
 WEAK_RETURN_S0 = 0.1 / 50.0**2 / np.log(2.0)  # 10% reflectivity at 50 m returns with probability 1/2
+GLASS_SPECULAR_COS = 0.97  # glass returns the pulse itself only near normal incidence (specular)
+_GLASS = MATERIAL_ID["glass"]
+
+
+@dataclass(frozen=True)
+class RangeModel:
+    """Range errors of a spinning multi-laser unit (defaults: an HDL-64E as in KITTI).
+
+    Every laser has its own noise and a residual range offset left by the factory calibration (a few
+    cm, the same in every scan of one unit): ``noise_spread`` and ``bias_std`` draw them, once per
+    beam count, from a fixed stream. The noise of a return grows as its signal weakens (far, dark,
+    grazing: the pulse's timing jitters more at low signal-to-noise): ``std = laser std *
+    clip((S_ref / S)^(1/4), 0.5, 3)``, with S the weak-return model's signal and S_ref that of a
+    25%-reflective target at 15 m. The laser std's median is ``noise_scale`` x the sensor YAML's
+    ``range_noise_std``.
+
+    Beam divergence: a beam's footprint is ``divergence`` (horizontal, vertical) rad wide; Velodyne
+    documents 3.0 and 1.5 mrad for its VLS-128 (manual, table F-1), the HDL-64E's is not published in
+    the sources at hand and taken alike: about one azimuth step and a fifth to a third of the beam
+    spacing. A beam that straddles a depth edge receives light from both surfaces. Where the two lie
+    closer than ``mix_depth`` (the pulse's length: the echoes merge) the sensor reports one range
+    between them, weighted by the share of the footprint on each (the mixed "edge" points real scans
+    hold between an object and what is behind it); farther apart, the stronger (own) echo wins and
+    the range is kept.
+    """
+
+    noise_scale: float = 0.75
+    noise_spread: float = 0.35  # log std of the lasers' noise around their median
+    bias_std: float = 0.015  # m, per-laser residual range offset
+    divergence: tuple[float, float] = (3.0e-3, 1.5e-3)  # rad, horizontal and vertical
+    mix_depth: float = 1.2  # m
+    mix_min: float = 0.05  # m: below this the two ranges count as one surface
+
+    def laser_noise(self, beams: int, base_std: float) -> tuple[np.ndarray, np.ndarray]:
+        """(std (beams,), bias (beams,)) in metres, fixed per beam count."""
+        g = np.random.default_rng(54321).normal(0.0, 1.0, (2, beams))
+        std = base_std * self.noise_scale * np.exp(self.noise_spread * np.clip(g[0], -2.0, 2.0))
+        bias = self.bias_std * np.clip(g[1], -2.5, 2.5)
+        return std.astype(np.float32), bias.astype(np.float32)
+
+
+RANGE_MODEL = RangeModel()
+_S_REF = 0.25 / 15.0**2
+
+
+def mixed_returns(
+    t: np.ndarray,
+    normals: np.ndarray,
+    directions: np.ndarray,
+    shape: tuple[int, int],
+    wrap: bool,
+    frac: tuple[float, float],
+    model: RangeModel,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Ranges ``t`` (beams * columns, inf = no hit) after beam-divergence mixing at depth edges.
+
+    ``frac`` = the footprint's width in column and beam steps. A pair of neighbouring rays straddles
+    a depth edge when the second ray's range is not where the first ray's surface (its plane, from
+    ``normals`` and ``directions``) would put it, by ``mix_min`` to ``mix_depth``. The edge lies at a
+    uniform random place between the two rays; a ray whose footprint reaches over it by a share s of
+    its width reports (1 - s) * own + s * neighbour's range. On one continuous surface nothing
+    changes (the footprint's mean range is its centre's)."""
+    T = t.reshape(shape)
+    N = normals.reshape(*shape, 3)
+    D = directions.reshape(*shape, 3)
+    out = T.copy()
+    for axis, f in ((1, frac[0]), (0, frac[1])):
+        f = float(min(f, 1.0))
+        if f <= 0:
+            continue
+        if wrap and axis == 1:
+            T2, N2, D2 = (np.concatenate([a, a[:, :1]], axis=1) for a in (T, N, D))
+        else:
+            T2, N2, D2 = T, N, D
+        n = T2.shape[axis]
+        lo, hi = T2.take(np.arange(n - 1), axis=axis), T2.take(np.arange(1, n), axis=axis)
+        n_lo = N2.take(np.arange(n - 1), axis=axis)
+        d_lo, d_hi = D2.take(np.arange(n - 1), axis=axis), D2.take(np.arange(1, n), axis=axis)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # misses are inf
+            pred = lo * np.einsum("...i,...i->...", n_lo, d_lo) / np.einsum("...i,...i->...", n_lo, d_hi)
+            off = np.abs(hi - pred)
+            d = np.abs(hi - lo)
+        edge = np.isfinite(d) & ~(off <= model.mix_min) & (d > model.mix_min) & (d < model.mix_depth)
+        idx = np.flatnonzero(edge)
+        if not len(idx):
+            continue
+        e = rng.random(len(idx), dtype=np.float32)  # where the edge lies between the two ray centres
+        s_lo = np.clip((f / 2 - e) / f, 0.0, 0.5)  # share of ray k's footprint beyond the edge
+        s_hi = np.clip((e - 1 + f / 2) / f, 0.0, 0.5)
+        lo_v, hi_v = lo.ravel()[idx], hi.ravel()[idx]
+        ii = np.unravel_index(idx, lo.shape)
+        k_hi = (ii[0] + 1, ii[1]) if axis == 0 else (ii[0], (ii[1] + 1) % shape[1])
+        out[ii] += s_lo * (hi_v - lo_v)  # each ray is the lower (and the upper) ray of one pair
+        out[k_hi] += s_hi * (lo_v - hi_v)
+    return out.ravel()
 
 
 @dataclass
@@ -27,6 +124,30 @@ class LidarScan:
     rows: np.ndarray  # (N,) beam index, 0 = top beam
     cols: np.ndarray  # (N,) azimuth step index
     features: dict | None = None  # with keep_features: reflectivity, cos incidence, range, beam
+
+
+def through_glass(
+    geometry: FrameGeometry, origins: np.ndarray, directions: np.ndarray, hits, passes: int = 2
+):
+    """``hits`` after letting rays pass through glass (car windows, glazed shop and house windows):
+    a pulse that meets glass away from normal incidence goes on and returns from what lies behind
+    (a car's seats, a room), as the laser does in real scans; near normal incidence
+    (``GLASS_SPECULAR_COS``) the glass reflects it back itself. Up to ``passes`` panes."""
+    for _ in range(passes):
+        glass = np.flatnonzero(hits.hit & (hits.material == _GLASS))
+        if not len(glass):
+            break
+        cos = np.abs(np.einsum("ij,ij->i", hits.normal[glass], directions[glass]))
+        glass = glass[cos < GLASS_SPECULAR_COS]
+        if not len(glass):
+            break
+        step = hits.t[glass] + np.float32(0.01)
+        o = origins[glass] + directions[glass] * step[:, None]
+        behind = geometry.cast(o, directions[glass])
+        hits.t[glass] = step + behind.t
+        for name in ("hit", "cls", "material", "instance", "normal"):
+            getattr(hits, name)[glass] = getattr(behind, name)
+    return hits
 
 
 def sensor_directions(sensor: SensorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,6 +193,7 @@ class LidarSimulator:
         intensity: bool = True,
         noise: bool = True,
         intensity_model: IntensityModel = FITTED,
+        range_model: RangeModel = RANGE_MODEL,
     ):
         self.sensor = load_sensor(sensor) if isinstance(sensor, str) else sensor
         self.intensity = intensity and self.sensor.intensity
@@ -80,6 +202,18 @@ class LidarSimulator:
         self.keep_features = False  # keep per-return features on the scan (to fit the intensity model)
         self.directions, self.rows, self.cols = sensor_directions(self.sensor)
         self.origins = beam_origins(self.sensor, self.rows)
+        self.range_model = range_model
+        self.laser_std, self.laser_bias = range_model.laser_noise(
+            self.sensor.beams, self.sensor.range_noise_std
+        )
+        cols_n = len(self.directions) // self.sensor.beams
+        self._shape = (self.sensor.beams, cols_n)
+        self._wrap = self.sensor.horizontal_fov_deg >= 360
+        spacing = np.median(np.abs(np.diff(np.sort(self.sensor.elevations))))
+        self._footprint = (
+            range_model.divergence[0] / np.deg2rad(self.sensor.azimuth_resolution_deg),
+            range_model.divergence[1] / max(float(spacing), 1e-6),
+        )
 
     @property
     def n_rays(self) -> int:
@@ -95,12 +229,15 @@ class LidarSimulator:
         """Scan from the sensor at world ``position`` (3,) heading ``yaw`` (the LiDAR frame is level)."""
         d = self.directions
         dw = rotate_z(d, yaw)
-        hits = geometry.cast(self.origins + np.asarray(position, np.float32), dw)
+        origins = self.origins + np.asarray(position, np.float32)
+        hits = through_glass(geometry, origins, dw, geometry.cast(origins, dw))
         sen = self.sensor
         r = hits.t
-        if self.noise and sen.range_noise_std > 0:
+        if self.noise:
             rng = rng or np.random.default_rng()
-            r = r + rng.normal(0.0, sen.range_noise_std, size=r.shape).astype(np.float32)
+            r = mixed_returns(
+                r, hits.normal, dw, self._shape, self._wrap, self._footprint, self.range_model, rng
+            )
         idx = np.flatnonzero(hits.hit & (r >= sen.min_range) & (r <= sen.max_range))
         rk = r[idx]
         mat, inst = hits.material[idx], hits.instance[idx]
@@ -110,7 +247,14 @@ class LidarSimulator:
             signal = refl * (0.3 + 0.7 * cos_inc) / np.maximum(rk, 1.0) ** 2
             returned = rng.random(len(idx)) < -np.expm1(-signal / WEAK_RETURN_S0)
             idx, rk, refl, cos_inc = idx[returned], rk[returned], refl[returned], cos_inc[returned]
-            mat, inst = mat[returned], inst[returned]
+            mat, inst, signal = mat[returned], inst[returned], signal[returned]
+            if sen.range_noise_std > 0:
+                beam = self.rows[idx]
+                weak = np.clip((np.float32(_S_REF) / np.maximum(signal, 1e-12)) ** 0.25, 0.5, 3.0)
+                noise = rng.standard_normal(len(idx), dtype=np.float32) * self.laser_std[beam] * weak
+                rk = rk + noise + self.laser_bias[beam]
+                ok = (rk >= sen.min_range) & (rk <= sen.max_range)
+                idx, rk, refl, cos_inc, mat, inst = idx[ok], rk[ok], refl[ok], cos_inc[ok], mat[ok], inst[ok]
         xyz = self.origins[idx] + d[idx] * rk[:, None]
         rows = self.rows[idx]
         if self.intensity:

@@ -124,24 +124,153 @@ def vehicle_size(kind: str, rng: np.random.Generator) -> tuple[float, float, flo
     return out[0], out[1], out[2]
 
 
+# Side silhouettes of the body types: (share of the length from the front, share of the height) of
+# the roof line, and where the glass is: (windshield from, to), (rear window from, to) as shares of the
+# length; side windows run between them above the belt line.
+BODY_TYPES = {
+    "sedan": (
+        [
+            (0, 0.52),
+            (0.04, 0.64),
+            (0.30, 0.70),
+            (0.47, 0.98),
+            (0.50, 1),
+            (0.72, 1),
+            (0.78, 0.96),
+            (0.88, 0.74),
+            (1, 0.68),
+        ],
+        (0.30, 0.47),
+        (0.76, 0.88),
+    ),
+    "hatchback": (
+        [(0, 0.52), (0.04, 0.63), (0.27, 0.70), (0.45, 0.98), (0.48, 1), (0.84, 1), (0.92, 0.96), (1, 0.70)],
+        (0.27, 0.45),
+        (0.88, 1.0),
+    ),
+    "wagon": (
+        [(0, 0.52), (0.04, 0.63), (0.27, 0.70), (0.44, 0.98), (0.47, 1), (0.93, 1), (0.97, 0.97), (1, 0.70)],
+        (0.27, 0.44),
+        (0.96, 1.0),
+    ),
+    "suv": (
+        [(0, 0.58), (0.03, 0.70), (0.22, 0.75), (0.36, 0.98), (0.39, 1), (0.90, 1), (0.95, 0.98), (1, 0.72)],
+        (0.22, 0.36),
+        (0.95, 1.0),
+    ),
+    "van": (
+        [(0, 0.45), (0.04, 0.55), (0.12, 0.62), (0.25, 0.97), (0.28, 1), (0.97, 1), (1, 0.95)],
+        (0.12, 0.25),
+        (1.0, 1.0),
+    ),
+}
+CAR_BODIES = (("sedan", 0.4), ("hatchback", 0.3), ("wagon", 0.15), ("suv", 0.15))
+
+
+def _section(w: float, w_roof: float, z_bot: float, z_belt: float, z_top: float) -> np.ndarray:
+    """(12, 2) y, z of a body cross-section, a closed ring: bottom centre, the right side up (rounded
+    sill, flank to the belt line, tumblehome to a rounded roof edge), top centre, the left side down."""
+    z_belt = min(z_belt, z_top - 0.04)
+    right = [
+        (w * 0.85, z_bot),
+        (w, z_bot + min(0.12, (z_belt - z_bot) * 0.3)),
+        (w, z_belt),
+        (max(w_roof, 0.3), z_top - min(0.1, (z_top - z_belt) * 0.5)),
+        (max(w_roof, 0.3) * 0.6, z_top),
+    ]
+    ring = [(0.0, z_bot)] + right + [(0.0, z_top)] + [(-y, z) for y, z in right[::-1]]
+    return np.array(ring)
+
+
+def _loft(sections: np.ndarray, xs: np.ndarray, glass: np.ndarray, cls: str) -> Mesh:
+    """A closed body through cross-sections (S, 12, 2) at ``xs``: quads between neighbouring
+    sections, fans closing both ends; ``glass`` (S - 1, 12) marks the quads made of glass."""
+    S, M = sections.shape[:2]
+    v = np.concatenate([np.broadcast_to(xs[:, None, None], (S, M, 1)), sections], axis=2).reshape(-1, 3)
+    i, j = np.meshgrid(np.arange(S - 1), np.arange(M), indexing="ij")
+    a, b = i * M + j, i * M + (j + 1) % M
+    c, d = a + M, b + M
+    tris = np.concatenate([np.stack([a, c, d], -1), np.stack([a, d, b], -1)], axis=-1).reshape(-1, 3)
+    mats = np.repeat(np.where(glass, MATERIAL_ID["glass"], MATERIAL_ID["paint"]).ravel(), 2)
+    caps, cap_mats = [], []
+    for k, flip in ((0, True), (S - 1, False)):  # end caps: fans around each end's centroid
+        centre = len(v) + len(caps) // M
+        ring = k * M + np.arange(M)
+        fan = np.stack([np.full(M, centre), ring, np.roll(ring, -1)], axis=1)
+        caps.append(fan[:, ::-1] if flip else fan)
+        cap_mats.append(np.full(M, MATERIAL_ID["paint"]))
+    centroids = np.array([v[k * M : (k + 1) * M].mean(axis=0) for k in (0, S - 1)])
+    v = np.concatenate([v, centroids])
+    tris = np.concatenate([tris] + caps).astype(np.int32)
+    mats = np.concatenate([mats] + cap_mats).astype(np.uint8)
+    return Mesh(v.astype(np.float32), tris, np.full(len(tris), CLASS_ID[cls], np.uint8), mats)
+
+
+def curved_body(
+    body: str, L: float, W: float, H: float, clear: float, r_wheel: float, axle: float, cls: str
+) -> Mesh:
+    """A car or van body of type ``body`` (:data:`BODY_TYPES`) lofted through cross-sections: curved
+    hood, sloped windshield and rear window, rounded roof and corners, wheel arches over the wheels at
+    +-``axle``; glass (windshield, side and rear windows) as its own material."""
+    profile, shield, rear = BODY_TYPES[body]
+    f = np.concatenate(
+        [np.linspace(0, 1, 23), [p[0] for p in profile], [shield[0], shield[1], rear[0], rear[1]]]
+    )
+    f = np.unique(np.clip(f, 0, 1))
+    xs = L / 2 - f * L
+    z_top = np.interp(f, [p[0] for p in profile], [p[1] for p in profile]) * H
+    belt = (
+        np.interp(f, [0, shield[1], 1], [0.62, 0.6, 0.6]) * H if body != "suv" else np.full_like(f, 0.62 * H)
+    )
+    corner = min(0.45, 0.12 * L)  # rounded corners seen from above
+    end = np.clip((np.abs(xs) - (L / 2 - corner)) / corner, 0.0, 1.0)
+    w = W / 2 * np.sqrt(1.0 - 0.45 * end**2)
+    z_bot = np.full_like(xs, clear)
+    for ax in (axle, -axle):  # wheel arches: the sill rises over each wheel
+        arch = np.clip(1 - ((xs - ax) / (r_wheel + 0.1)) ** 2, 0, None)
+        z_bot = np.maximum(z_bot, clear + np.sqrt(arch) * (2 * r_wheel + 0.04 - clear))
+    roof_w = w * np.where(z_top > belt + 0.2, 0.8, 0.95)
+    sections = np.stack([_section(w[k], roof_w[k], z_bot[k], belt[k], z_top[k]) for k in range(len(xs))])
+    mid = (f[:-1] + f[1:]) / 2
+    in_shield = (mid > shield[0]) & (mid < shield[1])
+    in_rear = (mid > rear[0]) & (mid < rear[1])
+    in_cabin = (mid > shield[1]) & (mid < rear[0])
+    if body == "van":
+        in_cabin &= mid < 0.45  # only the cab has side windows
+    glass = np.zeros((len(xs) - 1, 12), bool)
+    upper = np.r_[4, 5, 6, 7]  # ring quads above the roof edge: windshield, roof, rear window
+    glass[np.ix_(in_shield | in_rear, upper)] = True
+    glass[np.ix_(in_shield | in_rear | in_cabin, [3, 8])] = True  # belt to roof edge: the side glass
+    return _loft(sections, xs, glass, cls)
+
+
 def vehicle(kind: str, rng: np.random.Generator) -> Mesh:
-    """A sedan, van or truck: body, cabin with glass, four wheels; class car/van/truck."""
+    """A car (sedan, hatchback, wagon or SUV body), van or truck of class car/van/truck: cars and vans
+    with curved lofted bodies (:func:`curved_body`) and mirrors, trucks a cab and a cargo box; glass
+    that returns few points; four wheels in wheel arches."""
     L, W, H = vehicle_size(kind, rng)
     cls = {"sedan": "car", "van": "van", "truck": "truck"}[kind]
-    r = 0.33 if kind == "sedan" else 0.38 if kind == "van" else 0.5
-    clear = 0.25 if kind == "sedan" else 0.3
+    r = 0.31 if kind == "sedan" else 0.36 if kind == "van" else 0.5
+    clear = 0.2 if kind == "sedan" else 0.25
+    axle = L / 2 - max(0.7, 0.18 * L)
     parts = []
-    if kind == "sedan":
-        belt = rng.uniform(0.55, 0.62) * H
-        parts.append(box((0, 0, (clear + belt) / 2), (L, W, belt - clear), cls, "paint"))
-        cl = L * rng.uniform(0.45, 0.55)
-        cab_x = -L * rng.uniform(0.0, 0.08)
-        parts.append(box((cab_x, 0, (belt + H) / 2), (cl, W * 0.88, H - belt), cls, "glass"))
-        parts.append(box((cab_x, 0, H), (cl * 0.85, W * 0.86, 0.06), cls, "paint"))  # roof, above the glass
-    elif kind == "van":
-        parts.append(box((0, 0, (clear + H * 0.55) / 2), (L, W, H * 0.55 - clear), cls, "paint"))
-        parts.append(box((-0.05 * L, 0, H * 0.775), (L * 0.9, W * 0.95, H * 0.45), cls, "paint"))
-        parts.append(box((0.4 * L + 0.02, 0, H * 0.72), (0.06, W * 0.85, H * 0.25), cls, "glass"))
+    if kind in ("sedan", "van"):
+        names = [b for b, _ in CAR_BODIES]
+        body = str(rng.choice(names, p=[p for _, p in CAR_BODIES])) if kind == "sedan" else "van"
+        wb = W - 0.12  # the mirrors reach the box's width
+        parts.append(curved_body(body, L, wb, H, clear, r, axle, cls))
+        shield_front, shield_back = BODY_TYPES[body][1]
+        rear_front = BODY_TYPES[body][2][0] if kind == "sedan" else 0.45
+        x0, x1 = L / 2 - (shield_front + shield_back) / 2 * L, L / 2 - rear_front * L
+        belt = 0.6 * H
+        parts.append(  # the cabin behind the glass: seats, headrests, dashboard (the laser sees them)
+            box(((x0 + x1) / 2, 0, belt + 0.05), (max(x0 - x1, 0.3), wb - 0.3, 0.5), cls, "cloth")
+        )
+        mx = L / 2 - (shield_front + 0.04) * L
+        zm = 0.64 * H if kind == "sedan" else 0.6 * H
+        for side in (-1, 1):
+            parts.append(box((mx, side * (wb / 2 + 0.03), zm), (0.12, 0.06, 0.1), cls, "paint"))
+        wheel_y = wb / 2 - 0.13
     else:
         cab = rng.uniform(1.8, 2.3)
         parts.append(
@@ -152,27 +281,52 @@ def vehicle(kind: str, rng: np.random.Generator) -> Mesh:
         parts.append(
             box((-L / 2 + cargo / 2, 0, (clear + H) / 2 + 0.1), (cargo, W, H - clear - 0.2), cls, "metal")
         )
-    axle = L / 2 - max(0.7, 0.18 * L)
+        wheel_y = W / 2 - 0.15
     for x in (axle, -axle):
-        for y in (W / 2 - 0.15, -W / 2 + 0.15):
-            parts.append(cylinder((x, y, r), r, 0.26, cls, "tyre", axis="y", resolution=10))
+        for y in (wheel_y, -wheel_y):
+            parts.append(cylinder((x, y, r), r, 0.24, cls, "tyre", axis="y", resolution=10))
     return centered(merge(parts))
 
 
+def _limb(pivot, size, pitch: float, cls: str, material: str) -> Mesh:
+    """A box of ``size`` (x, y, length) hanging down from ``pivot`` (hip, shoulder), swung by ``pitch``
+    rad about the y axis (positive: the far end forward, +x)."""
+    m = box((0, 0, -size[2] / 2), size, cls, material)
+    x, z = m.vertices[:, 0].copy(), m.vertices[:, 2].copy()
+    c, s_ = np.cos(pitch), np.sin(pitch)
+    m.vertices[:, 0] = x * c - z * s_
+    m.vertices[:, 2] = x * s_ + z * c
+    m.vertices += np.asarray(pivot, np.float32)
+    return m
+
+
 def pedestrian(rng: np.random.Generator) -> Mesh:
-    """A person 1.5-1.95 m tall: legs, torso, arms, head."""
+    """A person 1.5-1.95 m tall in a random pose: standing or mid-stride (legs and arms swung in
+    opposite phase, torso leaning a little), some with a backpack or a bag in one hand."""
     H = rng.uniform(1.5, 1.95)
     leg, torso, head = 0.47 * H, 0.30 * H, 0.13 * H
     hip = 0.17 * H
-    stride = rng.uniform(-0.15, 0.15)
+    walking = rng.random() < 0.75
+    swing = rng.uniform(0.2, 0.45) * rng.uniform(-1.0, 1.0) if walking else rng.normal(0.0, 0.05)
+    lean = rng.uniform(0.0, 0.12) if walking else 0.0
+    cls = "pedestrian"
+    shoulder = leg + torso * 0.95
     parts = [
-        box((stride, 0.07, leg / 2), (0.14, 0.13, leg), "pedestrian", "cloth"),
-        box((-stride, -0.07, leg / 2), (0.14, 0.13, leg), "pedestrian", "cloth"),
-        box((0, 0, leg + torso / 2), (0.22, 2 * hip, torso), "pedestrian", "cloth"),
-        box((0, hip + 0.05, leg + torso * 0.45), (0.1, 0.09, torso * 0.95), "pedestrian", "cloth"),
-        box((0, -hip - 0.05, leg + torso * 0.45), (0.1, 0.09, torso * 0.95), "pedestrian", "cloth"),
-        sphere((0, 0, H - head / 2 - 0.01), head / 2, "pedestrian", "skin", scale=(0.85, 0.8, 1.1)),
+        _limb((0, 0.08, leg), (0.15, 0.13, leg), swing, cls, "cloth"),
+        _limb((0, -0.08, leg), (0.15, 0.13, leg), -swing, cls, "cloth"),
+        _limb((lean * torso / 2, 0, leg + torso), (0.22, 2 * hip, torso), lean, cls, "cloth"),
+        _limb((lean * torso, hip + 0.05, shoulder), (0.1, 0.09, torso * 0.95), -0.7 * swing, cls, "cloth"),
+        _limb((lean * torso, -hip - 0.05, shoulder), (0.1, 0.09, torso * 0.95), 0.7 * swing, cls, "cloth"),
+        sphere(
+            (lean * (torso + head / 2), 0, H - head / 2 - 0.01), head / 2, cls, "skin", scale=(0.85, 0.8, 1.1)
+        ),
     ]
+    bag = rng.random()
+    if bag < 0.3:  # a backpack
+        parts.append(box((-0.18 + lean * torso / 2, 0, leg + torso * 0.6), (0.16, 0.3, 0.4), cls, "cloth"))
+    elif bag < 0.5:  # a bag carried in one hand
+        hand = leg + torso * 0.95 - torso * 0.95 * np.cos(0.7 * swing)
+        parts.append(box((0.0, hip + 0.12, hand - 0.15), (0.3, 0.1, 0.3), cls, "cloth"))
     return centered(merge(parts))
 
 
@@ -370,6 +524,45 @@ def bicycle_parked(rng: np.random.Generator) -> Mesh:
     )
 
 
+def street_clutter(rng: np.random.Generator) -> Mesh:
+    """One piece of street furniture (class other-object), origin at its bottom centre, x along the
+    kerb: a waste bin, a utility cabinet, a row of bollards, a bench, or a planter with a shrub."""
+    kind = rng.choice(["bin", "cabinet", "bollards", "bench", "planter"], p=[0.3, 0.2, 0.2, 0.15, 0.15])
+    cls = "other-object"
+    if kind == "bin":
+        return cylinder((0, 0, 0.5), rng.uniform(0.25, 0.35), 1.0, cls, "metal", resolution=10)
+    if kind == "cabinet":
+        h = rng.uniform(1.0, 1.6)
+        return box((0, 0, h / 2), (rng.uniform(0.6, 1.2), rng.uniform(0.3, 0.5), h), cls, "metal")
+    if kind == "bollards":
+        n = int(rng.integers(3, 7))
+        return merge(
+            [
+                cylinder((k * 1.5 - (n - 1) * 0.75, 0, 0.45), 0.08, 0.9, cls, "metal", resolution=8)
+                for k in range(n)
+            ]
+        )
+    if kind == "bench":
+        ln = rng.uniform(1.5, 2.2)
+        return merge(
+            [
+                box((0, 0, 0.45), (ln, 0.45, 0.05), cls, "bark"),
+                box((0, 0.2, 0.75), (ln, 0.05, 0.4), cls, "bark"),
+                box((-ln / 2 + 0.1, 0, 0.22), (0.06, 0.4, 0.44), cls, "metal"),
+                box((ln / 2 - 0.1, 0, 0.22), (0.06, 0.4, 0.44), cls, "metal"),
+            ]
+        )
+    side = rng.uniform(0.8, 1.4)
+    return merge(
+        [
+            box((0, 0, 0.3), (side, side, 0.6), cls, "concrete"),
+            leaf_cloud(
+                rng, (0, 0, 0.6 + side * 0.4), (side * 0.5, side * 0.5, side * 0.45), 120, (0.12, 0.3)
+            ),
+        ]
+    )
+
+
 def _grid_wall(xs: np.ndarray, zs: np.ndarray, keep: np.ndarray, y: float, cls: str, material: str) -> Mesh:
     """Quads of a vertical wall in the plane y = ``y`` between the breakpoints ``xs`` x ``zs``; cell
     (i, j) is there where ``keep[i, j]``."""
@@ -490,15 +683,17 @@ def rough_strip(
     material: str = "grass",
 ) -> Mesh:
     """A ground strip like scene._strip but with ``cell``-metre cells whose vertices are lifted by
-    random bumps of ``roughness`` m (grass and rough terrain); ``z`` is the height at each ``xs``."""
+    random bumps of ``roughness`` m (grass and rough terrain); ``z`` is the height at each ``xs``, or
+    a function ``z(x, y)`` of the ground's height."""
     xf = np.arange(xs[0], xs[-1] + 1e-6, cell)
-    zf = np.interp(xf, xs, z)
     m = int(np.ceil(abs(y1 - y0) / cell)) + 1
     ys = np.linspace(y0, y1, m)
+    X, Y = np.meshgrid(xf, ys, indexing="ij")
+    Z = z(X, Y) if callable(z) else np.broadcast_to(np.interp(xf, xs, z)[:, None], X.shape)
     n = len(xf)
     dz = np.abs(rng.normal(0.0, roughness, (n, m)))
     dz[:, 0] = 0.0  # the edge meets the sidewalk
-    v = np.stack(np.broadcast_arrays(xf[:, None], ys[None, :], zf[:, None] + dz), axis=-1)
+    v = np.stack([X, Y, Z + dz], axis=-1)
     v = v.reshape(-1, 3).astype(np.float32)
     i, j = np.meshgrid(np.arange(n - 1), np.arange(m - 1), indexing="ij")
     a = (i * m + j).ravel()

@@ -24,11 +24,29 @@ EGO_SIZE = (4.5, 1.8, 1.6)
 # Traffic density, set so that the objects per scan in the camera view come near the KITTI tracking
 # labels' (about 4 cars and vans, 0.3 pedestrians, 0.4 cyclists; scripts/sim_vs_real.py).
 VEHICLE_MIX = (0.84, 0.13, 0.03)  # sedan (Car), van, truck: the KITTI tracking labels' shares
+# Slow dense city traffic (queues at lights, stop-and-go; the KITTI raw city drives): a share of the
+# scenes, two lanes per direction, the ego's direction queued bumper to bumper at the ego's speed up
+# to a stop line ahead, with more vans, trucks and buses in the mix (vehicles alongside the ego).
+JAM_SHARE, JAM_MIX, JAM_GAP = 0.12, (0.6, 0.2, 0.2), (1.5, 6.0)
 LANE_GAP = (35.0, 110.0)  # m between moving vehicles of a lane
 PARKED_RUN, PARKED_GAP = 2.5, 55.0  # mean cars in a row of parked cars, mean free stretch (m) after it
 PEDESTRIAN_GROUPS = 1.5  # mean groups (1-3 people) per sidewalk
 ROUGH_WIDTH, ROUGH_CELL = 14.0, 1.0  # rough terrain (1 m cells with bumps) beside the sidewalks
 BOX_PADDING = 0.01  # m added on every side of an exported box, so points on the mesh faces are inside
+
+
+@dataclass(frozen=True)
+class CrossSection:
+    """The street's cross-section: the road falls ``camber`` (m/m) from its crown at y = 0 to the
+    curbs (drainage crossfall, 1-2.5% on real streets), the sidewalks rise ``walk_fall`` towards the
+    buildings from the curb top, and beyond the sidewalk edge ``edge`` the ground slopes by
+    ``side_slope`` (right, left; embankments and cuttings, m/m, negative = falling away)."""
+
+    camber: float = 0.0
+    walk_fall: float = 0.0
+    edge: float = 1e9
+    side_slope: tuple[float, float] = (0.0, 0.0)
+    bank: float = 0.0  # width (m) of the sloping ground beyond the sidewalk edge; flat after it
 
 
 @dataclass
@@ -74,10 +92,11 @@ class Scene:
     duration: float
     meta: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict, repr=False, compare=False)  # e.g. the static ray-casting scene
+    profile: CrossSection | None = None  # camber, sidewalk and roadside slopes (None: flat + curbs)
 
     def ground_z(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray | float:
         """Height of the ground surface (road, or curb-raised sidewalk and terrain) at (x, y)."""
-        return ground_height(x, y, self.slope, self.bump, self.road_half_width)
+        return ground_height(x, y, self.slope, self.bump, self.road_half_width, self.profile)
 
     def agent_z(self, x: float, y: float) -> float:
         return float(self.ground_z(x, y))
@@ -100,11 +119,22 @@ class Scene:
         return Box3D((x, y, z), (l, w, h), yaw, agent.label, track_id=agent.instance)
 
 
-def ground_height(x, y, slope: float, bump: tuple[float, float], road_half: float):
-    """The road's profile (a gentle slope plus a rolling wave along x), curb-raised beside the road."""
+def ground_height(
+    x, y, slope: float, bump: tuple[float, float], road_half: float, profile: CrossSection | None = None
+):
+    """The road's profile (a gentle slope plus a rolling wave along x), cambered across, curb-raised
+    beside the road, the ground beyond the sidewalks sloping (``profile``; flat when None)."""
     x = np.asarray(x, dtype=np.float64)
+    ay = np.abs(np.asarray(y, dtype=np.float64))
     z = slope * x + bump[0] * np.sin(2 * np.pi * x / bump[1])
-    return z + CURB_HEIGHT * (np.abs(np.asarray(y)) > road_half)
+    if profile is None:
+        return z + CURB_HEIGHT * (ay > road_half)
+    p = profile
+    walk = np.clip(ay - road_half, 0.0, p.edge - road_half)
+    side = np.where(np.asarray(y) < 0, p.side_slope[0], p.side_slope[1])
+    beyond = np.clip(ay - p.edge, 0.0, p.bank)
+    off = (ay > road_half) * (CURB_HEIGHT + p.walk_fall * walk + side * beyond)
+    return z - p.camber * np.minimum(ay, road_half) + off
 
 
 # ---- trajectories -----------------------------------------------------------------------
@@ -147,12 +177,13 @@ class _Builder:
         self.agents: list[Agent] = []
         self.next_instance = 1
         self.obstacles: list[tuple[float, float, float]] = []  # (x, y, half size) of trunks and poles
+        self.profile: CrossSection | None = None
 
     def add_static(self, mesh: Mesh, x: float, y: float, yaw: float = 0.0, z: float | None = None) -> None:
         self.parts.append(mesh.transformed(yaw, (x, y, self.ground(x, y) if z is None else z)))
 
     def ground(self, x: float, y: float) -> float:
-        return float(ground_height(x, y, self.slope, self.bump, self.road_half))
+        return float(ground_height(x, y, self.slope, self.bump, self.road_half, self.profile))
 
     def add_agent(self, kind: str, x: float, y: float, yaw: float, speed: np.ndarray, yaw_rate=None) -> None:
         rng = self.rng
@@ -170,29 +201,40 @@ class _Builder:
         self.next_instance += 1
 
 
-def _strip(
-    xs: np.ndarray, y0: float, y1: float, z: np.ndarray, z1: np.ndarray | None, cls: str, mat: str
-) -> Mesh:
-    """A grid of quads (cells at most 4 m) between consecutive ``xs``: across y0..y1 at height z, or
-    (with z1) a vertical face from z up to z1 at y0. Small cells keep Open3D's BVH efficient; long
-    thin triangles make every ray test many of them."""
-    n = len(xs)
-    if z1 is None:
-        m = int(np.ceil(abs(y1 - y0) / 4.0)) + 1
-        ys = np.linspace(y0, y1, m)
-        v = np.stack(np.broadcast_arrays(xs[:, None], ys[None, :], z[:, None]), axis=-1)
-    else:
-        m = 2
-        v = np.stack(np.broadcast_arrays(xs[:, None], np.full((1, 2), y0), np.c_[z, z1]), axis=-1)
-    v = v.reshape(-1, 3).astype(np.float32)
+def _strip(xs: np.ndarray, y0: float, y1: float, zfun, cls: str, mat: str) -> Mesh:
+    """A grid of quads (cells at most 4 m) over ``xs`` x [y0, y1] at the heights ``zfun(x, y)``.
+    Small cells keep Open3D's BVH efficient; long thin triangles make every ray test many of them."""
+    m = int(np.ceil(abs(y1 - y0) / 4.0)) + 1
+    ys = np.linspace(y0, y1, m)
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    return _grid(np.stack([X, Y, zfun(X, Y)], axis=-1), cls, mat)
+
+
+def _curb(xs: np.ndarray, y: float, zfun) -> Mesh:
+    """The vertical curb face at ``y`` (the road's edge) from the road up to the sidewalk."""
+    inner = y - np.sign(y) * 1e-3
+    outer = y + np.sign(y) * 1e-3
+    bottom = np.stack([xs, np.full_like(xs, y), zfun(xs, np.full_like(xs, inner))], axis=-1)
+    top = np.stack([xs, np.full_like(xs, y), zfun(xs, np.full_like(xs, outer))], axis=-1)
+    return _grid(np.stack([bottom, top], axis=1), "sidewalk", "curb")
+
+
+def _grid(v: np.ndarray, cls: str, mat: str) -> Mesh:
+    """Two triangles per cell of a (n, m, 3) grid of vertices."""
+    from simulation.classes import CLASS_ID, MATERIAL_ID
+
+    n, m = v.shape[:2]
     i, j = np.meshgrid(np.arange(n - 1), np.arange(m - 1), indexing="ij")
     a = (i * m + j).ravel()
     b, c, d = a + m, a + m + 1, a + 1
     tris = np.concatenate([np.c_[a, b, c], np.c_[a, c, d]]).astype(np.int32)
-    from simulation.classes import CLASS_ID, MATERIAL_ID
-
     f = len(tris)
-    return Mesh(v, tris, np.full(f, CLASS_ID[cls], np.uint8), np.full(f, MATERIAL_ID[mat], np.uint8))
+    return Mesh(
+        v.reshape(-1, 3).astype(np.float32),
+        tris,
+        np.full(f, CLASS_ID[cls], np.uint8),
+        np.full(f, MATERIAL_ID[mat], np.uint8),
+    )
 
 
 def generate_scene(
@@ -201,7 +243,8 @@ def generate_scene(
     """A random street scene with agents moving for ``duration`` seconds; same arguments, same scene."""
     b = _Builder(seed, sequence, duration, rate_hz)
     rng = b.rng
-    two_way_lanes = int(rng.choice([1, 2], p=[0.8, 0.2]))  # driving lanes per direction
+    jam = bool(rng.random() < JAM_SHARE)
+    two_way_lanes = 2 if jam else int(rng.choice([1, 2], p=[0.8, 0.2]))  # driving lanes per direction
     parking = (rng.random() < 0.6, rng.random() < 0.6)  # right (y<0), left (y>0)
     bike = (rng.random() < 0.35, rng.random() < 0.35)  # bike lanes between traffic and parking
     drive_half = two_way_lanes * LANE_WIDTH
@@ -211,34 +254,48 @@ def generate_scene(
     b.slope = float(rng.uniform(-0.03, 0.03))
     b.bump = (float(rng.uniform(0.0, 0.4)), float(rng.uniform(80.0, 200.0)))
     ego_speed = float(rng.choice([0.0, rng.uniform(4.0, 12.0)], p=[0.15, 0.85]))
+    if jam:
+        ego_speed = float(rng.choice([0.0, rng.uniform(1.0, 4.0)]))
     travel = ego_speed * duration
     x_lo, x_hi = -110.0, travel + 110.0
 
-    # ground: road, curbs, sidewalks, terrain (strips along x following the road profile)
+    # ground: road, curbs, sidewalks, terrain (strips along x following the road profile and the
+    # cross-section: cambered road, sidewalks rising to the buildings, banks beyond)
     xs = np.arange(x_lo - 20, x_hi + 20.1, 4.0)
-    zr = ground_height(xs, 0.0, b.slope, b.bump, road_half)
     walk = float(rng.uniform(2.0, 4.0))
     edge = road_half + walk
+    banks = [float(rng.choice([0.0, rng.uniform(-0.25, 0.3)], p=[0.4, 0.6])) for _ in range(2)]
+    b.profile = CrossSection(
+        camber=float(rng.uniform(0.01, 0.025)),
+        walk_fall=float(rng.uniform(0.0, 0.03)),
+        edge=edge,
+        side_slope=(banks[0], banks[1]),
+        bank=float(rng.uniform(4.0, 15.0)),
+    )
     near, far = edge + ROUGH_WIDTH, edge + 70.0
-    zt = zr + CURB_HEIGHT
+
+    def zfun(x, y):
+        return ground_height(x, y, b.slope, b.bump, road_half, b.profile)
+
     rough = float(rng.uniform(0.02, 0.07))  # grass and rough terrain: random bumps of a few cm
     b.parts += [
-        _strip(xs, -road_half, road_half, zr, None, "road", "asphalt"),
-        _strip(xs, road_half, road_half, zr, zr + CURB_HEIGHT, "sidewalk", "curb"),
-        _strip(xs, -road_half, -road_half, zr, zr + CURB_HEIGHT, "sidewalk", "curb"),
-        _strip(xs, road_half, edge, zt, None, "sidewalk", "concrete"),
-        _strip(xs, -edge, -road_half, zt, None, "sidewalk", "concrete"),
-        meshes.rough_strip(rng, xs, edge, near, zt, ROUGH_CELL, rough),
-        meshes.rough_strip(rng, xs, -edge, -near, zt, ROUGH_CELL, rough),
-        _strip(xs, near, far, zt, None, "terrain", "grass"),
-        _strip(xs, -far, -near, zt, None, "terrain", "grass"),
+        _strip(xs, -road_half, 0.0, zfun, "road", "asphalt"),
+        _strip(xs, 0.0, road_half, zfun, "road", "asphalt"),
+        _curb(xs, road_half, zfun),
+        _curb(xs, -road_half, zfun),
+        _strip(xs, road_half + 1e-4, edge, zfun, "sidewalk", "concrete"),
+        _strip(xs, -edge, -road_half - 1e-4, zfun, "sidewalk", "concrete"),
+        meshes.rough_strip(rng, xs, edge, near, zfun, ROUGH_CELL, rough),
+        meshes.rough_strip(rng, xs, -edge, -near, zfun, ROUGH_CELL, rough),
+        _strip(xs, near, far, zfun, "terrain", "grass"),
+        _strip(xs, -far, -near, zfun, "terrain", "grass"),
     ]
     lines = [(0.0, False)] + [(s * k * LANE_WIDTH, True) for k in range(1, two_way_lanes) for s in (-1, 1)]
     lines += [(-drive_half, False), (drive_half, False)]
     lines += [(side * (drive_half + BIKE_WIDTH), False) for side, has in zip((-1, 1), bike) if has]
 
     _add_roadside(b, x_lo, x_hi, road_half, edge, density)
-    ego = _add_traffic(b, two_way_lanes, parking, bike, road_half, edge, ego_speed, x_lo, x_hi, density)
+    ego = _add_traffic(b, two_way_lanes, parking, bike, road_half, edge, ego_speed, x_lo, x_hi, density, jam)
 
     static = meshes.merge(b.parts)
     agents = _remove_collisions(b.agents, [ego, *_obstacle_agents(b)], 4)
@@ -252,7 +309,8 @@ def generate_scene(
         road_half,
         lines,
         duration,
-        meta={"sequence": sequence, "lanes_per_direction": two_way_lanes},
+        meta={"sequence": sequence, "lanes_per_direction": two_way_lanes, "jam": jam},
+        profile=b.profile,
     )
 
 
@@ -266,18 +324,20 @@ def _add_roadside(
     for side in (-1, 1):
         green = float(rng.uniform(0.3, 1.0))  # how leafy this side of the street is
         x = x_lo + rng.uniform(0, 10)
-        setback = float(rng.choice([rng.uniform(0.0, 2.0), rng.uniform(2.0, 6.0)], p=[0.3, 0.7]))
+        # city blocks: fronts at or near the sidewalk; residential: front gardens
+        setback = float(rng.choice([rng.uniform(0.0, 1.5), rng.uniform(1.5, 6.0)], p=[0.5, 0.5]))
         while x < x_hi:
             length = rng.uniform(8.0, 35.0)
             gap = rng.exponential(6.0)
             if rng.random() < 0.8:
                 depth, height = rng.uniform(10, 16), rng.uniform(4.0, 18.0)
                 mat = "facade" if rng.random() < 0.7 else "brick"
-                y = side * (edge + setback + depth / 2 + rng.uniform(0, 2))
+                front = edge + setback + rng.uniform(0, 1.0)
+                y = side * (front + depth / 2)
                 yaw = 0.0 if side > 0 else np.pi  # the detailed front faces the street
-                b.add_static(
-                    meshes.detailed_building(rng, length, depth, height, mat), x + length / 2, y, yaw
-                )
+                xc = x + length / 2
+                z = min(b.ground(xc, side * front), b.ground(xc, side * (front + depth))) - 0.05
+                b.add_static(meshes.detailed_building(rng, length, depth, height, mat), xc, y, yaw, z)
             else:
                 y = side * (edge + rng.uniform(0.2, setback + 0.3))
                 if rng.random() < 0.5:
@@ -311,6 +371,16 @@ def _add_roadside(
             b.add_static(meshes.pole(rng, sign), px, side * (road_half + 0.4), yaw=yaw)
             b.obstacles.append((px, side * (road_half + 0.4), 0.5))
             x += rng.uniform(15.0, 35.0)
+        x = x_lo + rng.uniform(0, 20)
+        while x < x_hi:  # street furniture on the sidewalk: bins, cabinets, bollards, benches, planters
+            y = side * (
+                road_half + rng.uniform(0.5, 0.9) if rng.random() < 0.5 else edge - rng.uniform(0.4, 0.8)
+            )
+            item = meshes.street_clutter(rng)
+            lo, hi = item.extent
+            b.add_static(item, x, y, yaw=0.0 if side < 0 else np.pi)
+            b.obstacles.append((x, y, float(max(hi[0] - lo[0], hi[1] - lo[1])) / 2 + 0.1))
+            x += rng.exponential(18.0) + 4.0
         x = x_lo + rng.uniform(0, 60)
         while x < x_hi:  # parked bicycles against the building side of the sidewalk
             for k in range(int(rng.integers(1, 4))):
@@ -332,6 +402,7 @@ def _add_traffic(
     x_lo: float,
     x_hi: float,
     density: float,
+    jam: bool = False,
 ) -> Agent:
     """Ego vehicle, moving vehicles per lane (shared lane speed, so no rear-end collisions), lane
     changes, parked vehicles, pedestrians on sidewalks and cyclists; returns the ego agent."""
@@ -342,14 +413,16 @@ def _add_traffic(
     ego_track = _trajectory(0.0, ego_lane_y, 0.0, ego_v, np.zeros_like(t), b.dt)
     ego = Agent("ego", None, 0, ego_track, b.dt, EGO_SIZE)
 
-    def vehicle_kind() -> str:
-        return str(rng.choice(["sedan", "van", "truck"], p=VEHICLE_MIX))
+    def vehicle_kind(queued: bool) -> str:
+        return str(rng.choice(["sedan", "van", "truck"], p=JAM_MIX if queued else VEHICLE_MIX))
+
+    queue_front = float(rng.uniform(8.0, 45.0))  # the queue's head, ahead of the ego (moving with it)
 
     for k in range(lanes):
         for side in (-1, 1):
             y = side * (LANE_WIDTH / 2 + k * LANE_WIDTH)
             yaw = 0.0 if side < 0 else np.pi
-            if y == ego_lane_y:
+            if y == ego_lane_y or (jam and side < 0):  # a queue moves as the ego does
                 v, stop = ego_speed, ego_stop
             else:
                 v = float(rng.uniform(5.0, 14.0)) if rng.random() < 0.85 else 0.0
@@ -357,19 +430,25 @@ def _add_traffic(
             speed = _speed_profile(t, v, stop, 3.0)
             x = x_lo + rng.uniform(0, 15)
             while x < x_hi:
-                if y == ego_lane_y and abs(x) < 14.0:  # keep a gap ahead of and behind the ego car
-                    x = 14.0
+                queued = jam and side < 0 and x < queue_front
+                clear = 6.0 if queued else 14.0  # keep a gap ahead of and behind the ego car
+                if y == ego_lane_y and abs(x) < clear:
+                    x = clear + (rng.uniform(*JAM_GAP) - 1.5 if queued else 0.0)
                     continue
-                kind = vehicle_kind()
+                kind = vehicle_kind(queued)
                 yaw_rate = None
-                if rng.random() < 0.15 and v > 3 and lanes > 1:  # lane change: a left then right turn
+                if rng.random() < 0.15 and v > 3 and lanes > 1 and not queued:  # lane change: left, right
                     t0, T = float(rng.uniform(0, 1) * max(dur - 3, 0.0)), 1.5
                     w = LANE_WIDTH / (v * T * T) * (-1 if abs(y) < LANE_WIDTH else 1)  # < 0: outward
                     yaw_rate = np.where((t >= t0) & (t < t0 + T), w, 0.0) - np.where(
                         (t >= t0 + T) & (t < t0 + 2 * T), w, 0.0
                     )
-                b.add_agent(kind, x, y + rng.normal(0, 0.15), yaw, speed, yaw_rate)
-                x += rng.uniform(*LANE_GAP) / density
+                sway = 0.15 if not queued else 0.3
+                b.add_agent(kind, x, y + rng.normal(0, sway), yaw, speed, yaw_rate)
+                if queued:  # bumper to bumper: the next one a vehicle length and a short gap behind
+                    x += b.agents[-1].size[0] + rng.uniform(*JAM_GAP)
+                else:
+                    x += rng.uniform(*LANE_GAP) / density
     for side, has in zip((-1, 1), parking):
         if not has:
             continue

@@ -116,11 +116,20 @@ def test_box_holds_exactly_its_object_points(clean_frame):
 
 
 def test_noisy_points_stay_within_noise_of_their_box():
+    """Range noise (the worst laser's std at the weakest signal, 5 sigma, plus its offset) keeps
+    nearly all points within that margin of their box; mixed returns at depth edges may lie up to
+    half the pulse length behind the object, but no farther."""
     sim = SequenceSimulator("hdl64e", frames=1, seed=11)
     f = sim.frame(0)
-    margin = 5 * sim.sensor.range_noise_std
+    lidar = sim.lidar
+    margin = 5 * 3.0 * float(lidar.laser_std.max()) + float(np.abs(lidar.laser_bias).max())
+    inside, total = 0, 0
     for box in f.boxes:
-        assert box.contains(f.points[box.point_indices], margin=margin).all()
+        pts = f.points[box.point_indices]
+        assert box.contains(pts, margin=margin + 0.5 * lidar.range_model.mix_depth).all()
+        inside += int(box.contains(pts, margin=margin).sum())
+        total += len(pts)
+    assert inside >= 0.98 * total
 
 
 def test_frames_are_deterministic_and_order_free(clean_frame):
