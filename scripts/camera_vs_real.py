@@ -7,13 +7,14 @@ Sets: the real left-camera images (KITTI raw drive, KITTI object training and te
 simulator's renders (``--sim``, a `lidarsim generate --camera --layout kitti-object` folder; skipped
 when it has no images), the same renders after the training-time camera-response randomisation
 (`squeezeseg.detection.data.photometric`), and with ``--render N`` images rendered now by the current
-camera: frame 0 of sequences 0..N-1 of seed ``--render-seed`` (4-frame sequences, so with seed 7 and
-N = 60 these are the very scenes of every 4th image of `lidarsim generate --frames 4 --sequences 60
---seed 7 --layout kitti-object --camera`, the default ``--sim`` folder: a before/after on the same
-scenes). Rows: Jensen-Shannon divergence (base 2, 0 = same, 1 = disjoint; simulation.stats) of
-the histograms of luminance, each colour channel, saturation and gradient magnitude (Sobel), and the
-edge density (share of pixels with gradient magnitude above 40 grey levels per pixel). As a floor,
-the same divergences between two real sets (the KITTI raw drive against the KITTI object images).
+camera (also with that randomisation on top): frame 0 of sequences 0..N-1 of seed ``--render-seed``
+(4-frame sequences, so with seed 7 and N = 60 these are the very scenes of every 4th image of `lidarsim
+generate --frames 4 --sequences 60 --seed 7 --layout kitti-object --camera`, the default ``--sim``
+folder, as long as the scene generator has not changed since that folder was made). Rows: Jensen-Shannon
+divergence (base 2, 0 = same, 1 = disjoint; simulation.stats) of the histograms of luminance, each
+colour channel, saturation and gradient magnitude (Sobel), and the edge density (share of pixels with
+gradient magnitude above 40 grey levels per pixel). As a floor, the same divergences between two real
+sets (the KITTI raw drive against the KITTI object images).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def main() -> int:
     if not any(reals.values()):
         print(f"no real images under {shared_data_dir()}: nothing to compare", file=sys.stderr)
         return 2
-    sets = ("real", "kitti_raw", "kitti_object", "sim", "sim_photometric", "render")
+    sets = ("real", "kitti_raw", "kitti_object", "sim", "sim_photometric", "render", "render_photometric")
     stats = {k: ImageStats() for k in sets}
     for key, paths in reals.items():
         for path in paths:
@@ -139,6 +140,7 @@ def main() -> int:
         stats["sim_photometric"].add(photometric(im, rng))
     for image in rendered(args.render, args.render_seed, args.save_render):
         stats["render"].add(image)
+        stats["render_photometric"].add(photometric(image, rng))
     real = stats["real"]
     floor = compare(stats["kitti_raw"], stats["kitti_object"])
     rows = {"real raw drive vs real object images (floor)": floor}
@@ -147,10 +149,12 @@ def main() -> int:
         rows["simulated (--sim folder) + photometric vs real"] = compare(stats["sim_photometric"], real)
     if stats["render"].images:
         rows["rendered by the current camera vs real"] = compare(stats["render"], real)
+        both = compare(stats["render_photometric"], real)
+        rows["rendered by the current camera + photometric vs real"] = both
     keys = list(next(iter(rows.values())))
-    print(f"{'':<50}" + "".join(f"{k:>12}" for k in keys[:-1]) + "  edge density (a, b)")
+    print(f"{'':<56}" + "".join(f"{k:>12}" for k in keys[:-1]) + "  edge density (a, b)")
     for name, r in rows.items():
-        print(f"{name:<50}" + "".join(f"{r[k]:>12.3f}" for k in keys[:-1]) + f"  {r['edge_density']}")
+        print(f"{name:<56}" + "".join(f"{r[k]:>12.3f}" for k in keys[:-1]) + f"  {r['edge_density']}")
     counts = ", ".join(f"{k} {stats[k].images}" for k in ("real", "sim", "render"))
     print(f"images: {counts} (sim = the --sim folder)")
     if args.json:

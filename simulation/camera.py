@@ -175,7 +175,8 @@ def _surface_tables(geometry: FrameGeometry, eye: np.ndarray, look: _Look) -> _S
     material = geometry.tri_material[n_static:-1]
     counts = np.diff(geometry.offsets.astype(np.intp))[1:]
     inst = np.repeat(geometry.instances[1:-1].astype(np.intp), counts)
-    albedo = agent_albedo(material, inst, agent_heights(geometry.scene), style)
+    cls = geometry.tri_class[n_static:-1]
+    albedo = agent_albedo(material, inst, agent_heights(geometry.scene), style, cls)
     agents = _Surfaces.of(albedo, material, np.abs(normal[n_static:-1, 2]))
     paint = linear(desaturate(np.array(PAINT_COLOR, np.float32), style.saturation))
     tail = np.array([[0.0] * 3, paint], np.float32)  # the sentinel, road paint
@@ -204,10 +205,11 @@ def _reflections(
     light: np.ndarray,
     look: _Look,
 ) -> None:
-    """Add the sky's reflection to car paint (a clear coat: 5% on the sides, 12% on bonnets and
-    roofs) and glass (dark, 8-35% mirror as it tilts towards the sky), as extra albedo: reflected
-    radiance / irradiance, so it survives the renderer's albedo x light."""
-    for idx, base, tilt in ((paint, 0.05, 0.07), (glass, 0.08, 0.27)):
+    """Add the sky's reflection to car paint (a clear coat: 1.5% on the sides, which mirror the
+    street more than the sky, up to 11.5% on bonnets and roofs) and glass (dark, 3-15% mirror as it
+    tilts towards the sky), as extra albedo: reflected radiance / irradiance, so it survives the
+    renderer's albedo x light."""
+    for idx, base, tilt in ((paint, 0.015, 0.1), (glass, 0.03, 0.12)):
         if len(idx):
             refl = (base + tilt * np.clip(up[idx], 0.0, 1.0)) / np.maximum(light[idx], 0.05)
             for c in range(3):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.camera_style import ASPHALT_ALBEDO, CameraStyle, desaturate
-from simulation.classes import MATERIAL_COLOR, MATERIAL_ID, MATERIALS, PER_INSTANCE_COLOR
+from simulation.classes import CLASS_ID, MATERIAL_COLOR, MATERIAL_ID, MATERIALS, PER_INSTANCE_COLOR
 from simulation.scene import LANE_WIDTH, Scene
 
 # Car paints and shirt colours, picked by instance id as (instance * 7 + material) % 10; the LiDAR's
@@ -45,6 +45,7 @@ PLASTER = np.array(  # facade colours: white, cream, pale yellow, light grey, sa
     np.float32,
 )
 PAINT_COLOR = (0.88, 0.88, 0.85)  # road markings
+CABIN = (0.12, 0.12, 0.13)  # seats and dashboard seen through a vehicle's windows
 _DRY_GREEN = np.array([0.52, 0.47, 0.27], np.float32)
 
 # Texture kinds of the renderer (per triangle; road paint has its own row in the tables).
@@ -55,6 +56,7 @@ _KIND_OF_MATERIAL = {
 }
 MATERIAL_KIND = np.array([_KIND_OF_MATERIAL.get(m.name, FLAT) for m in MATERIALS], np.uint8)
 _M = MATERIAL_ID
+_VEHICLES = [CLASS_ID[c] for c in ("car", "van", "truck")]
 _TILE = 256  # cells per side of the tiling wear texture
 _TILE_RES = 4.0  # its cells per metre (a 64 m tile)
 
@@ -157,9 +159,9 @@ def static_albedo(
     facade = material == _M["facade"]
     shade = 0.7 + 0.25 * ((h_wall[facade, None] * 7.0) % 1.0)
     rgb[facade] = PLASTER[(h_wall[facade] * len(PLASTER)).astype(int)] * shade
-    for name, spread in (("brick", 0.3), ("concrete", 0.2), ("curb", 0.1)):
-        m = material == _M[name]
-        rgb[m] *= (1 - spread / 2 + spread * h_wall[m])[:, None]
+    for name, tone, spread in (("brick", 1.0, 0.3), ("concrete", 0.82, 0.2), ("curb", 0.82, 0.1)):
+        m = material == _M[name]  # concrete: grey paving, darker than its display colour
+        rgb[m] *= (tone * (1 - spread / 2 + spread * h_wall[m]))[:, None]
     h_tri = _hash_of(np.arange(len(material)), style.seed + 1)
     green = np.isin(material, (_M["grass"], _M["leaves"]))
     dry = np.float32(style.dryness) * (0.6 + 0.4 * h_tri[green, None])
@@ -173,16 +175,20 @@ def static_albedo(
 
 
 def agent_albedo(
-    material: np.ndarray, instance: np.ndarray, height: np.ndarray, style: CameraStyle
+    material: np.ndarray, instance: np.ndarray, height: np.ndarray, style: CameraStyle, cls: np.ndarray
 ) -> np.ndarray:
-    """(T, 3) float32 linear albedo of agents' triangles: car paint and shirts take the palette
-    colour of their instance (the LiDAR's intensity model assumes the same pick), trousers (cloth
-    below 47% of the agent's height) one of five trouser colours, the rest their material's."""
+    """(T, 3) float32 linear albedo of agents' triangles (fine classes ``cls``): car paint and
+    shirts take the palette colour of their instance (the LiDAR's intensity model assumes the same
+    pick), trousers (cloth below 47% of the agent's height) one of five trouser colours, a
+    vehicle's cabin (cloth seats behind the glass, in the roof's shade) dark grey, the rest their
+    material's."""
     rgb = MATERIAL_COLOR[material].copy()
     own = np.isin(material, PER_INSTANCE_COLOR) & (instance > 0)
     rgb[own] = PALETTE[(instance[own].astype(np.int64) * 7 + material[own]) % len(PALETTE)]
-    legs = (material == _M["cloth"]) & (height < 0.47) & (instance > 0)
+    cloth = material == _M["cloth"]
+    legs = cloth & (height < 0.47) & (instance > 0)
     rgb[legs] = TROUSERS[(instance[legs].astype(np.int64) * 3 + 1) % len(TROUSERS)]
+    rgb[cloth & np.isin(cls, _VEHICLES)] = CABIN
     return linear(desaturate(rgb, style.saturation))
 
 
@@ -298,7 +304,7 @@ def _brick(q: list[np.ndarray], ctx: TextureContext) -> np.ndarray:
     brick *= np.float32(0.25)
     brick += np.float32(0.85)
     mortar = (_frac(z, 0.075) < 0.16) | (_frac(along, 0.25) < 0.048)  # 1.2 cm joints
-    brick[mortar] = 1.3
+    brick[mortar] = 1.15
     return brick
 
 

@@ -20,11 +20,11 @@ from simulation.camera_style import (
     vignette,
     with_sun,
 )
-from simulation.classes import MATERIAL_ID
+from simulation.classes import CLASS_ID, MATERIAL_ID
 from simulation.raycast import FrameGeometry
 from simulation.scene import LANE_WIDTH
 from simulation.sequence import SequenceSimulator
-from simulation.textures import PALETTE, TROUSERS, agent_albedo, linear, track_profile, wear_tile
+from simulation.textures import CABIN, PALETTE, TROUSERS, agent_albedo, linear, track_profile, wear_tile
 
 
 @pytest.fixture(scope="module")
@@ -132,15 +132,17 @@ def test_drawn_objects_stay_inside_their_label_boxes():
 
 def test_trousers_and_palette_colours():
     cloth, paint = MATERIAL_ID["cloth"], MATERIAL_ID["paint"]
-    material = np.array([cloth, cloth, paint, MATERIAL_ID["tyre"]], np.uint8)
-    instance = np.array([4, 4, 9, 9])
-    height = np.array([0.7, 0.2, 0.5, 0.1], np.float32)
-    rgb = agent_albedo(material, instance, height, replace(DEFAULT_STYLE, saturation=1.0))
+    material = np.array([cloth, cloth, paint, MATERIAL_ID["tyre"], cloth], np.uint8)
+    instance = np.array([4, 4, 9, 9, 9])
+    height = np.array([0.7, 0.2, 0.5, 0.1, 0.6], np.float32)
+    cls = np.array([CLASS_ID["pedestrian"]] * 2 + [CLASS_ID["car"]] * 3)
+    rgb = agent_albedo(material, instance, height, replace(DEFAULT_STYLE, saturation=1.0), cls)
     # the shirt takes the palette entry the LiDAR's intensity model assumes
     np.testing.assert_allclose(rgb[0], linear(PALETTE[(4 * 7 + cloth) % 10]), rtol=1e-5)
     np.testing.assert_allclose(rgb[1], linear(TROUSERS[(4 * 3 + 1) % 5]), rtol=1e-5)
     np.testing.assert_allclose(rgb[2], linear(PALETTE[(9 * 7 + paint) % 10]), rtol=1e-5)
     assert rgb[3].max() < 0.01  # tyres are black
+    np.testing.assert_allclose(rgb[4], linear(CABIN), rtol=1e-5)  # a car's seats are not clothes
 
 
 def test_road_textures(street):
