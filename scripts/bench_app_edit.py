@@ -8,7 +8,9 @@ window, for the keyboard edits (nudge, resize, rotate, refit), a one-click box, 
 a private Xvfb as in scripts/screenshots.py); ``offscreen`` has no 3D view, which shows what the 3D
 view adds. "edit" = the event handled (session command, autosave, views updated); "+ paint" also
 includes painting the whole window (``QWidget.grab``, the 3D view included), a pessimistic bound on
-what the screen needs. The session goes to a temporary folder. Default sequence: the demo drive.
+what the screen needs. "autosave_ms": the session's save after each edit (part of "edit"), median
+and 90th percentile over the run. The session goes to a temporary folder. Default sequence: the
+demo drive.
 """
 
 from __future__ import annotations
@@ -130,13 +132,33 @@ def run(args: argparse.Namespace) -> dict:
         target = _an_object(win, seq, demo_ground_truth if not args.sequence else None)
         win.ctrl.click(*target)
         assert win.ctrl.selected is not None, f"no object at {target}: {messages}"
+        saves = _time_saves(win.ctrl.session)
         times = measure(win, app, args.repeats)
         n_points = len(win.ctrl.points)
         win.close()
         app.processEvents()
     return {"platform": app.platformName(), "3d": win.view3d is not None, "points": n_points,
             "sequence": str(seq), "median_ms": {k: median_ms(v) for k, v in times.items()},
-            "max_ms": {k: round(max(v) * 1000, 1) for k, v in times.items()}}
+            "max_ms": {k: round(max(v) * 1000, 1) for k, v in times.items()},
+            "autosave_ms": {"saves": len(saves), "median": median_ms(saves),
+                            "p90": round(sorted(saves)[int(0.9 * (len(saves) - 1))] * 1000, 1)}}
+
+
+def _time_saves(session) -> list[float]:
+    """Seconds of every save ``session`` makes from now on (the autosave after each edit is part
+    of each "edit" figure): wraps the instance's ``save``."""
+    seconds: list[float] = []
+    save = session.save
+
+    def timed_save(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return save(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - t0)
+
+    session.save = timed_save
+    return seconds
 
 
 def _an_object(win, seq: Path, truth_of) -> tuple[float, float]:

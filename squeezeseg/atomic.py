@@ -29,11 +29,14 @@ def _publish(tmp: str | Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
+def atomic_open(path: str | Path, mode: str = "w", *, durable: bool = True, **kwargs) -> Iterator[IO]:
     """Open a temporary file next to ``path``; on success fsync and rename it over ``path``.
 
     On any exception the temporary file is removed and ``path`` is left untouched, so a crash or a
-    full disk never leaves a half-written file under the final name.
+    full disk never leaves a half-written file under the final name. ``durable=False`` skips the
+    fsync: the rename is still atomic for every reader and survives the writer's crash, but after
+    a power loss or an OS crash the file may be the old one or empty (for a writer that keeps a
+    durable copy of the same state elsewhere, as the annotation session's recovery file).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +45,8 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         _publish(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -56,9 +60,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         fh.write(data)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_open(path, "w", encoding="utf-8") as fh:
+def atomic_write_text(path: str | Path, text: str, durable: bool = True) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (``durable``: see ``atomic_open``)."""
+    with atomic_open(path, "w", durable=durable, encoding="utf-8") as fh:
         fh.write(text)
 
 

@@ -426,3 +426,56 @@ def test_kill_9_during_autosave_loses_no_saved_change(seq_dir, tmp_path):
     again.close()
     doc = json.loads((out / "session.json").read_text())
     assert sum(len(f["boxes"]) for f in doc["frames"]) == n
+
+
+def _fsynced_files(monkeypatch) -> list[str]:
+    """Names of the files os.fsync is called on from now on (Linux: through /proc/self/fd)."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd to name the file behind a descriptor")
+    names: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        names.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return names
+
+
+def test_autosave_forces_only_the_recovery_file_to_disk_and_closing_both(session, monkeypatch):
+    # After every change the recovery file (the same state plus the history) is fsynced and
+    # session.json only renamed into place; an explicit save and closing fsync both.
+    names = _fsynced_files(monkeypatch)
+    session.add_box(0, OBJECTS[0])
+    assert [n.split(".")[2] for n in names] == ["recovery"]  # .session.recovery.json.XXXX.tmp
+    names.clear()
+    session.save()
+    assert sorted(n.split(".")[2] for n in names) == ["json", "recovery"]
+    names.clear()
+    session.add_box(1, OBJECTS[1])
+    session.close()
+    assert [n.split(".")[2] for n in names] == ["recovery", "recovery", "json"]
+    assert json.loads(session.session_path.read_text())["frames"][1]["boxes"]
+
+
+def test_the_recovery_file_is_compact_and_session_json_readable(session):
+    session.add_box(0, OBJECTS[0])
+    for dx in (0.1, 0.2, 0.3):
+        b = OBJECTS[0]
+        session.update_box(0, 1, b.replace(center=(b.center[0] + dx, b.center[1], b.center[2])))
+    assert "\n" not in session.recovery_path.read_text()  # json's C encoder: no indent
+    assert session.session_path.read_text().count("\n") > 10
+
+
+def test_a_session_file_emptied_by_a_power_loss_reopens_from_the_recovery_file(session, seq_dir):
+    # Without its fsync, session.json may be empty after a power loss; the recovery file, forced
+    # to disk before it, brings the newest state back with its history.
+    session.add_box(0, OBJECTS[0])
+    session.add_box(2, OBJECTS[1])
+    session.release_lock()
+    session.session_path.write_bytes(b"")
+    again = AnnotationSession(open_sequence(seq_dir), session.out_dir)
+    assert again.recovery_available and again.recover()
+    assert again.session_summary()["boxes"] == 2 and again.can_undo
+    again.close()

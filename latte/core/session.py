@@ -3,9 +3,10 @@ per-instance operation and time log (the LATTE paper's measure of annotation eff
 
 Files in ``out_dir``:
 - ``session.json``: the annotations in LATTE JSON plus the operation log, rewritten atomically
-  after every change (the autosave);
-- ``session.recovery.json``: the same plus the undo/redo history, also written after every change
-  (before ``session.json``) and deleted by :meth:`AnnotationSession.close`. Finding it when a session
+  after every change (the autosave; forced to disk on an explicit save and on closing);
+- ``session.recovery.json``: the same plus the undo/redo history (compact JSON), also written
+  after every change (before ``session.json``, and forced to disk every time) and deleted by
+  :meth:`AnnotationSession.close`. Finding it when a session
   opens means the last one did not close cleanly; :meth:`AnnotationSession.recover` restores it,
   history included, but only when it is at least as new as ``session.json`` (both files carry a
   ``revision`` counter, so a kill between the two writes never brings an older state back);
@@ -621,9 +622,15 @@ class AnnotationSession:
             extra["history"] = self._stack.to_dict()
         return extra
 
-    def save(self) -> None:
+    def save(self, durable: bool = True) -> None:
         """Write the recovery file, then ``session.json``, each atomically, both with the next
-        revision number (AutosaveError on failure, or when another process took the folder over)."""
+        revision number (AutosaveError on failure, or when another process took the folder over).
+
+        The recovery file is always forced to disk (fsync); ``session.json`` only when
+        ``durable`` (an explicit save, closing). The autosave after every change skips that
+        second fsync: the recovery file, written first, already holds the same state durably,
+        and after a power loss or an OS crash that leaves ``session.json`` older or empty the
+        session reopens from the recovery file (``_open_files``, ``recover``)."""
         owner = self._taken_over_by()
         if owner is not None:
             self._save_failed(
@@ -634,12 +641,13 @@ class AnnotationSession:
                 )
             )
         self._revision += 1
+        frames = self._frames_for_json()
         try:
-            write_json_labels(
-                self.recovery_path, self.sequence.name, self._frames_for_json(), self._extra(True)
+            write_json_labels(  # compact: the undo history makes it large, and only recover() reads it
+                self.recovery_path, self.sequence.name, frames, self._extra(True), indent=None
             )
             write_json_labels(
-                self.session_path, self.sequence.name, self._frames_for_json(), self._extra(False)
+                self.session_path, self.sequence.name, frames, self._extra(False), durable=durable
             )
         except OSError as exc:
             self._save_failed(
@@ -666,7 +674,7 @@ class AnnotationSession:
         raise err from None
 
     def _autosave(self) -> None:
-        self.save()
+        self.save(durable=False)
 
     def close(self) -> None:
         """Final save, then remove the recovery file and the lock (a clean end of the session).
