@@ -12,7 +12,9 @@ plausible, and so do pieces lying mostly inside a box of the class's typical siz
 A partial view is grown to its class's typical size, and the scan checks the growth: a box whose
 silhouette, seen from the sensor, reaches past the object's points where nothing nearer hides it
 stands where the sensor looked past it (sides swapped, or a side seen whole and the object smaller
-than the mean); people whose points show their depth keep their seen size.
+than the mean). A person is fitted to their points and those points mirrored through the centre
+of their upper body's silhouette (the sensor sees the near half of a body) and keeps that size
+when it shows some depth.
 """
 
 from __future__ import annotations
