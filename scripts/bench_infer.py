@@ -156,7 +156,10 @@ def int8_ratio(tmp: Path, repeat: int, iou: bool, count: int = 32) -> dict:
         from squeezeseg.evaluate import evaluate_real, real_summary
 
         keras, int8 = (real_summary(evaluate_real(segs[k])) for k in ("keras", "litert_int8"))
-        out["iou"] = {name: {c: (100 * v["iou"], 100 * int8[name][c]["iou"]) for c, v in per.items()}
+        def pct(v):  # None: the class is in neither the labels nor the prediction
+            return float("nan") if v is None else 100 * v
+
+        out["iou"] = {name: {c: (pct(v["iou"]), pct(int8[name][c]["iou"])) for c, v in per.items()}
                       for name, per in keras.items() if isinstance(per, dict)}
     return out
 

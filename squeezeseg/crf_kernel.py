@@ -152,8 +152,10 @@ class CRFKernel:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="crf")
-            for f in [self._pool.submit(self._strip, unary, planes, out, *t) for t in tasks]:
+                self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="crf")
+            pending = [self._pool.submit(self._strip, unary, planes, out, *t) for t in tasks[1:]]
+            self._strip(unary, planes, out, *tasks[0])  # this thread takes a share too
+            for f in pending:
                 f.result()
         return np.moveaxis(out, 1, -1)
 

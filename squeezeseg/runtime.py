@@ -88,7 +88,13 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def crf_of(meta: dict[str, Any], path: Path, threads: int):
+#: Threads of the CRF kernel after an exported network. One: on this shared 2-core machine two threads
+#: made one window's CRF slower (7.4 against 3.8 ms at load 4-7, scripts/profile_int8_parts.py), the
+#: second thread waiting for a core while the first is done.
+CRF_THREADS = 1
+
+
+def crf_of(meta: dict[str, Any], path: Path, threads: int = CRF_THREADS):
     """The CRF an exported segmentation model runs after its graph (``squeezeseg export --crf
     kernel``, :mod:`squeezeseg.crf_kernel`), or None for files with the CRF inside or none at all."""
     desc = meta.get("crf_kernel")  # squeezeseg.crf_kernel.META_CRF (that module imports numba)
@@ -126,7 +132,7 @@ class TFLiteRunner(_Runner):
         Interpreter = litert.Interpreter
         self.meta = read_tflite_metadata(self.path)
         self.threads = threads or default_threads()
-        self.crf = crf_of(self.meta, self.path, self.threads)
+        self.crf = crf_of(self.meta, self.path)
         self.delegate = "xnnpack"
         try:
             with _quiet_native_stderr():
@@ -194,7 +200,7 @@ class OnnxRunner(_Runner):
         self.meta = decode(props.get(META_KEY, "").encode(), self.path) if META_KEY in props else None
         if self.meta is None:
             decode(b"null", self.path)  # raises the "not exported by us" InputError
-        self.crf = crf_of(self.meta, self.path, opts.intra_op_num_threads)
+        self.crf = crf_of(self.meta, self.path)
         self.input_name = self.session.get_inputs()[0].name
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
