@@ -6,8 +6,10 @@ vehicle: shorter than a metre, lower than any car body, floating above the road,
 a van. :func:`suppress_implausible_cars` splits the car pixels of a range image into segments (depth
 clustering, :func:`squeezeseg.instances.range_image_instances`) and relabels as background every
 segment whose shape lies clearly outside the limits of :class:`VehicleShape`, which come from the
-KITTI Van's typical size (the largest type labelled car) with margins. The same limits decide the
-self-training pseudo-labels (:mod:`domain_adapt.self_training`).
+KITTI Van's typical size (the largest type labelled car) with margins. With ``attach_distance`` > 0
+a fragment lying mostly that close to a plausible car segment stays car (off by default: it adds
+false cars on real scans, docs/domain-adaptation.md). The same limits decide the self-training
+pseudo-labels (:mod:`domain_adapt.self_training`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class VehicleShape:
     min_height: float = 0.9  # top above the ground: road, curbs, parking lots are lower
     max_float: float = 0.8  # lowest point above the ground; higher: a canopy, not a car
     reject_margin: float = 0.4  # implausible by more than this -> not a car
+    attach_distance: float = 0.0  # > 0: a fragment mostly this near a plausible car is kept
 
 
 def ground_height(xyz: np.ndarray, radius: float = 20.0) -> float:
@@ -83,10 +86,30 @@ def suppress_implausible_cars(image: np.ndarray, labels: np.ndarray, car: int, f
     out = labels.copy()
     flat = out.reshape(-1)
     segs = car_segments(img, labels, car, full_circle)
-    for seg, small in zip(segs, _surely_too_small(xyz, segs, ground, shape)):
-        if small or segment_excess(xyz[seg], ground, shape) > shape.reject_margin:
+    bad = [small or segment_excess(xyz[seg], ground, shape) > shape.reject_margin
+           for seg, small in zip(segs, _surely_too_small(xyz, segs, ground, shape))]
+    attached = _attached(xyz, segs, bad, shape.attach_distance)
+    for seg, b, a in zip(segs, bad, attached):
+        if b and not a:
             flat[seg] = background
     return out
+
+
+def _attached(xyz: np.ndarray, segs: list[np.ndarray], bad: list[bool], distance: float) -> list[bool]:
+    """Per segment: at least half its points lie within ``distance`` of a plausible segment's points
+    (a mirror, a wheel or a roof edge the depth clustering split off a car)."""
+    good = [seg for seg, b in zip(segs, bad) if not b]
+    if not good or not any(bad) or distance <= 0:
+        return [False] * len(segs)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(xyz[np.concatenate(good)])
+    suspects = [seg for seg, b in zip(segs, bad) if b]
+    near = np.isfinite(tree.query(xyz[np.concatenate(suspects)], distance_upper_bound=distance)[0])
+    starts = np.r_[0, np.cumsum([len(seg) for seg in suspects])[:-1]]
+    share = np.add.reduceat(near.astype(np.float64), starts) / [len(seg) for seg in suspects]
+    it = iter(share >= 0.5)
+    return [bool(next(it)) if b else False for b in bad]
 
 
 def _surely_too_small(xyz: np.ndarray, segs: list[np.ndarray], ground: float, shape: VehicleShape

@@ -95,3 +95,17 @@ def test_shipped_model_cars_on_a_real_scan_pass_the_check():
     ground = ground_height(image[image[..., 4] > 0][:, :3])
     for s in car_segments(image, checked.image_labels, car, full_circle=True):
         assert segment_excess(image[..., :3].reshape(-1, 3)[s], ground) <= VehicleShape().reject_margin
+
+
+def test_a_fragment_beside_a_plausible_car_is_attached_to_it():
+    from squeezeseg.plausibility import _attached
+
+    rng = np.random.default_rng(0)
+    car = rng.uniform([10, 2, -1.7], [14, 3.8, -0.2], (4000, 3))
+    mirror = rng.uniform([11, 1.6, -0.9], [11.2, 1.85, -0.7], (12, 3))  # 0.15-0.4 m off the side
+    bush = rng.uniform([11, -3, -1.7], [11.3, -2.7, -1.2], (12, 3))  # 4.7 m away
+    xyz = np.concatenate([car, mirror, bush]).astype(np.float32)
+    segs = [np.arange(4000), np.arange(4000, 4012), np.arange(4012, 4024)]
+    assert _attached(xyz, segs, [False, True, True], 0.5) == [False, True, False]
+    assert _attached(xyz, segs, [False, True, True], 0.0) == [False, False, False]
+    assert _attached(xyz, segs, [True, True, True], 0.5) == [False, False, False]  # no plausible car
