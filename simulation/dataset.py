@@ -101,23 +101,39 @@ def _remove_stale_temporaries(out: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+_LAST_SIMULATOR: dict[str, SequenceSimulator] = {}
+
+
+def _simulator(params: dict, sensor: SensorConfig, seq: int, dropout: DropoutMap | None) -> SequenceSimulator:
+    """The simulator of sequence ``seq``, kept for the next chunk of the same sequence: a sequence's
+    frames come in chunks of up to 10, and making its scene (and the static mesh's BVH on the first
+    cast) anew for each chunk cost about as much as simulating the chunk's frames. Deterministic: the
+    scene depends on (seed, sequence) only, and frames do not depend on each other."""
+    key = json.dumps([params, sensor.name, seq], sort_keys=True)
+    sim = _LAST_SIMULATOR.get(key)
+    if sim is None:
+        _LAST_SIMULATOR.clear()  # one sequence at a time: chunks of a sequence are consecutive
+        sim = SequenceSimulator(
+            sensor,
+            params["frames"],
+            params["seed"],
+            seq,
+            camera=params["camera"],
+            intensity=params["intensity"],
+            dropout=dropout if params["layout"] != "squeezeseg" else None,
+            density=params["density"],
+        )
+        _LAST_SIMULATOR[key] = sim
+    return sim
+
+
 def _frames(
     params: dict, sensor: SensorConfig, out: str, seq: int, frames: list[int], dropout: DropoutMap | None
 ) -> Iterator[int]:
     """Simulate and write ``frames`` of sequence ``seq``, yielding each frame number when written."""
     layout = params["layout"]
     writer = make_writer(layout, Path(out), params["frames"], params["sequences"], params["camera"], sensor)
-    on_points = dropout if layout != "squeezeseg" else None
-    sim = SequenceSimulator(
-        sensor,
-        params["frames"],
-        params["seed"],
-        seq,
-        camera=params["camera"],
-        intensity=params["intensity"],
-        dropout=on_points,
-        density=params["density"],
-    )
+    sim = _simulator(params, sensor, seq, dropout)
     for k in frames:
         frame = sim.frame(k)
         rng = np.random.default_rng([params["seed"], seq, k, 3])
@@ -208,6 +224,7 @@ def generate_dataset(
                     bar.update(len(fut.result()))
     finally:
         bar.close()
+        _LAST_SIMULATOR.clear()  # free the scene and its ray-casting structures
     calib = SequenceSimulator.default_calib()
     for s in range(sequences):
         writer.finish_sequence(s, calib)

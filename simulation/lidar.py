@@ -61,57 +61,63 @@ RANGE_MODEL = RangeModel()
 _S_REF = 0.25 / 15.0**2
 
 
+def neighbour_pairs(
+    shape: tuple[int, int], wrap: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat ray indices of neighbouring rays in a (beams, columns) grid: (left, right) along each
+    beam (the last column wraps to the first for a 360-degree sensor), then (upper, lower)."""
+    B, C = shape
+    grid = np.arange(B * C).reshape(B, C)
+    left = grid if wrap else grid[:, :-1]
+    right = (left % C + 1) % C + (left // C) * C
+    return left.ravel(), right.ravel(), grid[:-1].ravel(), grid[1:].ravel()
+
+
 def mixed_returns(
     t: np.ndarray,
     normals: np.ndarray,
     directions: np.ndarray,
-    shape: tuple[int, int],
-    wrap: bool,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     frac: tuple[float, float],
     model: RangeModel,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Ranges ``t`` (beams * columns, inf = no hit) after beam-divergence mixing at depth edges.
+    """Ranges ``t`` (R,, inf = no hit) after beam-divergence mixing at depth edges.
 
-    ``frac`` = the footprint's width in column and beam steps. A pair of neighbouring rays straddles
-    a depth edge when the second ray's range is not where the first ray's surface (its plane, from
-    ``normals`` and ``directions``) would put it, by ``mix_min`` to ``mix_depth``. The edge lies at a
-    uniform random place between the two rays; a ray whose footprint reaches over it by a share s of
-    its width reports (1 - s) * own + s * neighbour's range. On one continuous surface nothing
-    changes (the footprint's mean range is its centre's)."""
-    T = t.reshape(shape)
-    N = normals.reshape(*shape, 3)
-    D = directions.reshape(*shape, 3)
-    out = T.copy()
-    for axis, f in ((1, frac[0]), (0, frac[1])):
+    ``pairs``: :func:`neighbour_pairs`; ``frac`` = the footprint's width in column and beam steps. A
+    pair of neighbouring rays straddles a depth edge when the second ray's range is not where the
+    first ray's surface (its plane, from ``normals`` and ``directions``) would put it, by ``mix_min``
+    to ``mix_depth``. The edge lies at a uniform random place between the two rays; a ray whose
+    footprint reaches over it by a share s of its width reports (1 - s) * own + s * neighbour's range.
+    On one continuous surface nothing changes (the footprint's mean range is its centre's)."""
+    out = t.copy()
+    for (lo, hi), f in (((pairs[0], pairs[1]), frac[0]), ((pairs[2], pairs[3]), frac[1])):
         f = float(min(f, 1.0))
         if f <= 0:
             continue
-        if wrap and axis == 1:
-            T2, N2, D2 = (np.concatenate([a, a[:, :1]], axis=1) for a in (T, N, D))
-        else:
-            T2, N2, D2 = T, N, D
-        n = T2.shape[axis]
-        lo, hi = T2.take(np.arange(n - 1), axis=axis), T2.take(np.arange(1, n), axis=axis)
-        n_lo = N2.take(np.arange(n - 1), axis=axis)
-        d_lo, d_hi = D2.take(np.arange(n - 1), axis=axis), D2.take(np.arange(1, n), axis=axis)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # misses are inf
-            pred = lo * np.einsum("...i,...i->...", n_lo, d_lo) / np.einsum("...i,...i->...", n_lo, d_hi)
-            off = np.abs(hi - pred)
-            d = np.abs(hi - lo)
-        edge = np.isfinite(d) & ~(off <= model.mix_min) & (d > model.mix_min) & (d < model.mix_depth)
-        idx = np.flatnonzero(edge)
-        if not len(idx):
+        with np.errstate(invalid="ignore"):  # inf - inf where neither ray hits
+            d = np.abs(t[hi] - t[lo])
+            cand = np.flatnonzero((d > model.mix_min) & (d < model.mix_depth))
+        # where the edge would lie between the two ray centres; only a footprint reaching over it
+        # (e < f / 2 for ray a, e > 1 - f / 2 for ray b) can mix, so the plane test runs on those
+        e = rng.random(len(cand), dtype=np.float32)
+        reach = np.flatnonzero((e < f / 2) | (e > 1 - f / 2))
+        a, b, e = lo[cand[reach]], hi[cand[reach]], e[reach]
+        n_a = normals[a]
+        nd_a = np.einsum("ij,ij->i", n_a, directions[a])
+        nd_b = np.einsum("ij,ij->i", n_a, directions[b])
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            off = np.abs(t[b] - t[a] * nd_a / nd_b)  # b's range against a's plane
+        edge = ~(off <= model.mix_min)
+        a, b, e = a[edge], b[edge], e[edge]
+        if not len(a):
             continue
-        e = rng.random(len(idx), dtype=np.float32)  # where the edge lies between the two ray centres
-        s_lo = np.clip((f / 2 - e) / f, 0.0, 0.5)  # share of ray k's footprint beyond the edge
-        s_hi = np.clip((e - 1 + f / 2) / f, 0.0, 0.5)
-        lo_v, hi_v = lo.ravel()[idx], hi.ravel()[idx]
-        ii = np.unravel_index(idx, lo.shape)
-        k_hi = (ii[0] + 1, ii[1]) if axis == 0 else (ii[0], (ii[1] + 1) % shape[1])
-        out[ii] += s_lo * (hi_v - lo_v)  # each ray is the lower (and the upper) ray of one pair
-        out[k_hi] += s_hi * (lo_v - hi_v)
-    return out.ravel()
+        s_a = np.clip((f / 2 - e) / f, 0.0, 0.5)  # share of ray a's footprint beyond the edge
+        s_b = np.clip((e - 1 + f / 2) / f, 0.0, 0.5)
+        gap = t[b] - t[a]
+        out[a] += s_a * gap  # each ray is the first (and the second) ray of one pair per axis
+        out[b] -= s_b * gap
+    return out
 
 
 @dataclass
@@ -127,12 +133,13 @@ class LidarScan:
 
 
 def through_glass(
-    geometry: FrameGeometry, origins: np.ndarray, directions: np.ndarray, hits, passes: int = 2
+    geometry: FrameGeometry, origins: np.ndarray, directions: np.ndarray, hits, passes: int = 1
 ):
     """``hits`` after letting rays pass through glass (car windows, glazed shop and house windows):
     a pulse that meets glass away from normal incidence goes on and returns from what lies behind
     (a car's seats, a room), as the laser does in real scans; near normal incidence
-    (``GLASS_SPECULAR_COS``) the glass reflects it back itself. Up to ``passes`` panes."""
+    (``GLASS_SPECULAR_COS``) the glass reflects it back itself. ``passes`` panes (one: behind a
+    car's window lies its cabin, behind a house's its room)."""
     for _ in range(passes):
         glass = np.flatnonzero(hits.hit & (hits.material == _GLASS))
         if not len(glass):
@@ -207,8 +214,7 @@ class LidarSimulator:
             self.sensor.beams, self.sensor.range_noise_std
         )
         cols_n = len(self.directions) // self.sensor.beams
-        self._shape = (self.sensor.beams, cols_n)
-        self._wrap = self.sensor.horizontal_fov_deg >= 360
+        self._pairs = neighbour_pairs((self.sensor.beams, cols_n), self.sensor.horizontal_fov_deg >= 360)
         spacing = np.median(np.abs(np.diff(np.sort(self.sensor.elevations))))
         self._footprint = (
             range_model.divergence[0] / np.deg2rad(self.sensor.azimuth_resolution_deg),
@@ -235,9 +241,7 @@ class LidarSimulator:
         r = hits.t
         if self.noise:
             rng = rng or np.random.default_rng()
-            r = mixed_returns(
-                r, hits.normal, dw, self._shape, self._wrap, self._footprint, self.range_model, rng
-            )
+            r = mixed_returns(r, hits.normal, dw, self._pairs, self._footprint, self.range_model, rng)
         idx = np.flatnonzero(hits.hit & (r >= sen.min_range) & (r <= sen.max_range))
         rk = r[idx]
         mat, inst = hits.material[idx], hits.instance[idx]

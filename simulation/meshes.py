@@ -214,7 +214,7 @@ def curved_body(
     +-``axle``; glass (windshield, side and rear windows) as its own material."""
     profile, shield, rear = BODY_TYPES[body]
     f = np.concatenate(
-        [np.linspace(0, 1, 23), [p[0] for p in profile], [shield[0], shield[1], rear[0], rear[1]]]
+        [np.linspace(0, 1, 11), [p[0] for p in profile], [shield[0], shield[1], rear[0], rear[1]]]
     )
     f = np.unique(np.clip(f, 0, 1))
     xs = L / 2 - f * L

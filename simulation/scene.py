@@ -27,7 +27,7 @@ VEHICLE_MIX = (0.84, 0.13, 0.03)  # sedan (Car), van, truck: the KITTI tracking 
 # Slow dense city traffic (queues at lights, stop-and-go; the KITTI raw city drives): a share of the
 # scenes, two lanes per direction, the ego's direction queued bumper to bumper at the ego's speed up
 # to a stop line ahead, with more vans, trucks and buses in the mix (vehicles alongside the ego).
-JAM_SHARE, JAM_MIX, JAM_GAP = 0.12, (0.6, 0.2, 0.2), (1.5, 6.0)
+JAM_SHARE, JAM_MIX, JAM_GAP = 0.06, (0.6, 0.2, 0.2), (1.5, 6.0)
 LANE_GAP = (35.0, 110.0)  # m between moving vehicles of a lane
 PARKED_RUN, PARKED_GAP = 2.5, 55.0  # mean cars in a row of parked cars, mean free stretch (m) after it
 PEDESTRIAN_GROUPS = 1.5  # mean groups (1-3 people) per sidewalk

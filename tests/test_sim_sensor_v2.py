@@ -11,7 +11,7 @@ import pytest
 from simulation import meshes
 from simulation.classes import CLASS_ID, MATERIAL_ID
 from simulation.intensity import IntensityModel
-from simulation.lidar import RANGE_MODEL, LidarSimulator, RangeModel, mixed_returns
+from simulation.lidar import RANGE_MODEL, LidarSimulator, RangeModel, mixed_returns, neighbour_pairs
 from simulation.scene import LANE_WIDTH, generate_scene
 from simulation.sequence import SequenceSimulator
 
@@ -29,7 +29,8 @@ def test_mixed_returns_only_at_depth_edges_and_between_the_two_surfaces():
     cols, rows = 40, 50
     t, n, d = _rays_at(cols, rows, lambda c: 9.5 if c < 20 else 10.0)  # a board 0.5 m before a wall
     model = RangeModel()
-    out = mixed_returns(t, n, d, (rows, cols), False, (0.65, 0.0), model, np.random.default_rng(0))
+    pairs = neighbour_pairs((rows, cols), False)
+    out = mixed_returns(t, n, d, pairs, (0.65, 0.0), model, np.random.default_rng(0))
     changed = out != t
     cols_changed = np.unique(np.flatnonzero(changed) % cols)
     assert set(cols_changed) <= {19, 20}  # only the two columns beside the edge
@@ -37,7 +38,7 @@ def test_mixed_returns_only_at_depth_edges_and_between_the_two_surfaces():
     assert np.all((out[changed] > 9.5) & (out[changed] < 10.0))  # mixed points lie between the surfaces
     # far apart (more than the pulse length): the own echo wins, nothing moves
     t2, n2, d2 = _rays_at(cols, rows, lambda c: 5.0 if c < 20 else 30.0)
-    out2 = mixed_returns(t2, n2, d2, (rows, cols), False, (0.65, 0.0), model, np.random.default_rng(0))
+    out2 = mixed_returns(t2, n2, d2, pairs, (0.65, 0.0), model, np.random.default_rng(0))
     assert np.array_equal(out2, t2)
 
 
@@ -50,7 +51,8 @@ def test_mixed_returns_leave_a_continuous_slanted_surface_alone():
     t = (10.0 / d[:, 0]).astype(np.float32)
     n = np.tile([-1.0, 0.0, 0.0], (cols, 1)).astype(np.float32)
     assert np.abs(np.diff(t)).max() > RANGE_MODEL.mix_min  # the neighbours' ranges do differ
-    out = mixed_returns(t, n, d, (1, cols), False, (0.65, 0.3), RANGE_MODEL, np.random.default_rng(1))
+    pairs = neighbour_pairs((1, cols), False)
+    out = mixed_returns(t, n, d, pairs, (0.65, 0.3), RANGE_MODEL, np.random.default_rng(1))
     assert np.array_equal(out, t)
 
 
