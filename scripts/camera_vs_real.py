@@ -1,13 +1,14 @@
 """Camera realism report: simulated camera images against the real KITTI images of ../shared/data.
 
     .venv/bin/python scripts/camera_vs_real.py [--sim runs/squeezedet_sim] [--count 60] [--json out.json]
-        [--render 60 [--render-seed 7] [--save-render DIR]]
+        [--render 60 [--render-seed 7] [--save-render DIR] [--baseline COMMIT]]
 
 Sets: the real left-camera images (KITTI raw drive, KITTI object training and testing: 43 images), the
 simulator's renders (``--sim``, a `lidarsim generate --camera --layout kitti-object` folder; skipped
 when it has no images), the same renders after the training-time camera-response randomisation
 (`squeezeseg.detection.data.photometric`), and with ``--render N`` images rendered now by the current
-camera (also with that randomisation on top): frame 0 of sequences 0..N-1 of seed ``--render-seed``
+camera (also with that randomisation on top; with ``--baseline COMMIT`` also by that commit's camera, to
+separate the camera's changes from the scenes'): frame 0 of sequences 0..N-1 of seed ``--render-seed``
 (4-frame sequences, so with seed 7 and N = 60 these are the very scenes of every 4th image of `lidarsim
 generate --frames 4 --sequences 60 --seed 7 --layout kitti-object --camera`, the default ``--sim``
 folder, as long as the scene generator has not changed since that folder was made). Rows: Jensen-Shannon
@@ -85,16 +86,18 @@ def real_images(data: Path) -> dict[str, list[Path]]:
     return {"kitti_raw": raw, "kitti_object": obj}
 
 
-def rendered(count: int, seed: int, save: str | None):
+def rendered(count: int, seed: int, save: str | None, camera_module=None):
     """Frame 0 of sequences 0..count-1 of ``seed`` rendered by the current camera (no LiDAR scan),
-    each also written to ``save`` as PNG when given."""
+    or by ``camera_module``'s ``CameraSimulator`` (another version's), each also written to ``save``
+    as PNG when given."""
     from simulation.raycast import FrameGeometry
     from simulation.sequence import SequenceSimulator
 
     for sequence in range(count):
         sim = SequenceSimulator("hdl64e", frames=4, seed=seed, sequence=sequence, camera=True)
         pos, yaw = sim.sensor_pose(0.0)
-        image = sim.camera.render(FrameGeometry(sim.scene, 0.0), pos, yaw)
+        camera = sim.camera if camera_module is None else camera_module.CameraSimulator(sim.calib)
+        image = camera.render(FrameGeometry(sim.scene, 0.0), pos, yaw)
         if save:
             from PIL import Image
 
@@ -112,6 +115,7 @@ def main() -> int:
     p.add_argument("--render", type=int, default=0, help="scenes rendered now by the current camera")
     p.add_argument("--render-seed", type=int, default=7)
     p.add_argument("--save-render", default=None, help="folder for the rendered images (PNG)")
+    p.add_argument("--baseline", default=None, help="also render those scenes with this commit's camera")
     args = p.parse_args()
     if args.count < 1 or args.render < 0:
         print("--count must be positive and --render not negative", file=sys.stderr)
@@ -125,6 +129,7 @@ def main() -> int:
         print(f"no real images under {shared_data_dir()}: nothing to compare", file=sys.stderr)
         return 2
     sets = ("real", "kitti_raw", "kitti_object", "sim", "sim_photometric", "render", "render_photometric")
+    sets += ("base",)
     stats = {k: ImageStats() for k in sets}
     for key, paths in reals.items():
         for path in paths:
@@ -141,6 +146,11 @@ def main() -> int:
     for image in rendered(args.render, args.render_seed, args.save_render):
         stats["render"].add(image)
         stats["render_photometric"].add(photometric(image, rng))
+    if args.baseline and args.render:
+        from bench_camera import baseline_camera
+
+        for image in rendered(args.render, args.render_seed, None, baseline_camera(args.baseline)):
+            stats["base"].add(image)
     real = stats["real"]
     floor = compare(stats["kitti_raw"], stats["kitti_object"])
     rows = {"real raw drive vs real object images (floor)": floor}
@@ -151,6 +161,8 @@ def main() -> int:
         rows["rendered by the current camera vs real"] = compare(stats["render"], real)
         both = compare(stats["render_photometric"], real)
         rows["rendered by the current camera + photometric vs real"] = both
+    if stats["base"].images:
+        rows[f"the same scenes by the camera of {args.baseline} vs real"] = compare(stats["base"], real)
     keys = list(next(iter(rows.values())))
     print(f"{'':<56}" + "".join(f"{k:>12}" for k in keys[:-1]) + "  edge density (a, b)")
     for name, r in rows.items():

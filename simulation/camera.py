@@ -93,8 +93,9 @@ def _shading_pool() -> ThreadPoolExecutor:
 @dataclass
 class _Look:
     """What a style fixes for every frame of a camera, computed once: the sun, the haze colour,
-    per-pixel factors from radiance to tone-curve index (vignetting x exposure x white balance, one
-    array per channel), the sky in index units, the tone curve and the sensor-noise field."""
+    per-pixel factors from radiance to tone-curve index (vignetting x exposure x white balance x the
+    blur's normalisation, one array per channel), the sky in index units, the tone curve and the
+    sensor-noise field."""
 
     style: CameraStyle
     sun: np.ndarray  # (3,) float32 unit vector towards the sun
@@ -288,10 +289,11 @@ class CameraSimulator:
 
     @property
     def sun(self) -> np.ndarray:
-        """(3,) unit vector towards the sun of the fixed style (the default style's if none)."""
+        """(3,) float32 unit vector towards the sun of the fixed style (the default style's if none)."""
         from simulation.camera_style import DEFAULT_STYLE
 
-        return self.look(self.style or DEFAULT_STYLE).sun
+        sun = np.asarray((self.style or DEFAULT_STYLE).sun_direction, np.float32)
+        return sun / np.linalg.norm(sun)
 
     def render(self, geometry: FrameGeometry, position: np.ndarray, yaw: float) -> np.ndarray:
         """(H, W, 3) uint8 image seen from the LiDAR at world ``position`` heading ``yaw``."""

@@ -73,6 +73,12 @@ def test_render_is_deterministic_and_sequences_look_different(street):
     first = sim.camera.render(geometry, pos, yaw)
     again = CameraSimulator(sim.calib).render(FrameGeometry(sim.scene, 0.0), pos, yaw)
     assert np.array_equal(first, again)  # a fresh camera and geometry: the same image
+    # frame 1 after frame 0 (one worker) and frame 1 alone (another worker): the same bytes
+    p1, y1 = sim.sensor_pose(0.1)
+    after = sim.camera.render(FrameGeometry(sim.scene, 0.1), p1, y1)
+    fresh = SequenceSimulator("hdl64e", frames=4, seed=3, camera=True)
+    assert np.array_equal(after, fresh.camera.render(FrameGeometry(fresh.scene, 0.1), p1, y1))
+    assert not np.array_equal(after, first)
     means = []
     for seq in range(4):
         other = SequenceSimulator("hdl64e", frames=4, seed=3, sequence=seq, camera=True)
