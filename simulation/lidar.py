@@ -249,16 +249,22 @@ class LidarSimulator:
         cos_inc = np.abs(np.einsum("ij,ij->i", hits.normal[idx], dw[idx]))
         if self.noise:
             signal = refl * (0.3 + 0.7 * cos_inc) / np.maximum(rk, 1.0) ** 2
-            returned = rng.random(len(idx)) < -np.expm1(-signal / WEAK_RETURN_S0)
-            idx, rk, refl, cos_inc = idx[returned], rk[returned], refl[returned], cos_inc[returned]
-            mat, inst, signal = mat[returned], inst[returned], signal[returned]
+            keep = rng.random(len(idx), dtype=np.float32) < -np.expm1(-signal / WEAK_RETURN_S0)
             if sen.range_noise_std > 0:
                 beam = self.rows[idx]
-                weak = np.clip((np.float32(_S_REF) / np.maximum(signal, 1e-12)) ** 0.25, 0.5, 3.0)
+                weak = np.sqrt(np.sqrt(np.float32(_S_REF) / np.maximum(signal, 1e-12)))  # (S_ref / S)^(1/4)
+                np.clip(weak, 0.5, 3.0, out=weak)
                 noise = rng.standard_normal(len(idx), dtype=np.float32) * self.laser_std[beam] * weak
                 rk = rk + noise + self.laser_bias[beam]
-                ok = (rk >= sen.min_range) & (rk <= sen.max_range)
-                idx, rk, refl, cos_inc, mat, inst = idx[ok], rk[ok], refl[ok], cos_inc[ok], mat[ok], inst[ok]
+                keep &= (rk >= sen.min_range) & (rk <= sen.max_range)
+            idx, rk, refl, cos_inc, mat, inst = (
+                idx[keep],
+                rk[keep],
+                refl[keep],
+                cos_inc[keep],
+                mat[keep],
+                inst[keep],
+            )
         xyz = self.origins[idx] + d[idx] * rk[:, None]
         rows = self.rows[idx]
         if self.intensity:
