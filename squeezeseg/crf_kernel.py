@@ -15,31 +15,26 @@ this module reuses): ``x <- unary - (A q) @ ang_compat - (B q) @ bi_compat`` wit
 ``A`` the angular and ``B`` the bilateral messages over the neighbours of each pixel (zeros outside
 the image, bilateral weights times both pixels' masks).
 
-The machine code is cached on disk like the projection kernels' (``squeezeseg.projection_kernels``);
-importing numba and loading it costs about a second once per process.
+The compiled loops are :mod:`squeezeseg.crf_loops`; their machine code is cached on disk like the
+projection kernels'. Importing numba and loading it costs about a second once per process, so this
+module does not import them: :meth:`CRFKernel.warm_up` loads them in a thread of their own (the
+runners start it when they open a model, and the first scan is read and projected meanwhile), and
+the first call waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 
 from squeezeseg.errors import InputError
 
 #: Key of the CRF parameters in an exported model's description (squeezeseg.export.meta).
 META_CRF = "crf_kernel"
-_JIT = {"nogil": True, "error_model": "numpy", "fastmath": {"contract"}}  # contract: fused multiply-adds
-
-
-def _kernel(fn):
-    """``numba.njit`` with the on-disk cache, or compiled in memory where no cache is writable."""
-    try:
-        return numba.njit(cache=True, **_JIT)(fn)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(cache=False, **_JIT)(fn)
 
 
 def window_offsets(size) -> list[tuple[int, int]]:
@@ -96,6 +91,40 @@ class CRFKernel:
         uniq, which = np.unique(self.inv_2r2, return_inverse=True)
         self._uniq, self._which = uniq.astype(np.float32), which.astype(np.int64).ravel()
         self._pool = None
+        self._loops = None
+        self._warming: threading.Thread | None = None
+
+    def warm_up(self) -> None:
+        """Import the compiled loops and load their machine code in a background thread (once)."""
+        if self._loops is None and self._warming is None:
+            self._warming = threading.Thread(target=self._try_loading, name="crf-warm-up", daemon=True)
+            self._warming.start()
+
+    def _try_loading(self) -> None:
+        with contextlib.suppress(Exception):  # the first call loads them again and raises it there
+            self._load_loops()
+
+    def _load_loops(self) -> None:
+        """Import :mod:`squeezeseg.crf_loops` and run it once on a tiny window (loads the machine code)."""
+        from squeezeseg import crf_loops
+
+        c, (kh, kw) = self.ang.shape[1], self.size
+        h, w = kh + 1, kw + 1
+        unary, planes = np.zeros((c, h, w), np.float32), np.zeros((4, h, w), np.float32)
+        crf_loops.crf_window(unary, planes, self._offsets, self.ang, self.bi_ang, self._uniq, self._which,
+                             self.ang_compat, self.bi_compat, int(self.iterations), kh // 2, kw // 2,
+                             np.empty_like(unary))
+        self._loops = crf_loops
+
+    def _compiled(self):
+        """The compiled loops, waiting for :meth:`warm_up` if it runs (or loading them now)."""
+        if self._loops is None:
+            warming = self._warming
+            if warming is not None:
+                warming.join()
+            if self._loops is None:  # no warm-up, or it failed: load here (its error is raised here)
+                self._load_loops()
+        return self._loops
 
     @classmethod
     def from_description(cls, desc: dict[str, Any], source=None, threads: int = 1) -> CRFKernel:
@@ -141,6 +170,7 @@ class CRFKernel:
         logits = np.asarray(logits, np.float32)
         if logits.ndim != 4 or logits.shape[-1] != self.ang.shape[1] or logits.shape[:3] != raw.shape[:3]:
             raise ValueError(f"CRF: logits {logits.shape} do not fit the input {raw.shape}")
+        self._compiled()
         unary = np.ascontiguousarray(np.moveaxis(logits, -1, 1))  # (B, C, H, W): rows of one class
         planes = self.planes(raw)
         out = np.empty_like(unary)
@@ -179,155 +209,7 @@ class CRFKernel:
         a, z = max(0, lo - self.halo), min(width, hi + self.halo)
         u = np.ascontiguousarray(unary[b, :, :, a:z])
         res = np.empty_like(u)
-        _crf_window(u, np.ascontiguousarray(planes[b, :, :, a:z]), self._offsets, self.ang, self.bi_ang,
-                    self._uniq, self._which, self.ang_compat, self.bi_compat, int(self.iterations),
-                    self.size[0] // 2, self.size[1] // 2, res)
+        self._loops.crf_window(u, np.ascontiguousarray(planes[b, :, :, a:z]), self._offsets, self.ang,
+                               self.bi_ang, self._uniq, self._which, self.ang_compat, self.bi_compat,
+                               int(self.iterations), self.size[0] // 2, self.size[1] // 2, res)
         out[b, :, :, lo:hi] = res[:, :, lo - a: hi - a]
-
-
-_LOG2E = np.float32(1.4426950408889634)
-_LN2_HI = np.float32(0.693359375)
-_LN2_LO = np.float32(-2.12194440e-4)
-
-
-@_kernel
-def _exp(x, bits):
-    """``x = exp(x)`` in place for a 1-D float32 array (``bits``: int32 scratch of the same length),
-    written so that LLVM vectorises it (numba's ``np.exp`` is a scalar libm call per element):
-    Cephes' single-precision range reduction and polynomial (about 1 ulp), 2^n from its exponent
-    bits. Arguments below -87 give 0, as float32 underflows there; above 88 they saturate."""
-    n_el = x.shape[0]
-    for i in range(n_el):
-        v = min(max(x[i], np.float32(-87.0)), np.float32(88.0))
-        n = np.floor(v * _LOG2E + np.float32(0.5))
-        r = v - n * _LN2_HI - n * _LN2_LO
-        p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
-        p = p * r + np.float32(8.3334519073e-3)
-        p = p * r + np.float32(4.1665795894e-2)
-        p = p * r + np.float32(1.6666665459e-1)
-        p = p * r + np.float32(5.0000001201e-1)
-        p = p * r * r + r + np.float32(1.0)
-        bits[i] = (np.int32(n) + np.int32(127)) << np.int32(23)
-        x[i] = p if x[i] >= np.float32(-87.0) else np.float32(0.0)
-    scale = bits.view(np.float32)
-    for i in range(n_el):
-        x[i] *= scale[i]
-
-
-@_kernel
-def _bilateral_half(planes, offsets, inv_uniq, ph, pw, out):
-    """``out[k', u, ph + i, pw + j]``: ``exp(-|xyz_q - xyz_p|^2 inv_uniq[u]) * mask_p * mask_q`` for
-    pixel p = (i, j) and its neighbour q at the k'-th offset after the centre, zero outside the image
-    (``out`` comes zeroed, padded by the window). Times ``bi_ang[k, c]`` it is the bilateral weight of
-    the classes c whose ``inv_2r2`` is ``inv_uniq[u]``; the offsets before the centre are the same
-    values read at the neighbour (the kernel is symmetric)."""
-    H, W = planes.shape[1], planes.shape[2]
-    K2 = offsets.shape[0] // 2
-    U = inv_uniq.shape[0]
-    d = np.empty(W, np.float32)
-    m = np.empty(W, np.float32)
-    bits = np.empty(W, np.int32)
-    for kk in range(K2):
-        dy, dx = offsets[K2 + kk, 0], offsets[K2 + kk, 1]
-        j0, j1 = max(0, -dx), min(W, W - dx)
-        n = j1 - j0
-        for i in range(max(0, -dy), min(H, H - dy)):
-            i2 = i + dy
-            for t in range(n):
-                j = j0 + t
-                a = planes[0, i2, j + dx] - planes[0, i, j]
-                b = planes[1, i2, j + dx] - planes[1, i, j]
-                c = planes[2, i2, j + dx] - planes[2, i, j]
-                d[t] = a * a + b * b + c * c
-                m[t] = planes[3, i, j] * planes[3, i2, j + dx]
-            for u in range(U):
-                row = out[kk, u, ph + i, pw + j0: pw + j1]
-                for t in range(n):
-                    row[t] = -d[t] * inv_uniq[u]
-                _exp(row, bits[:n])
-                for t in range(n):
-                    row[t] *= m[t]
-
-
-@_kernel
-def _softmax(x, ph, pw, q, z, bits):
-    """Softmax over the classes of every pixel of ``x`` (C, H, W) into the padded ``q``."""
-    C, H, W = x.shape
-    top = np.empty(W, np.float32)
-    total = np.empty(W, np.float32)
-    for i in range(H):
-        top[:] = x[0, i]
-        for c in range(1, C):
-            row = x[c, i]
-            for j in range(W):
-                top[j] = max(top[j], row[j])
-        for c in range(C):
-            row = x[c, i]
-            for j in range(W):
-                z[c * W + j] = row[j] - top[j]
-        _exp(z, bits)
-        total[:] = z[:W]
-        for c in range(1, C):
-            for j in range(W):
-                total[j] += z[c * W + j]
-        for j in range(W):
-            total[j] = np.float32(1.0) / total[j]
-        for c in range(C):
-            dst = q[c, ph + i]
-            for j in range(W):
-                dst[pw + j] = z[c * W + j] * total[j]
-
-
-@_kernel
-def _crf_window(unary, planes, offsets, ang, bi_ang, inv_uniq, which, ang_compat, bi_compat,
-                iterations, ph, pw, out):
-    """``iterations`` mean-field updates of one window's ``unary`` logits (C, H, W) given its points
-    (``planes``: x, y, z, mask; (4, H, W)); the result goes to ``out`` (C, H, W)."""
-    C, H, W = unary.shape
-    K = offsets.shape[0]
-    K2 = K // 2
-    half = np.zeros((K2, inv_uniq.shape[0], H + 2 * ph, W + 2 * pw), np.float32)
-    _bilateral_half(planes, offsets, inv_uniq, ph, pw, half)
-    q = np.zeros((C, H + 2 * ph, W + 2 * pw), np.float32)
-    z = np.empty(C * W, np.float32)
-    bits = np.empty(C * W, np.int32)
-    a = np.empty((C, W), np.float32)
-    b = np.empty((C, W), np.float32)
-    out[:] = unary
-    for _ in range(iterations):
-        _softmax(out, ph, pw, q, z, bits)
-        for i in range(H):
-            _messages(q, half, offsets, ang, bi_ang, which, i, ph, pw, a, b)
-            for c in range(C):
-                row = out[c, i]
-                row[:] = unary[c, i]
-                for e in range(C):
-                    ca, cb = ang_compat[e, c], bi_compat[e, c]
-                    ae, be = a[e], b[e]
-                    for j in range(W):
-                        row[j] -= ae[j] * ca + be[j] * cb
-
-
-@_kernel
-def _messages(q, half, offsets, ang, bi_ang, which, i, ph, pw, a, b):
-    """Angular (``a``) and bilateral (``b``) messages (C, W) to the pixels of row ``i`` from the
-    softmax ``q`` of their neighbours (``half``: :func:`_bilateral_half`)."""
-    C, W = a.shape
-    K = offsets.shape[0]
-    K2 = K // 2
-    a[:] = 0.0
-    b[:] = 0.0
-    for k in range(K):
-        dy, dx = offsets[k, 0], offsets[k, 1]
-        for c in range(C):
-            src = q[c, ph + i + dy, pw + dx: pw + dx + W]
-            u = which[c]
-            if k >= K2:
-                wrow = half[k - K2, u, ph + i, pw: pw + W]
-            else:
-                wrow = half[K - 1 - k - K2, u, ph + i + dy, pw + dx: pw + dx + W]
-            coef, bcoef = ang[k, c], bi_ang[k, c]
-            ac, bc = a[c], b[c]
-            for j in range(W):
-                ac[j] += src[j] * coef
-                bc[j] += src[j] * bcoef * wrow[j]

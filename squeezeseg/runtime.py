@@ -102,7 +102,9 @@ def crf_of(meta: dict[str, Any], path: Path, threads: int = CRF_THREADS):
         return None
     from squeezeseg.crf_kernel import CRFKernel
 
-    return CRFKernel.from_description(desc, path, threads)
+    kernel = CRFKernel.from_description(desc, path, threads)
+    kernel.warm_up()  # numba's import and machine code load beside the first scan's reading
+    return kernel
 
 
 class _Runner:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from squeezeseg.crf_kernel import CRFKernel, _exp, crf_description
+from squeezeseg.crf_kernel import CRFKernel, crf_description
+from squeezeseg.crf_loops import exp_inplace
 from squeezeseg.errors import InputError
 
 
@@ -90,11 +91,27 @@ def test_column_strips_on_threads_are_exactly_the_whole_window():
 def test_vectorised_exp_matches_numpy_and_flushes_underflow():
     x = np.linspace(-100.0, 88.0, 200_001).astype(np.float32)
     got = x.copy()
-    _exp(got, np.empty(len(x), np.int32))
+    exp_inplace(got, np.empty(len(x), np.int32))
     want = np.exp(x.astype(np.float64))
     normal = x >= -87.0
     np.testing.assert_allclose(got[normal], want[normal], rtol=3e-7)
     assert np.all(got[~normal] == 0.0)  # below float32's normal range, as the graph's exp gives ~0
+
+
+def test_the_loops_load_in_the_background_and_numba_waits_until_then():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from squeezeseg.crf_kernel import CRFKernel, crf_description\n"
+            "k = CRFKernel.from_description(crf_description(" + repr(CASES["shipped"])
+            + ", np.zeros((4, 4)), np.zeros((4, 4)), [0.0] * 3, [1.0] * 3))\n"
+            "print('numba' in sys.modules)\n"
+            "k.warm_up()\n"
+            "y = k(np.ones((1, 4, 8, 4), np.float32), np.ones((1, 4, 8, 6), np.float32))\n"
+            "print('numba' in sys.modules, y.shape)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["False", "True (1, 4, 8, 4)"]
 
 
 def test_a_damaged_description_names_the_file(tmp_path):
