@@ -1,7 +1,8 @@
 """Fitting :class:`simulation.intensity.IntensityModel` to real scans: a coordinate search over its
 parameters that brings the simulated intensity histograms (overall, and by range band for ground and
 above-ground returns) close to those of the unlabelled real KITTI scans. Run as a script to refit:
-``python -m simulation.intensity_fit``."""
+``python -m simulation.intensity_fit`` (on scenes of seed 1, so that the report's seed 0 is not the
+fitting set; :data:`simulation.intensity.FITTED` came from two such runs)."""
 
 from __future__ import annotations
 
@@ -127,6 +128,6 @@ def fit(
 if __name__ == "__main__":
     from squeezeseg.resources import shared_data_dir
 
-    model, value = fit(shared_data_dir())
+    model, value = fit(shared_data_dir(), seed=1)  # seed 1: the realism report uses seed 0
     print(f"loss {value:.4f}")
     print(asdict(model))

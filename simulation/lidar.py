@@ -16,7 +16,7 @@ from squeezeseg.sensors import SensorConfig, load_sensor
 
 VISIBILITY_RAYS = 600  # rays per object, at most, to estimate how much of it is hidden
 WEAK_RETURN_S0 = 0.1 / 50.0**2 / np.log(2.0)  # 10% reflectivity at 50 m returns with probability 1/2
-GLASS_SPECULAR_COS = 0.97  # glass returns the pulse itself only near normal incidence (specular)
+GLASS_SPECULAR_COS = 0.999  # glass returns the pulse itself only at near-normal incidence (specular)
 _GLASS = MATERIAL_ID["glass"]
 
 
@@ -137,7 +137,7 @@ def through_glass(
 ):
     """``hits`` after letting rays pass through glass (car windows, glazed shop and house windows):
     a pulse that meets glass away from normal incidence goes on and returns from what lies behind
-    (a car's seats, a room), as the laser does in real scans; near normal incidence
+    (a car's seats, a room), as the laser does in real scans; within 2.6 degrees of normal incidence
     (``GLASS_SPECULAR_COS``) the glass reflects it back itself. ``passes`` panes (one: behind a
     car's window lies its cabin, behind a house's its room)."""
     for _ in range(passes):

@@ -262,9 +262,9 @@ def vehicle(kind: str, rng: np.random.Generator) -> Mesh:
         shield_front, shield_back = BODY_TYPES[body][1]
         rear_front = BODY_TYPES[body][2][0] if kind == "sedan" else 0.45
         x0, x1 = L / 2 - (shield_front + shield_back) / 2 * L, L / 2 - rear_front * L
-        belt = 0.6 * H
+        z0, z1 = 0.6 * H - 0.2, 0.93 * H  # from below the belt line to under the roof
         parts.append(  # the cabin behind the glass: seats, headrests, dashboard (the laser sees them)
-            box(((x0 + x1) / 2, 0, belt + 0.05), (max(x0 - x1, 0.3), wb - 0.3, 0.5), cls, "cloth")
+            box(((x0 + x1) / 2, 0, (z0 + z1) / 2), (max(x0 - x1, 0.3), wb - 0.3, z1 - z0), cls, "cloth")
         )
         mx = L / 2 - (shield_front + 0.04) * L
         zm = 0.64 * H if kind == "sedan" else 0.6 * H
