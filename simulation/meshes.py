@@ -331,9 +331,12 @@ def pedestrian(rng: np.random.Generator) -> Mesh:
 
 
 def cyclist(rng: np.random.Generator) -> Mesh:
-    """A bicycle (two wheels and a frame, class bicycle) with a rider (class bicyclist)."""
+    """A bicycle (two wheels, frame, crank, class bicycle) with a rider (class bicyclist) pedalling:
+    the feet on the pedals at a random crank angle (thigh and shin of each leg follow it), the torso
+    leaning forward to the handlebar, some with a backpack."""
     r = rng.uniform(0.32, 0.36)
     base = rng.uniform(1.0, 1.1)
+    crank_x, crank_z, crank = -0.05, r + 0.02, 0.17
     parts = [
         cylinder((base / 2, 0, r), r, 0.05, "bicycle", "tyre", axis="y", resolution=14),
         cylinder((-base / 2, 0, r), r, 0.05, "bicycle", "tyre", axis="y", resolution=14),
@@ -343,14 +346,37 @@ def cyclist(rng: np.random.Generator) -> Mesh:
     ]
     H = rng.uniform(1.6, 1.85)
     seat = r + 0.5
-    parts += [
-        box((-0.05, 0.1, seat - 0.25), (0.25, 0.12, 0.5), "bicyclist", "cloth"),
-        box((-0.05, -0.1, seat - 0.25), (0.25, 0.12, 0.5), "bicyclist", "cloth"),
-        box((0.05, 0, seat + 0.3), (0.3, 0.36, 0.6), "bicyclist", "cloth", yaw=0.0),
-        box((base / 4, 0.2, seat + 0.35), (0.45, 0.08, 0.08), "bicyclist", "skin"),
-        box((base / 4, -0.2, seat + 0.35), (0.45, 0.08, 0.08), "bicyclist", "skin"),
-        sphere((0.12, 0, min(H, seat + 0.9) - 0.12), 0.12, "bicyclist", "skin"),
-    ]
+    hip = np.array([-0.12, 0.0, seat + 0.05])
+    thigh, shin = 0.245 * H, 0.25 * H
+    phase = rng.uniform(0, 2 * np.pi)
+    for side, ph in ((1, phase), (-1, phase + np.pi)):  # each foot on its pedal; the knee bends forward
+        foot = np.array([crank_x + crank * np.cos(ph), 0.0, crank_z + crank * np.sin(ph)])
+        d = foot - hip
+        dist = float(np.clip(np.hypot(d[0], d[2]), 0.2, thigh + shin - 1e-3))
+        down = np.arctan2(d[0], -d[2])  # angle of the hip-to-foot line from straight down
+        bend = np.arccos(np.clip((thigh**2 + dist**2 - shin**2) / (2 * thigh * dist), -1.0, 1.0))
+        a_thigh = down + bend  # the thigh swings forward of the hip-foot line
+        knee = hip + thigh * np.array([np.sin(a_thigh), 0.0, -np.cos(a_thigh)])
+        a_shin = np.arctan2(foot[0] - knee[0], -(foot[2] - knee[2]))
+        y = side * 0.1
+        parts.append(_limb((hip[0], y, hip[2]), (0.13, 0.12, thigh), a_thigh, "bicyclist", "cloth"))
+        parts.append(_limb((knee[0], y, knee[2]), (0.1, 0.1, shin), a_shin, "bicyclist", "cloth"))
+    lean = rng.uniform(0.3, 0.7)  # rad forward
+    torso = 0.3 * H
+    shoulder = hip + torso * np.array([np.sin(lean), 0.0, np.cos(lean)])
+    parts.append(_limb(shoulder, (0.22, 0.36, torso), -lean, "bicyclist", "cloth"))  # down to the hip
+    bar = np.array([base / 2 - 0.05, 0.0, r + 0.32])
+    arm = np.arctan2(bar[0] - shoulder[0], -(bar[2] - shoulder[2]))
+    reach = float(np.hypot(bar[0] - shoulder[0], bar[2] - shoulder[2]))
+    for side in (1, -1):
+        parts.append(
+            _limb((shoulder[0], side * 0.2, shoulder[2]), (0.08, 0.08, reach), arm, "bicyclist", "skin")
+        )
+    head = 0.12
+    parts.append(sphere(shoulder + np.array([0.08, 0.0, 0.2]), head, "bicyclist", "skin"))
+    if rng.random() < 0.3:  # a backpack on the leaning back
+        back = hip + 0.6 * (shoulder - hip) + np.array([-0.12, 0.0, 0.08])
+        parts.append(_limb(back + np.array([0, 0, 0.2]), (0.14, 0.3, 0.38), lean, "bicyclist", "cloth"))
     return centered(merge(parts))
 
 

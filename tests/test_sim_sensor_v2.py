@@ -220,3 +220,18 @@ def test_generate_builds_each_sequence_scene_once(tmp_path, monkeypatch):
     assert len(calls) == 1
     assert len(list((tmp_path / "out").rglob("*.bin"))) == 21
     assert not dataset._LAST_SIMULATOR  # the scene is freed when the run ends
+
+
+def test_cyclists_pedal_and_lean_forward():
+    rng = np.random.default_rng(1)
+    lowest = []
+    for _ in range(8):
+        m = meshes.cyclist(rng)
+        rider = m.vertices[np.unique(m.triangles[m.tri_class == CLASS_ID["bicyclist"]])]
+        bike = m.vertices[np.unique(m.triangles[m.tri_class == CLASS_ID["bicycle"]])]
+        centre_x = (bike[:, 0].min() + bike[:, 0].max()) / 2
+        assert 0.1 < rider[:, 2].min() < 0.6  # feet down at the pedals
+        head = rider[np.argmax(rider[:, 2])]
+        assert head[0] > centre_x - 0.05  # leaning forward over the frame
+        lowest.append(rider[:, 2].min())
+    assert np.ptp(lowest) > 0.05  # riders caught at different crank angles
