@@ -91,6 +91,7 @@ class CRFKernel:
         uniq, which = np.unique(self.inv_2r2, return_inverse=True)
         self._uniq, self._which = uniq.astype(np.float32), which.astype(np.int64).ravel()
         self._pool = None
+        self._local = threading.local()
         self._loops = None
         self._warming: threading.Thread | None = None
 
@@ -113,7 +114,7 @@ class CRFKernel:
         unary, planes = np.zeros((c, h, w), np.float32), np.zeros((4, h, w), np.float32)
         crf_loops.crf_window(unary, planes, self._offsets, self.ang, self.bi_ang, self._uniq, self._which,
                              self.ang_compat, self.bi_compat, int(self.iterations), kh // 2, kw // 2,
-                             np.empty_like(unary))
+                             np.empty_like(unary), *self._scratch(c, h, w))
         self._loops = crf_loops
 
     def _compiled(self):
@@ -211,5 +212,16 @@ class CRFKernel:
         res = np.empty_like(u)
         self._loops.crf_window(u, np.ascontiguousarray(planes[b, :, :, a:z]), self._offsets, self.ang,
                                self.bi_ang, self._uniq, self._which, self.ang_compat, self.bi_compat,
-                               int(self.iterations), self.size[0] // 2, self.size[1] // 2, res)
+                               int(self.iterations), self.size[0] // 2, self.size[1] // 2, res,
+                               *self._scratch(*u.shape))
         out[b, :, :, lo:hi] = res[:, :, lo - a: hi - a]
+
+    def _scratch(self, c: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's zeroed scratch buffers of :func:`squeezeseg.crf_loops.crf_window` for a
+        (c, h, w) window, made once per size and thread (fresh pages cost more than the reuse)."""
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        if (c, h, w) not in buffers:
+            ph, pw = self.size[0] // 2, self.size[1] // 2
+            buffers[c, h, w] = (np.zeros((len(self._offsets) // 2, len(self._uniq), h + 2 * ph, w + 2 * pw),
+                                         np.float32), np.zeros((c, h + 2 * ph, w + 2 * pw), np.float32))
+        return buffers[c, h, w]

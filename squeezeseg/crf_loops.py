@@ -119,15 +119,16 @@ def _softmax(x, ph, pw, q, z, bits):
 
 @_kernel
 def crf_window(unary, planes, offsets, ang, bi_ang, inv_uniq, which, ang_compat, bi_compat,
-                iterations, ph, pw, out):
+                iterations, ph, pw, out, half, q):
     """``iterations`` mean-field updates of one window's ``unary`` logits (C, H, W) given its points
-    (``planes``: x, y, z, mask; (4, H, W)); the result goes to ``out`` (C, H, W)."""
+    (``planes``: x, y, z, mask; (4, H, W)); the result goes to ``out`` (C, H, W).
+
+    ``half`` ((K/2, U, H + 2 ph, W + 2 pw)) and ``q`` ((C, H + 2 ph, W + 2 pw)) are scratch buffers,
+    zero where a window of this size never writes (their padding): zeroed once, they can be reused by
+    every call of the same size without the cost of fresh pages.
+    """
     C, H, W = unary.shape
-    K = offsets.shape[0]
-    K2 = K // 2
-    half = np.zeros((K2, inv_uniq.shape[0], H + 2 * ph, W + 2 * pw), np.float32)
     _bilateral_half(planes, offsets, inv_uniq, ph, pw, half)
-    q = np.zeros((C, H + 2 * ph, W + 2 * pw), np.float32)
     z = np.empty(C * W, np.float32)
     bits = np.empty(C * W, np.int32)
     a = np.empty((C, W), np.float32)
