@@ -716,14 +716,22 @@ def rough_strip(
     ys = np.linspace(y0, y1, m)
     X, Y = np.meshgrid(xf, ys, indexing="ij")
     Z = z(X, Y) if callable(z) else np.broadcast_to(np.interp(xf, xs, z)[:, None], X.shape)
-    n = len(xf)
-    dz = np.abs(rng.normal(0.0, roughness, (n, m)))
+    dz = np.abs(rng.normal(0.0, roughness, (len(xf), m)))
     dz[:, 0] = 0.0  # the edge meets the sidewalk
-    v = np.stack([X, Y, Z + dz], axis=-1)
-    v = v.reshape(-1, 3).astype(np.float32)
+    return grid_mesh(np.stack([X, Y, Z + dz], axis=-1), cls, material)
+
+
+def grid_mesh(v: np.ndarray, cls: str, material: str) -> Mesh:
+    """Two triangles per cell of a (n, m, 3) grid of vertices (ground strips, curbs)."""
+    n, m = v.shape[:2]
     i, j = np.meshgrid(np.arange(n - 1), np.arange(m - 1), indexing="ij")
     a = (i * m + j).ravel()
     b, c, d = a + m, a + m + 1, a + 1
     tris = np.concatenate([np.c_[a, b, c], np.c_[a, c, d]]).astype(np.int32)
     f = len(tris)
-    return Mesh(v, tris, np.full(f, CLASS_ID[cls], np.uint8), np.full(f, MATERIAL_ID[material], np.uint8))
+    return Mesh(
+        v.reshape(-1, 3).astype(np.float32),
+        tris,
+        np.full(f, CLASS_ID[cls], np.uint8),
+        np.full(f, MATERIAL_ID[material], np.uint8),
+    )
