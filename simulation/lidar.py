@@ -1,6 +1,9 @@
 """Spinning-LiDAR simulation: rays from the shared sensor description (beam elevation table,
 azimuth resolution, range limits, mounting height, range noise) cast into a frame's geometry,
-returning labelled points with synthetic intensity."""
+returning labelled points with synthetic intensity. The sensor's imperfections: per-laser range
+noise and offsets that grow as the signal weakens, beam divergence (mixed returns at depth edges),
+glass that the pulse passes through, weak returns lost (:class:`RangeModel`, :func:`mixed_returns`,
+:func:`through_glass`)."""
 
 from __future__ import annotations
 
