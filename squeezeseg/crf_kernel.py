@@ -111,11 +111,13 @@ class CRFKernel:
 
         c, (kh, kw) = self.ang.shape[1], self.size
         h, w = kh + 1, kw + 1
-        unary, planes = np.zeros((c, h, w), np.float32), np.zeros((4, h, w), np.float32)
-        crf_loops.crf_window(unary, planes, self._offsets, self.ang, self.bi_ang, self._uniq, self._which,
-                             self.ang_compat, self.bi_compat, int(self.iterations), kh // 2, kw // 2,
-                             np.empty_like(unary), *self._scratch(c, h, w))
-        self._loops = crf_loops
+        loaded, self._loops = self._loops, crf_loops
+        try:
+            self._strip(np.zeros((1, h, w, c), np.float32), np.zeros((1, h, w, 6), np.float32),
+                        np.empty((1, h, w, c), np.float32), 0, 0, w)
+        except BaseException:
+            self._loops = loaded
+            raise
 
     def _compiled(self):
         """The compiled loops, waiting for :meth:`warm_up` if it runs (or loading them now)."""
@@ -156,39 +158,27 @@ class CRFKernel:
             raise InputError("damaged CRF description in the exported model (shapes disagree)", source)
         return kernel
 
-    def planes(self, raw: np.ndarray) -> np.ndarray:
-        """(B, 4, H, W) x, y, z as normalised by the network (zero where empty) and the mask, from a
-        (B, H, W, 6) raw input: what the Keras model's ``crf_points`` layer feeds its CRF."""
-        raw = np.asarray(raw, np.float32)
-        mask = raw[..., 5]
-        out = np.empty((raw.shape[0], 4, *raw.shape[1:3]), np.float32)
-        for k in range(3):
-            np.multiply((raw[..., k] - self.mean[k]) * self.inv_std[k], mask, out=out[:, k])
-        out[:, 3] = mask
-        return out
-
     def __call__(self, logits: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        logits = np.asarray(logits, np.float32)
+        logits = np.ascontiguousarray(logits, np.float32)
+        raw = np.ascontiguousarray(raw, np.float32)
         if logits.ndim != 4 or logits.shape[-1] != self.ang.shape[1] or logits.shape[:3] != raw.shape[:3]:
             raise ValueError(f"CRF: logits {logits.shape} do not fit the input {raw.shape}")
         self._compiled()
-        unary = np.ascontiguousarray(np.moveaxis(logits, -1, 1))  # (B, C, H, W): rows of one class
-        planes = self.planes(raw)
-        out = np.empty_like(unary)
-        tasks = self._strips(*unary.shape[::3])
+        out = np.empty_like(logits)
+        tasks = self._strips(logits.shape[0], logits.shape[2])
         if len(tasks) == 1 or self.threads == 1:
             for task in tasks:
-                self._strip(unary, planes, out, *task)
+                self._strip(logits, raw, out, *task)
         else:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="crf")
-            pending = [self._pool.submit(self._strip, unary, planes, out, *t) for t in tasks[1:]]
-            self._strip(unary, planes, out, *tasks[0])  # this thread takes a share too
+            pending = [self._pool.submit(self._strip, logits, raw, out, *t) for t in tasks[1:]]
+            self._strip(logits, raw, out, *tasks[0])  # this thread takes a share too
             for f in pending:
                 f.result()
-        return np.moveaxis(out, 1, -1)
+        return out
 
     def _strips(self, batch: int, width: int) -> list[tuple[int, int, int]]:
         """(window, first column, end column) of the pieces to compute: whole windows, or each window
@@ -203,18 +193,18 @@ class CRFKernel:
         """Columns a pixel's refined logits depend on, each side: the window's half width per iteration."""
         return self.iterations * (self.size[1] // 2)
 
-    def _strip(self, unary: np.ndarray, planes: np.ndarray, out: np.ndarray, b: int, lo: int,
+    def _strip(self, logits: np.ndarray, raw: np.ndarray, out: np.ndarray, b: int, lo: int,
                hi: int) -> None:
-        """Refined logits of columns ``lo:hi`` of window ``b`` into ``out``."""
-        width = unary.shape[3]
+        """Refined logits of columns ``lo:hi`` of window ``b`` into ``out`` (B, H, W, C)."""
+        loops, (h, width, c) = self._loops, logits.shape[1:]
         a, z = max(0, lo - self.halo), min(width, hi + self.halo)
-        u = np.ascontiguousarray(unary[b, :, :, a:z])
-        res = np.empty_like(u)
-        self._loops.crf_window(u, np.ascontiguousarray(planes[b, :, :, a:z]), self._offsets, self.ang,
-                               self.bi_ang, self._uniq, self._which, self.ang_compat, self.bi_compat,
-                               int(self.iterations), self.size[0] // 2, self.size[1] // 2, res,
-                               *self._scratch(*u.shape))
-        out[b, :, :, lo:hi] = res[:, :, lo - a: hi - a]
+        unary, planes = np.empty((c, h, z - a), np.float32), np.empty((4, h, z - a), np.float32)
+        loops.window_inputs(logits[b], raw[b], self.mean, self.inv_std, a, z, unary, planes)
+        res = np.empty_like(unary)
+        loops.crf_window(unary, planes, self._offsets, self.ang, self.bi_ang, self._uniq, self._which,
+                         self.ang_compat, self.bi_compat, int(self.iterations), self.size[0] // 2,
+                         self.size[1] // 2, res, *self._scratch(c, h, z - a))
+        loops.window_output(res, a, lo, hi, out[b])
 
     def _scratch(self, c: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """This thread's zeroed scratch buffers of :func:`squeezeseg.crf_loops.crf_window` for a

@@ -171,3 +171,32 @@ def _messages(q, half, offsets, ang, bi_ang, which, i, ph, pw, a, b):
             for j in range(W):
                 ac[j] += src[j] * coef
                 bc[j] += src[j] * bcoef * wrow[j]
+
+
+@_kernel
+def window_inputs(logits, raw, mean, inv_std, a, z, unary, planes):
+    """Columns ``a:z`` of one window in the loops' layout: ``unary`` (C, H, z - a) from the network's
+    (H, W, C) ``logits``, ``planes`` (4, H, z - a) x, y, z normalised as the network does (zero where
+    empty) and the mask from the (H, W, 6) raw input (what the Keras model's ``crf_points`` feeds its
+    CRF)."""
+    H = logits.shape[0]
+    C = logits.shape[2]
+    for i in range(H):
+        for j in range(a, z):
+            m = raw[i, j, 5]
+            for k in range(3):
+                planes[k, i, j - a] = (raw[i, j, k] - mean[k]) * inv_std[k] * m
+            planes[3, i, j - a] = m
+            for c in range(C):
+                unary[c, i, j - a] = logits[i, j, c]
+
+
+@_kernel
+def window_output(res, offset, lo, hi, out):
+    """Columns ``lo:hi`` of a window's refined logits, read from ``res`` (C, H, w) whose first column
+    is ``offset``, into ``out`` (H, W, C)."""
+    C, H = res.shape[0], res.shape[1]
+    for i in range(H):
+        for j in range(lo, hi):
+            for c in range(C):
+                out[i, j, c] = res[c, i, j - offset]
