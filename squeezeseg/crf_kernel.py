@@ -10,10 +10,10 @@ sums over the ``size`` window in one pass. A model exported without its CRF carr
 parameters in its description (:func:`crf_description`); the LiteRT and ONNX runners apply
 :class:`CRFKernel` to the network's logits, so labels match the Keras model within float tolerance.
 
-The equations are :func:`squeezeseg.nn.crf.mean_field` (whose window offsets and Gaussian weights
-this module reuses): ``x <- unary - (A q) @ ang_compat - (B q) @ bi_compat`` with ``q = softmax(x)``,
-``A`` the angular and ``B`` the bilateral messages over the neighbours of each pixel (zeros outside
-the image, bilateral weights times both pixels' masks).
+The equations are :func:`squeezeseg.nn.crf.mean_field` (the Keras layer takes its window offsets
+and Gaussian weights from here): ``x <- unary - (A q) @ ang_compat - (B q) @ bi_compat`` with
+``q = softmax(x)``, ``A`` the angular and ``B`` the bilateral messages over the neighbours of each
+pixel (zeros outside the image, bilateral weights times both pixels' masks).
 
 The compiled loops are :mod:`squeezeseg.crf_loops`; their machine code is cached on disk like the
 projection kernels'. Importing numba and loading it costs about a second once per process, so this
@@ -38,14 +38,14 @@ META_CRF = "crf_kernel"
 
 
 def window_offsets(size) -> list[tuple[int, int]]:
-    """(drow, dcol) of every neighbour of a ``size`` window, centre excluded (as the Keras layer)."""
+    """(drow, dcol) of every neighbour of a ``size`` window, centre excluded, row-major."""
     kh, kw = size
     return [(dy, dx) for dy in range(-(kh // 2), kh // 2 + 1) for dx in range(-(kw // 2), kw // 2 + 1)
             if (dy, dx) != (0, 0)]
 
 
 def angular_weights(size, theta) -> np.ndarray:
-    """(K, C) Gaussian weight of each neighbour offset per class (the Keras layer's function)."""
+    """(K, C) angular Gaussian weight of each neighbour offset for each class."""
     offs = np.array(window_offsets(size), dtype=np.float64)
     d2 = (offs**2).sum(1)[:, None]
     return np.exp(-d2 / np.asarray(theta, dtype=np.float64)[None, :] ** 2).astype(np.float32)

@@ -26,21 +26,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from squeezeseg.crf_kernel import angular_weights, window_offsets  # shared with the exported CRF
 from squeezeseg.nn.xla import compiled, xla_enabled
-
-
-def window_offsets(size: Sequence[int]) -> list[tuple[int, int]]:
-    """(drow, dcol) of every neighbour in a ``size`` window, the centre excluded, row-major."""
-    kh, kw = size
-    return [(dy, dx) for dy in range(-(kh // 2), kh // 2 + 1) for dx in range(-(kw // 2), kw // 2 + 1)
-            if (dy, dx) != (0, 0)]
-
-
-def angular_weights(size: Sequence[int], theta: Sequence[float]) -> np.ndarray:
-    """(K, C) angular Gaussian weight of each neighbour offset for each class."""
-    offs = np.array(window_offsets(size), dtype=np.float64)
-    d2 = (offs**2).sum(1)[:, None]
-    return np.exp(-d2 / np.asarray(theta, dtype=np.float64)[None, :] ** 2).astype(np.float32)
 
 
 def shifted(t, size: Sequence[int]) -> list:
