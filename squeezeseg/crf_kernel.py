@@ -154,8 +154,14 @@ class CRFKernel:
             raise InputError(f"damaged CRF description in the exported model ({exc!r})", source) from None
         shapes = (kernel.ang.shape[1], kernel.bi_ang.shape[1], len(kernel.inv_2r2), *bi_compat.shape,
                   ang_compat.shape[1])
-        if len(size) != 2 or min(size) < 1 or any(n != c for n in shapes) or kernel.mean.shape != (3,):
+        if len(size) != 2 or min(size) < 1 or any(n != c for n in shapes) or kernel.mean.shape != (3,) \
+                or kernel.inv_std.shape != (3,):
             raise InputError("damaged CRF description in the exported model (shapes disagree)", source)
+        numbers = (kernel.inv_std, kernel.inv_2r2, kernel.mean, ang_compat, bi_compat)
+        if kernel.iterations < 0 or size[0] % 2 == 0 or size[1] % 2 == 0 \
+                or not all(np.isfinite(v).all() for v in numbers):
+            raise InputError("damaged CRF description in the exported model (iterations, window size, or a "
+                             "zero or non-finite std, theta_r or weight)", source)
         return kernel
 
     def __call__(self, logits: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -163,8 +169,10 @@ class CRFKernel:
         raw = np.ascontiguousarray(raw, np.float32)
         if logits.ndim != 4 or logits.shape[-1] != self.ang.shape[1] or logits.shape[:3] != raw.shape[:3]:
             raise ValueError(f"CRF: logits {logits.shape} do not fit the input {raw.shape}")
-        self._compiled()
         out = np.empty_like(logits)
+        if logits.shape[0] == 0:
+            return out
+        self._compiled()
         tasks = self._strips(logits.shape[0], logits.shape[2])
         if len(tasks) == 1 or self.threads == 1:
             for task in tasks:

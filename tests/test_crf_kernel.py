@@ -122,3 +122,17 @@ def test_a_damaged_description_names_the_file(tmp_path):
     assert "m.tflite" in str(err.value)
     with pytest.raises(InputError, match="shapes disagree"):
         CRFKernel.from_description({**good, "bilateral_compatibility": np.zeros((3, 3)).tolist()})
+    for bad in ({**good, "std": [1.0, 0.0, 1.0]}, {**good, "std": [1.0, 1.0]},
+                {**good, "config": {**good["config"], "iterations": -1}},
+                {**good, "config": {**good["config"], "bilateral_theta_r": [0.0] * 4}}):
+        with pytest.raises(InputError, match="damaged CRF description"):
+            with np.errstate(divide="ignore"):
+                CRFKernel.from_description(bad)
+
+
+def test_an_empty_batch_gives_an_empty_batch():
+    cfg = CASES["shipped"]
+    kernel = CRFKernel.from_description(crf_description(cfg, np.zeros((4, 4)), np.zeros((4, 4)), [0.0] * 3,
+                                                        [1.0] * 3), threads=2)
+    out = kernel(np.zeros((0, 4, 8, 4), np.float32), np.zeros((0, 4, 8, 6), np.float32))
+    assert out.shape == (0, 4, 8, 4)

@@ -3,8 +3,6 @@ that the shipped segmenter's car output on a real scan passes it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,6 @@ from squeezeseg.projection import SphericalProjection
 
 GROUND = -1.73
 CAR, BG = 1, 0
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def surface_points(lo, hi, step=0.04):
@@ -73,14 +70,15 @@ def test_no_car_leaves_labels_alone():
     assert suppress_implausible_cars(ri.image, none, CAR) is none
 
 
-@pytest.mark.skipif(not (DATA / "semantickitti").is_dir(), reason="../shared/data/semantickitti not present")
-def test_shipped_model_cars_on_a_real_scan_pass_the_check():
+def test_shipped_model_cars_on_a_real_scan_pass_the_check(shared_data):
     from squeezeseg.datasets import open_dataset
     from squeezeseg.runtime import load_model
 
+    if not (shared_data / "semantickitti").is_dir():
+        pytest.skip(f"no SemanticKITTI sample at {shared_data / 'semantickitti'}")
     seg = load_model(None)
     car = seg.classes.index("car")
-    ds = open_dataset(DATA / "semantickitti")
+    ds = open_dataset(shared_data / "semantickitti")
     points = ds[0].points[:, :4]
     seg.shape_check = False
     raw = seg.predict_scan(points)
