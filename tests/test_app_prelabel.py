@@ -51,12 +51,12 @@ def test_prelabel_runs_in_worker_and_gui_never_imports_tensorflow(qtbot, window,
     assert done.args == [True], messages
     assert not [m for m in messages if m[0] == "error"], messages
     result = win.ctrl.last_prelabel
-    assert result["pid"] != os.getpid() and result["source"] == "detector"
+    assert result["pid"] != os.getpid() and result["source"] == "detector+segmentation"  # auto: both
     if not tf_before:
         assert "tensorflow" not in sys.modules and "keras" not in sys.modules
     assert win.progress_dialog is None
     props = win.ctrl.proposals
-    assert props and all(p.score is not None for p in props)
+    assert props and all(p.score is None or 0 < p.score <= 1 for p in props)  # the segmenter's: no score
     assert result["n_raw"] >= len(props)
     assert overlapping_pairs(props) == []                     # duplicates suppressed
     labels = win.ctrl.point_labels
@@ -133,3 +133,14 @@ def test_prelabel_without_points_starts_nothing(qtbot, tmp_path, messages):
     assert win.ctrl.open(scans, tmp_path / "s")
     assert win.ctrl.prelabel("auto") is False
     assert win.ctrl._prelabel_job is None and win.progress_dialog is None
+
+
+def test_auto_runs_both_models_on_a_frame_with_a_camera():
+    from latte.core.model_worker import BOTH, resolve_source, uses_detector
+
+    assert resolve_source("auto", has_camera=True) == BOTH and uses_detector(BOTH)
+    assert resolve_source("auto", has_camera=False) == "segmentation"
+    assert resolve_source(BOTH, has_camera=True) == BOTH  # the worker gets the app's resolved source
+    assert not uses_detector("segmentation") and uses_detector("detector")
+    with pytest.raises(ValueError, match="unknown pre-label source"):
+        resolve_source("lidar", has_camera=True)

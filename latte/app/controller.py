@@ -83,7 +83,7 @@ class AppController(QtCore.QObject):
     boxes_changed = QtCore.pyqtSignal()
     message = QtCore.pyqtSignal(str, str, str)   # level, title, text
     status = QtCore.pyqtSignal(str)
-    prelabel_started = QtCore.pyqtSignal(str)        # source ("detector" / "segmentation")
+    prelabel_started = QtCore.pyqtSignal(str)        # source ("detector" / "segmentation" / both)
     prelabel_progress = QtCore.pyqtSignal(int, str)  # percent, what the model worker is doing
     prelabel_finished = QtCore.pyqtSignal(bool)      # True: proposals shown; False: failed or cancelled
 
@@ -679,10 +679,11 @@ class AppController(QtCore.QObject):
         """Start pre-labelling this frame in the model worker: proposals (dashed, Enter accepts) and
         per-point pre-labels (colour mode "label") arrive with ``prelabel_finished(True)``.
         ``source`` "detector" = SqueezeDet on the camera image through frustum fusion,
-        "segmentation" = the SqueezeSeg model on the points, "auto" = the detector when the frame has
-        a camera. Duplicate proposals are suppressed (``latte.core.nms``) and proposals overlapping an
-        existing box are dropped. Returns False when nothing was started."""
-        from latte.core.model_worker import resolve_source
+        "segmentation" = the SqueezeSeg model on the points, "auto" = both when the frame has a
+        camera (the detector sees only the camera's view), else the segmenter. Duplicate proposals
+        are suppressed (``latte.core.nms``) and proposals overlapping an existing box are dropped.
+        Returns False when nothing was started."""
+        from latte.core.model_worker import resolve_source, uses_detector
 
         if self.points is None or not len(self.points):
             self.status.emit("no points to pre-label in this frame")
@@ -691,14 +692,14 @@ class AppController(QtCore.QObject):
             self.status.emit("pre-labelling is already running")
             return False
         source = resolve_source(source, self.image is not None and self.calib is not None)
-        if source == "detector":
+        if uses_detector(source):
             from latte.core import fusion
 
             if self.image is None or self.calib is None:
                 raise InputError("the image detector needs a camera image and calibration; "
                                  "this frame has none")
             fusion.check_calib_image(self.calib, self.image.shape, self.calib.source)
-        request = {"points": self.points, "image": self.image if source == "detector" else None,
+        request = {"points": self.points, "image": self.image if uses_detector(source) else None,
                    "calib": self.calib, "config": self.config, "source": source,
                    "frame_id": self.frame_id()}
         self._prelabel_for = (self.sequence, self.frame, len(self.points))

@@ -303,7 +303,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _prelabel_started(self, source: str) -> None:
         """A window-modal progress dialog while the model worker runs; Cancel kills the worker."""
         self._prelabel_finished(False)
-        model = "SqueezeDet" if source == "detector" else "SqueezeSeg"
+        model = {"detector": "SqueezeDet", "segmentation": "SqueezeSeg"}.get(source,
+                                                                             "SqueezeDet and SqueezeSeg")
         dlg = QtWidgets.QProgressDialog(f"Pre-labelling with {model}…", "Cancel", 0, 100, self)
         dlg.setWindowTitle("Pre-label")
         dlg.setWindowModality(QtCore.Qt.WindowModal)

@@ -28,6 +28,7 @@ from squeezeseg.errors import InputError
 
 Progress = Callable[[float, str], None]
 SOURCES = ("auto", "detector", "segmentation")
+BOTH = "detector+segmentation"  # what "auto" runs on a frame with a camera
 
 
 def _no_progress(fraction: float, text: str) -> None:
@@ -35,12 +36,18 @@ def _no_progress(fraction: float, text: str) -> None:
 
 
 def resolve_source(source: str, has_camera: bool) -> str:
-    """'auto' is the image detector where the frame has a camera image and calibration, else the segmenter."""
-    if source not in SOURCES:
+    """'auto' is both models where the frame has a camera image and calibration (the image detector
+    sees the camera's view only, the segmenter the whole circle), else the segmenter."""
+    if source not in (*SOURCES, BOTH):
         raise ValueError(f"unknown pre-label source {source!r}; expected one of {', '.join(SOURCES)}")
     if source == "auto":
-        return "detector" if has_camera else "segmentation"
+        return BOTH if has_camera else "segmentation"
     return source
+
+
+def uses_detector(source: str) -> bool:
+    """Whether a resolved source runs the image detector (and so needs the image and calibration)."""
+    return source in ("detector", BOTH)
 
 
 class Models:
@@ -75,8 +82,9 @@ def prelabel_frame(
     """Pre-labels of one frame: box proposals (duplicates suppressed, :mod:`latte.core.nms`) and
     per-point class ids. Returns plain data:
 
-    ``source`` ("detector" or "segmentation"), ``boxes`` (K, 7) float64 rows x, y, z, l, w, h, yaw,
-    ``labels`` (K class names), ``scores`` (K,) float64 (NaN where none), ``support`` (K,) int
+    ``source`` ("detector", "segmentation" or both: :data:`BOTH`), ``boxes`` (K, 7) float64 rows
+    x, y, z, l, w, h, yaw, ``labels`` (K class names), ``scores`` (K,) float64 (NaN where none),
+    ``support`` (K,) int
     (points each box was fitted to), ``point_labels`` (N,) int16 (index into the config's class
     list, -1 for none), ``n_raw`` (proposals before duplicate suppression), ``pairs`` (overlapping
     proposal pairs before/after suppression: "raw"/"kept" above the NMS overlap, "raw_any"/"kept_any"
@@ -98,7 +106,8 @@ def prelabel_frame(
     ann = OneClickAnnotator(cfg)
     ann.set_frame(points)
     seconds["ground"] = time.perf_counter() - t0
-    if source == "detector":
+    props, point_labels = [], None
+    if uses_detector(source):
         if image is None or calib is None:
             raise InputError("the image detector needs a camera image and calibration; this frame has none")
         fusion.check_calib_image(calib, image.shape, getattr(calib, "source", ""))
@@ -106,30 +115,29 @@ def prelabel_frame(
         t = time.perf_counter()
         detector = models.get("detector")
         seconds["load"] = time.perf_counter() - t
-        progress(0.6, "detecting objects in the camera image")
+        progress(0.4, "detecting objects in the camera image")
         t = time.perf_counter()
         dets = detector.detect(image, frame_id)
         seconds["model"] = time.perf_counter() - t
-        progress(0.75, f"fitting boxes to {len(dets)} detections")
-        t = time.perf_counter()
+        progress(0.5, f"fitting boxes to {len(dets)} detections")
         size = (image.shape[1], image.shape[0])
-        props = fusion.frustum_proposals(ann, calib, dets, image_size=size)
+        props += fusion.frustum_proposals(ann, calib, dets, image_size=size)
         point_labels = fusion.prelabel_points(points, calib, dets, class_names, size) - 1
-    else:
-        progress(0.15, "loading SqueezeSeg (TensorFlow)")
+    if source != "detector":
+        progress(0.6, "loading SqueezeSeg (TensorFlow)")
         t = time.perf_counter()
         model = models.get("segmentation")
-        seconds["load"] = time.perf_counter() - t
-        progress(0.6, "segmenting the points")
+        seconds["load"] = seconds.get("load", 0.0) + time.perf_counter() - t
+        progress(0.7, "segmenting the points")
         t = time.perf_counter()
         labels = np.asarray(model.predict_points(points))
-        seconds["model"] = time.perf_counter() - t
-        progress(0.75, "fitting boxes to the segmented objects")
-        t = time.perf_counter()
+        seconds["model"] = seconds.get("model", 0.0) + time.perf_counter() - t
+        progress(0.8, "fitting boxes to the segmented objects")
         names = list(getattr(model, "classes", []))
-        props = prelabel.segmentation_proposals(ann, labels, names)
+        props += prelabel.segmentation_proposals(ann, labels, names)
         lut = prelabel.class_lookup(names, class_names)
-        point_labels = lut[np.clip(labels, 0, len(lut) - 1)]
+        point_labels = lut[np.clip(labels, 0, len(lut) - 1)]  # all around, not only the camera's view
+    t = time.perf_counter()
     kept = nms_boxes(props)
     pairs = {"raw": len(overlapping_pairs(props)), "kept": len(overlapping_pairs(kept)),
              "raw_any": len(overlapping_pairs(props, 0.0)), "kept_any": len(overlapping_pairs(kept, 0.0))}
