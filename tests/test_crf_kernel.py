@@ -125,9 +125,8 @@ def test_a_damaged_description_names_the_file(tmp_path):
     for bad in ({**good, "std": [1.0, 0.0, 1.0]}, {**good, "std": [1.0, 1.0]},
                 {**good, "config": {**good["config"], "iterations": -1}},
                 {**good, "config": {**good["config"], "bilateral_theta_r": [0.0] * 4}}):
-        with pytest.raises(InputError, match="damaged CRF description"):
-            with np.errstate(divide="ignore"):
-                CRFKernel.from_description(bad)
+        with pytest.raises(InputError, match="damaged CRF description"), np.errstate(divide="ignore"):
+            CRFKernel.from_description(bad)
 
 
 def test_an_empty_batch_gives_an_empty_batch():
