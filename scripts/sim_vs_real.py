@@ -29,6 +29,7 @@ from simulation.sequence import SequenceSimulator
 from simulation.stats import (
     OBJECT_CLASSES,
     OBJECT_RANGE_EDGES,
+    REAL_SCAN_FOLDERS,
     ClassShares,
     ObjectStats,
     ScanHistograms,
@@ -41,15 +42,6 @@ from simulation.writers import camera_boxes
 from squeezeseg.datasets import open_dataset
 from squeezeseg.resources import shared_data_dir
 
-REAL_SCANS = (
-    "kitti_raw",
-    "kitti_pcd/data_1",
-    "kitti_pcd/data_2",
-    "kitti_object/testing",
-    "kitti_object/training",
-    "kitti_object_more/training",
-    "semantickitti",
-)
 BOXED = ("kitti_object/training", "kitti_object_more/training")
 TRACKING = ("0000", "0002", "0003", "0005")
 JS_TARGET = 0.03
@@ -60,7 +52,7 @@ SIM_DURATION_FRAMES = 100  # 10 s at 10 Hz; the report's frames are spread over 
 def real_side(root, max_scans: int) -> dict:
     hist, shares, objects = ScanHistograms(seed=1), ClassShares(), ObjectStats()
     ground, cars = [], []
-    frames = [(name, i) for name in REAL_SCANS for i in range(len(open_dataset(root / name)))]
+    frames = [(name, i) for name in REAL_SCAN_FOLDERS for i in range(len(open_dataset(root / name)))]
     step = max(1, len(frames) // max_scans) if max_scans else 1
     for name, i in frames[::step]:
         f = open_dataset(root / name)[i]

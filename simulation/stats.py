@@ -76,6 +76,16 @@ HIST_EDGES = {
 SHAPE_K = 10  # neighbours of a local-shape patch
 OBJECT_RANGE_EDGES = np.arange(0.0, 80.01, 5.0)
 OBJECT_CLASSES = ("car", "pedestrian", "cyclist")
+# The full HDL-64E scans of ../shared/data (folders under it) the realism report compares with
+REAL_SCAN_FOLDERS = (
+    "kitti_raw",
+    "kitti_pcd/data_1",
+    "kitti_pcd/data_2",
+    "kitti_object/testing",
+    "kitti_object/training",
+    "kitti_object_more/training",
+    "semantickitti",
+)
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:

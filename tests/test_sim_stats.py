@@ -72,19 +72,10 @@ def test_realism_divergences_stay_near_their_targets(shared_data):
     real HDL-64E scans it reads, against 4 simulated scenes x 3 frames; each within 0.05 (the full
     report, 88 scans against 36, meets 0.03; a sample this small adds noise). Before the second
     round of issue #18 height, intensity, linearity and planarity were 0.036-0.077 on the full report."""
-    from simulation.stats import ScanHistograms
+    from simulation.stats import REAL_SCAN_FOLDERS, ScanHistograms
     from squeezeseg.datasets import open_dataset
 
-    folders = (
-        "kitti_raw",
-        "kitti_pcd/data_1",
-        "kitti_pcd/data_2",
-        "kitti_object/testing",
-        "kitti_object/training",
-        "kitti_object_more/training",
-        "semantickitti",
-    )
-    frames = [(name, i) for name in folders for i in range(len(open_dataset(shared_data / name)))]
+    frames = [(name, i) for name in REAL_SCAN_FOLDERS for i in range(len(open_dataset(shared_data / name)))]
     real = ScanHistograms(seed=1)
     for name, i in frames[::4]:
         real.add(open_dataset(shared_data / name)[i].points)
