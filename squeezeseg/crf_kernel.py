@@ -120,13 +120,14 @@ class CRFKernel:
             raise
 
     def _compiled(self):
-        """The compiled loops, waiting for :meth:`warm_up` if it runs (or loading them now)."""
-        if self._loops is None:
-            warming = self._warming
-            if warming is not None:
-                warming.join()
-            if self._loops is None:  # no warm-up, or it failed: load here (its error is raised here)
-                self._load_loops()
+        """The compiled loops, waiting for :meth:`warm_up` if it runs (or loading them now). The
+        warm-up sets ``_loops`` before its trial window, so a running one is always joined (at once
+        when it has ended) rather than trusted from ``_loops``."""
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+        if self._loops is None:  # no warm-up, or it failed: load here (its error is raised here)
+            self._load_loops()
         return self._loops
 
     @classmethod
