@@ -220,12 +220,17 @@ def surface_texture(kind: np.ndarray, p: tuple[np.ndarray, ...], ctx: TextureCon
     return f
 
 
+def _cell_noise(q: list[np.ndarray], per_metre: float, low: float, span: float) -> np.ndarray:
+    """Hash noise of cells ``1 / per_metre`` m wide, scaled to [low, low + span) (float32, in place)."""
+    noise = hash_noise(*cells(q, per_metre))
+    noise *= np.float32(span)
+    noise += np.float32(low)
+    return noise
+
+
 def _grain(q: list[np.ndarray], ctx: TextureContext) -> np.ndarray:
     """Grain of 25 cm cells, +-10%."""
-    noise = hash_noise(*cells(q, 4.0))
-    noise *= np.float32(0.2)
-    noise += np.float32(0.9)
-    return noise
+    return _cell_noise(q, 4.0, 0.9, 0.2)
 
 
 def _frac(x: np.ndarray, period: float) -> np.ndarray:
@@ -264,10 +269,7 @@ def _road(q: list[np.ndarray], ctx: TextureContext) -> np.ndarray:
 
 def _marking(q: list[np.ndarray], ctx: TextureContext) -> np.ndarray:
     """Lane paint worn in patches: 65-100% of its brightness, in 20 cm cells."""
-    worn = hash_noise(*cells(q, 5.0))
-    worn *= np.float32(0.35)
-    worn += np.float32(0.65)
-    return worn
+    return _cell_noise(q, 5.0, 0.65, 0.35)
 
 
 def _windows(q: list[np.ndarray], ctx: TextureContext) -> np.ndarray:
