@@ -230,6 +230,8 @@ def main(argv=None) -> int:
                     help="with --self-train: folders of ../shared/data with the unlabelled real scans "
                     f"(default: {' '.join(TARGET_SOURCES)})")
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
+    ap.add_argument("--ema", type=float, default=None,
+                    help="moving average of the weights, e.g. 0.999 (default: the config's train.ema)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--only-data", action="store_true", help="simulate (resumable) and stop")
     ap.add_argument("--install", choices=("always", "if-better", "never"), default="if-better",
@@ -265,6 +267,9 @@ def main(argv=None) -> int:
     cfg.train.seed = args.seed
     if args.lr is not None:
         cfg.train.learning_rate = args.lr
+    if args.ema is not None:
+        cfg.train.ema = args.ema
+        cfg.check()
     self_training = None
     if args.self_train and args.init is None:
         args.init = args.weights / "default.keras"

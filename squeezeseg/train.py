@@ -55,12 +55,14 @@ def tensorboard_available() -> bool:
 
 
 def make_optimizer(cfg: ModelConfig) -> keras.optimizers.Optimizer:
-    """SGD with momentum, step decay, global-norm clipping and weight decay (the papers' settings)."""
+    """SGD with momentum, step decay, global-norm clipping and weight decay (the papers' settings),
+    with an exponential moving average of the weights when ``train.ema`` (fit ends on the average)."""
     t = cfg.train
     lr = keras.optimizers.schedules.ExponentialDecay(
         t.learning_rate, t.lr_decay_steps, t.lr_decay_factor, staircase=True)
     return keras.optimizers.SGD(lr, momentum=t.momentum, global_clipnorm=t.grad_clip or None,
-                                weight_decay=t.weight_decay or None)
+                                weight_decay=t.weight_decay or None, use_ema=t.ema > 0,
+                                ema_momentum=t.ema or 0.99)
 
 
 class TqdmProgress(keras.callbacks.Callback):

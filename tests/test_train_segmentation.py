@@ -127,6 +127,30 @@ def test_tiny_model_overfits_two_frames(resumed_run):
     assert np.all(iou[present] > 0.9), iou
 
 
+def _trainable(path: Path) -> list[np.ndarray]:
+    return [np.asarray(v) for v in keras.models.load_model(path, compile=False).trainable_weights]
+
+
+def test_without_ema_the_model_is_the_last_step(resumed_run):
+    _, out, model_path, _ = resumed_run
+    for a, b in zip(_trainable(model_path), _trainable(out / "checkpoint.keras")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ema_saves_the_average_of_the_weights(tmp_path):
+    """With ``train.ema`` the saved model holds the moving average, not the last step's weights
+    (``checkpoint.keras``, written before fit ends), and the run records the setting."""
+    from squeezeseg.train import train
+
+    root = write_synthetic_dataset(tmp_path / "data", frames=2, val=0, seed=5)
+    cfg = tiny_config(root, checkpoint_every=10, learning_rate=0.05, ema=0.8)
+    model_path = train(cfg, tmp_path / "run", steps=10, progress=False)
+    last = _trainable(tmp_path / "run" / "checkpoint.keras")
+    avg = _trainable(model_path)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(avg, last)) > 1e-4
+    assert json.loads((tmp_path / "run" / "train.json").read_text())["config"]["train"]["ema"] == 0.8
+
+
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     """Two replicas (logical CPUs must be configured before TensorFlow starts: a subprocess)."""

@@ -66,6 +66,9 @@ class TrainConfig:
     # class-balanced loss: class_weights * (pixel share of the class in the training data) ** -p,
     # rescaled to the same mean weight per pixel; 0 uses class_weights as given
     class_balance: float = bounded(0.0, ge=0, le=1)
+    # exponential moving average of the weights (Keras optimizer EMA, the saved model holds the
+    # average): a flatter, steadier model than the last step's; 0 turns it off, 0.999 ~ last 1k steps
+    ema: float = bounded(0.0, ge=0, lt=1)
 
 
 @dataclass
