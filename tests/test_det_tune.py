@@ -172,10 +172,24 @@ def test_photometric_randomises_the_camera_response_not_the_geometry():
     outs = [photometric(img, np.random.default_rng(s)) for s in range(6)]
     assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
     means = [o[12:20, 16:32].mean() for o in outs]
-    assert max(means) - min(means) > 20  # exposure and gamma differ from draw to draw
+    assert max(means) - min(means) > 20  # the exposure differs from draw to draw
     for o in outs:  # the object stays where it was: brighter inside than around it
         assert o[12:20, 16:32].mean() > o[:4].mean() + 50
     np.testing.assert_array_equal(photometric(img, np.random.default_rng(1)), outs[1])
+
+
+def test_photometric_leaves_the_renderers_colour_response_alone():
+    """The renderer draws white balance, saturation and gamma per sequence (simulation.camera_style), so
+    the training-time randomisation keeps colour ratios and stays within its narrow exposure range."""
+    from squeezeseg.detection.data import PHOTOMETRIC_EXPOSURE, photometric
+
+    img = np.zeros((40, 40, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 60, 120, 180  # a bluish surface, far from clipping
+    for seed in range(20):
+        out = photometric(img, np.random.default_rng(seed)).reshape(-1, 3).mean(axis=0)
+        ratio = out / np.array([60.0, 120.0, 180.0])
+        assert ratio.max() - ratio.min() < 0.02  # one gain for all channels: no white balance
+        assert PHOTOMETRIC_EXPOSURE[0] - 0.02 < ratio.mean() < PHOTOMETRIC_EXPOSURE[1] + 0.02
 
 
 def test_one_iou_for_every_class_is_a_looser_diagnostic():
