@@ -50,7 +50,8 @@ def register(subparsers) -> None:
                        "scans, "
                        "layer by layer from the input (SqueezeSegV2 Algorithm 2); writes a new model.")
     c.add_argument("--model", required=True, help="trained segmentation model (.keras, with batch norm)")
-    c.add_argument("--target", required=True, help="unlabelled real scans or range images")
+    c.add_argument("--target", required=True, nargs="+",
+                   help="unlabelled real scans or range images (folders or files, one or more)")
     c.add_argument("--out", type=Path, required=True, help="calibrated model to write (.keras)")
     c.add_argument("--views", type=int, default=4, help="target images per raw target scan")
     c.set_defaults(func=run_calibrate)
@@ -105,10 +106,13 @@ def _save_model(model, out) -> int:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from domain_adapt.calibration import batch_norm_layers, calibrate
-    from domain_adapt.frames import load_unlabelled
+    from domain_adapt.frames import load_unlabelled_files
     from squeezeseg.errors import InputError
     from squeezeseg.models import load_keras_model
 
+    for target in args.target:
+        if not Path(target).exists():
+            raise InputError("target folder or file not found", target)
     if args.out.suffix != ".keras":
         raise InputError("the model file must end in .keras", args.out)
     model, cfg = load_keras_model(args.model)
@@ -116,7 +120,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         batch_norm_layers(model)
     except InputError as exc:
         raise InputError(exc.message, args.model) from None
-    calibrate(model, load_unlabelled(cfg, args.target, views=args.views))
+    calibrate(model, load_unlabelled_files(cfg, args.target, views=args.views))
     return _save_model(model, args.out)
 
 

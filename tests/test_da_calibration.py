@@ -102,17 +102,23 @@ def test_calibrate_cli(tmp_path, capsys):
 
     cfg = tiny_config()
     target = write_synthetic_dataset(tmp_path / "target", frames=2, height=8, width=32) / "lidar_2d"
+    other = write_synthetic_dataset(tmp_path / "other", frames=2, height=8, width=32, seed=4) / "lidar_2d"
     v2 = build_segmenter(cfg, context_aggregation=False)
     v2.save(tmp_path / "v2.keras")
     out = tmp_path / "calibrated.keras"
     assert main(["adapt", "calibrate", "--model", str(tmp_path / "v2.keras"), "--target", str(target),
-                 "--out", str(out)]) == 0
+                 str(other), "--out", str(out)]) == 0
     import keras
 
     import squeezeseg.nn  # noqa: F401
 
     calibrated = keras.saving.load_model(out, compile=False)
-    assert worst_deviation(calibrated, target_images_from(target)) < 1e-3
+    both = np.concatenate([target_images_from(target), target_images_from(other)])
+    assert worst_deviation(calibrated, both) < 1e-3  # calibrated on every target folder given
+    assert worst_deviation(calibrated, target_images_from(target)) > 1e-3
+    assert main(["adapt", "calibrate", "--model", str(tmp_path / "v2.keras"), "--target", str(target),
+                 str(tmp_path / "missing"), "--out", str(tmp_path / "y.keras")]) == 2
+    assert "missing" in capsys.readouterr().err and not (tmp_path / "y.keras").exists()
     v1 = build_model(tiny_config("squeezeseg"))
     v1.save(tmp_path / "v1.keras")
     assert main(["adapt", "calibrate", "--model", str(tmp_path / "v1.keras"), "--target", str(target),
