@@ -244,11 +244,15 @@ def curved_body(
     return _loft(sections, xs, glass, cls)
 
 
-def vehicle(kind: str, rng: np.random.Generator) -> Mesh:
+def vehicle(kind: str, rng: np.random.Generator, size: tuple[float, float, float] | None = None) -> Mesh:
     """A car (sedan, hatchback, wagon or SUV body), van or truck of class car/van/truck: cars and vans
     with curved lofted bodies (:func:`curved_body`) and mirrors, trucks a cab and a cargo box; glass
-    that returns few points; four wheels in wheel arches."""
-    L, W, H = vehicle_size(kind, rng)
+    that returns few points; four wheels in wheel arches. ``size`` (l, w, h), e.g. a KITTI label's,
+    is clipped to :data:`VEHICLE_SIZES`; None draws one (:func:`vehicle_size`)."""
+    if size is None:
+        L, W, H = vehicle_size(kind, rng)
+    else:
+        L, W, H = (float(np.clip(v, lo, hi)) for v, (lo, hi) in zip(size, VEHICLE_SIZES[kind]))
     cls = {"sedan": "car", "van": "van", "truck": "truck"}[kind]
     r = 0.31 if kind == "sedan" else 0.36 if kind == "van" else 0.5
     clear = 0.2 if kind == "sedan" else 0.25

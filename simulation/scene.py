@@ -14,6 +14,7 @@ import numpy as np
 from simulation import meshes
 from simulation.classes import KITTI_TYPE
 from simulation.meshes import Mesh
+from simulation.tracking_layouts import load_layouts
 from squeezeseg.boxes import Box3D
 
 LANE_WIDTH = 3.5
@@ -21,17 +22,21 @@ PARKING_WIDTH = 2.3
 BIKE_WIDTH = 1.6
 CURB_HEIGHT = 0.15
 EGO_SIZE = (4.5, 1.8, 1.6)
-# Traffic density, set so that the objects per scan in the camera view come near the KITTI tracking
-# labels' (about 4 cars and vans, 0.3 pedestrians, 0.4 cyclists; scripts/sim_vs_real.py).
-VEHICLE_MIX = (0.84, 0.13, 0.03)  # sedan (Car), van, truck: the KITTI tracking labels' shares
+# Traffic comes from the KITTI tracking labels (simulation/tracking_layouts.py: counts per frame,
+# positions, headings, sizes), placed on the street's cross-section by _add_traffic.
 # Slow dense city traffic (queues at lights, stop-and-go; the KITTI raw city drive): a share of the
 # scenes, two lanes per direction, the ego's direction queued bumper to bumper, moving with the ego,
 # up to a head ahead of it, with more vans and trucks in the mix (vehicles alongside the ego). Each
-# such scene puts 20-38% of its scans on vehicles, so the share stays small (docs/simulation.md).
-JAM_SHARE, JAM_MIX, JAM_GAP = 0.06, (0.6, 0.2, 0.2), (1.5, 6.0)
-LANE_GAP = (35.0, 110.0)  # m between moving vehicles of a lane
-PARKED_RUN, PARKED_GAP = 2.5, 55.0  # mean cars in a row of parked cars, mean free stretch (m) after it
-PEDESTRIAN_GROUPS = 1.5  # mean groups (1-3 people) per sidewalk
+# such scene puts 11-30% of its scans on vehicles. Their share is that of queued frames among the
+# KITTI frames whose traffic is known here: none in the 828 tracking frames (no vehicle within 10 m
+# ahead in the lane with another beside it), all 30 of the raw drive: 3.5%, one sequence in every
+# JAM_PERIOD of a seed (at a phase set by the seed), spread evenly rather than drawn independently,
+# since two queued scenes among 12 would double a small dataset's share of car points.
+JAM_PERIOD, JAM_MIX, JAM_GAP = 29, (0.6, 0.2, 0.2), (1.5, 6.0)
+EGO_CLEAR = 14.0  # m kept free ahead of and behind the ego in its lane (outside queues)
+LANE_HEADWAY = (2.0, 12.0)  # m from bumper to bumper at least, between vehicles of one lane
+PARKED_SPACING = (0.7, 2.5)  # m between the bumpers of neighbouring parked cars
+GROUP_SIZES, GROUP_P = (1, 2, 3), (0.6, 0.3, 0.1)  # pedestrians walk alone or in groups
 ROUGH_WIDTH, ROUGH_CELL = 14.0, 1.0  # rough terrain (1 m cells with bumps) beside the sidewalks
 BOX_PADDING = 0.01  # m added on every side of an exported box, so points on the mesh faces are inside
 
@@ -179,6 +184,7 @@ class _Builder:
         self.next_instance = 1
         self.obstacles: list[tuple[float, float, float]] = []  # (x, y, half size) of trunks and poles
         self.profile: CrossSection | None = None
+        self.fronts: dict[int, float] = {-1: 1e9, 1: 1e9}  # |y| of the building line per side (-1 right)
 
     def add_static(self, mesh: Mesh, x: float, y: float, yaw: float = 0.0, z: float | None = None) -> None:
         self.parts.append(mesh.transformed(yaw, (x, y, self.ground(x, y) if z is None else z)))
@@ -186,10 +192,13 @@ class _Builder:
     def ground(self, x: float, y: float) -> float:
         return float(ground_height(x, y, self.slope, self.bump, self.road_half, self.profile))
 
-    def add_agent(self, kind: str, x: float, y: float, yaw: float, speed: np.ndarray, yaw_rate=None) -> None:
+    def add_agent(
+        self, kind: str, x: float, y: float, yaw: float, speed: np.ndarray, yaw_rate=None, size=None
+    ) -> None:
+        """An agent starting at (x, y, yaw); ``size`` (l, w, h) for vehicles, e.g. a KITTI label's."""
         rng = self.rng
         if kind in meshes.VEHICLE_SIZES:
-            mesh = meshes.vehicle(kind, rng)
+            mesh = meshes.vehicle(kind, rng, size)
         elif kind == "pedestrian":
             mesh = meshes.pedestrian(rng)
         else:
@@ -220,13 +229,20 @@ def _curb(xs: np.ndarray, y: float, zfun) -> Mesh:
     return meshes.grid_mesh(np.stack([bottom, top], axis=1), "sidewalk", "curb")
 
 
+def is_queued(seed: int, sequence: int) -> bool:
+    """Whether sequence ``sequence`` of ``seed`` is a queued-traffic scene: one in every JAM_PERIOD
+    consecutive sequences, at a phase drawn from the seed."""
+    phase = int(np.random.default_rng([seed, JAM_PERIOD]).integers(JAM_PERIOD))
+    return (sequence + phase) % JAM_PERIOD == 0
+
+
 def generate_scene(
     seed: int, sequence: int = 0, duration: float = 10.0, rate_hz: float = 10.0, density: float = 1.0
 ) -> Scene:
     """A random street scene with agents moving for ``duration`` seconds; same arguments, same scene."""
     b = _Builder(seed, sequence, duration, rate_hz)
     rng = b.rng
-    jam = bool(rng.random() < JAM_SHARE)
+    jam = is_queued(seed, sequence)
     two_way_lanes = 2 if jam else int(rng.choice([1, 2], p=[0.8, 0.2]))  # driving lanes per direction
     parking = (rng.random() < 0.6, rng.random() < 0.6)  # right (y<0), left (y>0)
     bike = (rng.random() < 0.35, rng.random() < 0.35)  # bike lanes between traffic and parking
@@ -309,6 +325,7 @@ def _add_roadside(
         x = x_lo + rng.uniform(0, 10)
         # city blocks: fronts at or near the sidewalk; residential: front gardens
         setback = float(rng.choice([rng.uniform(0.0, 1.5), rng.uniform(1.5, 6.0)], p=[0.5, 0.5]))
+        b.fronts[side] = edge + setback
         while x < x_hi:
             length = rng.uniform(8.0, 35.0)
             gap = rng.exponential(6.0)
@@ -387,8 +404,13 @@ def _add_traffic(
     density: float,
     jam: bool = False,
 ) -> Agent:
-    """Ego vehicle, moving vehicles per lane (shared lane speed, so no rear-end collisions), lane
-    changes, parked vehicles, pedestrians on sidewalks and cyclists; returns the ego agent."""
+    """The ego vehicle, then the objects of the KITTI tracking layouts (:mod:`simulation.tracking_layouts`:
+    a traffic level per class: that of one labelled drive, positions slid along the road,
+    headings and sizes from the labels) placed on this street's cross-section, with the ego's lateral
+    offset as in the labels: vehicles go to the lanes or the parking strips (:func:`_vehicle_zone`;
+    one speed per lane, so no rear-end collisions; some change lanes; parked ones in rows); pedestrians
+    on their side's sidewalk, cyclists in the bike lane or at the outer lane's edge of the side their
+    heading drives on. In jam scenes the ego's direction is a queue. Returns the ego agent."""
     rng, t, dur = b.rng, b.t, b.duration
     ego_lane_y = -LANE_WIDTH / 2 - LANE_WIDTH * int(rng.integers(0, lanes))
     ego_stop = (float(rng.uniform(0, 1) * dur), dur + 10.0) if rng.random() < 0.2 else None
@@ -396,80 +418,164 @@ def _add_traffic(
     ego_track = _trajectory(0.0, ego_lane_y, 0.0, ego_v, np.zeros_like(t), b.dt)
     ego = Agent("ego", None, 0, ego_track, b.dt, EGO_SIZE)
 
-    def vehicle_kind(queued: bool) -> str:
-        return str(rng.choice(["sedan", "van", "truck"], p=JAM_MIX if queued else VEHICLE_MIX))
-
-    queue_front = float(rng.uniform(8.0, 45.0))  # the queue's head, ahead of the ego (moving with it)
-
+    layouts = load_layouts()
+    level = {c: v * density for c, v in layouts.draw_levels(rng).items()}
+    motion = {}  # (lane index, side) -> (speed m/s, speed profile): one per lane
     for k in range(lanes):
         for side in (-1, 1):
-            y = side * (LANE_WIDTH / 2 + k * LANE_WIDTH)
-            yaw = 0.0 if side < 0 else np.pi
-            if y == ego_lane_y or (jam and side < 0):  # a queue moves as the ego does
-                v, stop = ego_speed, ego_stop
+            if side * (LANE_WIDTH / 2 + k * LANE_WIDTH) == ego_lane_y or (jam and side < 0):
+                v, stop = ego_speed, ego_stop  # a queue, or the ego's lane, moves as the ego does
             else:
                 v = float(rng.uniform(5.0, 14.0)) if rng.random() < 0.85 else 0.0
                 stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
-            speed = _speed_profile(t, v, stop, 3.0)
-            x = x_lo + rng.uniform(0, 15)
-            while x < x_hi:
-                queued = jam and side < 0 and x < queue_front
-                clear = 6.0 if queued else 14.0  # keep a gap ahead of and behind the ego car
-                if y == ego_lane_y and abs(x) < clear:
-                    x = clear + (rng.uniform(*JAM_GAP) - 1.5 if queued else 0.0)
-                    continue
-                kind = vehicle_kind(queued)
-                yaw_rate = None
-                if rng.random() < 0.15 and v > 3 and lanes > 1 and not queued:  # lane change: left, right
-                    t0, T = float(rng.uniform(0, 1) * max(dur - 3, 0.0)), 1.5
-                    w = LANE_WIDTH / (v * T * T) * (-1 if abs(y) < LANE_WIDTH else 1)  # < 0: outward
-                    yaw_rate = np.where((t >= t0) & (t < t0 + T), w, 0.0) - np.where(
-                        (t >= t0 + T) & (t < t0 + 2 * T), w, 0.0
-                    )
-                sway = 0.15 if not queued else 0.3
-                b.add_agent(kind, x, y + rng.normal(0, sway), yaw, speed, yaw_rate)
-                if queued:  # bumper to bumper: the next one a vehicle length and a short gap behind
-                    x += b.agents[-1].size[0] + rng.uniform(*JAM_GAP)
-                else:
-                    x += rng.uniform(*LANE_GAP) / density
-    for side, has in zip((-1, 1), parking):
-        if not has:
+            motion[(k, side)] = (v, _speed_profile(t, v, stop, 3.0))
+    queue_front = float(rng.uniform(8.0, 45.0)) if jam else -np.inf  # the queue's head, ahead of the ego
+    if jam:
+        _add_queue(b, lanes, ego_lane_y, queue_front, motion, x_lo)
+
+    in_lane: dict[tuple[int, int], list] = {key: [] for key in motion}
+    parked: dict[int, list] = {-1: [], 1: []}
+    for name, kind in (("Car", "sedan"), ("Van", "van"), ("Truck", "truck")):
+        for x, yk, heading, l, w, h in layouts[name].place(rng, x_lo, x_hi, level[name]):
+            y = ego_lane_y + yk
+            zone = _vehicle_zone(y, heading, lanes, parking, kind, b.fronts[-1 if y < 0 else 1])
+            if zone is None:
+                continue
+            if zone[0] == "parked":
+                parked[zone[1]].append((x, kind, (l, w, h), heading))
+            elif not (jam and zone[2] < 0 and x < queue_front):
+                in_lane[zone[1:]].append((x, kind, (l, w, h)))
+    for (k, side), row in in_lane.items():
+        _add_lane(b, k, side, sorted(row), motion[(k, side)], lanes, ego_lane_y, jam and side < 0)
+    for side, row in parked.items():
+        _add_parked(b, side * (road_half - PARKING_WIDTH / 2), sorted(row))
+    _add_pedestrians(
+        b,
+        layouts["Pedestrian"].place(rng, x_lo, x_hi, level["Pedestrian"] / np.dot(GROUP_SIZES, GROUP_P)),
+        ego_lane_y,
+        road_half,
+        edge,
+    )
+    _add_cyclists(b, layouts["Cyclist"].place(rng, x_lo, x_hi, level["Cyclist"]), lanes, bike)
+    return ego
+
+
+def _vehicle_zone(y: float, heading: float, lanes: int, parking: tuple[bool, bool], kind: str, front: float):
+    """Where a labelled vehicle at lateral offset ``y`` (world, m) with ``heading`` goes on this street:
+    ("lane", k, side) for lane ``k`` of ``side`` (-1 right, 1 left) when ``y`` falls in the driving
+    lanes; None beyond the building line ``front`` (|y|, m) of its side: where KITTI's streets had open
+    lots, side streets or a far carriageway, this one has buildings, and pulling those vehicles onto
+    the street would put them several times nearer than the labels do. Between the lanes and the
+    buildings ("parked", side) in a parking strip, its side's, else the other side's (cars and vans);
+    on a street without strips, vehicles heading along the road drive in the outer lane of the side
+    their heading drives on; None for the rest."""
+    side = -1 if y < 0 else 1
+    if abs(y) < lanes * LANE_WIDTH:
+        return ("lane", min(int(abs(y) // LANE_WIDTH), lanes - 1), side)
+    if abs(y) > front:
+        return None
+    if kind != "truck" and (parking[side > 0] or parking[side < 0]):
+        return ("parked", side if parking[side > 0] else -side)
+    if abs(np.cos(heading)) >= 0.7:
+        return ("lane", lanes - 1, -1 if np.cos(heading) > 0 else 1)
+    return None
+
+
+def _add_queue(b: _Builder, lanes: int, ego_lane_y: float, front: float, motion: dict, x_lo: float) -> None:
+    """Queued traffic in the ego's direction: bumper to bumper from ``x_lo`` to the queue's ``front``,
+    a few metres free ahead of the ego, more vans and trucks than in free traffic."""
+    rng = b.rng
+    for k in range(lanes):
+        y = -(LANE_WIDTH / 2 + k * LANE_WIDTH)
+        x = x_lo + rng.uniform(0, 15)
+        while x < front:
+            if y == ego_lane_y and abs(x) < 6.0:
+                x = 6.0 + rng.uniform(*JAM_GAP) - 1.5
+                continue
+            kind = str(rng.choice(["sedan", "van", "truck"], p=JAM_MIX))
+            b.add_agent(kind, x, y + rng.normal(0, 0.3), 0.0, motion[(k, -1)][1])
+            x += b.agents[-1].size[0] + rng.uniform(*JAM_GAP)
+
+
+def _add_lane(
+    b: _Builder, k: int, side: int, row: list, motion: tuple, lanes: int, ego_lane_y: float, queued: bool
+) -> None:
+    """The vehicles (x, kind, size) of lane ``k`` of ``side`` in order along x, each at least a headway
+    behind the one before; none within EGO_CLEAR of the ego in its own lane; 15% change lanes."""
+    rng, t, dur = b.rng, b.t, b.duration
+    y = side * (LANE_WIDTH / 2 + k * LANE_WIDTH)
+    yaw = 0.0 if side < 0 else np.pi
+    v, speed = motion
+    free = -np.inf  # the first x the next vehicle's centre may take
+    for x, kind, size in row:
+        x = max(x, free)
+        if y == ego_lane_y and not queued and abs(x) < EGO_CLEAR:
             continue
-        y = side * (road_half - PARKING_WIDTH / 2)
-        x = x_lo + rng.uniform(0, 30)
-        while x < x_hi:  # rows of parked cars (geometric run lengths) separated by free stretches
-            for _ in range(int(rng.geometric(1.0 / PARKED_RUN))):
-                yaw = (0.0 if side < 0 else np.pi) + rng.normal(0, 0.04)
-                kind = str(rng.choice(["sedan", "van"], p=[0.87, 0.13]))
-                b.add_agent(kind, x, y + rng.normal(0, 0.12), yaw, np.zeros_like(t))
-                x += b.agents[-1].size[0] + rng.uniform(0.7, 2.5)
-            x += (rng.exponential(PARKED_GAP) + 3.0) / density
-    for side in (-1, 1):  # pedestrians, alone or in groups: walk, stop, turn (weave) on the sidewalks
-        for _ in range(rng.poisson(PEDESTRIAN_GROUPS * density)):
-            y0 = side * (road_half + rng.uniform(0.5, edge - road_half - 0.4))
-            x0 = float(rng.uniform(x_lo, x_hi))
-            yaw = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.1))
-            v = float(rng.uniform(0.8, 1.8)) if rng.random() < 0.8 else 0.0
-            stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
-            for k in range(int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))):
-                a, period = rng.uniform(0.0, 0.12), rng.uniform(3.0, 8.0)
-                yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
-                y = float(np.clip(y0 + side * 0.7 * k, -edge + 0.4, edge - 0.4))
-                b.add_agent(
-                    "pedestrian", x0 + rng.normal(0, 0.3), y, yaw, _speed_profile(t, v, stop, 1.0), yaw_rate
-                )
-    for side, has in zip((-1, 1), bike):  # cyclists in the bike lane, else at the edge of the outer lane:
-        # one speed per lane, weaving gently (those that would run into a vehicle are removed below)
+        yaw_rate = None
+        if rng.random() < 0.15 and v > 3 and lanes > 1 and not queued:  # lane change: left, right
+            t0, T = float(rng.uniform(0, 1) * max(dur - 3, 0.0)), 1.5
+            w = LANE_WIDTH / (v * T * T) * (-1 if abs(y) < LANE_WIDTH else 1)  # < 0: outward
+            yaw_rate = np.where((t >= t0) & (t < t0 + T), w, 0.0) - np.where(
+                (t >= t0 + T) & (t < t0 + 2 * T), w, 0.0
+            )
+        b.add_agent(kind, x, y + rng.normal(0, 0.15), yaw, speed, yaw_rate, size)
+        free = x + b.agents[-1].size[0] + rng.uniform(*LANE_HEADWAY)
+
+
+def _add_parked(b: _Builder, y: float, row: list) -> None:
+    """Parked vehicles (x, kind, size, KITTI heading) in the parking strip at ``y``, in order along x:
+    where the labels put them close together they form rows with small gaps between bumpers. They
+    face the way their label does (along the road, either way)."""
+    rng = b.rng
+    still = np.zeros_like(b.t)
+    free = -np.inf
+    for x, kind, size, heading in row:
+        x = max(x, free)
+        yaw = (0.0 if np.cos(heading) >= 0 else np.pi) + rng.normal(0, 0.04)
+        b.add_agent(kind, x, y + rng.normal(0, 0.12), yaw, still, None, size)
+        free = x + b.agents[-1].size[0] + rng.uniform(*PARKED_SPACING)
+
+
+def _add_pedestrians(
+    b: _Builder, groups: np.ndarray, ego_lane_y: float, road_half: float, edge: float
+) -> None:
+    """Pedestrians, alone or in groups, on the sidewalk of the side of their label's lateral offset:
+    those the labels show walking along the street walk (and stop, and weave), those facing across it
+    mostly stand, facing that way."""
+    rng, t, dur = b.rng, b.t, b.duration
+    for x0, yk, heading, *_ in groups:
+        y_w = ego_lane_y + yk
+        side = -1 if y_w < 0 else 1
+        y0 = side * float(np.clip(abs(y_w), road_half + 0.5, edge - 0.4))
+        along = abs(np.cos(heading)) >= 0.5
+        yaw = (0.0 if np.cos(heading) >= 0 else np.pi) + rng.normal(0, 0.1) if along else float(heading)
+        v = float(rng.uniform(0.8, 1.8)) if rng.random() < (0.8 if along else 0.2) else 0.0
+        stop = _stop_event(rng, dur) if rng.random() < 0.3 else None
+        for k in range(int(rng.choice(GROUP_SIZES, p=GROUP_P))):
+            a, period = rng.uniform(0.0, 0.12), rng.uniform(3.0, 8.0)
+            yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+            y = float(np.clip(y0 + side * 0.7 * k, -edge + 0.4, edge - 0.4))
+            speed = _speed_profile(t, v, stop, 1.0)
+            b.add_agent("pedestrian", x0 + rng.normal(0, 0.3), y, yaw, speed, yaw_rate)
+
+
+def _add_cyclists(b: _Builder, riders: np.ndarray, lanes: int, bike: tuple[bool, bool]) -> None:
+    """Cyclists on the side their label's heading drives on (right-hand traffic): in the bike lane,
+    else at the edge of the outer lane; one speed per side, weaving gently (those that would run
+    into a vehicle are removed later)."""
+    rng, t, dur = b.rng, b.t, b.duration
+    for side, has in zip((-1, 1), bike):
         y = side * (lanes * LANE_WIDTH + BIKE_WIDTH / 2 if has else lanes * LANE_WIDTH - 0.6)
         yaw = 0.0 if side < 0 else np.pi
         v = float(rng.uniform(3.0, 7.0))
         stop = _stop_event(rng, dur) if rng.random() < 0.2 else None
-        for _ in range(rng.poisson(3 * density)):
+        speed = _speed_profile(t, v, stop, 2.0)
+        for x, _, heading, *_ in riders:
+            if (np.cos(heading) >= 0) != (side < 0):
+                continue
             a, period = rng.uniform(0.0, 0.03), rng.uniform(3.0, 6.0)  # sway of at most ~0.2 m
             yaw_rate = a * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
-            speed = _speed_profile(t, v, stop, 2.0)
-            b.add_agent("cyclist", float(rng.uniform(x_lo, x_hi)), y, yaw, speed, yaw_rate)
-    return ego
+            b.add_agent("cyclist", float(x), y, yaw, speed, yaw_rate)
 
 
 def _obstacle_agents(b: _Builder) -> list[Agent]:
@@ -485,27 +591,24 @@ def _obstacle_agents(b: _Builder) -> list[Agent]:
 
 def _remove_collisions(agents: list[Agent], fixed: list[Agent], stride: int) -> list[Agent]:
     """Drop agents whose footprint (grown by 0.3 m) overlaps a ``fixed`` one (the ego, obstacles) or
-    an earlier kept agent at any frame time."""
+    an earlier kept agent at any frame time. Vehicles skip the obstacles (trunks, poles, street
+    furniture stand beyond the curb, which vehicles on the road never cross; their footprints are
+    sized for the people walking past them, and would clear the parking strips of parked cars)."""
     all_agents = [*fixed, *agents]
     poses = np.array([a.track[::stride] for a in all_agents])  # (A, T, 3) at the frame times
     radius = np.array([np.hypot(a.size[0], a.size[1]) / 2 + 0.3 for a in all_agents])
     kept: list[Agent] = []
     accepted = list(range(len(fixed)))
     for i in range(len(fixed), len(all_agents)):
-        d = np.linalg.norm(poses[accepted, :, :2] - poses[i, None, :, :2], axis=-1)  # (K, T)
-        near_k, near_t = np.nonzero(d < (radius[accepted][:, None] + radius[i]))
+        vehicle = all_agents[i].kind in meshes.VEHICLE_SIZES
+        cand = np.array([j for j in accepted if not (vehicle and all_agents[j].kind == "static")], int)
+        d = np.linalg.norm(poses[cand, :, :2] - poses[i, None, :, :2], axis=-1)  # (K, T)
+        near_k, near_t = np.nonzero(d < (radius[cand][:, None] + radius[i]))
         pairs = np.unique(
-            np.c_[
-                near_k,
-                np.round(poses[i, near_t], 2),
-                np.round(poses[np.asarray(accepted)[near_k], near_t], 2),
-            ],
-            axis=0,
+            np.c_[near_k, np.round(poses[i, near_t], 2), np.round(poses[cand[near_k], near_t], 2)], axis=0
         )
         clash = any(
-            _grown_box(all_agents[i], row[1:4]).bev_iou(
-                _grown_box(all_agents[accepted[int(row[0])]], row[4:7])
-            )
+            _grown_box(all_agents[i], row[1:4]).bev_iou(_grown_box(all_agents[cand[int(row[0])]], row[4:7]))
             > 0
             for row in pairs
         )
