@@ -97,7 +97,6 @@ class OneClickConfig:
     completion_gap: float = 2.0
     silhouette_tol: float = 1.0
     whole_view_classes: tuple[str, ...] = ("Pedestrian", "Person_sitting")
-    whole_view_depth: float = 0.2
     whole_side_steps: float = 3.0
 
     def __post_init__(self) -> None:
@@ -115,8 +114,8 @@ class OneClickConfig:
             raise ValueError(
                 "oneclick.completion_inside must be in [0, 1], completion_gap > 0, silhouette_tol >= 0"
             )
-        if not (self.whole_view_depth >= 0 and self.whole_side_steps >= 0):
-            raise ValueError("oneclick.whole_view_depth and whole_side_steps must be >= 0")
+        if not self.whole_side_steps >= 0:
+            raise ValueError("oneclick.whole_side_steps must be >= 0")
 
 
 @dataclass(frozen=True)
