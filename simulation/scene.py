@@ -27,12 +27,13 @@ EGO_SIZE = (4.5, 1.8, 1.6)
 # Slow dense city traffic (queues at lights, stop-and-go; the KITTI raw city drive): a share of the
 # scenes, two lanes per direction, the ego's direction queued bumper to bumper, moving with the ego,
 # up to a head ahead of it, with more vans and trucks in the mix (vehicles alongside the ego). Each
-# such scene puts 11-30% of its scans on vehicles. Their share is that of queued frames among the
-# KITTI frames whose traffic is known here: none in the 828 tracking frames (no vehicle within 10 m
-# ahead in the lane with another beside it), all 30 of the raw drive: 3.5%, one sequence in every
-# JAM_PERIOD of a seed (at a phase set by the seed), spread evenly rather than drawn independently,
-# since two queued scenes among 12 would double a small dataset's share of car points.
-JAM_PERIOD, JAM_MIX, JAM_GAP = 29, (0.6, 0.2, 0.2), (1.5, 6.0)
+# such scene puts 11-30% of its scans on vehicles. One drive of the 13 or so that the real KITTI scans of
+# ../shared/data come from is queued (the raw drive: 30 of the realism report's 88 real scans; none
+# of the 828 tracking frames), so one sequence in every JAM_PERIOD of a seed is (at a phase set by
+# the seed), spread evenly rather than drawn independently: two queued scenes among 12 would double
+# a small dataset's share of car points, none would leave its range histogram without the vehicles
+# a few metres away that real scans have (docs/simulation.md).
+JAM_PERIOD, JAM_MIX, JAM_GAP = 12, (0.6, 0.2, 0.2), (1.5, 6.0)
 EGO_CLEAR = 14.0  # m kept free ahead of and behind the ego in its lane (outside queues)
 LANE_HEADWAY = (2.0, 12.0)  # m from bumper to bumper at least, between vehicles of one lane
 PARKED_SPACING = (0.7, 2.5)  # m between the bumpers of neighbouring parked cars
