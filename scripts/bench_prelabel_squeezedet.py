@@ -72,6 +72,31 @@ def scores(pred: dict, gt: dict) -> dict:
     return {"all_classes": row(res.all), **{c: row(r) for c, r in sorted(res.classes.items())}}
 
 
+def false_positive_causes(pred: dict, visible: dict, every: dict, near: float = 0.1) -> dict:
+    """What each pre-label unmatched among the camera-visible objects lies on: a same-class object that
+    is not camera-visible, the labelled object of another class it overlaps most (BEV IoU >= ``near``,
+    e.g. a truck called a car, or a car box lifted to the wrong place), or nothing. Counts by cause."""
+    from latte.core.evaluate import match_frame
+    from squeezeseg.boxes import bev_iou_matrix
+
+    causes: dict[str, int] = {}
+    for i, boxes in pred.items():
+        hit = {m[0] for m in match_frame(boxes, visible.get(i, []))}
+        rest = [b for k, b in enumerate(boxes) if k not in hit]
+        gt = every.get(i, [])
+        outside = {m[0] for m in match_frame(rest, gt)}
+        iou = bev_iou_matrix(rest, gt) if gt else np.zeros((len(rest), 0))
+        for k, b in enumerate(rest):
+            if k in outside:
+                key = f"{b.label} on a {b.label} not camera-visible"
+            elif iou.shape[1] and iou[k].max() >= near:
+                key = f"{b.label} on a {gt[int(np.argmax(iou[k]))].label} (BEV IoU < 0.5 or other class)"
+            else:
+                key = f"{b.label} on nothing"
+            causes[key] = causes.get(key, 0) + 1
+    return dict(sorted(causes.items()))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", help="SqueezeDet model(s) (default: the shipped one)")
@@ -96,7 +121,8 @@ def main() -> int:
     for model in args.model or [None]:
         pred, secs = run_model(seq, model)
         res = {"seconds": round(secs, 1), "boxes": sum(map(len, pred.values())),
-               "camera": scores(pred, visible), "all": scores(pred, every)}
+               "camera": scores(pred, visible), "all": scores(pred, every),
+               "false_positives": false_positive_causes(pred, visible, every)}
         report["models"][model or "shipped"] = res
         cam, al = res["camera"]["all_classes"], res["all"]["all_classes"]
         print(f"{model or 'shipped'}: {res['boxes']} boxes in {secs:.0f} s; camera-visible GT: precision "
@@ -106,6 +132,8 @@ def main() -> int:
         for c, r in res["camera"].items():
             if c != "all_classes":
                 print(f"    {c:<12} tp {r['tp']:>3} fp {r['fp']:>3} fn {r['fn']:>3}")
+        for cause, n in res["false_positives"].items():
+            print(f"    false positive: {n:>3} x {cause}")
     if args.json:
         from squeezeseg.atomic import atomic_write_text
 
