@@ -24,10 +24,12 @@ depend on the weights), this measures:
   trained ones.
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python scripts/width_study.py [--widths 0.25 0.5 1.0]
-        [--repeat 15] [--count 16] [--train-steps 8] [--no-shipped] [--json runs/width/FILE.json]
+        [--repeat 15] [--count 16] [--train-steps 8] [--threads N] [--no-shipped] [--json runs/width/F.json]
 
 Thread settings are bench_infer's: LiteRT on ``squeezeseg.runtime.default_threads()`` threads (every
-core unless ``$SQUEEZESEG_THREADS``), the CRF kernel on one, TensorFlow on its defaults. ``uptime`` is
+core unless ``$SQUEEZESEG_THREADS``), the CRF kernel on one, TensorFlow on its defaults; ``--threads N``
+puts LiteRT and TensorFlow on N (with 1, the CPU time per call, also recorded, is the work itself
+whatever else runs on the machine). Besides the medians, the minimum of the rounds is recorded. ``uptime`` is
 recorded before and after. Writes a JSON under ``runs/width/`` and prints a markdown table;
 docs/models.md quotes it.
 """
@@ -134,22 +136,28 @@ def markdown_table(rows: Sequence[dict], lat: dict[str, float]) -> str:
 
 # ------------------------------------------------------------------------------------ measuring
 class Samples:
-    """A timed callable that keeps the wall time (ms) of every call, so that the rounds run by
-    ``bench_int8.interleaved_ms`` also give the minimum beside its median: on a machine shared with
-    other jobs the minimum is the figure least touched by them."""
+    """A timed callable that keeps the wall time and the process CPU time (ms) of every call, so that
+    the rounds run by ``bench_int8.interleaved_ms`` also give the minimum beside its median, and the
+    CPU time: on a machine shared with other jobs the minimum is the wall figure least touched by
+    them, and with ``--threads 1`` the CPU time is the work itself, whatever the load."""
 
     def __init__(self, fn: Callable):
-        self.fn, self.ms = fn, []
+        self.fn, self.ms, self.cpu_ms = fn, [], []
 
     def __call__(self, x):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = self.fn(x)
         self.ms.append(1000 * (time.perf_counter() - t))
+        self.cpu_ms.append(1000 * (time.process_time() - c))
         return out
 
     def minimum(self) -> float:
         """The fastest timed call (the warm-up calls left out)."""
         return min(self.ms[WARMUP:])
+
+    def cpu_median(self) -> float:
+        """The median CPU time of the timed calls (all threads of this process)."""
+        return statistics.median(self.cpu_ms[WARMUP:])
 
 
 def uptime() -> str:
@@ -328,11 +336,18 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
     from squeezeseg.resources import default_model_path
     from squeezeseg.runtime import default_threads
 
+    if args.threads:  # before anything builds a model: TensorFlow fixes its pools at the first op
+        import tensorflow as tf
+
+        os.environ["SQUEEZESEG_THREADS"] = str(args.threads)
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     cal = calibration_sources()
     scan = sorted(p for p in args.scans.iterdir() if p.is_file())[0]
     res: dict = {"config": CONFIG, "widths": list(args.widths), "calibration": cal, "count": args.count,
                  "repeat": args.repeat, "scan": str(scan), "litert_threads": default_threads(),
-                 "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "facts": {}}
+                 "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads,
+                 "facts": {}}
     meta = {"kind": "squeezeseg", "config": width_config(None).to_dict()}  # same input at every width
     frames = np.stack(mixed_inputs(cal, meta, INIT_FRAMES))
     fns: dict[str, Callable] = {}
@@ -355,6 +370,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
     timed = {k: Samples(f) for k, f in fns.items()}
     res["latency_ms"] = interleaved_ms(timed, x, args.repeat, warmup=WARMUP)
     res["latency_min_ms"] = {k: s.minimum() for k, s in timed.items()}
+    res["cpu_ms"] = {k: s.cpu_median() for k, s in timed.items()}
     res["load_average_timing_end"] = os.getloadavg()
     if args.train_steps:
         res["data_batch_ms"] = data_batch_ms(args.train_steps)
@@ -372,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=15, help="interleaved timing rounds (median)")
     ap.add_argument("--count", type=int, default=16, help="INT8 calibration frames")
     ap.add_argument("--train-steps", type=int, default=8, help="training steps per width (0: skip)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="LiteRT and TensorFlow threads (default: bench_infer's, every core)")
     ap.add_argument("--no-shipped", dest="shipped", action="store_false",
                     help="do not time the shipped trained model beside the fresh ones")
     ap.add_argument("--scans", type=Path, default=DATA / "kitti_pcd" / "data_2",
@@ -393,8 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime(t0))})
     rows = width_rows(res["latency_ms"], res["facts"], args.widths)
     rows_min = width_rows(res["latency_min_ms"], res["facts"], args.widths)
-    res.update({"rows": rows, "verdict": verdict(rows),
-                "rows_min": rows_min, "verdict_min": verdict(rows_min)})
+    rows_cpu = width_rows(res["cpu_ms"], res["facts"], args.widths)
+    res.update({"rows": rows, "verdict": verdict(rows), "rows_min": rows_min,
+                "verdict_min": verdict(rows_min), "rows_cpu": rows_cpu, "verdict_cpu": verdict(rows_cpu)})
     from squeezeseg.atomic import atomic_write_text
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -403,7 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown_table(rows, res["latency_ms"]))
     print("\nThe same from the fastest call of each:\n")
     print(markdown_table(rows_min, res["latency_min_ms"]))
-    print(f"\nverdict (medians): {res['verdict']}\nverdict (minima): {res['verdict_min']}")
+    print("\nThe same in process CPU time (median):\n")
+    print(markdown_table(rows_cpu, res["cpu_ms"]))
+    print(f"\nverdict (medians): {res['verdict']}\nverdict (minima): {res['verdict_min']}\n"
+          f"verdict (CPU time): {res['verdict_cpu']}")
     print(f"uptime before: {start}\nuptime after:  {res['uptime_end']}\n"
           f"written: {out}")
     return 0
