@@ -1,8 +1,9 @@
 """Which width of SqueezeSegV2 to ship: latency, INT8 and training cost per width multiplier, in one run.
 
 For the shipped config (``configs/models/squeezesegv2_small_aug.yaml``) with only ``width_multiplier``
-changed (default 0.25, 0.375, 0.5, 0.75, 1.0), each built fresh with the same seed (latency does not
-depend on the weights), this measures:
+changed (default 0.25, 0.375, 0.5, 0.75, 1.0), each built fresh with seed 0, its batch norm and
+context-gate biases set from 8 calibration frames (:func:`init_from_data`: as built, XNNPACK refuses its
+INT8 file), this measures:
 
 * parameters and the ``.keras`` file size (the weights limit of issue #19 is 5 MB);
 * on one real 64x512 window, timed in turn in every round (median of ``--repeat`` interleaved rounds,
@@ -20,7 +21,7 @@ depend on the weights), this measures:
 * training: a few steps of ``squeezeseg.train.train`` (batch 8, 128-column crops, the config's
   augmentation and data pipeline on ``runs/sim2_kr200``), median time per step after the first, and
   what 4,000 steps would take at that rate;
-* with ``--shipped`` (default on) the shipped trained model too, to show that random weights time like
+* the shipped trained model too (unless ``--no-shipped``), to show that fresh weights time like
   trained ones.
 
     OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python scripts/width_study.py [--widths 0.25 0.5 1.0]
@@ -29,9 +30,9 @@ depend on the weights), this measures:
 Thread settings are bench_infer's: LiteRT on ``squeezeseg.runtime.default_threads()`` threads (every
 core unless ``$SQUEEZESEG_THREADS``), the CRF kernel on one, TensorFlow on its defaults; ``--threads N``
 puts LiteRT and TensorFlow on N (with 1, the CPU time per call, also recorded, is the work itself
-whatever else runs on the machine). Besides the medians, the minimum of the rounds is recorded. ``uptime`` is
-recorded before and after. Writes a JSON under ``runs/width/`` and prints a markdown table;
-docs/models.md quotes it.
+whatever else runs on the machine). Besides the medians, the minimum of the rounds is recorded.
+``uptime`` is recorded before and after. Writes a JSON under ``runs/width/`` and prints markdown tables
+(medians, minima, CPU time); docs/models.md quotes them.
 """
 
 from __future__ import annotations
