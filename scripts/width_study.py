@@ -400,6 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.scans.is_dir():
         print(f"{args.scans}: no such folder of scans (real data lives in ../shared/data)", file=sys.stderr)
         return 2
+    if min(args.widths) <= 0 or args.repeat < 1 or args.count < 2:
+        print("--widths must be positive, --repeat at least 1, --count at least 2 (two calibration sources)",
+              file=sys.stderr)
+        return 2
     if args.train_steps == 1:
         print("--train-steps: at least 2 (the first step traces the model and is not timed)", file=sys.stderr)
         return 2
