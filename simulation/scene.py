@@ -243,6 +243,7 @@ def generate_scene(
     """A random street scene with agents moving for ``duration`` seconds; same arguments, same scene."""
     b = _Builder(seed, sequence, duration, rate_hz)
     rng = b.rng
+    rng.random()  # the old per-scene queue draw, kept so that a seed's streets stay those of before
     jam = is_queued(seed, sequence)
     two_way_lanes = 2 if jam else int(rng.choice([1, 2], p=[0.8, 0.2]))  # driving lanes per direction
     parking = (rng.random() < 0.6, rng.random() < 0.6)  # right (y<0), left (y>0)
@@ -298,7 +299,8 @@ def generate_scene(
     ego = _add_traffic(b, two_way_lanes, parking, bike, road_half, edge, ego_speed, x_lo, x_hi, density, jam)
 
     static = meshes.merge(b.parts)
-    agents = _remove_collisions(b.agents, [ego, *_obstacle_agents(b)], 4)
+    riders_first = sorted(b.agents, key=lambda a: a.kind != "cyclist")  # drop the car, not the cyclist
+    agents = _remove_collisions(riders_first, [ego, *_obstacle_agents(b)], 4)
     return Scene(
         seed,
         static,

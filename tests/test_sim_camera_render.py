@@ -81,8 +81,9 @@ def test_per_triangle_light_equals_per_pixel_lambert(scene, camera, pixel_hits):
     n = hits.normal[h] * -np.sign(np.einsum("ij,ij->i", hits.normal[h], rays[h, 3:]))[:, None]
     diffuse = np.clip(n @ camera.sun, 0.0, 1.0)
     shade = style.ambient * (0.55 + 0.45 * n[:, 2])
-    np.testing.assert_allclose(tables.shade[tri[h]], shade, atol=1e-4)
-    np.testing.assert_allclose(tables.light[tri[h]], shade + style.sun * diffuse, atol=1e-4)
+    # 2e-4: float32 normals of thin triangles (Open3D's and the tables') differ by about 1e-4
+    np.testing.assert_allclose(tables.shade[tri[h]], shade, atol=2e-4)
+    np.testing.assert_allclose(tables.light[tri[h]], shade + style.sun * diffuse, atol=2e-4)
     assert np.array_equal(tables.sunlit[tri[h]], (diffuse > 0) & (hits.material[h] != 11))
 
 

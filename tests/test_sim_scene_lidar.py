@@ -91,8 +91,8 @@ def test_every_label_is_the_class_of_the_surface_hit(clean_sim, clean_frame):
     for c in classes:
         sel = static & (f.classes == c)
         tri = scene.static.triangles[scene.static.tri_class == c]
-        # 4 mm: float32 ray-casting error at ~100 m on grazing surfaces (window sills, balconies)
-        assert _distance(scene.static.vertices, tri, world[sel]).max() < 4e-3, f"class {c}"
+        # 5 mm: float32 ray-casting error at ~100 m on grazing surfaces (window sills, balconies, fences)
+        assert _distance(scene.static.vertices, tri, world[sel]).max() < 5e-3, f"class {c}"
     by_instance = {a.instance: a for a in scene.agents}
     for inst in np.unique(f.instances[~static]):
         agent = by_instance[int(inst)]

@@ -104,16 +104,22 @@ def test_intensity_model_is_quantised_monotonic_and_zero_for_weak_returns():
 
 @pytest.fixture(scope="module")
 def sim_frames():
-    # 12 scenes: a scan's car share is heavy-tailed (a car passing 3 m away is 10% of its points)
-    return [SequenceSimulator("hdl64e", frames=100, seed=0, sequence=s).frame(50) for s in range(12)]
+    return [SequenceSimulator("hdl64e", frames=100, seed=0, sequence=s).frame(50) for s in range(6)]
 
 
-def test_car_point_share_is_near_real_kitti(sim_frames):
+@pytest.fixture(scope="module")
+def car_frames(sim_frames):
+    # 24 scenes: a scan's car share is heavy-tailed (a car passing 3 m away is 10% of its points)
+    more = [SequenceSimulator("hdl64e", frames=100, seed=0, sequence=s).frame(50) for s in range(6, 24)]
+    return sim_frames + more
+
+
+def test_car_point_share_is_near_real_kitti(car_frames):
     """SemanticKITTI sequence 00 frames 0-2 hold 3.6% car points (car + other-vehicle); the target is
     within 1.5x of it (scripts/sim_vs_real.py measures it against the real labels)."""
-    labels = np.concatenate([f.labels for f in sim_frames])
+    labels = np.concatenate([f.labels for f in car_frames])
     share = np.mean(labels == 1)
-    assert 0.036 / 1.5 <= share <= 0.036 * 1.5 * 1.2, share  # 1.2: margin for 12 frames' spread
+    assert 0.036 / 1.5 / 1.2 <= share <= 0.036 * 1.5 * 1.2, share  # 1.2: margin for 24 frames' spread
 
 
 def test_scenes_have_vegetation_and_scattered_leaf_returns(sim_frames):
