@@ -98,11 +98,15 @@ def calibrate_on_real(model_path: Path, out: Path, sources=CALIBRATION_SOURCES, 
     from domain_adapt.frames import load_unlabelled_files
     from squeezeseg.atomic import atomic_path
     from squeezeseg.models import load_keras_model
+    from squeezeseg.resources import shared_data_dir
 
     t0 = time.time()
+    missing = [sub for sub in sources if not (shared_data_dir() / sub).is_dir()]
+    if missing:
+        raise SystemExit(f"error: --calibrate: no folder {', '.join(missing)} in {shared_data_dir()}")
     scans = target_scans(sources)
     if not scans:
-        raise SystemExit("error: --calibrate needs the unlabelled real scans of ../shared/data")
+        raise SystemExit(f"error: --calibrate: no scans in {', '.join(sources)} of {shared_data_dir()}")
     model, cfg = load_keras_model(model_path)
     images = load_unlabelled_files(cfg, scans, views=views)
     calibrate(model, images, progress=False)
@@ -112,20 +116,35 @@ def calibrate_on_real(model_path: Path, out: Path, sources=CALIBRATION_SOURCES, 
             "images": int(len(images)), "seconds": round(time.time() - t0, 1)}
 
 
-def finished_run(out: Path, cfg) -> Path | None:
-    """``out/model.keras`` when ``out`` holds a finished training run of ``cfg`` (same config), else None;
-    a finished run of another config is an error (pick another --out)."""
-    model, record = out / "model.keras", out / "train.json"
-    if not (model.is_file() and record.is_file()) or (out / "backup").exists():
+def finished_run(out: Path, cfg, steps: int, init: Path | None = None,
+                 data: dict | None = None) -> Path | None:
+    """``out/model.keras`` when ``out`` holds a finished training run of ``cfg`` for ``steps`` steps from
+    ``init`` on the simulated ``data`` (sequences, frames, seed as ``default.json`` records them), else
+    None; a finished run of anything else (another config, a run cut short by --minutes, another
+    starting model or data) is an error: reusing it would silently hand back another model."""
+    model, record_file = out / "model.keras", out / "train.json"
+    if not (model.is_file() and record_file.is_file()) or (out / "backup").exists():
         return None
+    record = json.loads(record_file.read_text())
     want = cfg.to_dict()
     # keys added to the config since that run: their defaults, which is what it ran with
-    done = _with_defaults(json.loads(record.read_text())["config"], type(cfg)().to_dict())
+    done = _with_defaults(record["config"], type(cfg)().to_dict())
     if cfg.train.normalization == "dataset":  # training measures mean and std on its data
         for d in (done, want):
             d.pop("mean", None), d.pop("std", None)
+    why = None
     if done != want:
-        raise SystemExit(f"error: {out} holds a finished run of another config: pick another --out")
+        why = "another config"
+    elif record.get("optimizer_iterations") != steps:
+        why = f"a run of {record.get('optimizer_iterations')} steps, not {steps} (cut short by --minutes?)"
+    elif (record.get("init") or None) != (str(init) if init else None):
+        why = f"a run started from {record.get('init') or 'scratch'}"
+    elif data is not None and (out / "default.json").is_file():
+        sim = json.loads((out / "default.json").read_text()).get("data", {}).get("simulator", {})
+        if any(sim.get(k) != v for k, v in data.items()):
+            why = "a run on other simulated data (" + ", ".join(f"{k} {sim.get(k)}" for k in data) + ")"
+    if why:
+        raise SystemExit(f"error: {out} holds a finished training run of {why}: pick another --out")
     return model
 
 
@@ -299,6 +318,10 @@ def main(argv=None) -> int:
                     help="copy the model to --weights: always, only when it beats the weights there on "
                     "the real validation (scripts/eval_real.py), or never")
     args = ap.parse_args(argv)
+    if args.ema is not None and not 0.0 <= args.ema < 1.0:
+        ap.error(f"--ema must be in [0, 1), got {args.ema}")
+    if args.steps is not None and args.steps < 1:
+        ap.error(f"--steps must be positive, got {args.steps}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     pinned = None
@@ -330,7 +353,6 @@ def main(argv=None) -> int:
         cfg.train.learning_rate = args.lr
     if args.ema is not None:
         cfg.train.ema = args.ema
-        cfg.check()
     self_training = None
     if args.self_train and args.init is None:
         args.init = args.weights / "default.keras"
@@ -352,7 +374,9 @@ def main(argv=None) -> int:
         log.info("self-training data %s: %s", root, summary)
     command = "python scripts/train_default_model.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     t1 = time.time()
-    model_path = None if args.resume else finished_run(args.out, cfg)
+    asked = {"sequences": args.sequences, "frames_per_sequence": args.frames, "seed": args.seed}
+    model_path = None if args.resume else finished_run(args.out, cfg, args.steps or cfg.train.steps,
+                                                       args.init, asked)
     if model_path is not None:
         log.info("%s is a finished run of this config: reusing it", args.out)
     else:
@@ -384,6 +408,7 @@ def main(argv=None) -> int:
         "simulate_seconds": round(sim_s, 1),
         "train_seconds": record.get("seconds_this_run", round(train_s, 1)),
         "command": command,
+        "train_command": record.get("command"),  # differs from command when a finished run was reused
         "scores": scores,
     }
     atomic_write_text(args.out / "default.json", json.dumps(meta, indent=1) + "\n")

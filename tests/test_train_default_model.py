@@ -1,4 +1,5 @@
-"""scripts/train_default_model.py: a finished run in --out is reused only when it ran the same config."""
+"""scripts/train_default_model.py: a finished run in --out is reused only when it is the run asked for
+(same config, steps, starting model and simulated data); bad arguments stop it before any work."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from squeezeseg.models import load_model_config
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_default_model.py"
+DATA = {"sequences": 200, "frames_per_sequence": 5, "seed": 0}
 
 
 @pytest.fixture(scope="module")
@@ -21,22 +23,24 @@ def script():
     return mod
 
 
-def _finished(out: Path, config: dict) -> None:
+def _finished(out: Path, config: dict, steps: int = 4000, init: str | None = None) -> None:
     out.mkdir(parents=True)
     (out / "model.keras").write_bytes(b"weights")
-    (out / "train.json").write_text(json.dumps({"config": config}))
+    record = {"config": config, "optimizer_iterations": steps, "init": init}
+    (out / "train.json").write_text(json.dumps(record))
+    (out / "default.json").write_text(json.dumps({"data": {"simulator": DATA}}))
 
 
 def test_a_finished_run_of_the_same_config_is_reused(script, tmp_path):
     cfg = load_model_config("squeezesegv2_small_aug")
-    assert script.finished_run(tmp_path / "none", cfg) is None
+    assert script.finished_run(tmp_path / "none", cfg, 4000) is None
     done = cfg.to_dict()
     done["mean"] = [1.0] * 5  # measured on the data by training: not part of the comparison
     del done["train"]["ema"]  # a run from before the key existed ran with its default (off)
     _finished(tmp_path / "run", done)
-    assert script.finished_run(tmp_path / "run", cfg) == tmp_path / "run" / "model.keras"
+    assert script.finished_run(tmp_path / "run", cfg, 4000, None, DATA) == tmp_path / "run" / "model.keras"
     (tmp_path / "run" / "backup").mkdir()  # interrupted, not finished
-    assert script.finished_run(tmp_path / "run", cfg) is None
+    assert script.finished_run(tmp_path / "run", cfg, 4000, None, DATA) is None
 
 
 def test_a_finished_run_of_another_config_is_refused(script, tmp_path):
@@ -46,7 +50,27 @@ def test_a_finished_run_of_another_config_is_refused(script, tmp_path):
     _finished(tmp_path / "run", done)
     cfg.train.ema = 0.999
     with pytest.raises(SystemExit, match="another config"):
-        script.finished_run(tmp_path / "run", cfg)
+        script.finished_run(tmp_path / "run", cfg, 4000)
     cfg.train.ema, cfg.train.steps = 0.0, 10
     with pytest.raises(SystemExit, match="another config"):
-        script.finished_run(tmp_path / "run", cfg)
+        script.finished_run(tmp_path / "run", cfg, 4000)
+
+
+@pytest.mark.parametrize("steps, init, data, why", [
+    (8000, None, DATA, "of 4000 steps, not 8000"),  # the first run was cut short by --minutes
+    (4000, "a.keras", DATA, "started from scratch"),
+    (4000, None, {**DATA, "sequences": 40}, "other simulated data"),
+])
+def test_a_finished_run_of_other_steps_start_or_data_is_refused(script, tmp_path, steps, init, data, why):
+    cfg = load_model_config("squeezesegv2_small_aug")
+    _finished(tmp_path / "run", cfg.to_dict())
+    with pytest.raises(SystemExit, match=why):
+        script.finished_run(tmp_path / "run", cfg, steps, init, data)
+
+
+def test_bad_arguments_are_refused_before_any_work(script, capsys):
+    for bad in (["--ema", "1.0"], ["--steps", "0"]):
+        with pytest.raises(SystemExit) as err:
+            script.main(bad)
+        assert err.value.code == 2
+    assert "--ema must be in [0, 1)" in capsys.readouterr().err
