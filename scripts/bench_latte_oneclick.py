@@ -26,15 +26,9 @@ from latte.core.config import load_latte_config
 from latte.core.ground import fit_ground, ground_mask
 from latte.core.oneclick import OneClickAnnotator
 from latte.core.sequence import open_sequence
+from squeezeseg.boxes import heading_error_deg
 from squeezeseg.io import read_kitti_labels
 from squeezeseg.resources import shared_data_dir
-
-
-def heading_error_deg(yaw: float, gt_yaw: float) -> float:
-    """Degrees between a fitted and a labelled heading, modulo 180 (a box's front and back look
-    alike from the points; its length axis does not)."""
-    return float(np.degrees(abs(np.angle(np.exp(2j * (yaw - gt_yaw)))) / 2))
-
 
 TARGET_CLASSES = ("Car", "Van", "Pedestrian", "Cyclist")  # the classes issue #20 item 4 scores
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from latte.core.oneclick import OneClickAnnotator
-from squeezeseg.boxes import Box3D
+from squeezeseg.boxes import Box3D, heading_error_deg
 from squeezeseg.classes import KITTI_TYPE
 
 BANDS = ((0.0, 10.0), (10.0, 20.0), (20.0, 40.0), (40.0, 80.0))
@@ -80,12 +80,6 @@ def axis_error_deg(yaw: float, gt_yaw: float) -> float:
     """Degrees between a fitted and a ground-truth rectangle heading, modulo 90: a simulated
     pedestrian's box (its mesh's extent) is wider than long, which the fit calls the length."""
     return float(np.degrees(abs(np.angle(np.exp(4j * (yaw - gt_yaw)))) / 4))
-
-
-def heading_error_deg(yaw: float, gt_yaw: float) -> float:
-    """Degrees between a fitted and a true heading modulo 180: a box's length axis against the
-    object's (a person's walking direction)."""
-    return float(np.degrees(abs(np.angle(np.exp(2j * (yaw - gt_yaw)))) / 2))
 
 
 PEOPLE = ("Pedestrian", "Person_sitting")

@@ -19,6 +19,12 @@ def wrap_angle(a: float | np.ndarray) -> float | np.ndarray:
     )
 
 
+def heading_error_deg(yaw: float, other: float) -> float:
+    """Degrees between two headings modulo 180 (0-90): a box's length axis against another's, since
+    its front and back look alike from the points."""
+    return float(np.degrees(abs(np.angle(np.exp(2j * (yaw - other))))) / 2)
+
+
 @dataclass(frozen=True, eq=False)
 class Box3D:
     """An oriented 3D box in the LiDAR frame (x forward, y left, z up; metres, radians).

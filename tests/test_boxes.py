@@ -166,3 +166,12 @@ def test_image_box_contains_projected_corners(calib):
     full, clipped = near_edge.image_box(calib), near_edge.image_box(calib, (1242, 375))
     assert full[0] < 0 and clipped[0] == 0 and clipped[2] == full[2]
     assert Box3D((-10.0, 0, 0), (4, 2, 1.5)).image_box(calib) is None  # behind the camera
+
+
+def test_heading_error_is_modulo_180_degrees():
+    from squeezeseg.boxes import heading_error_deg
+
+    assert heading_error_deg(0.0, np.pi) == pytest.approx(0.0, abs=1e-9)  # front and back alike
+    assert heading_error_deg(np.radians(10), np.radians(-10)) == pytest.approx(20.0)
+    assert heading_error_deg(np.radians(100), 0.0) == pytest.approx(80.0)
+    assert heading_error_deg(np.radians(90), 0.0) == pytest.approx(90.0)

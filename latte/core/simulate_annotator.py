@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from latte.core.config import LatteConfig, load_latte_config
-from squeezeseg.boxes import Box3D
+from squeezeseg.boxes import Box3D, heading_error_deg
 
 FEATURE_SETS = ("baseline", "fusion", "oneclick", "tracking", "all")
 
@@ -53,7 +53,7 @@ def operations_for(proposal: Box3D | None, gt: Box3D, tol: Tolerance = Tolerance
         ops.append("move")
     if np.max(np.abs(np.asarray(proposal.size[:2]) - gt.size[:2])) > tol.size:
         ops.append("resize")
-    if np.degrees(abs(float(np.angle(np.exp(2j * (proposal.yaw - gt.yaw))))) / 2) > tol.yaw_deg:
+    if heading_error_deg(proposal.yaw, gt.yaw) > tol.yaw_deg:
         ops.append("rotate")
     return ops or ["accept"]
 
