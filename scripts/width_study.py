@@ -186,25 +186,6 @@ def width_config(width: float | None, name: str = CONFIG, crf: bool = True):
     return cfg
 
 
-def batch_norm_from_data(model, x) -> int:
-    """Set the moving mean and variance of every batch-norm layer of ``model`` (nested ones included)
-    to the statistics of the batch ``x``, as one forward pass in training mode with momentum 0 does;
-    returns how many layers were set."""
-    import keras
-
-    bns = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-           if isinstance(layer, keras.layers.BatchNormalization)]
-    saved = [b.momentum for b in bns]
-    for b in bns:
-        b.momentum = 0.0
-    try:
-        model(x, training=True)
-    finally:
-        for b, m in zip(bns, saved):
-            b.momentum = m
-    return len(bns)
-
-
 def context_gates_from_data(model, x) -> int:
     """Shift the bias of every context-aggregation squeeze of ``model`` so that each hidden unit is
     active (before its ReLU) on half of the pixels of ``x``, in network order; returns how many."""
@@ -234,9 +215,11 @@ def init_from_data(model, x) -> None:
     is negative on over 99 % of the pixels. TFLite's calibrated int8 scales then fall outside what
     XNNPACK accepts (output scale below input times weight scale / 256) and LiteRT runs the INT8
     model on its builtin kernels, 10x slower, which a trained model never does."""
-    batch_norm_from_data(model, x)
+    from domain_adapt.calibration import calibrate
+
+    calibrate(model, x, progress=False)  # every batch norm's statistics measured on x, in network order
     context_gates_from_data(model, x)
-    batch_norm_from_data(model, x)
+    calibrate(model, x, progress=False)
 
 
 def save_fresh(cfg, path: Path, x=None) -> int:
@@ -344,7 +327,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     cal = calibration_sources()
-    scan = sorted(p for p in args.scans.iterdir() if p.is_file())[0]
+    scan = first_scan(args.scans)
     res: dict = {"config": CONFIG, "widths": list(args.widths), "calibration": cal, "count": args.count,
                  "repeat": args.repeat, "scan": str(scan), "litert_threads": default_threads(),
                  "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "threads": args.threads,
@@ -381,6 +364,13 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
     return res
 
 
+def first_scan(folder: Path) -> Path | None:
+    """The first point-cloud file of ``folder`` (by name), or None."""
+    from squeezeseg.io.points import is_scan
+
+    return next((p for p in sorted(folder.iterdir()) if p.is_file() and is_scan(p)), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from bench_infer import DATA
 
@@ -404,8 +394,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--widths must be positive, --repeat at least 1, --count at least 2 (two calibration sources)",
               file=sys.stderr)
         return 2
-    if args.train_steps == 1:
-        print("--train-steps: at least 2 (the first step traces the model and is not timed)", file=sys.stderr)
+    if args.train_steps < 0 or args.train_steps == 1:
+        print("--train-steps: 0 (skip) or at least 2 (the first step traces the model and is not timed)",
+              file=sys.stderr)
+        return 2
+    if args.threads is not None and args.threads < 1:
+        print(f"--threads must be at least 1, got {args.threads}", file=sys.stderr)
+        return 2
+    if first_scan(args.scans) is None:
+        print(f"{args.scans}: no point-cloud scan in it", file=sys.stderr)
         return 2
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = args.json or ROOT / "runs" / "width" / f"width_study-{stamp}.json"

@@ -105,3 +105,14 @@ def test_samples_pass_results_through_and_leave_the_warm_up_out_of_the_minimum()
     assert calls == list(range(ws.WARMUP + 2)) and len(s.ms) == ws.WARMUP + 2
     s.ms[:ws.WARMUP] = [0.0] * ws.WARMUP  # a fast warm-up call must not count
     assert s.minimum() == min(s.ms[ws.WARMUP:]) > 0.0
+
+
+def test_bad_arguments_are_exit_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not a scan")
+    assert ws.main(["--scans", str(tmp_path)]) == 2
+    assert "no point-cloud scan" in capsys.readouterr().err
+    (tmp_path / "a.bin").write_bytes(np.zeros(8, np.float32).tobytes())
+    assert ws.first_scan(tmp_path) == tmp_path / "a.bin"
+    for bad, says in ((["--train-steps", "-3"], "--train-steps"), (["--threads", "0"], "--threads")):
+        assert ws.main(["--scans", str(tmp_path), *bad]) == 2
+        assert says in capsys.readouterr().err
