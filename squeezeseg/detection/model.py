@@ -78,8 +78,8 @@ class SqueezeDetConfig:
     weight_decay: float = 0.0001
     clip_norm: float = 1.0
     batch_size: int = 20
-    # Training: also randomise the camera response (data.photometric: exposure, contrast, white
-    # balance, gamma, blur, noise) so rendered images teach a detector for real photographs.
+    # Training: also randomise what the renderer holds fixed within a sequence (data.photometric:
+    # exposure per image, sensor noise); white balance, gamma, blur etc. vary per rendered sequence.
     photometric: bool = False
 
     def __post_init__(self) -> None:
