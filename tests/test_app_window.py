@@ -19,9 +19,12 @@ from squeezeseg.boxes import Box3D
 @pytest.fixture(scope="module")
 def demo_seq(tmp_path_factory) -> Path:
     """A 3-frame simulated drive with camera (the same generator as `latte --demo`)."""
+    from conftest import TEST_DEMO_SEED
+
     from latte.app.demo import demo_sequence
 
-    return demo_sequence(frames=3, cache=tmp_path_factory.mktemp("latte-cache"), progress=False)
+    return demo_sequence(frames=3, seed=TEST_DEMO_SEED, cache=tmp_path_factory.mktemp("latte-cache"),
+                         progress=False)
 
 
 @pytest.fixture(scope="module")
