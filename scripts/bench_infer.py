@@ -130,7 +130,7 @@ def int8_ratio(tmp: Path, repeat: int, iou: bool, count: int = 32) -> dict:
     """Float Keras vs LiteRT float32 and INT8 of the shipped model on one real window, in turn; with
     ``iou`` the real validation of Keras and INT8 (class IoU per set, points of difference)."""
     sys.path.insert(0, str(ROOT / "scripts"))
-    from bench_int8 import interleaved_ms
+    from bench_int8 import calibration_sources, interleaved_ms
 
     import squeezeseg
     from squeezeseg.export.calibration import mixed_inputs
@@ -139,8 +139,7 @@ def int8_ratio(tmp: Path, repeat: int, iou: bool, count: int = 32) -> dict:
     from squeezeseg.resources import default_model_path
 
     model = default_model_path()
-    real = DATA / "kitti_object" / "training" / "velodyne"
-    cal = [str(p) for p in (ROOT / "runs" / "sim2_kr200", real) if p.is_dir()] or ["synthetic"]
+    cal = calibration_sources()
     files = {"litert_int8": export_model(model, "int8", tmp / "default.int8.tflite", cal, count),
              "litert_f32": export_model(model, "float32", tmp / "default.f32.tflite"),
              "litert_int8_crf_graph": export_model(model, "int8", tmp / "graph.int8.tflite", cal, count,

@@ -36,6 +36,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def calibration_sources() -> list[str]:
+    """The INT8 calibration sources of the segmenter benchmarks: the shipped model's simulated training
+    scans (``runs/sim2_kr200``) and the real KITTI object scans, those present; ``synthetic`` if none."""
+    from squeezeseg.resources import shared_data_dir
+
+    found = [str(p) for p in (REPO / "runs" / "sim2_kr200",
+                              shared_data_dir() / "kitti_object" / "training" / "velodyne") if p.is_dir()]
+    return found or ["synthetic"]
+
+
 def interleaved_ms(fns: dict, x, repeat: int, warmup: int = 3) -> dict:
     """Median ms of each ``fn(x)``, timed in turn within each round so that all of them see the same
     load on a shared machine (the ratio is the figure)."""

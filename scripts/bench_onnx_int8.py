@@ -155,8 +155,7 @@ def export_all(model: Path, out: Path, cal: list[str], count: int) -> tuple[dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench_int8 import interleaved_ms
-    from width_study import calibration_sources
+    from bench_int8 import calibration_sources, interleaved_ms
 
     from squeezeseg.export.calibration import mixed_inputs
     from squeezeseg.export.meta import keras_model_meta

@@ -24,6 +24,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
 DEFAULT_VARIANTS = ["percentile32:percentile:32", "percentile96:percentile:96", "mse32:mse:32",
                     "minmax32:minmax:32"]
@@ -47,8 +48,10 @@ def largest_gap(a: dict, b: dict) -> float:
 
 
 def main() -> int:
+    from bench_int8 import calibration_sources
+
     from squeezeseg.export.exporter import export_model
-    from squeezeseg.resources import default_model_path, shared_data_dir
+    from squeezeseg.resources import default_model_path
     from squeezeseg.runtime import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -56,8 +59,7 @@ def main() -> int:
     ap.add_argument("--variant", nargs="+", default=DEFAULT_VARIANTS)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    cal = [str(p) for p in (REPO / "runs" / "sim2_kr200",
-                            shared_data_dir() / "kitti_object" / "training" / "velodyne") if p.is_dir()]
+    cal = [c for c in calibration_sources() if c != "synthetic"]
     res: dict = {"model": str(args.model), "calibration": cal,
                  "keras": scores(load_model(args.model, "keras"))}
     with tempfile.TemporaryDirectory() as d:

@@ -43,11 +43,11 @@ def census(path: Path) -> dict:
 
 
 def main() -> int:
-    from bench_int8 import interleaved_ms
+    from bench_int8 import calibration_sources, interleaved_ms
 
     from squeezeseg.export.calibration import mixed_inputs
     from squeezeseg.export.exporter import export_model
-    from squeezeseg.resources import default_model_path, shared_data_dir
+    from squeezeseg.resources import default_model_path
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=default_model_path())
@@ -59,9 +59,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    cal = args.calibration or [str(p) for p in (REPO / "runs" / "sim2_kr200",
-                                               shared_data_dir() / "kitti_object" / "training" / "velodyne")
-                               if p.is_dir()] or ["synthetic"]
+    cal = args.calibration or calibration_sources()
     from squeezeseg.export.meta import keras_model_meta
     from squeezeseg.runtime import load_model
 

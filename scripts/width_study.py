@@ -166,15 +166,6 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def calibration_sources() -> list[str]:
-    """bench_infer's INT8 calibration: simulated training scans and unlabelled real KITTI object scans."""
-    from squeezeseg.resources import shared_data_dir
-
-    found = [str(p) for p in (ROOT / "runs" / "sim2_kr200",
-                              shared_data_dir() / "kitti_object" / "training" / "velodyne") if p.is_dir()]
-    return found or ["synthetic"]
-
-
 def width_config(width: float | None, name: str = CONFIG, crf: bool = True):
     """The model config ``name`` with only its width multiplier (when given) and CRF switch changed."""
     from squeezeseg.models import load_model_config
@@ -314,7 +305,7 @@ def data_batch_ms(batches: int) -> float:
 def measure(args: argparse.Namespace, tmp: Path) -> dict:
     """Everything of one run; latency first (all models interleaved), then training width by width."""
     import numpy as np
-    from bench_int8 import interleaved_ms
+    from bench_int8 import calibration_sources, interleaved_ms
 
     from squeezeseg.export.calibration import mixed_inputs
     from squeezeseg.resources import default_model_path
