@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -184,3 +185,33 @@ def standardised_stats(model, images: np.ndarray,
         with np.errstate(divide="ignore", invalid="ignore"):
             out.append((layer.path, (st.mean - mm) / sd, st.var / sd**2))
     return out
+
+
+def calibrate_model_file(model_path: str | Path, targets: Sequence[str | Path], out: str | Path,
+                         views: int = 4, progress: bool = True) -> int:
+    """Calibrate the ``.keras`` model at ``model_path`` on the unlabelled scans or range images of
+    ``targets`` (folders or files; ``views`` windows a raw scan) and save it atomically to ``out``.
+    Returns the number of target images. Missing targets, an ``out`` that is not ``.keras``, a model
+    without batch norm and an unwritable ``out`` are InputErrors naming the file."""
+    from domain_adapt.frames import load_unlabelled_files
+    from squeezeseg.atomic import atomic_path
+    from squeezeseg.models import load_keras_model
+
+    for target in targets:
+        if not Path(target).exists():
+            raise InputError("target folder or file not found", target)
+    if Path(out).suffix != ".keras":
+        raise InputError("the model file must end in .keras", out)
+    model, cfg = load_keras_model(model_path)
+    try:
+        batch_norm_layers(model)
+    except InputError as exc:
+        raise InputError(exc.message, model_path) from None
+    images = load_unlabelled_files(cfg, list(targets), views=views)
+    calibrate(model, images, progress=progress)
+    try:
+        with atomic_path(out) as tmp:
+            model.save(tmp)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", out) from None
+    return len(images)

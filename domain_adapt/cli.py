@@ -105,23 +105,11 @@ def _save_model(model, out) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from domain_adapt.calibration import batch_norm_layers, calibrate
-    from domain_adapt.frames import load_unlabelled_files
-    from squeezeseg.errors import InputError
-    from squeezeseg.models import load_keras_model
+    from domain_adapt.calibration import calibrate_model_file
 
-    for target in args.target:
-        if not Path(target).exists():
-            raise InputError("target folder or file not found", target)
-    if args.out.suffix != ".keras":
-        raise InputError("the model file must end in .keras", args.out)
-    model, cfg = load_keras_model(args.model)
-    try:
-        batch_norm_layers(model)
-    except InputError as exc:
-        raise InputError(exc.message, args.model) from None
-    calibrate(model, load_unlabelled_files(cfg, args.target, views=args.views))
-    return _save_model(model, args.out)
+    calibrate_model_file(args.model, args.target, args.out, views=args.views)
+    print(args.out)
+    return 0
 
 
 def run_render(args: argparse.Namespace) -> int:

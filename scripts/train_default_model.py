@@ -94,10 +94,7 @@ CALIBRATION_SOURCES = ("kitti_pcd", "kitti_object/testing")
 def calibrate_on_real(model_path: Path, out: Path, sources=CALIBRATION_SOURCES, views: int = 4) -> dict:
     """Calibrate the model at ``model_path`` on the real scans of ``sources`` (``views`` windows each)
     into ``out``; returns what was done (sources, scans, images, seconds)."""
-    from domain_adapt.calibration import calibrate
-    from domain_adapt.frames import load_unlabelled_files
-    from squeezeseg.atomic import atomic_path
-    from squeezeseg.models import load_keras_model
+    from domain_adapt.calibration import calibrate_model_file
     from squeezeseg.resources import shared_data_dir
 
     t0 = time.time()
@@ -107,13 +104,9 @@ def calibrate_on_real(model_path: Path, out: Path, sources=CALIBRATION_SOURCES, 
     scans = target_scans(sources)
     if not scans:
         raise SystemExit(f"error: --calibrate: no scans in {', '.join(sources)} of {shared_data_dir()}")
-    model, cfg = load_keras_model(model_path)
-    images = load_unlabelled_files(cfg, scans, views=views)
-    calibrate(model, images, progress=False)
-    with atomic_path(out) as tmp:
-        model.save(tmp)
+    images = calibrate_model_file(model_path, scans, out, views=views, progress=False)
     return {"model": str(model_path), "sources": list(sources), "scans": len(scans), "views": views,
-            "images": int(len(images)), "seconds": round(time.time() - t0, 1)}
+            "images": images, "seconds": round(time.time() - t0, 1)}
 
 
 def finished_run(out: Path, cfg, steps: int, init: Path | None = None,
@@ -373,7 +366,6 @@ def main(argv=None) -> int:
                          "rules": rules.__dict__}
         log.info("self-training data %s: %s", root, summary)
     command = "python scripts/train_default_model.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    t1 = time.time()
     asked = {"sequences": args.sequences, "frames_per_sequence": args.frames, "seed": args.seed}
     model_path = None if args.resume else finished_run(args.out, cfg, args.steps or cfg.train.steps,
                                                        args.init, asked)
@@ -382,7 +374,6 @@ def main(argv=None) -> int:
     else:
         model_path = train(cfg, args.out, steps=args.steps, resume=args.resume,
                            extra_callbacks=[StopAfter(args.minutes * 60)], command=command, init=args.init)
-    train_s = time.time() - t1
     record = json.loads((args.out / "train.json").read_text())
     calibration = None
     if args.calibrate:
@@ -406,7 +397,7 @@ def main(argv=None) -> int:
         "steps": record["optimizer_iterations"],
         "final_loss": record["final_loss"],
         "simulate_seconds": round(sim_s, 1),
-        "train_seconds": record.get("seconds_this_run", round(train_s, 1)),
+        "train_seconds": record["seconds_this_run"],  # of the training run, reused or not
         "command": command,
         "train_command": record.get("command"),  # differs from command when a finished run was reused
         "scores": scores,
