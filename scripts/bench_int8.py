@@ -36,6 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def uptime() -> str:
+    """``uptime``'s line: the load averages a benchmark records before and after it runs."""
+    import subprocess
+
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def calibration_sources() -> list[str]:
     """The INT8 calibration sources of the segmenter benchmarks: the shipped model's simulated training
     scans (``runs/sim2_kr200``) and the real KITTI object scans, those present; ``synthetic`` if none."""

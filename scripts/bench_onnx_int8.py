@@ -127,12 +127,6 @@ def op_time_ms(path: Path, x, threads: int, runs: int = 10) -> dict[str, float]:
     return {k: round(v, 2) for k, v in per.most_common()}
 
 
-def uptime() -> str:
-    import subprocess
-
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-
-
 def export_all(model: Path, out: Path, cal: list[str], count: int) -> tuple[dict[str, Path], dict]:
     """Float ONNX, its two INT8 forms, LiteRT float32 and INT8 of ``model`` under ``out``."""
     from squeezeseg.export.calibration import mixed_inputs
@@ -155,7 +149,7 @@ def export_all(model: Path, out: Path, cal: list[str], count: int) -> tuple[dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench_int8 import calibration_sources, interleaved_ms
+    from bench_int8 import calibration_sources, interleaved_ms, uptime
 
     from squeezeseg.export.calibration import mixed_inputs
     from squeezeseg.export.meta import keras_model_meta

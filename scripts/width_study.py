@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -159,11 +158,6 @@ class Samples:
     def cpu_median(self) -> float:
         """The median CPU time of the timed calls (all threads of this process)."""
         return statistics.median(self.cpu_ms[WARMUP:])
-
-
-def uptime() -> str:
-    """``uptime``'s line (the load averages on this shared machine)."""
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def width_config(width: float | None, name: str = CONFIG, crf: bool = True):
@@ -397,6 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = args.json or ROOT / "runs" / "width" / f"width_study-{stamp}.json"
+    from bench_int8 import uptime
+
     start, t0 = uptime(), time.time()
     with tempfile.TemporaryDirectory() as d:
         res = measure(args, Path(d))
