@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from squeezeseg.boxes import Box3D
+from squeezeseg.boxes import Box3D, wrap_angle
 
 Criterion = Literal["variance", "closeness", "area"]
 
@@ -418,10 +418,7 @@ def body_heading(
         chest = p[frac >= UPPER_BODY]
     if len(chest) < 6:
         chest = p
-    xy = chest[:, :2] - chest[:, :2].mean(axis=0)
-    _, vecs = np.linalg.eigh(xy.T @ xy)
-    shoulders = vecs[:, -1]
-    return float(np.arctan2(shoulders[0], -shoulders[1]))  # the shoulder line turned by +90 degrees
+    return float(wrap_angle(pca_heading(chest[:, :2]) + np.pi / 2))  # the shoulder line turned by +90 degrees
 
 
 def mirror_completed(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
