@@ -13,6 +13,7 @@ from latte.core.rectangle_fit import (
     grow_to_prior,
     mirror_completed,
     search_heading,
+    stride_length,
 )
 from squeezeseg.boxes import Box3D
 
@@ -288,6 +289,27 @@ def test_body_heading_is_across_the_shoulders(yaw):
     pts = mirror_completed(seen, body_centre(seen, -1.73))
     error = np.degrees(abs(np.angle(np.exp(2j * (body_heading(pts, -1.73) - yaw)))) / 2)
     assert error < 15.0, (yaw, error)
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.9, 2.5])
+def test_stride_length_spans_the_shins_plus_a_foot(yaw):
+    # A 1.73 m walker's shins 0.8 m apart along the walking direction: heel to toe is that plus
+    # one foot (0.152 x the stature); standing, the shins side by side say a short stride, below
+    # any mean box length; measured across the facing direction, neither counts.
+    centre = np.array([12.0, 4.0])
+    c, s = np.cos(yaw), np.sin(yaw)
+    trunk = _scanned_trunk(centre, a=0.24, yaw=yaw)
+
+    def person(offsets):
+        legs = [[*(centre + k), z] for k in offsets for z in (-1.7, -1.6, -1.4)]
+        return np.r_[trunk, legs, [[*centre, 0.0]]]
+
+    walking = person([k * np.array([c, s]) for k in (-0.4, 0.4)])
+    assert stride_length(walking, yaw, -1.73) == pytest.approx(0.8 + 0.152 * 1.73, abs=0.01)
+    assert stride_length(walking, yaw + np.pi / 2, -1.73) < 0.35
+    standing = person([k * np.array([-s, c]) for k in (-0.1, 0.1)])
+    assert stride_length(standing, yaw, -1.73) < 0.84
+    assert stride_length(trunk, yaw, -1.73) == 0.0  # no legs seen
 
 
 def test_mirror_completed_reflects_through_the_centre_and_keeps_heights():

@@ -14,7 +14,8 @@ silhouette, seen from the sensor, reaches past the object's points where nothing
 stands where the sensor looked past it (sides swapped, or a side seen whole and the object smaller
 than the mean). A person is fitted to their points and those points mirrored through the centre
 of their upper body (the sensor sees the near half of a body), and boxed as KITTI boxes people:
-the class's mean footprint around that centre, its length along the direction the person faces.
+the class's mean footprint around that centre, its length along the direction the person faces
+(as long as the stride, heel to toe, when that is longer).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from latte.core.rectangle_fit import (
     grow_to_prior,
     mirror_completed,
     prior_boxes,
+    stride_length,
 )
 from squeezeseg.boxes import Box3D
 
@@ -347,7 +349,8 @@ class OneClickAnnotator:
         """KITTI's box of a person (``whole_view_classes``): the class's mean footprint
         ``prior`` (l, w) centred where ``box`` is, on the centre of the body
         (``_fit_rectangle``), its length along the direction the person faces
-        (``rectangle_fit.body_heading`` of the points mirrored through that centre).
+        (``rectangle_fit.body_heading`` of the points mirrored through that centre), and as
+        long as the stride (``rectangle_fit.stride_length``) when that is longer.
 
         KITTI's annotators box a person with a roughly fixed-size box, 0.84 m along the walking
         direction and 0.66 m across on average, whatever the pose; the extents of the points
@@ -357,9 +360,11 @@ class OneClickAnnotator:
         and the heading; for a near-square box the heading matters little (at the right centre
         a box turned 90 degrees still has IoU 0.65 with the unturned one)."""
         centre = np.asarray(box.center[:2], dtype=np.float64)
-        yaw = body_heading(mirror_completed(pts, centre), self._ground_under(pts))
+        ground = self._ground_under(pts)
+        yaw = body_heading(mirror_completed(pts, centre), ground)
         yaw = float(np.arctan2(np.sin(yaw), np.cos(yaw)))
-        return box.replace(size=(prior[0], prior[1], box.size[2]), yaw=yaw)
+        length = max(prior[0], stride_length(pts, yaw, ground))
+        return box.replace(size=(length, prior[1], box.size[2]), yaw=yaw)
 
     def _sides_seen_whole(self, grown: Box3D, fitted: Box3D, pts: np.ndarray) -> Box3D:
         """``grown`` with the growth of its length, its width or both undone (back to the

@@ -421,6 +421,36 @@ def body_heading(
     return float(wrap_angle(pca_heading(chest[:, :2]) + np.pi / 2))  # the shoulder line turned by +90 degrees
 
 
+#: The legs below the knee, as a fraction of the stature above the ground (the knee joint is
+#: at 0.285 x the stature): in a stride the shins of the two legs are apart along the walking
+#: direction; standing, side by side.
+SHIN_BAND = (0.0, 0.3)
+#: A foot is 0.152 x the stature long (heel to toe). The shins' returns lie over the ankles;
+#: the toe of the front foot and the heel of the back one reach about one foot's length
+#: further, together.
+FOOT_LENGTH = 0.152
+
+
+def stride_length(points: np.ndarray, yaw: float, ground_z: float | None = None) -> float:
+    """Heel-to-toe length (m) of a person's stride along their facing direction ``yaw``:
+    the extent along it of their returns ``points`` ((N, >=3), as seen, not mirrored) in the
+    shin band (``SHIN_BAND``) plus one foot's length (``FOOT_LENGTH`` x the stature); 0 with
+    fewer than three points there.
+
+    KITTI's annotators box a walking person around the whole stride (the walking person of
+    kitti_object/000000, legs 0.87 m apart, has a 1.20 m long box against the class's mean
+    0.84 m); a person standing has shins side by side, 0.2 m deep, far inside the mean."""
+    p = np.asarray(points, dtype=np.float64)[:, :3]
+    base = float(p[:, 2].min()) if ground_z is None else float(ground_z)
+    stature = max(float(p[:, 2].max()) - base, 1e-9)
+    frac = (p[:, 2] - base) / stature
+    shins = p[(frac >= SHIN_BAND[0]) & (frac <= SHIN_BAND[1]), :2]
+    if len(shins) < 3:
+        return 0.0
+    along = shins @ np.array([np.cos(yaw), np.sin(yaw)])
+    return float(np.ptp(along)) + FOOT_LENGTH * stature
+
+
 def mirror_completed(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """``points`` ((N, >=3)) followed by their bird's-eye point reflection through ``centre``
     (heights kept): the hidden far half of a centrally symmetric object, as the sensor would
