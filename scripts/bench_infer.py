@@ -12,12 +12,12 @@
   about 2 million points), to show that memory does not grow with point density;
 * the network alone: the shipped model on one batch of 4 windows in this process, as the reference
   for how busy the machine was;
-* INT8 (issue #21 item 4): the shipped model exported to LiteRT INT8 (calibrated on the simulated
-  training scans and the unlabelled real KITTI object scans, 32 frames) and float32, both as exported
-  by default (the CRF after the network, ``squeezeseg.crf_kernel``), and INT8 with the CRF inside the
-  graph (``--crf graph``, the earlier form), timed against the float Keras model on one real window in
-  turn (median of ``--int8-repeat`` rounds): the INT8 / Keras ratio; with ``--int8-iou`` also the real
-  validation (squeezeseg.evaluate.evaluate_real) of Keras and INT8, class IoU side by side.
+* INT8 (issue #21 item 4): the shipped model exported to LiteRT INT8 (calibrated on the simulated training
+  scans and the unlabelled real scans of ``bench_int8.calibration_sources``, 32 frames) and float32, both
+  as exported by default (the CRF after the network, ``squeezeseg.crf_kernel``), and INT8 with the CRF
+  inside the graph (``--crf graph``, the earlier form), timed against the float Keras model on one real
+  window in turn (median of ``--int8-repeat`` rounds): the INT8 / Keras ratio; with ``--int8-iou`` also
+  the real validation (squeezeseg.evaluate.evaluate_real) of Keras and INT8, class IoU side by side.
   ``--only-int8`` measures this part alone.
 
 ``infer`` runs with its default engine (auto) and a fresh model cache (``$SQUEEZESEG_CACHE_DIR`` in a

@@ -6,8 +6,9 @@ every real set and class within a point of float (issue #21 item 4)?
         [--variant NAME:RANGES:COUNT[:all] ...] [--json FILE]
 
 A variant is a name, the activation-range method (percentile, mse, minmax), the number of calibration
-frames (half simulated training scans of ``runs/sim2_kr200``, half the unlabelled real KITTI object
-scans) and optionally ``all`` for ``--quantize-all``. Every export runs its CRF after the network
+frames (equal shares of ``bench_int8.calibration_sources``: simulated training scans of
+``runs/sim2_kr200`` and the unlabelled real scans ``kitti_object/testing`` and ``kitti_pcd``) and
+optionally ``all`` for ``--quantize-all``. Every export runs its CRF after the network
 (the default). Prints one table row per variant: each set's class IoU and the largest difference to
 float in points.
 """

@@ -52,8 +52,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=default_model_path())
     ap.add_argument("--calibration", nargs="+", default=None,
-                    help="INT8 calibration sources (default: runs/sim2_kr200 and the real KITTI object "
-                    "scans, unlabelled, in equal shares)")
+                    help="INT8 calibration sources (default: bench_int8.calibration_sources(), "
+                    "simulated training scans and unlabelled real scans, in equal shares)")
     ap.add_argument("--count", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
