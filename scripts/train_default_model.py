@@ -301,6 +301,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the config's)")
     ap.add_argument("--ema", type=float, default=None,
                     help="moving average of the weights, e.g. 0.999 (default: the config's train.ema)")
+    ap.add_argument("--range-weight", type=float, default=None, metavar="P",
+                    help="range-weighted loss, pixels weigh max(range / 10 m, 1) ** P (default: the "
+                    "config's train.range_weight)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--calibrate", action="store_true",
                     help="calibrate the batch norm on unlabelled real scans after training (the candidate)")
@@ -313,6 +316,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         ap.error(f"--ema must be in [0, 1), got {args.ema}")
+    if args.range_weight is not None and not 0.0 <= args.range_weight <= 2.0:
+        ap.error(f"--range-weight must be in [0, 2], got {args.range_weight}")
     if args.steps is not None and args.steps < 1:
         ap.error(f"--steps must be positive, got {args.steps}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -346,6 +351,8 @@ def main(argv=None) -> int:
         cfg.train.learning_rate = args.lr
     if args.ema is not None:
         cfg.train.ema = args.ema
+    if args.range_weight is not None:
+        cfg.train.range_weight = args.range_weight
     self_training = None
     if args.self_train and args.init is None:
         args.init = args.weights / "default.keras"

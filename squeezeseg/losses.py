@@ -12,11 +12,18 @@ from keras import ops
 def focal_loss(labels, logits, class_weights: Sequence[float], gamma: float = 2.0):
     """(B,) mean over valid pixels of ``-w_c (1 - p_c)^gamma log p_c`` (Lin et al.; SqueezeSegV2).
 
-    ``labels`` (B, H, W) int with -1 for ignored pixels, ``logits`` (B, H, W, C). ``gamma=0`` is the
-    weighted cross-entropy.
+    ``labels`` (B, H, W) int with -1 for ignored pixels, or (B, H, W, 2) float: the labels and a
+    weight per pixel (:func:`with_range_weights`), which makes the mean a weighted one; ``logits``
+    (B, H, W, C). ``gamma=0`` is the weighted cross-entropy.
     """
+    pixel_w = None
+    if len(labels.shape) == 4:
+        pixel_w = ops.cast(labels[..., 1], logits.dtype)
+        labels = labels[..., 0]
     labels = ops.cast(labels, "int32")
     valid = ops.cast(labels >= 0, logits.dtype)
+    if pixel_w is not None:
+        valid = valid * pixel_w
     lab = ops.maximum(labels, 0)
     logp = ops.log_softmax(logits, axis=-1)
     logp_t = ops.squeeze(ops.take_along_axis(logp, ops.expand_dims(lab, -1), axis=-1), -1)
@@ -27,6 +34,18 @@ def focal_loss(labels, logits, class_weights: Sequence[float], gamma: float = 2.
     per_pixel = per_pixel * valid
     n = ops.maximum(ops.sum(valid, axis=(1, 2)), 1.0)
     return ops.sum(per_pixel, axis=(1, 2)) / n
+
+
+def range_weights(ranges, p: float, ref: float):
+    """Per-pixel loss weights ``max(range / ref, 1) ** p`` of raw ranges (m; 0 where no return)."""
+    return ops.power(ops.maximum(ranges / ref, 1.0), p)
+
+
+def with_range_weights(image, labels, p: float, ref: float):
+    """``labels`` (H, W) int stacked with the :func:`range_weights` of ``image``'s range channel
+    (raw metres, channel 4) into the (H, W, 2) float target :func:`focal_loss` takes."""
+    w = range_weights(ops.cast(image[..., 4], "float32"), p, ref)
+    return ops.stack([ops.cast(labels, "float32"), w], axis=-1)
 
 
 def weighted_cross_entropy(labels, logits, class_weights: Sequence[float]):

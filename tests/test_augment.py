@@ -234,3 +234,44 @@ def test_training_records_the_class_balanced_weights(tmp_path):
     assert counts.sum() > 0 and counts[0] > counts[1:].max()
     assert w[0] == min(w)  # background is the most frequent class, so the lightest
     assert rec["config"]["class_weights"] == list(cfg.class_weights)  # the config keeps its base weights
+
+
+def test_range_weighted_loss_weighs_far_pixels_more():
+    # Two valid pixels, one 5 m away (weight 1) and one 40 m away (weight (40 / 10) ** 1 = 4), the
+    # same logits and wrong label on each: the weighted mean is the plain one; a far pixel right and
+    # a near one wrong give a smaller loss than the other way round. Weights of 1 are the plain loss.
+    from squeezeseg.losses import focal_loss, range_weights, with_range_weights
+
+    np.testing.assert_allclose(np.asarray(range_weights(np.array([0.0, 5.0, 20.0, 40.0]), 1.0, 10.0)),
+                               [1, 1, 2, 4])
+    image = np.zeros((1, 2, 6), np.float32)
+    image[0, :, 4] = [5.0, 40.0]
+    labels = np.array([[1, 1]], np.int32)
+    target = np.asarray(with_range_weights(image, labels, 1.0, 10.0))[None]  # (1, 1, 2, 2)
+    np.testing.assert_allclose(target[0, 0, :, 1], [1.0, 4.0])
+    logits = np.array([[[[2.0, 0.0], [2.0, 0.0]]]], np.float32)  # both say class 0: both wrong
+    plain = float(focal_loss(labels[None], logits, [1.0, 1.0])[0])
+    assert float(focal_loss(target, logits, [1.0, 1.0])[0]) == pytest.approx(plain, rel=1e-5)
+    near_wrong = np.array([[[[2.0, 0.0], [0.0, 2.0]]]], np.float32)
+    far_wrong = np.array([[[[0.0, 2.0], [2.0, 0.0]]]], np.float32)
+    loss_near_wrong = float(focal_loss(target, near_wrong, [1.0, 1.0])[0])
+    assert loss_near_wrong < float(focal_loss(target, far_wrong, [1.0, 1.0])[0])
+    ones = target.copy()
+    ones[..., 1] = 1.0
+    assert float(focal_loss(ones, far_wrong, [1.0, 1.0])[0]) == pytest.approx(
+        float(focal_loss(labels[None], far_wrong, [1.0, 1.0])[0]), rel=1e-5)
+
+
+def test_pipeline_adds_range_weights_and_training_runs_with_them(tmp_path):
+    from squeezeseg.data import make_dataset
+    from squeezeseg.train import train
+
+    root = write_synthetic_dataset(tmp_path / "d", frames=2, val=1, seed=5)
+    cfg = tiny_config(root, range_weight=1.0, range_weight_ref=5.0, checkpoint_every=2)
+    img, lab = (np.asarray(t) for t in next(iter(make_dataset(cfg, training=True))))
+    assert lab.shape == (2, 16, 64, 2)
+    np.testing.assert_allclose(lab[..., 1], np.maximum(img[..., 4] / 5.0, 1.0), rtol=1e-6)
+    assert np.asarray(next(iter(make_dataset(cfg, training=False)))[1]).ndim == 3  # validation: labels only
+    model_path = train(cfg, tmp_path / "run", steps=2, progress=False)
+    assert model_path.is_file()
+    assert json.loads((tmp_path / "run" / "train.json").read_text())["config"]["train"]["range_weight"] == 1.0

@@ -21,7 +21,9 @@ def make_dataset(
     batch_size: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(image (B, H, W, 6), labels (B, H, W))``; training sets repeat, shuffle and augment
-    (flip, rotation, crop and the switches of :mod:`squeezeseg.data.augment`, as ``cfg.train`` says)."""
+    (flip, rotation, crop and the switches of :mod:`squeezeseg.data.augment`, as ``cfg.train`` says);
+    with ``train.range_weight`` their labels are (B, H, W, 2), a loss weight per pixel beside each
+    label (:func:`squeezeseg.losses.with_range_weights`)."""
     from squeezeseg.data.sources import frames_and_loader
 
     split = split or (cfg.data.train_split if training else cfg.data.val_split)
@@ -78,4 +80,9 @@ def make_dataset(
             return augment(pair[0], pair[1], seed, t)
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(_augment, num_parallel_calls=2, deterministic=True)
+    if training and t.range_weight > 0:  # after augmentation: the weights follow the scaled ranges
+        from squeezeseg.losses import with_range_weights
+
+        ds = ds.map(lambda img, lab: (img, with_range_weights(img, lab, t.range_weight, t.range_weight_ref)),
+                    num_parallel_calls=2, deterministic=True)
     return ds.batch(bs, drop_remainder=training).prefetch(2)

@@ -69,6 +69,11 @@ class TrainConfig:
     # exponential moving average of the weights (Keras optimizer EMA, the saved model holds the
     # average): a flatter, steadier model than the last step's; 0 turns it off, 0.999 ~ last 1k steps
     ema: float = bounded(0.0, ge=0, lt=1)
+    # range-weighted loss: each pixel weighs max(range / range_weight_ref, 1) ** p in its frame's
+    # weighted mean, so that a far object's few pixels count more (an object's pixel count falls with
+    # the square of its range); 0 turns it off (every pixel weighs 1)
+    range_weight: float = bounded(0.0, ge=0, le=2)
+    range_weight_ref: float = bounded(10.0, gt=0)
 
 
 @dataclass
