@@ -26,6 +26,24 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def car_by_range(full: dict) -> str:
+    """Car IoU / precision / recall (%) of each model per range band of the whole-scan set
+    (SemanticKITTI), one line a model; empty when that set was not evaluated."""
+
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.1f}"
+
+    lines = []
+    for name, res in full.items():
+        bands = res["sets"].get("semantickitti", {}).get("by_range")
+        if not bands:
+            continue
+        cells = [f"{band} {pct(r['class']['car']['iou'])} / {pct(r['class']['car']['precision'])} / "
+                 f"{pct(r['class']['car']['recall'])}" for band, r in bands.items()]
+        lines.append(f"semantickitti car IoU / P / R by range, {name}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", type=Path, help=".keras models (default: the shipped one)")
@@ -62,6 +80,7 @@ def main(argv=None) -> int:
             print("error: no real labelled set found under the shared data folder", file=sys.stderr)
             return 2
     print(format_real_table(summaries))
+    print(car_by_range(full))
     frames = {s: r["frames"] for s, r in next(iter(full.values()))["sets"].items()}
     print("frames per set: " + ", ".join(f"{s} {n}" for s, n in frames.items()))
     print("load average (1, 5, 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))

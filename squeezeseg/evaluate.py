@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,13 +129,24 @@ def evaluate_range_images(segmenter, frames: Iterable[tuple[np.ndarray, np.ndarr
     return acc.report(segmenter.classes) if instances else acc.class_report(segmenter.classes)
 
 
+#: Range bands (m, from the sensor in the ground plane) of the per-range class scores of the
+#: whole-scan real set: a far object shows few points, and the shipped model misses far cars most.
+RANGE_BANDS: tuple[float, ...] = (0.0, 10.0, 20.0, 30.0, float("inf"))
+
+
+def band_name(lo: float, hi: float) -> str:
+    """'10-20 m' style name of a range band ('30+ m' when open)."""
+    return f"{lo:g}+ m" if np.isinf(hi) else f"{lo:g}-{hi:g} m"
+
+
 def evaluate_point_labels(segmenter, pairs, label_map: dict | None = None, instances: bool = True,
-                          progress: bool = False) -> dict:
+                          progress: bool = False, range_bands: Sequence[float] | None = None) -> dict:
     """Report over whole scans with SemanticKITTI ``.label`` files, per point: ``pairs`` are (scan,
     label file); the model labels the full circle (all of its windows); unlabeled and outlier points
     are left out; ``label_map`` (default :data:`VALIDATION_LABEL_MAP`) adds id -> class pairs to
     :func:`squeezeseg.classes.semantickitti_lookup`. ``instances``: instance scores too (ground truth
-    from the files' instance ids, predictions by DBSCAN), else class scores only."""
+    from the files' instance ids, predictions by DBSCAN), else class scores only. ``range_bands``
+    (edges, m) adds ``by_range``: class scores of the points in each band."""
     from tqdm import tqdm
 
     from squeezeseg.classes import semantickitti_lookup
@@ -144,6 +155,8 @@ def evaluate_point_labels(segmenter, pairs, label_map: dict | None = None, insta
 
     table = semantickitti_lookup(segmenter.classes, VALIDATION_LABEL_MAP if label_map is None else label_map)
     acc = Accumulator(len(segmenter.classes))
+    edges = list(range_bands or [])
+    bands = {band_name(lo, hi): Accumulator(len(segmenter.classes)) for lo, hi in zip(edges, edges[1:])}
     for scan, lab in tqdm(list(pairs), desc="evaluate", unit="scan", disable=not progress):
         points = read_points(scan)
         ids, inst = read_semantickitti_labels(lab, n_points=len(points))
@@ -157,7 +170,19 @@ def evaluate_point_labels(segmenter, pairs, label_map: dict | None = None, insta
         else:
             gi = pi = np.zeros(len(gt), np.int64)
         acc.add(gt, gi, pr, pi)
-    return acc.report(segmenter.classes) if instances else acc.class_report(segmenter.classes)
+        if bands:
+            band = np.digitize(np.hypot(points[keep][:, 0], points[keep][:, 1]), edges) - 1
+            zeros = np.zeros(len(gt), np.int64)
+            for k, b_acc in enumerate(bands.values()):
+                b_acc.add(gt[band == k], zeros[band == k], pr[band == k], zeros[band == k])
+    rep = acc.report(segmenter.classes) if instances else acc.class_report(segmenter.classes)
+    if bands:
+        rep["by_range"] = {}
+        for name, b_acc in bands.items():
+            b_rep = b_acc.class_report(segmenter.classes)
+            b_rep.pop("confusion", None)
+            rep["by_range"][name] = b_rep
+    return rep
 
 
 def kitti_object_frames(root: str | Path, class_names: list[str]):
@@ -260,7 +285,7 @@ def evaluate_real(segmenter, data_root: str | Path | None = None, progress: bool
             continue
         if kind == "semantickitti":
             rep = evaluate_point_labels(segmenter, semantickitti_frames(path, "all"), instances=False,
-                                        progress=progress)
+                                        progress=progress, range_bands=RANGE_BANDS)
             rep["window"] = "360 degrees, per point"
         elif kind == "kitti-object":
             rep = evaluate_kitti_object(segmenter, path, progress=progress, instances=False)

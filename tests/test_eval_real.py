@@ -63,6 +63,20 @@ def test_semantickitti_scoring_is_per_point_full_circle_with_the_strict_classes(
     assert full["class"]["car"]["iou"] == pytest.approx(0.5) and "instance" in full
 
 
+def test_scores_per_range_band(tmp_path):
+    # Points at x = 5, 6, ..., 14 m: cars at 5-9 m all found, cars at 10-14 m found one in five.
+    ids = [10] * 10
+    pred = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    rep = evaluate_point_labels(IntensityOracle(), scan(tmp_path, ids, pred), instances=False,
+                                range_bands=(0.0, 10.0, float("inf")))
+    assert list(rep["by_range"]) == ["0-10 m", "10+ m"]
+    assert rep["by_range"]["0-10 m"]["class"]["car"]["recall"] == 1.0
+    assert rep["by_range"]["10+ m"]["class"]["car"]["recall"] == pytest.approx(0.2)
+    assert rep["by_range"]["0-10 m"]["points"] + rep["by_range"]["10+ m"]["points"] == rep["points"]
+    plain = evaluate_point_labels(IntensityOracle(), scan(tmp_path, ids, pred), instances=False)
+    assert "by_range" not in plain
+
+
 def summary(car_ious, share):
     out = {s: {"car": {"iou": v, "precision": v, "recall": v}} for s, v in car_ious.items()}
     out["no_vehicle_car_share"] = share
