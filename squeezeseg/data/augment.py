@@ -6,6 +6,7 @@ Every switch lives in the model config's ``train`` section (0 turns it off):
 | --- | --- |
 | ``flip`` | mirror left/right with probability 1/2: columns reversed, y negated |
 | ``rotate_deg`` | (point-cloud data only) the scan turned by U(-r, r) degrees about z before projection |
+| ``tilt_deg`` | (point-cloud data only) the scan pitched and rolled by U(-t, t) degrees before projection |
 | ``scale`` | x, y, z and range multiplied by one factor U(1 - s, 1 + s) (angles, so pixels, unchanged) |
 | ``z_shift`` | z + U(-h, h) metres (sensor height jitter), range recomputed from x, y, z |
 | ``intensity_gain`` | intensity multiplied by U(1 - g, 1 + g) |

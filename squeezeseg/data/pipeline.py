@@ -31,13 +31,17 @@ def make_dataset(
     bs = batch_size or cfg.train.batch_size
     t = cfg.train
     rotate = training and t.rotate_deg > 0
-    if rotate and cfg.data.kind not in ("semantickitti",):
-        raise InputError(f"train.rotate_deg needs point-cloud data (data.kind semantickitti), not "
-                         f"'{cfg.data.kind}' range images (they hold the front window only)")
+    tilted = training and t.tilt_deg > 0
+    for key, on in (("rotate_deg", rotate), ("tilt_deg", tilted)):
+        if on and cfg.data.kind not in ("semantickitti",):
+            raise InputError(f"train.{key} needs point-cloud data (data.kind semantickitti), not "
+                             f"'{cfg.data.kind}' range images (they hold the front window only)")
 
     def _load(i, angle):
-        if rotate:
-            return load(frames[int(i)], rotation=float(np.deg2rad(angle)))
+        """Frame ``i``; ``angle`` (3,) degrees: turn about z, pitch, roll."""
+        if rotate or tilted:
+            a = np.deg2rad(angle.astype(np.float64))
+            return load(frames[int(i)], rotation=float(a[0]), tilt=(float(a[1]), float(a[2])))
         return load(frames[int(i)])
 
     def _tf_load(i, angle):
@@ -49,11 +53,18 @@ def make_dataset(
     ds = tf.data.Dataset.from_tensor_slices(np.arange(len(frames), dtype=np.int64))
     if training:
         ds = ds.shuffle(len(frames), seed=t.seed, reshuffle_each_iteration=True).repeat()
-    if rotate:
-        angles = tf.data.Dataset.random(seed=t.seed + 4).map(
-            lambda r: (tf.cast(r % 2_000_001, tf.float32) / 1e6 - 1.0) * t.rotate_deg)
+    def _uniform(seed: int, half: float) -> tf.data.Dataset:
+        """U(-half, half) draws, seeded (0 when ``half`` is 0)."""
+        return tf.data.Dataset.random(seed=seed).map(
+            lambda r: (tf.cast(r % 2_000_001, tf.float32) / 1e6 - 1.0) * half)
+
+    if rotate or tilted:
+        tilt_half = t.tilt_deg if tilted else 0.0
+        parts = (_uniform(t.seed + 4, t.rotate_deg if rotate else 0.0), _uniform(t.seed + 5, tilt_half),
+                 _uniform(t.seed + 6, tilt_half))
+        angles = tf.data.Dataset.zip(parts).map(lambda a, b, c: tf.stack([a, b, c]))
     else:
-        angles = tf.data.Dataset.from_tensors(tf.constant(0.0)).repeat()
+        angles = tf.data.Dataset.from_tensors(tf.zeros(3)).repeat()
     ds = tf.data.Dataset.zip((ds, angles)).map(_tf_load, num_parallel_calls=2, deterministic=True)
     if training and t.flip:
         coins = tf.data.Dataset.random(seed=t.seed + 1)

@@ -96,8 +96,8 @@ def frames_and_loader(cfg: ModelConfig, split: str, root: str | Path | None = No
     from squeezeseg.projection import SphericalProjection
 
     proj = SphericalProjection.from_sensor(cfg.sensor, width=cfg.width, fov_deg=cfg.fov_deg)
-    return semantickitti_frames(root, split), lambda p, rotation=0.0: load_semantickitti(
-        p, proj, table, cfg, rotation)
+    return semantickitti_frames(root, split), lambda p, rotation=0.0, tilt=(0.0, 0.0): load_semantickitti(
+        p, proj, table, cfg, rotation, tilt)
 
 
 def load_squeezeseg(path: Path, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -111,12 +111,14 @@ def load_squeezeseg(path: Path, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarra
 
 
 def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: ModelConfig,
-                       rotation: float = 0.0):
+                       rotation: float = 0.0, tilt: tuple[float, float] = (0.0, 0.0)):
     """Project one raw scan, turned by ``rotation`` radians about z first (augmentation: the window then
-    looks in another direction); each pixel takes the mapped class of the point it shows. Points of
+    looks in another direction) and tilted by ``tilt`` (pitch, roll) radians (a sloping road); each
+    pixel takes the mapped class of the point it shows. Points of
     SemanticKITTI id 0 ("unlabeled", as in its benchmark; also the pseudo-labels' "not sure") get
     label -1, which losses and metrics skip."""
     from squeezeseg.datasets.network_input import rotate_z
+    from squeezeseg.datasets.network_input import tilt as tilt_points
     from squeezeseg.io import read_points, read_semantickitti_labels
 
     scan, lab = pair
@@ -124,6 +126,8 @@ def load_semantickitti(pair: tuple[Path, Path], proj, table: np.ndarray, cfg: Mo
     classes, _ = read_semantickitti_labels(lab, n_points=len(points))
     if rotation:
         points = rotate_z(points, rotation)
+    if tilt[0] or tilt[1]:
+        points = tilt_points(points, tilt[0], tilt[1])
     ri = proj.project(points)
     check_size(ri.image, cfg, scan)
     point_classes = np.where(classes == 0, -1, table[classes])  # 0 "unlabeled": not trained on

@@ -30,6 +30,20 @@ def rotate_z(points: np.ndarray, angle: float) -> np.ndarray:
     return out
 
 
+def tilt(points: np.ndarray, pitch: float, roll: float) -> np.ndarray:
+    """Points turned by ``pitch`` radians about the sensor's y axis (a positive pitch lowers the
+    points ahead: the road falling away) and then ``roll`` radians about its x axis (a positive
+    roll raises the points on the left): a sloping road, a car pitching on its springs (other
+    channels unchanged)."""
+    cp, sp, cr, sr = np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    x, y, z = (points[:, k].astype(np.float64) for k in range(3))
+    x, z = cp * x + sp * z, -sp * x + cp * z
+    y, z = cr * y - sr * z, sr * y + cr * z
+    out = points.copy()
+    out[:, 0], out[:, 1], out[:, 2] = x, y, z
+    return out
+
+
 def pixel_labels(index: np.ndarray, point_classes: np.ndarray) -> np.ndarray:
     """(H, W) int32: the class of the point each pixel shows (``index`` from a projection), -1 when empty."""
     return np.where(index >= 0, point_classes[np.maximum(index, 0)], -1).astype(np.int32)

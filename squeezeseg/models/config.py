@@ -56,6 +56,7 @@ class TrainConfig:
     normalization_frames: int = bounded(200, ge=1)
     # augmentation (squeezeseg.data.augment; 0 turns each off)
     rotate_deg: float = bounded(0.0, ge=0, le=180)  # point-cloud data: turned by U(-r, r) deg about z
+    tilt_deg: float = bounded(0.0, ge=0, le=10)  # point-cloud data: pitch and roll each U(-t, t) deg
     scale: float = bounded(0.0, ge=0, lt=1)  # x, y, z, range * U(1 - s, 1 + s)
     z_shift: float = bounded(0.0, ge=0, le=2)  # sensor height jitter: z + U(-h, h) metres
     intensity_gain: float = bounded(0.0, ge=0, lt=1)  # intensity * U(1 - g, 1 + g)
