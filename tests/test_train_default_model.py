@@ -12,7 +12,8 @@ import pytest
 from squeezeseg.models import load_model_config
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_default_model.py"
-DATA = {"sequences": 200, "frames_per_sequence": 5, "seed": 0}
+DATA = {"sequences": 200, "frames_per_sequence": 5, "seed": 0,
+        "dropout": "estimated from the unlabelled real scans kitti_object/testing/velodyne, kitti_pcd"}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def test_a_finished_run_of_the_same_config_is_reused(script, tmp_path):
     assert script.finished_run(tmp_path / "none", cfg, 4000) is None
     done = cfg.to_dict()
     done["mean"] = [1.0] * 5  # measured on the data by training: not part of the comparison
-    del done["train"]["ema"]  # a run from before the key existed ran with its default (off)
+    for key in ("ema", "tilt_deg", "range_weight", "range_weight_ref"):
+        del done["train"][key]  # a run from before the key existed ran with its default (off)
     _finished(tmp_path / "run", done)
     assert script.finished_run(tmp_path / "run", cfg, 4000, None, DATA) == tmp_path / "run" / "model.keras"
     (tmp_path / "run" / "backup").mkdir()  # interrupted, not finished
@@ -60,6 +62,7 @@ def test_a_finished_run_of_another_config_is_refused(script, tmp_path):
     (8000, None, DATA, "of 4000 steps, not 8000"),  # the first run was cut short by --minutes
     (4000, "a.keras", DATA, "started from scratch"),
     (4000, None, {**DATA, "sequences": 40}, "other simulated data"),
+    (4000, None, {**DATA, "dropout": "uniform 0.05"}, "other simulated data"),
 ])
 def test_a_finished_run_of_other_steps_start_or_data_is_refused(script, tmp_path, steps, init, data, why):
     cfg = load_model_config("squeezesegv2_small_aug")
@@ -69,7 +72,7 @@ def test_a_finished_run_of_other_steps_start_or_data_is_refused(script, tmp_path
 
 
 def test_bad_arguments_are_refused_before_any_work(script, capsys):
-    for bad in (["--ema", "1.0"], ["--steps", "0"]):
+    for bad in (["--ema", "1.0"], ["--steps", "0"], ["--range-weight", "3"]):
         with pytest.raises(SystemExit) as err:
             script.main(bad)
         assert err.value.code == 2
