@@ -153,14 +153,15 @@ def test_pipeline_applies_the_config_and_keeps_the_mask_rule(tmp_path):
         make_dataset(tiny_config(root, rotate_deg=90.0), training=True)
 
 
-def test_rotation_turns_the_scan_before_projection(tmp_path):
-    """A car to the left (azimuth +90 degrees) is outside the front window; turned by -90 degrees it is in."""
+def _wall_scan(tmp_path, azimuths_deg, elevations_deg):
+    """One SemanticKITTI frame under ``tmp_path``: a car-labelled surface 10 m away over the given
+    azimuth and elevation spans (400 points, 8 elevations); (frames, loader, config) to read it."""
     from squeezeseg.data.sources import frames_and_loader
     from squeezeseg.io import write_points, write_semantickitti_labels
 
     d = tmp_path / "seq" / "00"
-    az = np.deg2rad(np.linspace(60, 120, 400))
-    el = np.deg2rad(np.repeat(np.linspace(-8, 0, 8), 50))
+    az = np.deg2rad(np.linspace(*azimuths_deg, 400))
+    el = np.deg2rad(np.repeat(np.linspace(*elevations_deg, 8), 50))
     pts = np.stack([10 * np.cos(az) * np.cos(el), 10 * np.sin(az) * np.cos(el), 10 * np.sin(el),
                     np.full(400, 0.5)], -1).astype(np.float32)
     write_points(d / "velodyne" / "000000.bin", pts)
@@ -169,6 +170,12 @@ def test_rotation_turns_the_scan_before_projection(tmp_path):
     cfg = load_model_config("squeezesegv2_small")
     cfg.data.kind = "semantickitti"
     frames, load = frames_and_loader(cfg, "train", tmp_path)
+    return frames, load, cfg
+
+
+def test_rotation_turns_the_scan_before_projection(tmp_path):
+    """A car to the left (azimuth +90 degrees) is outside the front window; turned by -90 degrees it is in."""
+    frames, load, _ = _wall_scan(tmp_path, (60, 120), (-8, 0))
     _, lab0 = load(frames[0])
     _, lab1 = load(frames[0], rotation=-np.pi / 2)
     assert (lab0 == 1).sum() < (lab1 == 1).sum() / 3
@@ -194,20 +201,8 @@ def test_tilted_loading_moves_rows_and_needs_point_clouds(tmp_path):
     # A wall 10 m ahead sampled at 8 elevations: pitched by 3 degrees its rows move down in the
     # range image (by about 3 / 0.42 rows for the HDL-64E's spacing); range-image data refuses tilt.
     from squeezeseg.data import make_dataset
-    from squeezeseg.data.sources import frames_and_loader
-    from squeezeseg.io import write_points, write_semantickitti_labels
 
-    d = tmp_path / "seq" / "00"
-    az = np.deg2rad(np.linspace(-30, 30, 400))
-    el = np.deg2rad(np.repeat(np.linspace(-8, -2, 8), 50))
-    pts = np.stack([10 * np.cos(az) * np.cos(el), 10 * np.sin(az) * np.cos(el), 10 * np.sin(el),
-                    np.full(400, 0.5)], -1).astype(np.float32)
-    write_points(d / "velodyne" / "000000.bin", pts)
-    write_semantickitti_labels(d / "labels" / "000000.label", np.full(400, 10, np.uint16),
-                               np.ones(400, np.uint16))
-    cfg = load_model_config("squeezesegv2_small")
-    cfg.data.kind = "semantickitti"
-    frames, load = frames_and_loader(cfg, "train", tmp_path)
+    frames, load, cfg = _wall_scan(tmp_path, (-30, 30), (-8, -2))
     img0, _ = load(frames[0])
     img1, _ = load(frames[0], tilt=(np.deg2rad(3.0), 0.0))
     rows0, rows1 = np.nonzero(img0[..., 5])[0], np.nonzero(img1[..., 5])[0]
