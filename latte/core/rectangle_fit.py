@@ -386,6 +386,14 @@ def body_centre(
     return (near + float(np.clip(grazing - near, *depth))) * r + float(np.median(across)) * n
 
 
+def height_fractions(points: np.ndarray, ground_z: float | None = None) -> tuple[np.ndarray, float]:
+    """Each point's height above ``ground_z`` (the lowest point when None) as a fraction of the
+    highest one's, and that height (m, the stature of a person): the body bands are fractions."""
+    base = float(points[:, 2].min()) if ground_z is None else float(ground_z)
+    stature = max(float(points[:, 2].max()) - base, 1e-9)
+    return (points[:, 2] - base) / stature, stature
+
+
 #: The chest band of a person, as fractions of their height above the ground: from the elbow
 #: (0.63 x the stature) to the chin (0.87), the trunk and upper arms, whose section is widest
 #: across the shoulders (about 0.45 m against a chest 0.25 m deep) in any pose. Below it the
@@ -411,8 +419,7 @@ def body_heading(
     side otherwise, and the swinging arms go either way: the shoulders are across the facing
     direction in every pose."""
     p = np.asarray(points, dtype=np.float64)[:, :3]
-    base = float(p[:, 2].min()) if ground_z is None else float(ground_z)
-    frac = (p[:, 2] - base) / max(float(p[:, 2].max()) - base, 1e-9)
+    frac, _ = height_fractions(p, ground_z)
     chest = p[(frac >= band[0]) & (frac <= band[1])]
     if len(chest) < 6:
         chest = p[frac >= UPPER_BODY]
@@ -441,9 +448,7 @@ def stride_length(points: np.ndarray, yaw: float, ground_z: float | None = None)
     kitti_object/000000, legs 0.87 m apart, has a 1.20 m long box against the class's mean
     0.84 m); a person standing has shins side by side, 0.2 m deep, far inside the mean."""
     p = np.asarray(points, dtype=np.float64)[:, :3]
-    base = float(p[:, 2].min()) if ground_z is None else float(ground_z)
-    stature = max(float(p[:, 2].max()) - base, 1e-9)
-    frac = (p[:, 2] - base) / stature
+    frac, stature = height_fractions(p, ground_z)
     shins = p[(frac >= SHIN_BAND[0]) & (frac <= SHIN_BAND[1]), :2]
     if len(shins) < 3:
         return 0.0
