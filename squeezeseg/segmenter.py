@@ -27,6 +27,10 @@ from squeezeseg.models.config import ModelConfig
 log = logging.getLogger(__name__)
 OUT_OF_RANGE_M = 1e4  # metres; no LiDAR return is farther: such points are corrupt values
 MIN_RANGE_M = 1e-3  # squeezeseg.projection.MIN_RANGE: closer points are no return
+#: Share of a full-circle scan's points outside the elevations of the model's sensor above which
+#: the scan is reported as another sensor's: real HDL-64E scans have none there, an Ouster OS1-128
+#: scan 56-65 %, a nuScenes 32-beam scan 38 %; those points are left unsegmented (class 0).
+OTHER_SENSOR_SHARE = 0.25
 
 
 @dataclass
@@ -205,6 +209,7 @@ class Segmenter:
         T, W = self.windows, self.config.width
         if circle is not None:
             ri = circle.project(kept[:, :4])
+            self._warn_other_sensor(ri, src)
             starts = (((T - 1) * W) // 2 - np.arange(T) * W) % (T * W)
             cols = (starts[:, None] + np.arange(W)[None, :]) % (T * W)
             windows = np.moveaxis(ri.image[:, cols], 1, 0)  # (T, H, W, 6)
@@ -215,6 +220,17 @@ class Segmenter:
             ri = self.projection.project(kept[:, :4])
             starts, windows = None, ri.image[None]
         return _Prepared(pts, keep, ri, self._as_input(windows), starts, src, dropped)
+
+    def _warn_other_sensor(self, ri, src: Path | None) -> None:
+        """Warn when more than :data:`OTHER_SENSOR_SHARE` of a full-circle scan's points lie outside
+        the elevations of the sensor the model was trained for: a scan of another sensor (or one
+        mounted tilted), most of which the model cannot label."""
+        outside = float(np.mean(ri.rows < 0)) if len(ri.rows) else 0.0
+        if outside > OTHER_SENSOR_SHARE:
+            log.warning("%s%.0f %% of the points lie outside the elevations of the %s the model was "
+                        "trained for and are left class 0 (%s): a scan of another sensor, or one mounted "
+                        "tilted, is mostly not segmented", f"{src}: " if src else "", 100 * outside,
+                        self.config.sensor, self.classes[0])
 
     def finish(self, prep: _Prepared, logits: np.ndarray, instances: bool = False) -> ScanPrediction:
         """Per-point classes (and instances) of a prepared scan from its windows' logits."""

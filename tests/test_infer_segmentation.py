@@ -61,6 +61,23 @@ def test_empty_scan_gives_unknown_and_a_warning(segmenter, caplog):
         segmenter.predict_points(np.zeros((5, 3), np.float32))
 
 
+def test_a_scan_of_another_sensor_is_reported(segmenter, caplog):
+    # A ring scan plus as many points 10-20 degrees up, above the HDL-64E's top beam (+2 degrees), as
+    # a taller sensor sees: the warning names the share left out; the ring scan alone gives none.
+    pts = ring_scan(4000)
+    el = np.deg2rad(np.linspace(10, 20, len(pts)))
+    az = np.linspace(-np.pi, np.pi, len(pts))
+    up = np.stack([10 * np.cos(az) * np.cos(el), 10 * np.sin(az) * np.cos(el), 10 * np.sin(el),
+                   np.full(len(pts), 0.2)], -1).astype(np.float32)
+    with caplog.at_level(logging.WARNING):
+        segmenter.predict_points(pts)
+    assert "outside the elevations" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        labels = segmenter.predict_points(np.concatenate([pts, up]))
+    assert "50 % of the points lie outside the elevations of the hdl64e" in caplog.text
+    assert np.all(labels[len(pts):] == 0)
+
+
 def test_infer_cli_writes_labels_and_png(model_path, tmp_path):
     from squeezeseg.io import read_semantickitti_labels, write_points
 
