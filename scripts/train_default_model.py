@@ -309,6 +309,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dropout-sources", nargs="+", default=list(DROPOUT_SOURCES), metavar="SUBFOLDER",
                     help="subfolders of ../shared/data whose unlabelled scans the dropout model is "
                     "measured on (default: %(default)s)")
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="seed of the training alone (default: --seed, which also seeds the simulated data)")
     ap.add_argument("--range-weight", type=float, default=None, metavar="P",
                     help="range-weighted loss, pixels weigh max(range / 10 m, 1) ** P (default: the "
                     "config's train.range_weight)")
@@ -354,7 +356,7 @@ def main(argv=None) -> int:
     cfg.name = "default"
     cfg.data.kind = "simulator" if args.layout == "squeezeseg" else "semantickitti"
     cfg.data.root = str(args.data)
-    cfg.train.seed = args.seed
+    cfg.train.seed = args.seed if args.train_seed is None else args.train_seed
     if args.lr is not None:
         cfg.train.learning_rate = args.lr
     if args.ema is not None:
