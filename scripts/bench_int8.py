@@ -46,14 +46,16 @@ def uptime() -> str:
 def calibration_sources() -> list[str]:
     """The INT8 calibration sources of the segmenter benchmarks, those present: the shipped model's
     simulated training scans (``runs/sim2_kr200``) and the unlabelled real scans its batch norm was
-    calibrated on (``kitti_object/testing``, ``kitti_pcd``); ``synthetic`` if none. Never a labelled
+    calibrated on (``train_default_model.CALIBRATION_SOURCES``); ``synthetic`` if none. Never a labelled
     validation scan: the INT8 copy is scored on those (before 6 Dec evening it was calibrated on the
     labelled ``kitti_object/training`` scans)."""
     from squeezeseg.resources import shared_data_dir
 
+    sys.path.insert(0, str(REPO / "scripts"))
+    from train_default_model import CALIBRATION_SOURCES
+
     root = shared_data_dir()
-    candidates = (REPO / "runs" / "sim2_kr200", root / "kitti_object" / "testing" / "velodyne",
-                  root / "kitti_pcd")
+    candidates = (REPO / "runs" / "sim2_kr200", *(root / sub for sub in CALIBRATION_SOURCES))
     found = [str(p) for p in candidates if p.is_dir()]
     return found or ["synthetic"]
 
