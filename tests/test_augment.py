@@ -86,6 +86,55 @@ def test_intensity_gain_noise_and_zeroing():
     assert np.all(a[..., 3] == 0) and np.array_equal(a[..., [0, 1, 2, 4, 5]], img[..., [0, 1, 2, 4, 5]])
 
 
+def test_object_intensity_gain_scales_each_object_class_by_its_own_factor():
+    img, lab = frame()
+    valid = img[..., 5] > 0
+    img[..., 3] = np.where(valid, 0.2, 0)
+    lab = lab.copy()
+    lab[valid & (np.arange(img.shape[1]) % 3 == 0)] = 2  # a second object class beside the frame's own
+    a, b = run(img, lab, object_intensity_gain=1.0)
+    np.testing.assert_array_equal(b, lab)
+    bg = valid & (lab == 0)
+    np.testing.assert_array_equal(a[..., 3][bg], img[..., 3][bg])  # background untouched
+    factors = []
+    for c in (1, 2):
+        f = a[..., 3][valid & (lab == c)] / 0.2
+        assert f.size and 0.5 - 1e-6 <= f[0] <= 2.0 + 1e-6
+        np.testing.assert_allclose(f, f[0], rtol=1e-5)
+        factors.append(f[0])
+    assert factors[0] != factors[1]
+
+
+def test_object_intensity_shuffle_draws_object_values_from_the_background():
+    img, lab = frame()
+    valid = img[..., 5] > 0
+    rng = np.random.default_rng(0)
+    bg = valid & (lab == 0)
+    obj = valid & (lab >= 1)
+    assert obj.sum() > 10 and bg.sum() > 10
+    img[..., 3] = np.where(bg, rng.choice([0.3, 0.6], img.shape[:2]), np.where(obj, 0.0, 0))
+    shuffled = [run(img, lab, seed=(s, 1), object_intensity_shuffle=0.5)[0] for s in range(30)]
+    n = 0
+    for a in shuffled:
+        np.testing.assert_array_equal(a[..., 3][bg], img[..., 3][bg])
+        vals = set(np.round(np.unique(a[..., 3][obj]).astype(np.float64), 6).tolist())
+        if vals == {0.0}:
+            continue
+        n += 1
+        assert vals <= {0.3, 0.6} and len(vals) == 2  # the background's values, not the objects' 0
+    assert 5 <= n <= 25  # about half the frames
+
+
+def test_object_intensity_needs_background_and_leaves_empty_pixels_empty():
+    from squeezeseg.data.augment import object_intensity
+
+    inten = tf.constant([[0.0, 0.5, 0.0]])
+    labels = tf.constant([[1, 1, -1]])
+    valid = tf.constant([[True, True, False]])
+    out = object_intensity(inten, labels, valid, tf.constant([3, 4], tf.int64), 0.0, 1.0)
+    np.testing.assert_array_equal(np.asarray(out), [[0.0, 0.5, 0.0]])  # no background: unchanged
+
+
 def test_intensity_is_clipped_to_one():
     img, lab = frame()
     img[..., 3] = np.where(img[..., 5] > 0, 0.95, 0)

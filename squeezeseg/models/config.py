@@ -62,6 +62,10 @@ class TrainConfig:
     intensity_gain: float = bounded(0.0, ge=0, lt=1)  # intensity * U(1 - g, 1 + g)
     intensity_noise: float = bounded(0.0, ge=0, le=1)  # intensity + N(0, s) per pixel
     intensity_zero: float = bounded(0.0, ge=0, le=1)  # probability of a frame with intensity 0
+    # object pixels (label >= 1): intensity * 2 ** U(-a, a) per class and frame; with probability p the
+    # intensities of random background pixels instead (squeezeseg.data.augment.object_intensity)
+    object_intensity_gain: float = bounded(0.0, ge=0, le=4)
+    object_intensity_shuffle: float = bounded(0.0, ge=0, le=1)
     ring_dropout: float = bounded(0.0, ge=0, lt=1)  # probability each row (ring) is emptied
     point_dropout: float = bounded(0.0, ge=0, lt=1)  # probability each pixel is emptied
     # class-balanced loss: class_weights * (pixel share of the class in the training data) ** -p,
