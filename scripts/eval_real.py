@@ -9,7 +9,9 @@ bicyclist), KITTI object training frames in kitti_object/ and kitti_object_more/
 front 90 degrees), the SqueezeSeg sample range image. Real labels only measure: nothing here trains.
 
 Usage: .venv/bin/python scripts/eval_real.py [MODEL.keras ...] [--name NAME ...] [--json OUT.json]
-(no model: the shipped default).
+       [--intensity-scale F]
+(no model: the shipped default). ``--intensity-scale`` is a diagnostic: every real point's intensity is
+multiplied by F (0: zeroed) before the model sees it, to show how much the model leans on intensity.
 """
 
 from __future__ import annotations
@@ -44,6 +46,30 @@ def car_by_range(full: dict) -> str:
     return "\n".join(lines)
 
 
+class ScaledIntensity:
+    """A segmenter whose input intensity (column 3 of points and range images) is multiplied by
+    ``factor`` and clipped to [0, 1] first; everything else is the wrapped segmenter's."""
+
+    def __init__(self, segmenter, factor: float):
+        self._seg, self._factor = segmenter, factor
+
+    def __getattr__(self, name):
+        return getattr(self._seg, name)
+
+    def _scaled(self, array):
+        import numpy as np
+
+        out = np.array(array, dtype=np.float32, copy=True)
+        out[..., 3] = np.clip(out[..., 3] * self._factor, 0.0, 1.0)
+        return out
+
+    def predict_points(self, points, **kw):
+        return self._seg.predict_points(self._scaled(points), **kw)
+
+    def predict_range_image(self, image, **kw):
+        return self._seg.predict_range_image(self._scaled(image), **kw)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", type=Path, help=".keras models (default: the shipped one)")
@@ -52,6 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the full results here")
     ap.add_argument("--no-shape-check", action="store_true",
                     help="keep car segments shaped like no vehicle (squeezeseg.plausibility)")
+    ap.add_argument("--intensity-scale", type=float, default=None, metavar="F",
+                    help="diagnostic: multiply every real point's intensity by F (0 zeroes it) first")
     args = ap.parse_args(argv)
 
     from squeezeseg.errors import InputError
@@ -72,6 +100,8 @@ def main(argv=None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         seg.shape_check = not args.no_shape_check
+        if args.intensity_scale is not None:
+            seg = ScaledIntensity(seg, args.intensity_scale)
         res = evaluate_real(seg, args.data)
         res["model"] = str(seg.source)
         res["seconds"] = round(time.time() - t0, 1)

@@ -77,6 +77,24 @@ def test_scores_per_range_band(tmp_path):
     assert "by_range" not in plain
 
 
+def test_intensity_scale_diagnostic_changes_only_the_intensity(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from eval_real import ScaledIntensity
+
+    # The oracle predicts each point's intensity: scaled by 0 every point is background, by 2 a 1
+    # becomes a 2 (pedestrian) and values are clipped to 1 first.
+    ids = [10, 10, 30, 50]
+    pairs = scan(tmp_path, ids, [1, 1, 0, 0])
+    oracle = IntensityOracle()
+    plain = evaluate_point_labels(oracle, pairs, instances=False)
+    assert plain["class"]["car"]["recall"] == 1.0
+    zeroed = evaluate_point_labels(ScaledIntensity(oracle, 0.0), pairs, instances=False)
+    assert zeroed["class"]["car"]["recall"] == 0.0
+    doubled = evaluate_point_labels(ScaledIntensity(oracle, 2.0), pairs, instances=False)
+    assert doubled["class"]["car"]["recall"] == 1.0  # clipped to [0, 1]: still 1
+    assert ScaledIntensity(oracle, 0.0).classes == oracle.classes
+
+
 def summary(car_ious, share):
     out = {s: {"car": {"iou": v, "precision": v, "recall": v}} for s, v in car_ious.items()}
     out["no_vehicle_car_share"] = share
