@@ -5,7 +5,8 @@ For each model: on the unlabelled real scans the shipped batch norm is calibrate
 (``train_default_model.CALIBRATION_SOURCES``) the share of valid pixels the network calls car before
 and after the vehicle shape check, and the share of its car pixels the check rejects as shaped like no
 vehicle; then the real validation (``evaluate_real``: car IoU per labelled set, the empty view's false
-cars) and Spearman's rank correlation of every label-free figure with every real one, over the models.
+cars) and Spearman's rank correlation of every label-free figure (and of each real set) with every real
+one, over the models.
 A label-free figure that tracked the real ones could choose between trainings without reading labels.
 
 Usage: .venv/bin/python scripts/label_free_proxies.py MODEL.keras MODEL.keras ... [--json OUT.json]
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
         print(f"\nSpearman rank correlation over {len(rows)} models ({len(scans)} unlabelled scans):")
         print("| label-free | " + " | ".join(REAL) + " |")
         print("| --- |" + " ---: |" * len(REAL))
-        for lf in LABEL_FREE:
+        for lf in LABEL_FREE + REAL[:3]:  # the real sets against each other too
             cells = []
             for real in REAL:
                 rho = spearmanr([r[lf] for r in rows.values()], [r[real] for r in rows.values()])[0]
