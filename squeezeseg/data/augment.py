@@ -20,8 +20,9 @@ Every switch lives in the model config's ``train`` section (0 turns it off):
 The two object switches are domain randomisation against the simulator's car paint: simulated cars
 return 0 on 62-74 % of their points (their paint's reflectivity is low and falls with range), real
 KITTI cars on 29-62 %, a quarter of their points above 0.28-0.38 (``scripts/intensity_by_class.py``);
-a network trained on the first learns "dark = car" and misses the real cars beyond 20 m
-(docs/domain-adaptation.md, "Intensity"). They read the simulated labels only.
+a network trained on the first learns "dark = car" (the darker a real scan, the more the shipped
+model calls car). They read the simulated labels only. One run with both scored lower on the real
+sets than its control and did not find the far cars (docs/domain-adaptation.md, "Intensity").
 
 Intensity stays in [0, 1] (KITTI reflectance, the simulator's range). An emptied pixel follows the
 network-input rule (:mod:`squeezeseg.datasets.network_input`): all six channels 0 and label -1, so the
