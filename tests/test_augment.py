@@ -278,6 +278,8 @@ def test_tilted_loading_moves_rows_and_needs_point_clouds(tmp_path):
     ("train: {intensity_gain: 1}", "train.intensity_gain"),
     ("train: {intensity_noise: -1}", "train.intensity_noise"),
     ("train: {class_balance: 2}", "train.class_balance"),
+    ("train: {object_intensity_gain: 5}", "train.object_intensity_gain"),
+    ("train: {object_intensity_shuffle: 1.5}", "train.object_intensity_shuffle"),
 ])
 def test_augmentation_keys_are_range_checked(tmp_path, text, key):
     bad = tmp_path / "bad.yaml"
@@ -289,6 +291,9 @@ def test_augmentation_keys_are_range_checked(tmp_path, text, key):
 def test_augmentation_keys_checked_after_overrides():
     cfg = load_model_config("squeezesegv2_small_aug")
     assert cfg.train.rotate_deg == 180 and cfg.train.class_balance == 0.5
+    objint = load_model_config("squeezesegv2_small_objint")
+    assert (objint.train.object_intensity_shuffle, objint.train.object_intensity_gain) == (0.5, 1.0)
+    assert dataclasses.replace(objint.train, object_intensity_shuffle=0, object_intensity_gain=0) == cfg.train
     cfg.train = dataclasses.replace(cfg.train, point_dropout=1.2)
     with pytest.raises(InputError, match="train.point_dropout"):
         cfg.check()
