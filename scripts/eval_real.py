@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -57,8 +59,6 @@ class ScaledIntensity:
         return getattr(self._seg, name)
 
     def _scaled(self, array):
-        import numpy as np
-
         out = np.array(array, dtype=np.float32, copy=True)
         out[..., 3] = np.clip(out[..., 3] * self._factor, 0.0, 1.0)
         return out
