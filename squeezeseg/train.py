@@ -54,15 +54,27 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def make_optimizer(cfg: ModelConfig) -> keras.optimizers.Optimizer:
-    """SGD with momentum, step decay, global-norm clipping and weight decay (the papers' settings),
-    with an exponential moving average of the weights when ``train.ema`` (fit ends on the average)."""
+def make_schedule(cfg: ModelConfig) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate by step: ``lr_decay_factor`` every ``lr_decay_steps`` (the papers'), or a
+    linear warm-up over ``warmup_steps`` then cosine decay to 0 at ``steps``."""
     t = cfg.train
-    lr = keras.optimizers.schedules.ExponentialDecay(
+    if t.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if t.warmup_steps else t.learning_rate, max(t.steps - t.warmup_steps, 1),
+            warmup_target=t.learning_rate if t.warmup_steps else None, warmup_steps=t.warmup_steps)
+    return keras.optimizers.schedules.ExponentialDecay(
         t.learning_rate, t.lr_decay_steps, t.lr_decay_factor, staircase=True)
-    return keras.optimizers.SGD(lr, momentum=t.momentum, global_clipnorm=t.grad_clip or None,
-                                weight_decay=t.weight_decay or None, use_ema=t.ema > 0,
-                                ema_momentum=t.ema or 0.99)
+
+
+def make_optimizer(cfg: ModelConfig) -> keras.optimizers.Optimizer:
+    """SGD with momentum (the papers' settings) or AdamW, with global-norm clipping, weight decay and an
+    exponential moving average of the weights when ``train.ema`` (fit ends on the average)."""
+    t = cfg.train
+    common = dict(global_clipnorm=t.grad_clip or None, use_ema=t.ema > 0, ema_momentum=t.ema or 0.99)
+    if t.optimizer == "adam":
+        return keras.optimizers.AdamW(make_schedule(cfg), weight_decay=t.weight_decay, **common)
+    return keras.optimizers.SGD(make_schedule(cfg), momentum=t.momentum, weight_decay=t.weight_decay or None,
+                                **common)
 
 
 class TqdmProgress(keras.callbacks.Callback):

@@ -242,3 +242,41 @@ def test_config_ranges_name_file_and_key(tmp_path):
     with pytest.raises(InputError, match="steps must be positive"):  # 0 is not "the config's steps"
         train(cfg, tmp_path / "run", steps=0, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_adam_with_cosine_schedule_warms_up_then_decays_to_zero(tmp_path):
+    """``train.optimizer: adam`` gives AdamW; ``lr_schedule: cosine`` rises linearly over the warm-up
+    steps to ``learning_rate`` and falls to 0 at ``steps``; the default stays the papers' SGD."""
+    from squeezeseg.train import make_optimizer, make_schedule
+
+    cfg = tiny_config(tmp_path, optimizer="adam", lr_schedule="cosine", warmup_steps=10,
+                      learning_rate=0.002, steps=110)
+    assert isinstance(make_optimizer(cfg), keras.optimizers.AdamW)
+    lr = make_schedule(cfg)
+    assert float(lr(0)) == pytest.approx(0.0, abs=1e-9)
+    assert float(lr(5)) == pytest.approx(0.001, rel=1e-3)
+    assert float(lr(10)) == pytest.approx(0.002, rel=1e-3)
+    assert float(lr(60)) == pytest.approx(0.001, rel=1e-2)  # half-way down the cosine
+    assert float(lr(110)) == pytest.approx(0.0, abs=1e-6)
+    sgd = tiny_config(tmp_path, learning_rate=0.05, lr_decay_steps=10, lr_decay_factor=0.5)
+    assert isinstance(make_optimizer(sgd), keras.optimizers.SGD)
+    assert float(make_schedule(sgd)(25)) == pytest.approx(0.0125)
+
+
+def test_adam_trains_and_a_bad_optimizer_name_is_refused(tmp_path):
+    from squeezeseg.models.config import ModelConfig
+    from squeezeseg.train import train
+
+    root = write_synthetic_dataset(tmp_path / "data", frames=2, val=0, seed=5)
+    cfg = tiny_config(root, checkpoint_every=10, optimizer="adam", lr_schedule="cosine",
+                      learning_rate=0.01, steps=10)
+    first = [np.asarray(v).copy() for v in keras.models.load_model(
+        train(cfg, tmp_path / "run", steps=1, progress=False), compile=False).trainable_weights]
+    final = _trainable(train(cfg, tmp_path / "run2", steps=10, progress=False))
+    assert max(float(np.abs(a - b).max()) for a, b in zip(first, final)) > 1e-4
+    record = json.loads((tmp_path / "run2" / "train.json").read_text())["config"]["train"]
+    assert (record["optimizer"], record["lr_schedule"]) == ("adam", "cosine")
+    bad = cfg.to_dict()
+    bad["train"]["optimizer"] = "rmsprop"
+    with pytest.raises(InputError, match="optimizer"):
+        ModelConfig.from_dict(bad, "bad.yaml")

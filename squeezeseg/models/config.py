@@ -38,6 +38,11 @@ class CRFConfig:
 class TrainConfig:
     """Optimiser and schedule (the papers': SGD 0.05, momentum 0.9, halved every 10k steps)."""
 
+    # "sgd": SGD with momentum (the papers'); "adam": AdamW (momentum unused), steadier on small networks
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    # "step": times lr_decay_factor every lr_decay_steps; "cosine": cosine decay to 0 over `steps`
+    lr_schedule: Literal["step", "cosine"] = "step"
+    warmup_steps: int = bounded(0, ge=0)  # linear warm-up from 0 (cosine schedule only)
     learning_rate: float = bounded(0.05, gt=0)
     momentum: float = bounded(0.9, ge=0, lt=1)
     lr_decay_steps: int = bounded(10000, ge=1)
