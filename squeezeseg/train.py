@@ -54,27 +54,32 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def make_schedule(cfg: ModelConfig) -> keras.optimizers.schedules.LearningRateSchedule:
+def make_schedule(
+    cfg: ModelConfig, total: int | None = None,
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """The learning rate by step: ``lr_decay_factor`` every ``lr_decay_steps`` (the papers'), or a
-    linear warm-up over ``warmup_steps`` then cosine decay to 0 at ``steps``."""
+    linear warm-up over ``warmup_steps`` then cosine decay to 0 at the run's ``total`` steps
+    (default ``train.steps``)."""
     t = cfg.train
     if t.lr_schedule == "cosine":
+        total = t.steps if total is None else total
         return keras.optimizers.schedules.CosineDecay(
-            0.0 if t.warmup_steps else t.learning_rate, max(t.steps - t.warmup_steps, 1),
+            0.0 if t.warmup_steps else t.learning_rate, max(total - t.warmup_steps, 1),
             warmup_target=t.learning_rate if t.warmup_steps else None, warmup_steps=t.warmup_steps)
     return keras.optimizers.schedules.ExponentialDecay(
         t.learning_rate, t.lr_decay_steps, t.lr_decay_factor, staircase=True)
 
 
-def make_optimizer(cfg: ModelConfig) -> keras.optimizers.Optimizer:
+def make_optimizer(cfg: ModelConfig, total: int | None = None) -> keras.optimizers.Optimizer:
     """SGD with momentum (the papers' settings) or AdamW, with global-norm clipping, weight decay and an
-    exponential moving average of the weights when ``train.ema`` (fit ends on the average)."""
+    exponential moving average of the weights when ``train.ema`` (fit ends on the average); ``total``
+    is the run's length in steps (the cosine schedule's end)."""
     t = cfg.train
+    lr = make_schedule(cfg, total)
     common = dict(global_clipnorm=t.grad_clip or None, use_ema=t.ema > 0, ema_momentum=t.ema or 0.99)
     if t.optimizer == "adam":
-        return keras.optimizers.AdamW(make_schedule(cfg), weight_decay=t.weight_decay, **common)
-    return keras.optimizers.SGD(make_schedule(cfg), momentum=t.momentum, weight_decay=t.weight_decay or None,
-                                **common)
+        return keras.optimizers.AdamW(lr, weight_decay=t.weight_decay, **common)
+    return keras.optimizers.SGD(lr, momentum=t.momentum, weight_decay=t.weight_decay or None, **common)
 
 
 class TqdmProgress(keras.callbacks.Callback):
@@ -325,7 +330,8 @@ def train(
         train_cfg = dataclasses.replace(cfg, width=cfg.train.crop_width)
     with strat.scope():
         model = build_model(train_cfg)
-        model.compile(optimizer=make_optimizer(cfg), loss=segmentation_loss(cfg, weights), jit_compile=False)
+        model.compile(optimizer=make_optimizer(cfg, total), loss=segmentation_loss(cfg, weights),
+                      jit_compile=False)
         if init is not None:
             load_initial_weights(model, init)
     out.mkdir(parents=True, exist_ok=True)

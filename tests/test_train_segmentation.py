@@ -258,6 +258,8 @@ def test_adam_with_cosine_schedule_warms_up_then_decays_to_zero(tmp_path):
     assert float(lr(10)) == pytest.approx(0.002, rel=1e-3)
     assert float(lr(60)) == pytest.approx(0.001, rel=1e-2)  # half-way down the cosine
     assert float(lr(110)) == pytest.approx(0.0, abs=1e-6)
+    longer = make_schedule(cfg, total=210)  # a run of --steps 210 decays over its own length
+    assert float(longer(110)) == pytest.approx(0.001, rel=1e-2)
     sgd = tiny_config(tmp_path, learning_rate=0.05, lr_decay_steps=10, lr_decay_factor=0.5)
     assert isinstance(make_optimizer(sgd), keras.optimizers.SGD)
     assert float(make_schedule(sgd)(25)) == pytest.approx(0.0125)
