@@ -23,6 +23,7 @@ Usage: .venv/bin/python scripts/train_default_model.py [--config squeezesegv2_sm
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -244,6 +245,19 @@ def use_simulator_at(rev: str, folder: Path) -> str:
     return commit
 
 
+def data_fingerprint(root: Path) -> dict:
+    """SHA-1 over the simulated label files (relative path and bytes, sorted) and the dropout map's hash
+    from ``lidarsim.json``: two runs trained on the same simulated data can be told apart from two on
+    regenerated data that differs (the labels change with any change of scene, sensor or dropout)."""
+    h = hashlib.sha1()
+    for f in sorted(root.rglob("*.label")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    meta = root / "lidarsim.json"
+    dropout = json.loads(meta.read_text()).get("dropout") if meta.is_file() else None
+    return {"labels_sha1": h.hexdigest(), "dropout_map": dropout}
+
+
 def simulator_commit(pinned: str | None = None) -> dict:
     """The commit of ``simulation/`` the data was generated from (``pinned``: the --simulator-commit one),
     and whether the working tree's simulation/ had local changes (it was used when not pinned)."""
@@ -350,6 +364,9 @@ def main(argv=None) -> int:
         n_train, n_val = write_splits(args.data, args.sequences)
         log.info("splits: %d training and %d validation frames", n_train, n_val)
     sim_s = time.time() - t0
+    fingerprint = data_fingerprint(args.data)
+    log.info("simulated data %s: labels %s, dropout map %s", args.data, fingerprint["labels_sha1"],
+             fingerprint["dropout_map"])
     if args.only_data:
         return 0
     cfg = load_model_config(args.config)
@@ -407,7 +424,7 @@ def main(argv=None) -> int:
         "data": {"simulator": {"layout": args.layout, "sensor": "hdl64e", "sequences": args.sequences,
                                "frames_per_sequence": args.frames, "seed": args.seed,
                                "dropout": dmap.source if dmap is not None else "uniform 0.05",
-                               "code": simulator_commit(pinned)}},
+                               **fingerprint, "code": simulator_commit(pinned)}},
         "init": str(args.init) if args.init else None,
         "self_training": self_training,
         "calibration": calibration,

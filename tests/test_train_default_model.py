@@ -77,3 +77,22 @@ def test_bad_arguments_are_refused_before_any_work(script, capsys):
             script.main(bad)
         assert err.value.code == 2
     assert "--ema must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_the_data_fingerprint_changes_with_any_label_and_records_the_dropout_map(script, tmp_path):
+    """default.json's labels_sha1 tells regenerated simulated data apart from the data a run trained on."""
+    import numpy as np
+
+    def make(root: Path, last: int) -> Path:
+        for seq in ("sim_drive_0000_sync", "sim_drive_0001_sync"):
+            (root / seq / "labels").mkdir(parents=True)
+            np.array([10, 40, last], np.uint32).tofile(root / seq / "labels" / "0000000000.label")
+        (root / "lidarsim.json").write_text(json.dumps({"dropout": "sha1:9567a3e806e8"}))
+        return root
+
+    a = script.data_fingerprint(make(tmp_path / "a", 30))
+    assert a == script.data_fingerprint(make(tmp_path / "b", 30))
+    assert a["dropout_map"] == "sha1:9567a3e806e8" and len(a["labels_sha1"]) == 40
+    assert script.data_fingerprint(make(tmp_path / "c", 31))["labels_sha1"] != a["labels_sha1"]
+    (tmp_path / "b" / "lidarsim.json").unlink()
+    assert script.data_fingerprint(tmp_path / "b") == {**a, "dropout_map": None}
