@@ -57,6 +57,13 @@ def _all_tensors(it, x: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def _output_layer(keras_model) -> str:
+    """Name of the Keras layer that writes the model's output: some converter versions name the output
+    tensor plain "Identity", without the layer path that :func:`layer_of` reads."""
+    history = getattr(keras_model.outputs[0], "_keras_history", None)
+    return history[0].name if history else keras_model.layers[-1].name
+
+
 def layer_agreement(keras_model, exported: str | Path, inputs: list[np.ndarray]) -> list[dict[str, Any]]:
     """Per Keras layer (in execution order): agreement of its output tensor over ``inputs``."""
     from squeezeseg.export.tflite import convert_tflite
@@ -72,8 +79,9 @@ def layer_agreement(keras_model, exported: str | Path, inputs: list[np.ndarray])
                 refs.setdefault(name, []).append(r[name])
                 gots.setdefault(name, []).append(v)
     last: dict[str, str] = {}  # layer -> its last shared tensor (in the quantized model's order)
+    output = q_it.get_output_details()[0]["name"]
     for name in gots:
-        layer = layer_of(name)
+        layer = layer_of(name) or (_output_layer(keras_model) if name == output else None)
         if layer:
             last[layer] = name
     rows = []
