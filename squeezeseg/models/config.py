@@ -40,7 +40,7 @@ class TrainConfig:
 
     # "sgd": SGD with momentum (the papers'); "adam": AdamW (momentum unused), steadier on small networks
     optimizer: Literal["sgd", "adam"] = "sgd"
-    # "step": times lr_decay_factor every lr_decay_steps; "cosine": cosine decay to 0 over `steps`
+    # "step": times lr_decay_factor every lr_decay_steps; "cosine": cosine decay to 0 at the run's last step
     lr_schedule: Literal["step", "cosine"] = "step"
     warmup_steps: int = bounded(0, ge=0)  # linear warm-up from 0 (cosine schedule only)
     learning_rate: float = bounded(0.05, gt=0)
