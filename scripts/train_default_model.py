@@ -34,7 +34,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:  # not again in the simulator's worker processes, which re-import this
+    sys.path.insert(0, str(REPO))  # file with the parent's path, where --simulator-commit's copy comes first
 
 log = logging.getLogger("train_default_model")
 
@@ -246,16 +247,18 @@ def use_simulator_at(rev: str, folder: Path) -> str:
 
 
 def data_fingerprint(root: Path) -> dict:
-    """SHA-1 over the simulated label files (relative path and bytes, sorted) and the dropout map's hash
-    from ``lidarsim.json``: two runs trained on the same simulated data can be told apart from two on
-    regenerated data that differs (the labels change with any change of scene, sensor or dropout)."""
+    """SHA-1 over the simulated label files (relative path and bytes, sorted), and the dropout map's hash
+    and the simulator code's fingerprint from ``lidarsim.json``: two runs trained on the same simulated
+    data can be told apart from two on regenerated data that differs (the labels change with any change
+    of scene, sensor or dropout; the intensities, which the labels do not show, with the code)."""
     h = hashlib.sha1()
     for f in sorted(root.rglob("*.label")):
         h.update(str(f.relative_to(root)).encode())
         h.update(f.read_bytes())
     meta = root / "lidarsim.json"
-    dropout = json.loads(meta.read_text()).get("dropout") if meta.is_file() else None
-    return {"labels_sha1": h.hexdigest(), "dropout_map": dropout}
+    info = json.loads(meta.read_text()) if meta.is_file() else {}
+    return {"labels_sha1": h.hexdigest(), "dropout_map": info.get("dropout"),
+            "simulator": info.get("simulator")}
 
 
 def simulator_commit(pinned: str | None = None) -> dict:
@@ -365,8 +368,8 @@ def main(argv=None) -> int:
         log.info("splits: %d training and %d validation frames", n_train, n_val)
     sim_s = time.time() - t0
     fingerprint = data_fingerprint(args.data)
-    log.info("simulated data %s: labels %s, dropout map %s", args.data, fingerprint["labels_sha1"],
-             fingerprint["dropout_map"])
+    log.info("simulated data %s: labels %s, dropout map %s, simulator code %s", args.data,
+             fingerprint["labels_sha1"], fingerprint["dropout_map"], fingerprint["simulator"])
     if args.only_data:
         return 0
     cfg = load_model_config(args.config)

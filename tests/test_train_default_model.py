@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,12 +88,27 @@ def test_the_data_fingerprint_changes_with_any_label_and_records_the_dropout_map
         for seq in ("sim_drive_0000_sync", "sim_drive_0001_sync"):
             (root / seq / "labels").mkdir(parents=True)
             np.array([10, 40, last], np.uint32).tofile(root / seq / "labels" / "0000000000.label")
-        (root / "lidarsim.json").write_text(json.dumps({"dropout": "sha1:9567a3e806e8"}))
+        (root / "lidarsim.json").write_text(json.dumps({"dropout": "sha1:9567a3e806e8",
+                                                        "simulator": "sha1:0123456789ab"}))
         return root
 
     a = script.data_fingerprint(make(tmp_path / "a", 30))
     assert a == script.data_fingerprint(make(tmp_path / "b", 30))
     assert a["dropout_map"] == "sha1:9567a3e806e8" and len(a["labels_sha1"]) == 40
+    assert a["simulator"] == "sha1:0123456789ab"
     assert script.data_fingerprint(make(tmp_path / "c", 31))["labels_sha1"] != a["labels_sha1"]
     (tmp_path / "b" / "lidarsim.json").unlink()
-    assert script.data_fingerprint(tmp_path / "b") == {**a, "dropout_map": None}
+    assert script.data_fingerprint(tmp_path / "b") == {**a, "dropout_map": None, "simulator": None}
+
+
+def test_a_pinned_simulator_stays_first_in_the_worker_processes(monkeypatch, tmp_path):
+    """--simulator-commit puts its copy of simulation/ ahead of the repository on sys.path; the
+    simulator's spawned workers start with that path and re-import this script, which must not put the
+    repository back in front (it did: the frames came from the working tree's simulator)."""
+    import runpy
+
+    pinned = str(tmp_path / "pinned")
+    repo = str(SCRIPT.resolve().parent.parent)
+    monkeypatch.setattr(sys, "path", [pinned, repo, *[p for p in sys.path if p != repo]])
+    runpy.run_path(str(SCRIPT), run_name="__mp_main__")  # what a spawned worker does with the main script
+    assert sys.path[:2] == [pinned, repo]
