@@ -1,6 +1,8 @@
 """Dataset generation: many sequences of many frames written in one layout, deterministic for a
 seed, in parallel worker processes, resumable (finished frames are skipped), and refusing to mix
-with a different dataset already in the output folder (``lidarsim.json`` records the parameters)."""
+with a different dataset already in the output folder (``lidarsim.json`` records the parameters and a
+fingerprint of the simulator's code, so frames made by an older simulator are never mixed with, or
+passed off as, frames of the current one)."""
 
 from __future__ import annotations
 
@@ -29,9 +31,22 @@ MANIFEST = "lidarsim.json"
 FORMAT_VERSION = 1
 
 
-def _params(sensor, frames, sequences, seed, layout, camera, dropout, intensity, density) -> dict:
+def simulator_fingerprint(sensor: SensorConfig) -> str:
+    """``sha1:`` + 12 hex digits over the source and data files of the imported ``simulation`` package
+    and the sensor's configuration: what decides the frames besides the arguments. Pinned copies of
+    the package (``train_default_model.py --simulator-commit``) hash as their own files."""
+    h = hashlib.sha1(repr(sensor).encode())
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".json", ".yaml", ".npz") and "__pycache__" not in f.parts:
+            h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes())
+    return "sha1:" + h.hexdigest()[:12]
+
+
+def _params(sensor, frames, sequences, seed, layout, camera, dropout, intensity, density, simulator) -> dict:
     return {
         "format": FORMAT_VERSION,
+        "simulator": simulator,
         "sensor": sensor,
         "frames": frames,
         "sequences": sequences,
@@ -142,9 +157,20 @@ def _frames(
 
 
 def _run(
-    params: dict, sensor: SensorConfig, out: str, seq: int, frames: list[int], dropout: DropoutMap | None
+    params: dict,
+    sensor: SensorConfig,
+    out: str,
+    seq: int,
+    frames: list[int],
+    dropout: DropoutMap | None,
+    package: str,
 ) -> list[int]:
-    """Worker process: all of :func:`_frames`."""
+    """Worker process: all of :func:`_frames`, by the same ``simulation`` package as the parent's (a
+    worker that imported another copy, e.g. the working tree's instead of a pinned one, would write
+    another simulator's frames under the parent's fingerprint)."""
+    here = str(Path(__file__).resolve().parent)
+    if here != package:
+        raise RuntimeError(f"simulator worker imported simulation from {here}, the parent from {package}")
     return list(_frames(params, sensor, out, seq, frames, dropout))
 
 
@@ -193,6 +219,7 @@ def generate_dataset(
         dropout_id,
         bool(intensity),
         float(density),
+        simulator_fingerprint(sensor_cfg),
     )
     _check_out(out, params)
     writer = make_writer(layout, out, int(frames), int(sequences), bool(camera), sensor_cfg)
@@ -219,7 +246,10 @@ def generate_dataset(
                     bar.update(1)
         else:
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_run, params, sensor_cfg, str(out), s, ks, dmap) for s, ks in tasks]
+                package = str(Path(__file__).resolve().parent)
+                futures = [
+                    pool.submit(_run, params, sensor_cfg, str(out), s, ks, dmap, package) for s, ks in tasks
+                ]
                 for fut in as_completed(futures):
                     bar.update(len(fut.result()))
     finally:

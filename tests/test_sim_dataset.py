@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simulation.cli import main
-from simulation.dataset import generate_dataset
+from simulation.dataset import generate_dataset, simulator_fingerprint
 from simulation.sequence import SequenceSimulator
 from squeezeseg.errors import InputError
 from squeezeseg.io import (
@@ -21,6 +21,7 @@ from squeezeseg.io import (
     read_tracking_labels,
 )
 from squeezeseg.projection import SphericalProjection
+from squeezeseg.sensors import load_sensor
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,36 @@ def test_refuses_a_different_dataset_or_foreign_folder(raw_dir, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
         generate_dataset(tmp_path, frames=1, progress=False)
+
+
+def test_refuses_to_resume_frames_of_another_simulator_version(raw_dir):
+    """Frames made by other simulator code are not resumed into, nor passed off as, the current one's."""
+    manifest = raw_dir / "lidarsim.json"
+    meta = json.loads(manifest.read_text())
+    assert meta["simulator"] == simulator_fingerprint(load_sensor("hdl64e"))
+    manifest.write_text(json.dumps({**meta, "simulator": "sha1:000000000000"}))
+    try:
+        with pytest.raises(InputError, match="different dataset.*simulator: 'sha1:000000000000' there"):
+            generate_dataset(
+                raw_dir, frames=2, sequences=1, seed=3, layout="kitti-raw", camera=True, progress=False
+            )
+    finally:
+        manifest.write_text(json.dumps(meta))
+
+
+def test_simulator_fingerprint_follows_the_code_and_the_sensor(monkeypatch, tmp_path):
+    import simulation.dataset as dataset
+
+    hdl64, hdl32 = load_sensor("hdl64e"), load_sensor("hdl32e")
+    here = simulator_fingerprint(hdl64)
+    assert here == simulator_fingerprint(hdl64) and here != simulator_fingerprint(hdl32)
+    pkg = tmp_path / "simulation"
+    pkg.mkdir()
+    (pkg / "dataset.py").write_text("# one version\n")
+    monkeypatch.setattr(dataset, "__file__", str(pkg / "dataset.py"))
+    one = simulator_fingerprint(hdl64)
+    (pkg / "lidar.py").write_text("# a change\n")
+    assert one != here and simulator_fingerprint(hdl64) != one
 
 
 def test_kitti_object_layout_reads_back(tmp_path):
