@@ -74,6 +74,26 @@ def test_save_reload_identical_outputs(tmp_path, arch):
     np.testing.assert_array_equal(np.asarray(again(x, training=False)), np.asarray(model(x, training=False)))
 
 
+def test_model_without_intensity_reads_every_intensity_as_zero(tmp_path):
+    blind = build_model(tiny("squeezesegv2", use_intensity=False))
+    seeing = build_model(tiny("squeezesegv2"))
+    seeing.set_weights(blind.get_weights())
+    x = _input()
+    bright, dark = x.copy(), x.copy()
+    bright[..., 3] = 0.9
+    dark[..., 3] = 0.0
+    out = np.asarray(blind(bright, training=False))
+    np.testing.assert_allclose(out, np.asarray(blind(x, training=False)), atol=1e-6)
+    # the same as a model that uses intensity, shown scans whose intensity is 0
+    np.testing.assert_allclose(out, np.asarray(seeing(dark, training=False)), atol=1e-6)
+    assert not np.allclose(np.asarray(seeing(bright, training=False)), out, atol=1e-3)
+    path = tmp_path / "blind.keras"
+    blind.save(path)
+    again, cfg = load_keras_model(path)
+    assert cfg.use_intensity is False
+    np.testing.assert_allclose(np.asarray(again(bright, training=False)), out, atol=1e-6)
+
+
 def test_model_config_mismatch_is_one_clear_error(tmp_path):
     cfg = tiny("squeezesegv2")
     model = build_model(cfg)

@@ -106,6 +106,9 @@ class ModelConfig:
     height: int = bounded(64, ge=1)
     width: int = bounded(512, ge=16)
     channels: int = 5
+    # false: the network reads every intensity as 0 (RangeNormalization), for sensors or simulated
+    # data whose intensity does not carry over to the scans it will segment
+    use_intensity: bool = True
     classes: list[str] = field(default_factory=lambda: ["unknown", "car", "pedestrian", "cyclist"])
     class_weights: list[float] = bounded(default_factory=lambda: [1 / 3, 1.0, 3.5, 3.5], ge=0)
     width_multiplier: float = bounded(1.0, gt=0)

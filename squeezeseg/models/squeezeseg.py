@@ -31,7 +31,8 @@ def build_segmentation_net(
     bn = batch_norm
     raw = keras.Input((cfg.height, cfg.width, INPUT_CHANNELS), name="range_image")
     x = RangeNormalization(cfg.mean, cfg.std, append_mask=mask_channel,
-                           model_config=cfg.to_dict(), name="normalize")(raw)
+                           model_config=cfg.to_dict(), use_intensity=cfg.use_intensity,
+                           name="normalize")(raw)
 
     def cam(t, n):
         return ContextAggregation(name=f"cam{n}")(t) if context_aggregation else t
