@@ -9,8 +9,10 @@ bicyclist), KITTI object training frames in kitti_object/ and kitti_object_more/
 front 90 degrees), the SqueezeSeg sample range image. Real labels only measure: nothing here trains.
 
 Usage: .venv/bin/python scripts/eval_real.py [MODEL.keras ...] [--name NAME ...] [--json OUT.json]
-       [--intensity-scale F]
-(no model: the shipped default). ``--intensity-scale`` is a diagnostic: every real point's intensity is
+       [--intensity-scale F] [--ensemble]
+(no model: the shipped default). ``--ensemble`` adds a column for the models together: the mean of their
+class probabilities, pixel by pixel (a diagnostic: does averaging trainings help on real scans?).
+``--intensity-scale`` is a diagnostic: every real point's intensity is
 multiplied by F (0: zeroed) before the model sees it, to show how much the model leans on intensity.
 """
 
@@ -70,6 +72,32 @@ class ScaledIntensity:
         return self._seg.predict_range_image(self._scaled(image), **kw)
 
 
+def ensemble(segmenters: list):
+    """One segmenter whose class scores are the mean of ``segmenters``' softmax probabilities (same
+    classes, input size and field of view, else InputError); its shape check is the first one's."""
+    from squeezeseg.errors import InputError
+    from squeezeseg.segmenter import Segmenter
+
+    first = segmenters[0]
+    for seg in segmenters[1:]:
+        same = (seg.classes, seg.config.height, seg.config.width, seg.config.fov_deg) == (
+            first.classes, first.config.height, first.config.width, first.config.fov_deg)
+        if not same:
+            raise InputError("cannot average: classes, input size or field of view differ from "
+                             f"{first.source}", seg.source)
+
+    def softmax(z: np.ndarray) -> np.ndarray:
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return np.mean([softmax(np.asarray(s.predict_fn(batch), np.float64)) for s in segmenters], 0)
+
+    out = Segmenter(predict, first.config, first.source, engine="ensemble")
+    out.shape_check = first.shape_check
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", type=Path, help=".keras models (default: the shipped one)")
@@ -80,6 +108,8 @@ def main(argv=None) -> int:
                     help="keep car segments shaped like no vehicle (squeezeseg.plausibility)")
     ap.add_argument("--intensity-scale", type=float, default=None, metavar="F",
                     help="diagnostic: multiply every real point's intensity by F (0 zeroes it) first")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also score the models together (mean of their class probabilities)")
     args = ap.parse_args(argv)
 
     from squeezeseg.errors import InputError
@@ -91,14 +121,17 @@ def main(argv=None) -> int:
                           for m in models]
     if len(names) != len(models):
         raise SystemExit("give one --name per model")
+    try:
+        loaded = [load_model(path) for path in models]
+        if args.ensemble:
+            loaded.append(ensemble(loaded))
+            names.append("ensemble")
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     full, summaries = {}, {}
-    for name, path in zip(names, models):
+    for name, seg in zip(names, loaded):
         t0 = time.time()
-        try:
-            seg = load_model(path)
-        except InputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
         seg.shape_check = not args.no_shape_check
         if args.intensity_scale is not None:
             seg = ScaledIntensity(seg, args.intensity_scale)

@@ -95,6 +95,33 @@ def test_intensity_scale_diagnostic_changes_only_the_intensity(tmp_path):
     assert ScaledIntensity(oracle, 0.0).classes == oracle.classes
 
 
+def test_ensemble_averages_the_class_probabilities(save_tiny_segmenter):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from eval_real import ensemble
+
+    from squeezeseg.errors import InputError
+    from squeezeseg.runtime import load_model
+
+    a, b = (load_model(save_tiny_segmenter(seed)[0]) for seed in (0, 1))
+    x = np.random.default_rng(0).normal(size=(2, 64, 64, 6)).astype(np.float32)
+    x[..., 5] = 1.0
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    pa, pb = (softmax(np.asarray(s.predict_fn(x), np.float64)) for s in (a, b))
+    both = ensemble([a, b])
+    np.testing.assert_allclose(both.predict_fn(x), (pa + pb) / 2, atol=1e-6)
+    assert not np.allclose(pa, pb)  # two different trainings, so the mean is neither of them
+    alone = ensemble([a, a]).predict_fn(x)
+    assert (alone.argmax(-1) == pa.argmax(-1)).all()
+    assert both.classes == a.classes and both.engine == "ensemble"
+    b.config.fov_deg = 45.0
+    with pytest.raises(InputError, match="field of view"):
+        ensemble([a, b])
+
+
 def summary(car_ious, share):
     out = {s: {"car": {"iou": v, "precision": v, "recall": v}} for s, v in car_ious.items()}
     out["no_vehicle_car_share"] = share
