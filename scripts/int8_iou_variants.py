@@ -3,14 +3,15 @@ validation (``squeezeseg.evaluate.evaluate_real``), for several calibration sett
 every real set and class within a point of float (issue #21 item 4)?
 
     .venv/bin/python scripts/int8_iou_variants.py [--model squeezeseg/weights/default.keras]
-        [--variant NAME:RANGES:COUNT[:all] ...] [--json FILE]
+        [--variant NAME:RANGES:COUNT[:all][:float=LAYER+LAYER...] ...] [--json FILE]
 
 A variant is a name, the activation-range method (percentile, mse, minmax), the number of calibration
 frames (equal shares of ``bench_int8.calibration_sources``: simulated training scans of
 ``runs/sim2_kr200`` and the unlabelled real scans ``kitti_object/testing`` and ``kitti_pcd``) and
-optionally ``all`` for ``--quantize-all``. Every export runs its CRF after the network
-(the default). Prints one table row per variant: each set's class IoU and the largest difference to
-float in points.
+optionally ``all`` for ``--quantize-all`` and ``float=fire6+fire7`` for layers kept in float
+(``--keep-float``). Every export runs its CRF after the network (the default). Prints one table row
+per variant: each set's class IoU, the largest difference to float in points, and how many points of
+the labelled real scans change between car and not car against float (in % of float's car points).
 """
 
 from __future__ import annotations
@@ -41,6 +42,33 @@ def scores(seg) -> dict[str, dict[str, float]]:
             for name, per in summary.items() if isinstance(per, dict)}
 
 
+def real_scans() -> list[Path]:
+    """The whole labelled real scans of the validation (SemanticKITTI frames with labels, KITTI object
+    training frames of both folders), for counting changed car labels."""
+    from squeezeseg.resources import shared_data_dir
+
+    root = shared_data_dir()
+    sk = root / "semantickitti" / "sequences" / "00"
+    scans = [sk / "velodyne" / f"{p.stem}.bin" for p in sorted(sk.glob("labels/*.label"))]
+    for sub in ("kitti_object", "kitti_object_more"):
+        scans += sorted((root / sub / "training" / "velodyne").glob("*.bin"))
+    return [p for p in scans if p.is_file()]
+
+
+def car_labels(seg, scans: list[Path]) -> list:
+    """Per scan, the boolean car mask of ``seg``'s labels over the whole circle."""
+    from squeezeseg.io import read_points
+
+    car = seg.classes.index("car")
+    return [seg.predict_points(read_points(p)) == car for p in scans]
+
+
+def changed_car_share(ref: list, other: list) -> float:
+    """Points whose car / not-car label differs between two label lists, in % of ``ref``'s car points."""
+    changed = sum(int((a ^ b).sum()) for a, b in zip(ref, other))
+    return 100.0 * changed / max(1, sum(int(a.sum()) for a in ref))
+
+
 def largest_gap(a: dict, b: dict) -> float:
     """Largest |IoU difference| in points over the sets and classes both have a figure for."""
     gaps = [abs(a[s][c] - b[s][c]) for s in a for c in a[s] if s in b and c in b[s]
@@ -51,6 +79,7 @@ def largest_gap(a: dict, b: dict) -> float:
 def main() -> int:
     from bench_int8 import calibration_sources
 
+    from squeezeseg.errors import InputError
     from squeezeseg.export.exporter import export_model
     from squeezeseg.resources import default_model_path
     from squeezeseg.runtime import load_model
@@ -61,23 +90,36 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     cal = [c for c in calibration_sources() if c != "synthetic"]
-    res: dict = {"model": str(args.model), "calibration": cal,
-                 "keras": scores(load_model(args.model, "keras"))}
+    keras_seg = load_model(args.model, "keras")
+    scans = real_scans()
+    ref = car_labels(keras_seg, scans)
+    res: dict = {"model": str(args.model), "calibration": cal, "keras": scores(keras_seg), "changed": {}}
     with tempfile.TemporaryDirectory() as d:
         for spec in args.variant:
             name, ranges, count, *flags = spec.split(":")
-            out = export_model(args.model, "int8", Path(d) / f"{name}.tflite", cal, int(count),
-                               quantize_all="all" in flags, ranges=ranges)
-            res[name] = scores(load_model(out, "tflite"))
-            print(f"{name}: largest gap {largest_gap(res['keras'], res[name]):.1f} points", flush=True)
+            keep = [f.split("=", 1)[1] for f in flags if f.startswith("float=")]
+            try:
+                out = export_model(args.model, "int8", Path(d) / f"{name}.tflite", cal, int(count),
+                                   quantize_all="all" in flags, ranges=ranges,
+                                   keep_float=keep[0].split("+") if keep else ())
+            except InputError as exc:
+                print(f"error: variant {name}: {exc}", file=sys.stderr)
+                return 2
+            seg = load_model(out, "tflite")
+            res[name] = scores(seg)
+            res["changed"][name] = changed_car_share(ref, car_labels(seg, scans))
+            print(f"{name}: largest gap {largest_gap(res['keras'], res[name]):.1f} points, "
+                  f"{res['changed'][name]:.1f} % of float's car points changed", flush=True)
     sets = list(res["keras"])
-    print("\n| variant | " + " | ".join(f"{s} car / ped / cyc" for s in sets) + " | largest gap |")
-    print("| --- |" + " --- |" * (len(sets) + 1))
+    print(f"\nchanged car labels: over {len(scans)} labelled real scans")
+    print("\n| variant | " + " | ".join(f"{s} car / ped / cyc" for s in sets) + " | largest gap | changed |")
+    print("| --- |" + " --- |" * (len(sets) + 2))
     for name in ["keras", *[v.split(":")[0] for v in args.variant]]:
         cells = [" / ".join(f"{res[name][s].get(c, float('nan')):.1f}"
                             for c in ("car", "pedestrian", "cyclist")) for s in sets]
         gap = "" if name == "keras" else f"{largest_gap(res['keras'], res[name]):.1f}"
-        print(f"| {name} | " + " | ".join(cells) + f" | {gap} |")
+        changed = "" if name == "keras" else f"{res['changed'][name]:.1f} %"
+        print(f"| {name} | " + " | ".join(cells) + f" | {gap} | {changed} |")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n")
     return 0

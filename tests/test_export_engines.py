@@ -141,6 +141,33 @@ def test_quantize_all_quantizes_the_network_and_refuses_a_crf_in_the_graph(tiny_
     assert not (tmp_path / "g8.tflite").exists() and not (tmp_path / "cli.tflite").exists()
 
 
+def test_keep_float_runs_the_named_layers_in_float(tiny_model, tmp_path):
+    from squeezeseg.cli import main
+    from squeezeseg.export.exporter import export_model
+    from squeezeseg.export.graph import op_precisions
+    from squeezeseg.runtime import TFLiteRunner
+
+    rc = main(["export", str(tiny_model[0]), "--out", str(tmp_path / "mixed.tflite"), "--calibration",
+               "synthetic", "--count", "4", "--keep-float", "fire6", "fire7"])
+    assert rc == 0
+    ops = op_precisions(tmp_path / "mixed.tflite")
+    kept = {o["precision"] for o in ops if o["layer"] in ("fire6", "fire7") and o["op"] == "CONV_2D"}
+    others = {o["precision"] for o in ops if o["layer"] in ("fire4", "fire5") and o["op"] == "CONV_2D"}
+    assert kept == {"float32"} and others == {"int8"}
+    _, model, inputs = tiny_model
+    q = TFLiteRunner(tmp_path / "mixed.tflite", threads=1)(inputs).ravel()
+    f = keras_logits(model, inputs).ravel()
+    assert float(q @ f / (np.linalg.norm(q) * np.linalg.norm(f))) > 0.95
+    with pytest.raises(InputError, match="no layer named fire99.*fire6"):
+        export_model(tiny_model[0], "int8", tmp_path / "bad.tflite", calibration="synthetic", count=4,
+                     keep_float=["fire99"])
+    with pytest.raises(InputError, match="INT8 exports only"):
+        export_model(tiny_model[0], "float32", tmp_path / "bad.tflite", keep_float=["fire6"])
+    rc = main(["export", str(tiny_model[0]), "--out", str(tmp_path / "bad.tflite"), "--calibration",
+               "synthetic", "--count", "4", "--keep-float", "fire6", "--int8-io"])
+    assert rc == 2 and not (tmp_path / "bad.tflite").exists()
+
+
 def no_leftovers(folder, keep=()):
     """Exported or temporary files left in ``folder`` (besides ``keep``)."""
     return [p.name for p in folder.iterdir()

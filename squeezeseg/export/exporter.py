@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from squeezeseg.errors import InputError
@@ -40,6 +41,7 @@ def export_model(
     quantize_all: bool = False,
     ranges: str = "percentile",
     crf: str = "kernel",
+    keep_float: Sequence[str] = (),
 ) -> Path:
     """Export the ``.keras`` model at ``model_path`` as ``fmt`` to ``out``; returns ``out``.
 
@@ -48,7 +50,9 @@ def export_model(
     normalisation and the CRF in float unless ``quantize_all`` (or ``int8_io``, which makes the whole
     model integer).
     ``ranges`` picks the activation ranges ("percentile", "mse", "minmax": see
-    :mod:`squeezeseg.export.ranges`). ``crf`` places a segmentation model's CRF (``CRF_PLACES``):
+    :mod:`squeezeseg.export.ranges`). ``keep_float`` names more Keras layers an INT8 export runs in
+    float (mixed precision; an unknown name is an InputError listing the layers). ``crf`` places a
+    segmentation model's CRF (``CRF_PLACES``):
     "kernel" exports the network up to the CRF's input logits and stores the CRF's parameters in the
     file's description; "graph" keeps it in the graph, which INT8 cannot quantize (``quantize_all``
     and ``int8_io`` are refused there).
@@ -67,6 +71,10 @@ def export_model(
     if fmt != "savedmodel":
         integer_crf = fmt == "int8" and (quantize_all or int8_io)
         model, meta = place_crf(model, meta, crf, integer_crf, model_path)
+    extra_float = checked_layers(model, keep_float, fmt)
+    if extra_float and int8_io:
+        raise InputError("--keep-float and --int8-io exclude each other: an integer-only model has no "
+                         "float layer")
     if fmt in TFLITE_MODES:
         from squeezeseg.export.tflite import export_tflite
 
@@ -75,7 +83,7 @@ def export_model(
             inputs = mixed_inputs(calibration, meta, count)
             log.info("calibrating on %d inputs from %s", len(inputs), calibration)
             rep = representative(inputs)
-        float_layers = () if quantize_all else FLOAT_LAYERS
+        float_layers = (() if quantize_all else FLOAT_LAYERS) + extra_float
         return export_tflite(model, out, meta, fmt, rep, int8_io, float_layers, ranges)
     if fmt == "onnx":
         from squeezeseg.export.onnx import export_onnx
@@ -84,6 +92,20 @@ def export_model(
     from squeezeseg.export.savedmodel import export_savedmodel
 
     return export_savedmodel(model, out, meta)
+
+
+def checked_layers(model, names: Sequence[str], fmt: str) -> tuple[str, ...]:
+    """``names`` as a tuple, after checking that each is a layer of ``model`` and that the export is
+    INT8 (the only format with layers to keep in float)."""
+    if not names:
+        return ()
+    if fmt != "int8":
+        raise InputError(f"--keep-float applies to INT8 exports only, not {fmt}")
+    known = [layer.name for layer in model.layers]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"no layer named {', '.join(unknown)} in the model (its layers: {', '.join(known)})")
+    return tuple(names)
 
 
 def inference_graph(model, meta: dict):
@@ -160,6 +182,13 @@ def add_export_arguments(p, default_help: str) -> None:
     )
     p.add_argument("--int8-io", action="store_true", help="int8 input and output tensors (INT8 only)")
     p.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="LAYER",
+        help="INT8: also run these Keras layers in float (mixed precision), e.g. fire6 fire7",
+    )
+    p.add_argument(
         "--crf",
         choices=CRF_PLACES,
         default="kernel",
@@ -191,6 +220,7 @@ def run_export(args, default_model: Path) -> int:
         args.quantize_all,
         args.ranges,
         getattr(args, "crf", "kernel"),
+        args.keep_float,
     )
     size = (
         out.stat().st_size if out.is_file() else sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
