@@ -10,7 +10,6 @@ finishes), ``logs/`` (TensorBoard, when installed), ``history.csv``
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -25,6 +24,7 @@ import tensorflow as tf
 
 from squeezeseg.atomic import atomic_path, atomic_write_text
 from squeezeseg.errors import InputError
+from squeezeseg.model_cache import file_sha1
 from squeezeseg.models import ModelConfig, build_model
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
         try:
             self.model.save_weights(str(tmp_w), overwrite=True)
             meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-            tmp_m.write_text(json.dumps({**meta, "weights_sha1": _sha1(tmp_w)}), encoding="utf-8")
+            tmp_m.write_text(json.dumps({**meta, "weights_sha1": file_sha1(tmp_w)}), encoding="utf-8")
             _fsync(tmp_w)
             _fsync(tmp_m)
             (w, m), (prev_w, prev_m) = self._pairs
@@ -171,7 +171,7 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
             epoch = int(doc["epoch"])
             if not weights.is_file():
                 return None
-            if "weights_sha1" in doc and doc["weights_sha1"] != _sha1(weights):
+            if "weights_sha1" in doc and doc["weights_sha1"] != file_sha1(weights):
                 return None
             return epoch
         except (OSError, ValueError, KeyError, TypeError):
@@ -212,14 +212,6 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
             "start over (checkpoint.keras beside it holds the last model saved)",
             self.dir,
         )
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:
