@@ -78,6 +78,7 @@ def ensemble(segmenters: list):
     from squeezeseg.errors import InputError
     from squeezeseg.segmenter import Segmenter
 
+    segmenters = list(segmenters)  # a copy: the caller may append the ensemble to its own list
     first = segmenters[0]
     for seg in segmenters[1:]:
         same = (seg.classes, seg.config.height, seg.config.width, seg.config.fov_deg) == (

@@ -114,6 +114,9 @@ def test_ensemble_averages_the_class_probabilities(save_tiny_segmenter):
     both = ensemble([a, b])
     np.testing.assert_allclose(both.predict_fn(x), (pa + pb) / 2, atol=1e-6)
     assert not np.allclose(pa, pb)  # two different trainings, so the mean is neither of them
+    listed = [a, b]
+    listed.append(ensemble(listed))  # as eval_real does: the ensemble must not average itself
+    np.testing.assert_allclose(listed[-1].predict_fn(x), (pa + pb) / 2, atol=1e-6)
     alone = ensemble([a, a]).predict_fn(x)
     assert (alone.argmax(-1) == pa.argmax(-1)).all()
     assert both.classes == a.classes and both.engine == "ensemble"
