@@ -72,6 +72,14 @@ class ScaledIntensity:
         return self._seg.predict_range_image(self._scaled(image), **kw)
 
 
+def default_names(models: list) -> list[str]:
+    """Column names of ``models`` (paths, None = the shipped one): the file's stem, its folder's name for
+    ``model.keras``, and folder/stem where two would share a name (two runs' model_calibrated.keras)."""
+    names = ["default" if m is None else m.parent.name if m.name == "model.keras" else m.stem for m in models]
+    return [f"{m.parent.name}/{m.stem}" if m is not None and names.count(n) > 1 else n
+            for n, m in zip(names, models)]
+
+
 def ensemble(segmenters: list):
     """One segmenter whose class scores are the mean of ``segmenters``' softmax probabilities (same
     classes, input size and field of view, else InputError); its shape check is the first one's."""
@@ -118,8 +126,7 @@ def main(argv=None) -> int:
     from squeezeseg.runtime import load_model
 
     models = args.models or [None]
-    names = args.name or [("default" if m is None else m.parent.name if m.name == "model.keras" else m.stem)
-                          for m in models]
+    names = args.name or default_names(models)
     if len(names) != len(models):
         raise SystemExit("give one --name per model")
     try:

@@ -125,6 +125,15 @@ def test_ensemble_averages_the_class_probabilities(save_tiny_segmenter):
         ensemble([a, b])
 
 
+def test_default_column_names_never_collide():
+    sys.path.insert(0, str(REPO / "scripts"))
+    from eval_real import default_names
+
+    names = default_names([None, Path("runs/a/model.keras"), Path("runs/a/model_calibrated.keras"),
+                           Path("runs/b/model_calibrated.keras"), Path("x/other.keras")])
+    assert names == ["default", "a", "a/model_calibrated", "b/model_calibrated", "other"]
+
+
 def summary(car_ious, share):
     out = {s: {"car": {"iou": v, "precision": v, "recall": v}} for s, v in car_ious.items()}
     out["no_vehicle_car_share"] = share
