@@ -83,6 +83,7 @@ def default_names(models: list) -> list[str]:
 def ensemble(segmenters: list):
     """One segmenter whose class scores are the mean of ``segmenters``' softmax probabilities (same
     classes, input size and field of view, else InputError); its shape check is the first one's."""
+    from squeezeseg.detection.postprocess import softmax
     from squeezeseg.errors import InputError
     from squeezeseg.segmenter import Segmenter
 
@@ -94,10 +95,6 @@ def ensemble(segmenters: list):
         if not same:
             raise InputError("cannot average: classes, input size or field of view differ from "
                              f"{first.source}", seg.source)
-
-    def softmax(z: np.ndarray) -> np.ndarray:
-        e = np.exp(z - z.max(-1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.mean([softmax(np.asarray(s.predict_fn(batch), np.float64)) for s in segmenters], 0)

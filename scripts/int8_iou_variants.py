@@ -43,16 +43,23 @@ def scores(seg) -> dict[str, dict[str, float]]:
 
 
 def real_scans() -> list[Path]:
-    """The whole labelled real scans of the validation (SemanticKITTI frames with labels, KITTI object
-    training frames of both folders), for counting changed car labels."""
+    """The whole labelled real scans of the validation sets (``evaluate.REAL_SETS``: SemanticKITTI frames
+    with labels, labelled KITTI object frames), for counting changed car labels."""
+    from squeezeseg.data.sources import semantickitti_frames
+    from squeezeseg.datasets import open_dataset
+    from squeezeseg.evaluate import REAL_SETS
     from squeezeseg.resources import shared_data_dir
 
-    root = shared_data_dir()
-    sk = root / "semantickitti" / "sequences" / "00"
-    scans = [sk / "velodyne" / f"{p.stem}.bin" for p in sorted(sk.glob("labels/*.label"))]
-    for sub in ("kitti_object", "kitti_object_more"):
-        scans += sorted((root / sub / "training" / "velodyne").glob("*.bin"))
-    return [p for p in scans if p.is_file()]
+    scans: list[Path] = []
+    for sub, kind in REAL_SETS.values():
+        path = shared_data_dir() / sub
+        if not path.is_dir():
+            continue
+        if kind == "semantickitti":
+            scans += [scan for scan, _ in semantickitti_frames(path, "all")]
+        elif kind == "kitti-object":
+            scans += [f.scan for f in open_dataset(path, kind="kitti_object").frames if f.labels is not None]
+    return scans
 
 
 def car_labels(seg, scans: list[Path]) -> list:
