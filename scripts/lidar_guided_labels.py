@@ -90,45 +90,65 @@ def points_box(xyz: np.ndarray, box, calib, ann) -> np.ndarray:
 
 
 def frame_labels(points, image, calib, segmenter, ann, args) -> list:
-    """The 2D labels (Object2D) of one frame."""
+    """The 2D labels (Object2D) of one frame: the objects kept, and a DontCare region over every other
+    cluster the segmenter partly calls an object (too far, too few points, an implausible fit, cut by
+    the image border...), so that training neither learns it as an object nor as background."""
     from squeezeseg.detection.labels import Object2D
     from squeezeseg.instances import dbscan_instances
 
     seg = np.asarray(segmenter.predict_points(points))
     names = [n.lower() for n in segmenter.classes]
     ann.set_frame(points)
-    cand = np.intersect1d(camera_points(points, calib, image.shape, args.max_range), ann._obj_idx)
+    cand = np.intersect1d(camera_points(points, calib, image.shape, args.dontcare_range), ann._obj_idx)
     fg = np.zeros(len(points), np.int32)
     fg[cand] = 1
     inst = dbscan_instances(points[:, :3], fg, eps=args.eps, min_points=5, max_points=10**6)
-    out = []
-    h, w = image.shape[:2]
+    out, unsure = [], []
     for k in np.unique(inst[inst > 0]):
         idx = np.flatnonzero(inst == k)
-        if len(idx) < args.min_points:
-            continue
         votes = np.bincount(seg[idx], minlength=len(names))
         votes[[i for i, n in enumerate(names) if n not in SEG_TO_DET]] = 0
         best = int(np.argmax(votes))
-        if votes[best] < args.vote * len(idx):
-            continue
-        label = SEG_TO_DET[names[best]]
-        box = ann.fit(idx, label)
-        if label == "Car" and box.size[2] >= VAN_HEIGHT:  # the segmenter's car holds vans: KITTI's Van
-            label, box = "Van", ann.fit(idx, "Van")
-        if not plausible(box, label):
-            continue
-        full = box.image_box(calib, None)  # the whole 3D box: how much of the object leaves the image
-        tight = points_box(points[idx, :3], box, calib, ann)
-        clipped = np.clip(tight, 0, [w - 1, h - 1, w - 1, h - 1])
-        if full is None or clipped[3] - clipped[1] < args.min_height:
-            continue
-        area = lambda b: max(b[2] - b[0], 0) * max(b[3] - b[1], 0)  # noqa: E731
-        trunc = float(np.clip(1.0 - area(np.clip(full, 0, [w - 1, h - 1] * 2)) / max(area(full), 1e-6), 0, 1))
-        if trunc > 0.5:
-            continue
-        out.append(Object2D(label, tuple(float(v) for v in clipped), round(trunc, 2), 0))
+        if votes[best] < args.dontcare_vote * len(idx):
+            continue  # background
+        obj = None
+        if votes[best] >= args.vote * len(idx) and len(idx) >= args.min_points:
+            obj = object_label(points, idx, SEG_TO_DET[names[best]], image.shape, calib, ann, args)
+        if obj is not None:
+            out.append(obj)
+        else:
+            unsure.append(idx)
+    h, w = image.shape[:2]
+    for idx in unsure:
+        box = np.clip(points_box(points[idx, :3], None, calib, ann), 0, [w - 1, h - 1, w - 1, h - 1])
+        if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
+            out.append(Object2D("DontCare", tuple(float(v) for v in box), -1.0, -1))
     return out
+
+
+def object_label(points, idx, label, image_shape, calib, ann, args):
+    """The 2D label of one cluster the segmenter calls ``label``, or None when its fit is implausible,
+    it is beyond ``--max-range``, too small in the image or more than half outside it."""
+    from squeezeseg.detection.labels import Object2D
+
+    if np.hypot(*points[idx, :2].mean(axis=0)) > args.max_range:
+        return None
+    box = ann.fit(idx, label)
+    if label == "Car" and box.size[2] >= VAN_HEIGHT:  # the segmenter's car holds vans: KITTI's Van
+        label, box = "Van", ann.fit(idx, "Van")
+    if not plausible(box, label):
+        return None
+    h, w = image_shape[:2]
+    full = box.image_box(calib, None)  # the whole 3D box: how much of the object leaves the image
+    tight = points_box(points[idx, :3], box, calib, ann)
+    clipped = np.clip(tight, 0, [w - 1, h - 1, w - 1, h - 1])
+    if full is None or clipped[3] - clipped[1] < args.min_height:
+        return None
+    area = lambda b: max(b[2] - b[0], 0) * max(b[3] - b[1], 0)  # noqa: E731
+    trunc = float(np.clip(1.0 - area(np.clip(full, 0, [w - 1, h - 1] * 2)) / max(area(full), 1e-6), 0, 1))
+    if trunc > 0.5:
+        return None
+    return Object2D(label, tuple(float(v) for v in clipped), round(trunc, 2), 0)
 
 
 def main() -> int:
@@ -140,6 +160,9 @@ def main() -> int:
     p.add_argument("--eps", type=float, default=0.6, help="DBSCAN neighbour distance (m)")
     p.add_argument("--max-range", type=float, default=45.0)
     p.add_argument("--min-height", type=float, default=20.0, help="smallest 2D box height (px)")
+    p.add_argument("--dontcare-vote", type=float, default=0.2,
+                   help="share of object points that makes an unlabelled cluster a DontCare region")
+    p.add_argument("--dontcare-range", type=float, default=80.0, help="DontCare regions up to this range (m)")
     p.add_argument("--draw", action="store_true", help="also write the images with the labels drawn")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from squeezeseg.detection.data import DetectionData, augment, scan_frames
+from squeezeseg.detection.data import IGNORE, DetectionData, augment, scan_frames
 from squeezeseg.detection.labels import Object2D, format_kitti_2d, parse_kitti_2d, read_kitti_2d
 from squeezeseg.detection.model import SqueezeDetConfig
 from squeezeseg.errors import InputError
@@ -122,3 +122,17 @@ def test_split_by_name_or_path_and_never_a_file_in_the_cwd(tmp_path, monkeypatch
         read_split(tmp_path, "val")
     with pytest.raises(InputError, match="split file not found"):
         read_split(tmp_path, "nowhere/val.txt")
+
+
+def test_dontcare_regions_travel_with_the_image_and_are_ignored_not_negative(tmp_path):
+    write_frame(tmp_path, "000000", (320, 96), [("Car", (40, 20, 100, 60)), ("DontCare", (200, 10, 260, 50))])
+    data = DetectionData(scan_frames(tmp_path, ["Car", "Pedestrian", "Cyclist"]), config())
+    image, boxes, labels = data.example(0)
+    assert list(labels) == [0, IGNORE] and np.allclose(boxes[1], [200, 10, 260, 50])
+    mask = data.targets(boxes, labels)[:, 0]
+    centres = data.anchors[:, :2]
+    inside = (centres[:, 0] >= 200) & (centres[:, 0] <= 260) & (centres[:, 1] >= 10) & (centres[:, 1] <= 50)
+    assert (mask == 1).sum() == 1 and np.array_equal(mask == -1, inside) and inside.any()
+    rng = np.random.default_rng(0)
+    _, moved, moved_labels = augment(image, boxes, labels, rng, max_shift=0.0, flip=False)
+    assert list(moved_labels) == [0, IGNORE] and np.allclose(moved, boxes)

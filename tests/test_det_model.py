@@ -90,6 +90,24 @@ def test_loss_terms_vanish_for_the_perfect_prediction():
     assert worse["bbox"] == pytest.approx(5.0 * 0.25, rel=1e-4) and worse["conf"] > 1.0
 
 
+def test_confidence_on_an_ignored_anchor_costs_nothing_on_a_negative_it_does():
+    from squeezeseg.detection.loss import loss_terms
+    from squeezeseg.detection.targets import assign
+
+    cfg = tiny(anchor_shapes=[[30, 30], [60, 40]])
+    anchors = cfg.anchors()
+    K, C, H, W = 2, 3, 4, 10
+    out = np.zeros((1, H, W, K * (C + 5)), np.float32)
+    out[..., K * C : K * C + K] = -30.0  # every confidence 0
+    out[0, 0, 0, K * C] = 30.0  # anchor 0 (cell 0, shape 0) fully confident
+    plain = assign(anchors, np.zeros((0, 4)), np.zeros(0, int))
+    ignored = assign(anchors, np.zeros((0, 4)), np.zeros(0, int), ignore=np.array([[0.0, 0.0, 10.0, 10.0]]))
+    assert ignored.mask[0] == -1
+    conf = lambda t: float(loss_terms(t.packed(C)[None], out, anchors, C, cfg.input_size)["conf"])  # noqa: E731
+    assert conf(plain) == pytest.approx(100.0 / len(anchors), rel=1e-4)
+    assert conf(ignored) < 1e-6
+
+
 def test_saved_model_reloads_with_same_output(tmp_path):
     from squeezeseg.detection.detect import SqueezeDetector
     from squeezeseg.detection.train import save_model

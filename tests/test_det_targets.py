@@ -111,3 +111,16 @@ def test_postprocess_decodes_a_planted_detection():
     want = cxcywh_to_xyxy([[a[0] + 0.1 * a[2], a[1], a[2] * 1.5, a[3]]])[0]
     assert np.allclose(det.boxes[0], want, atol=1e-3)
     assert np.allclose(xyxy_to_cxcywh(det.boxes)[0, 2:], [a[2] * 1.5, a[3]], atol=1e-3)
+
+
+def test_anchors_centred_in_a_dontcare_region_are_ignored_unless_responsible():
+    anchors = grid()
+    region = np.array([[100.0, 0.0, 160.0, 40.0]])
+    inside = (anchors[:, 0] >= 100) & (anchors[:, 0] <= 160) & (anchors[:, 1] <= 40)
+    t = assign(anchors, np.zeros((0, 4)), np.zeros(0, int), ignore=region)
+    assert np.array_equal(t.mask == -1, inside) and inside.sum() > 0
+    gt = np.array([[110.0, 5.0, 150.0, 35.0]])  # an object inside the region keeps its anchor
+    t = assign(anchors, gt, np.array([1]), ignore=region)
+    assert (t.mask == 1).sum() == 1 and (t.mask == -1).sum() == inside.sum() - 1
+    packed = t.packed(3)
+    assert packed[:, 9:].sum() == 1 and packed[:, 9:].min() == 0  # no one-hot on ignored anchors

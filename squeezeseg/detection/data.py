@@ -24,6 +24,9 @@ from squeezeseg.io.squeezeseg_format import read_split as read_ids
 
 log = logging.getLogger("squeezeseg.detection")
 
+#: Class index of a DontCare region in training examples: no positive, no negative (targets.assign).
+IGNORE = -1
+
 
 
 @dataclass
@@ -35,11 +38,13 @@ class Frame:
     size: tuple[int, int]
     objects: list[Object2D] = field(default_factory=list)
 
-    def boxes(self, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(G, 4) corner boxes (original pixels) and (G,) class indices of the objects of ``classes``."""
-        keep = [o for o in self.objects if o.label in classes]
+    def boxes(self, classes: list[str], dontcare: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(G, 4) corner boxes (original pixels) and (G,) class indices of the objects of ``classes``;
+        with ``dontcare`` also the DontCare regions, class index :data:`IGNORE`."""
+        keep = [o for o in self.objects if o.label in classes or (dontcare and o.label == "DontCare")]
         boxes = np.array([o.box for o in keep], dtype=np.float64).reshape(-1, 4)
-        return boxes, np.array([classes.index(o.label) for o in keep], dtype=np.int32)
+        labels = [classes.index(o.label) if o.label in classes else IGNORE for o in keep]
+        return boxes, np.array(labels, dtype=np.int32)
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -119,10 +124,11 @@ def scan_frames(
 def load_frame(
     frame: Frame, classes: list[str], input_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image resized to ``input_size`` (uint8) with its class boxes scaled to match, and class indices."""
+    """Image resized to ``input_size`` (uint8) with its class boxes and DontCare regions (class index
+    :data:`IGNORE`) scaled to match, and class indices."""
     image = load_image(frame.image_path)
     h, w = image.shape[:2]
-    boxes, labels = frame.boxes(classes)
+    boxes, labels = frame.boxes(classes, dontcare=True)
     boxes = scale_boxes(boxes, input_size[0] / w, input_size[1] / h)
     return resize_image(image, input_size), boxes, labels
 
@@ -207,7 +213,10 @@ class DetectionData:
     def targets(self, boxes: np.ndarray, labels: np.ndarray) -> np.ndarray:
         from squeezeseg.detection.targets import assign
 
-        return assign(self.anchors, boxes, labels).packed(len(self.config.classes))
+        ignore = labels == IGNORE
+        return assign(self.anchors, boxes[~ignore], labels[~ignore], ignore=boxes[ignore]).packed(
+            len(self.config.classes)
+        )
 
     def generator(self, augment_data: bool, seed: int = 0, shuffle: bool = True):
         """Infinite-per-call generator of (float32 image, packed targets); one pass over the frames."""

@@ -2,7 +2,8 @@
 
 * box regression: lambda_bbox / N_obj * sum over responsible anchors of the squared delta errors;
 * confidence: lambda+ / N_obj * sum over responsible anchors of (IoU(pred, gt) - gamma)^2
-  + lambda- / (A_total - N_obj) * sum over the other anchors of gamma^2 (IoU target not differentiated);
+  + lambda- / N_neg * sum over the other anchors of gamma^2 (IoU target not differentiated), N_neg
+  = A_total - N_obj - anchors in ignore regions (mask -1, DontCare: see targets.assign);
 * class: 1 / N_obj * cross-entropy over responsible anchors.
 N_obj counts the objects of the whole batch, A_total its anchors.
 """
@@ -39,10 +40,11 @@ def loss_terms(
     c_bbox, c_pos, c_neg, c_cls = coef
     K = anchors.shape[0] // (int(y_pred.shape[1]) * int(y_pred.shape[2]))
     cls_logits, conf_logits, deltas = split_output(y_pred, K, num_classes, xp=ops)
-    mask = y_true[..., 0]
+    mask = ops.maximum(y_true[..., 0], 0.0)  # responsible anchors
+    negative = 1.0 - ops.abs(y_true[..., 0])  # neither responsible nor ignored (mask -1)
     gt_deltas, gt_boxes, onehot = y_true[..., 1:5], y_true[..., 5:9], y_true[..., 9:]
     n_obj = ops.maximum(ops.sum(mask), 1.0)
-    n_neg = ops.maximum(ops.cast(ops.size(mask), "float32") - ops.sum(mask), 1.0)
+    n_neg = ops.maximum(ops.sum(negative), 1.0)
 
     bbox = c_bbox * ops.sum(mask[..., None] * ops.square(deltas - gt_deltas)) / n_obj
 
@@ -55,7 +57,7 @@ def loss_terms(
     conf = ops.sigmoid(conf_logits)
     conf_loss = (
         c_pos * ops.sum(mask * ops.square(iou - conf)) / n_obj
-        + c_neg * ops.sum((1.0 - mask) * ops.square(conf)) / n_neg
+        + c_neg * ops.sum(negative * ops.square(conf)) / n_neg
     )
 
     logp = ops.log_softmax(cls_logits, axis=-1)

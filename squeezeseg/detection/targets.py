@@ -1,7 +1,9 @@
 """Anchor assignment: each ground-truth box is given to the free anchor with the largest IoU.
 
 As in the paper's code, an object whose IoU with every free anchor is zero takes the free anchor
-nearest in (centre, size); every object therefore has exactly one responsible anchor.
+nearest in (centre, size); every object therefore has exactly one responsible anchor. Anchors centred
+in an ignore region (a KITTI DontCare box: an object the labels could not box, e.g. a LiDAR-guided
+cluster whose fit failed) are neither positives nor negatives: mask -1, no confidence loss.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from squeezeseg.detection.box2d import cxcywh_to_xyxy, iou_matrix, xyxy_to_cxcyw
 class Targets:
     """Dense per-anchor targets of one image (A anchors)."""
 
-    mask: np.ndarray  # (A,) float32, 1 for responsible anchors
+    mask: np.ndarray  # (A,) float32, 1 for responsible anchors, -1 ignored, 0 negatives
     deltas: np.ndarray  # (A, 4) float32 regression targets (dx, dy, dw, dh)
     boxes: np.ndarray  # (A, 4) float32 ground truth (cx, cy, w, h) of the responsible anchor
     labels: np.ndarray  # (A,) int32 class index (0 where mask is 0)
 
     def packed(self, num_classes: int) -> np.ndarray:
         """(A, 1 + 4 + 4 + C) float32: mask, deltas, boxes, one-hot class (the loss's y_true)."""
-        onehot = np.eye(num_classes, dtype=np.float32)[self.labels] * self.mask[:, None]
+        onehot = np.eye(num_classes, dtype=np.float32)[self.labels] * (self.mask[:, None] > 0)
         return np.concatenate([self.mask[:, None], self.deltas, self.boxes, onehot], 1).astype(np.float32)
 
 
@@ -40,10 +42,21 @@ def encode_deltas(anchors: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     ]
 
 
-def assign(anchors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray) -> Targets:
-    """Targets for ``gt_boxes`` (G, 4) corner boxes with class indices ``gt_labels`` (G,)."""
+def ignored_anchors(anchors: np.ndarray, regions: np.ndarray | None) -> np.ndarray:
+    """(A,) bool: anchors (cx, cy, w, h) whose centre lies inside one of the corner boxes ``regions``."""
+    regions = np.zeros((0, 4)) if regions is None else np.asarray(regions, dtype=np.float64).reshape(-1, 4)
+    cx, cy = anchors[:, :1], anchors[:, 1:2]
+    inside = (cx >= regions[:, 0]) & (cx <= regions[:, 2]) & (cy >= regions[:, 1]) & (cy <= regions[:, 3])
+    return inside.any(axis=1)
+
+
+def assign(
+    anchors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore: np.ndarray | None = None
+) -> Targets:
+    """Targets for ``gt_boxes`` (G, 4) corner boxes with class indices ``gt_labels`` (G,); anchors
+    centred in the ``ignore`` corner boxes (DontCare) get mask -1 unless responsible for an object."""
     A = len(anchors)
-    mask = np.zeros(A, np.float32)
+    mask = np.where(ignored_anchors(anchors, ignore), -1.0, 0.0).astype(np.float32)
     deltas = np.zeros((A, 4), np.float32)
     boxes = np.zeros((A, 4), np.float32)
     labels = np.zeros(A, np.int32)
