@@ -1,8 +1,9 @@
 """KITTI object layout (`image_2/*.png`, `label_2/*.txt`) as SqueezeDet training data and a tf.data pipeline.
 
 Bad input is survivable: label types outside the model's classes are ignored and counted (DontCare
-too), images of another size are resized with their boxes scaled, an empty label file is a frame of
-negatives, and an image that cannot be decoded is skipped with its name in the log.
+boxes are counted apart: they are ignore regions, see :data:`IGNORE`), images of another size are
+resized with their boxes scaled, an empty label file is a frame of negatives, and an image that
+cannot be decoded is skipped with its name in the log.
 """
 
 from __future__ import annotations
@@ -111,11 +112,12 @@ def scan_frames(
             skipped.append(img.name)
             continue
         objects = read_kitti_2d(label) if label.is_file() else []
-        unknown.update(o.label for o in objects if o.label not in classes)
+        unknown.update(o.label if o.label == "DontCare" else f"ignored {o.label}"
+                       for o in objects if o.label not in classes)
         frames.append(Frame(img.stem, img, size, objects))
     if unknown:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(unknown.items()))
-        log.info("ignored objects of other types: %s", counts)
+        log.info("objects of other types (DontCare: ignore regions): %s", counts)
     if not frames:
         raise InputError(f"no usable images (skipped {len(skipped)})", image_dir)
     return frames
