@@ -110,6 +110,9 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-photometric", dest="photometric", action="store_false",
                    help="no camera-response randomisation (data.photometric) in training")
+    p.add_argument("--paste", default=None,
+                   help="KITTI object folder (the LiDAR-guided labels) whose object crops are pasted into "
+                        "half of the training images (copy-paste augmentation)")
     p.add_argument("--run-dir", default=str(REPO / "runs" / "det23" / "ft_real"))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -132,7 +135,7 @@ def main() -> int:
     result = train(
         config, run / "data", run, epochs=args.epochs, steps_per_epoch=max(1, args.steps // args.epochs),
         batch_size=args.batch_size, seed=args.seed, augment=True, verbose=2,
-        time_limit_s=60 * args.minutes, init_from=args.init,
+        time_limit_s=60 * args.minutes, init_from=args.init, paste_from=args.paste,
         extra_meta={"command": command, "images": counts, "simulated_data": str(sim),
                     "lidar_guided_labels": None if real is None else str(real)},
     )

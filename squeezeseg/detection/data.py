@@ -193,9 +193,13 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class DetectionData:
     """Frames of one KITTI object folder prepared for a model config: images at the input size, targets."""
 
-    def __init__(self, frames: list[Frame], config, cache: bool | None = None):
+    def __init__(self, frames: list[Frame], config, cache: bool | None = None, paste=None,
+                 paste_prob: float = 0.5):
+        """``paste``: a :class:`squeezeseg.detection.paste.CropBank` whose real object crops are pasted
+        into a ``paste_prob`` share of the augmented training images (copy-paste augmentation)."""
         self.frames = frames
         self.config = config
+        self.paste, self.paste_prob = paste, paste_prob
         self.anchors = config.anchors()
         self.cache = len(frames) <= 2000 if cache is None else cache
         self._cache: dict[int, tuple] = {}
@@ -230,6 +234,11 @@ class DetectionData:
                 img, boxes, labels = self.example(int(i))
                 if augment_data:
                     img, boxes, labels = augment(img, boxes, labels, rng)
+                    if self.paste is not None and rng.random() < self.paste_prob:
+                        from squeezeseg.detection.paste import paste_objects
+
+                        img, boxes, labels = paste_objects(img, boxes, labels, self.paste,
+                                                           self.config.classes, rng)
                     if getattr(self.config, "photometric", False):
                         img = photometric(img, rng)
                 yield img.astype(np.float32), self.targets(boxes, labels)

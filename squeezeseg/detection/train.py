@@ -108,16 +108,23 @@ def train(
     split: str | None = None,
     time_limit_s: float | None = None,
     init_from: str | Path | None = None,
+    paste_from: str | Path | None = None,
 ) -> TrainResult:
     """Train on ``data_dir`` (only the frames of ``split`` when given) and write ``out_dir/model.keras``
     (+ .json); checkpoints in ``out_dir``. ``time_limit_s`` stops early (the JSON records the steps run).
     ``init_from``: a trained SqueezeDet whose weights start the run (fine-tuning, see
-    :func:`transfer_weights`)."""
+    :func:`transfer_weights`). ``paste_from``: a KITTI object folder whose object crops are pasted
+    into half of the training images (:mod:`squeezeseg.detection.paste`)."""
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = scan_frames(data_dir, config.classes, ids=read_split(data_dir, split) if split else None)
-    data = DetectionData(frames, config)
+    bank = None
+    if paste_from is not None:
+        from squeezeseg.detection.paste import CropBank
+
+        bank = CropBank.from_folder(paste_from, config.classes)
+    data = DetectionData(frames, config, paste=bank)
     n_obj = sum(len(f.boxes(config.classes)[1]) for f in frames)
     log.info("training on %d images with %d objects of %s", len(frames), n_obj, ", ".join(config.classes))
     bs = batch_size or config.batch_size
@@ -156,6 +163,8 @@ def train(
         "train_images": len(frames),
         "train_objects": n_obj,
         "init_from": None if init_from is None else str(init_from),
+        "paste_from": None if paste_from is None else str(paste_from),
+        "pasted_crops": 0 if bank is None else len(bank),
         **(extra_meta or {}),
     }
     path = save_model(model, config, out_dir / "model.keras", meta)
