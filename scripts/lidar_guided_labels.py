@@ -151,7 +151,8 @@ def object_label(points, idx, label, image_shape, calib, ann, args):
     return Object2D(label, tuple(float(v) for v in clipped), round(trunc, 2), 0)
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line (its defaults are the labeller's settings, shared with lidar_labels_vs_real.py)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     p.add_argument("--out", default=str(REPO / "runs" / "det23" / "lidar_labels"))
@@ -164,7 +165,11 @@ def main() -> int:
                    help="share of object points that makes an unlabelled cluster a DontCare region")
     p.add_argument("--dontcare-range", type=float, default=80.0, help="DontCare regions up to this range (m)")
     p.add_argument("--draw", action="store_true", help="also write the images with the labels drawn")
-    args = p.parse_args()
+    return p
+
+
+def main() -> int:
+    args = parser().parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     import squeezeseg
