@@ -91,8 +91,9 @@ def points_box(xyz: np.ndarray, box, calib, ann) -> np.ndarray:
 
 def frame_labels(points, image, calib, segmenter, ann, args) -> list:
     """The 2D labels (Object2D) of one frame: the objects kept, and a DontCare region over every other
-    cluster the segmenter partly calls an object (too far, too few points, an implausible fit, cut by
-    the image border...), so that training neither learns it as an object nor as background."""
+    cluster of which one class holds ``--dontcare-vote`` of the points (too far, too few points, an
+    implausible fit, cut by the image border...), boxed around that class's points, so that training
+    neither learns it as an object nor as background; clusters larger than any van stay background."""
     from squeezeseg.detection.labels import Object2D
     from squeezeseg.instances import dbscan_instances
 
@@ -116,14 +117,20 @@ def frame_labels(points, image, calib, segmenter, ann, args) -> list:
             obj = object_label(points, idx, SEG_TO_DET[names[best]], image.shape, calib, ann, args)
         if obj is not None:
             out.append(obj)
-        else:
-            unsure.append(idx)
+        elif not larger_than_a_van(ann.fit(idx, "Van")):  # a truck, bus or tram stays a negative
+            unsure.append(idx[seg[idx] == best])  # the points that vote: a car merged with a hedge
     h, w = image.shape[:2]
     for idx in unsure:
         box = np.clip(points_box(points[idx, :3], None, calib, ann), 0, [w - 1, h - 1, w - 1, h - 1])
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
             out.append(Object2D("DontCare", tuple(float(v) for v in box), -1.0, -1))
     return out
+
+
+def larger_than_a_van(box) -> bool:
+    """The fitted box exceeds the largest plausible Van in some dimension (KITTI scores a car
+    detection on a truck as a false positive, so such objects must stay negatives)."""
+    return any(s > hi for s, (_, hi) in zip(box.size, PLAUSIBLE["Van"]))
 
 
 def object_label(points, idx, label, image_shape, calib, ann, args):

@@ -133,6 +133,18 @@ def test_dontcare_regions_travel_with_the_image_and_are_ignored_not_negative(tmp
     centres = data.anchors[:, :2]
     inside = (centres[:, 0] >= 200) & (centres[:, 0] <= 260) & (centres[:, 1] >= 10) & (centres[:, 1] <= 50)
     assert (mask == 1).sum() == 1 and np.array_equal(mask == -1, inside) and inside.any()
-    rng = np.random.default_rng(0)
-    _, moved, moved_labels = augment(image, boxes, labels, rng, max_shift=0.0, flip=False)
-    assert list(moved_labels) == [0, IGNORE] and np.allclose(moved, boxes)
+    flipped = None
+    for seed in range(20):  # some seed flips
+        _, moved, moved_labels = augment(image, boxes, labels, np.random.default_rng(seed), max_shift=0.0)
+        assert list(moved_labels) == [0, IGNORE]
+        if not np.allclose(moved, boxes):
+            flipped = moved
+    assert flipped is not None and np.allclose(flipped[1], [320 - 260, 10, 320 - 200, 50])
+    # shifted 29+ px left, a box at the left edge keeps under 30 % of itself: an object is dropped,
+    # a DontCare region is kept as long as 2 px of it are visible
+    seed = next(s for s in range(100) if np.random.default_rng(s).integers(-32, 33) <= -29)
+    edge = np.array([[0.0, 10.0, 40.0, 50.0]])
+    for label, kept in ((0, 0), (IGNORE, 1)):
+        rng = np.random.default_rng(seed)
+        _, b, lab = augment(image, edge, np.array([label]), rng, max_shift=0.1, flip=False)
+        assert len(b) == kept and list(lab) == [label] * kept

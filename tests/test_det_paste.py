@@ -51,6 +51,15 @@ def test_pasted_objects_avoid_labelled_boxes_and_carry_exact_boxes():
     assert np.all(out[outside] == 100)  # nothing else changed
 
 
+def test_nothing_is_pasted_over_a_dontcare_region():
+    image = np.full((192, 624, 3), 100, np.uint8)
+    band = np.array([[0.0, 100.0, 623.0, 150.0]])  # ignore region across the road
+    for seed in range(10):
+        out, _, _ = paste_objects(image, band, np.array([-1], np.int32), red_bank(), CLASSES,
+                                  np.random.default_rng(seed))
+        assert np.all(out[101:150] == 100)
+
+
 def test_distractors_change_pixels_without_adding_boxes_and_an_empty_bank_changes_nothing():
     image = np.full((192, 624, 3), 100, np.uint8)
     rng = np.random.default_rng(0)
@@ -59,6 +68,10 @@ def test_distractors_change_pixels_without_adding_boxes_and_an_empty_bank_change
     assert len(b) == 0 and len(lab) == 0 and (out == 30).any()
     same, b, lab = paste_objects(image, np.zeros((0, 4)), np.zeros(0, np.int32), CropBank(), CLASSES, rng)
     assert same is image and len(b) == 0
+    no_backgrounds = CropBank(red_bank().crops, ["Car"], [])
+    out, b, _ = paste_objects(image, np.zeros((0, 4)), np.zeros(0, np.int32), no_backgrounds, CLASSES, rng,
+                              objects=0, distractors=3)
+    assert np.array_equal(out, image) and len(b) == 0
 
 
 def test_blend_fades_the_seam():
@@ -77,6 +90,8 @@ def test_bank_keeps_whole_objects_of_the_classes_and_training_data_uses_it(tmp_p
         + LINE.format("Car", 0.0, 2, 500, 200, 580, 260)  # occluded
         + LINE.format("Car", 0.0, 0, 700, 200, 720, 210)  # 10 px tall
         + LINE.format("Tram", 0.0, 0, 800, 150, 1000, 260)  # not a class
+        + LINE.format("Car", 0.0, 0, 1050, 200, 1130, 260)  # a DontCare region on it: maybe not whole
+        + LINE.format("DontCare", -1, -1, 1100, 180, 1200, 270)
     )
     bank = CropBank.from_folder(tmp_path, CLASSES)
     assert bank.labels == ["Car"] and bank.crops[0].shape == (60, 80, 3) and len(bank.backgrounds) == 1

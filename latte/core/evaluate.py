@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from squeezeseg.boxes import Box3D, bev_iou_matrix
+from squeezeseg.detection.box2d import greedy_pairs
 from squeezeseg.errors import InputError
 
 FrameKey = int | str
@@ -64,18 +65,7 @@ def match_frame(
         return []
     iou = bev_iou_matrix(pred, gt)
     same = np.array([[p.label.lower() == g.label.lower() for g in gt] for p in pred])
-    iou = np.where(same, iou, 0.0)
-    out, used_p, used_g = [], set(), set()
-    for flat in np.argsort(-iou, axis=None):
-        i, j = np.unravel_index(flat, iou.shape)
-        if iou[i, j] < iou_threshold:
-            break
-        if i in used_p or j in used_g:
-            continue
-        used_p.add(i)
-        used_g.add(j)
-        out.append((int(i), int(j), float(iou[i, j])))
-    return out
+    return greedy_pairs(np.where(same, iou, 0.0), iou_threshold)
 
 
 def evaluate_boxes(

@@ -31,6 +31,27 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
+def greedy_pairs(iou: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one matches (row, column, value) of an IoU matrix, best first, down to ``threshold``."""
+    out, used_r, used_c = [], set(), set()
+    for flat in np.argsort(-iou, axis=None):
+        i, j = np.unravel_index(flat, iou.shape)
+        if iou[i, j] < threshold:
+            break
+        if i in used_r or j in used_c:
+            continue
+        used_r.add(i)
+        used_c.add(j)
+        out.append((int(i), int(j), float(iou[i, j])))
+    return out
+
+
+def area(boxes: np.ndarray) -> np.ndarray:
+    """(N,) areas of corner boxes; an inverted box has area 0."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
 def scale_boxes(boxes: np.ndarray, sx: float, sy: float) -> np.ndarray:
     """Scale corner boxes by ``sx`` horizontally and ``sy`` vertically (an image resize)."""
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * np.array([sx, sy, sx, sy])

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from squeezeseg.datasets.base import IMAGE_SUFFIXES, read_image
 from squeezeseg.datasets.kitti_object import object_root
-from squeezeseg.detection.box2d import scale_boxes
+from squeezeseg.detection.box2d import area, scale_boxes
 from squeezeseg.detection.labels import Object2D, read_kitti_2d
 from squeezeseg.errors import InputError
 from squeezeseg.io.squeezeseg_format import read_split as read_ids
@@ -145,7 +145,8 @@ def augment(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random translation (crop and pad by up to ``max_shift`` of the size, grey fill) and horizontal flip.
 
-    Boxes move with the image, are clipped to it, and dropped when less than 30 % of them stays visible.
+    Boxes move with the image, are clipped to it, and dropped when less than 30 % of them stays visible
+    (a DontCare region, class :data:`IGNORE`, is kept as long as 2 px of it are).
     """
     H, W = image.shape[:2]
     dx = int(rng.integers(-int(max_shift * W), int(max_shift * W) + 1)) if max_shift > 0 else 0
@@ -156,9 +157,8 @@ def augment(
     ]
     b = boxes + np.array([dx, dy, dx, dy], dtype=np.float64)
     clipped = np.clip(b, 0, [W - 1, H - 1, W - 1, H - 1])
-    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
     ok = (
-        (area(clipped) >= 0.3 * np.maximum(area(b), 1e-6))
+        ((area(clipped) >= 0.3 * np.maximum(area(b), 1e-6)) | (labels == IGNORE))  # any visible part ignored
         & (clipped[:, 2] - clipped[:, 0] >= 2)
         & (clipped[:, 3] - clipped[:, 1] >= 2)
     )

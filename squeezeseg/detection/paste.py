@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from squeezeseg.detection.box2d import area, iou_matrix
 
 log = logging.getLogger("squeezeseg.detection")
 
@@ -37,25 +38,30 @@ class CropBank:
 
     crops: list[np.ndarray] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
-    backgrounds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (image, boxes)
+    backgrounds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (image, its boxes)
 
     def __len__(self) -> int:
         return len(self.crops)
 
     @classmethod
     def from_folder(cls, root: str | Path, classes: list[str], max_truncation: float = 0.1) -> CropBank:
-        """The crops of every labelled object of ``classes`` (not truncated, not occluded, within
-        :data:`CROP_HEIGHTS`) of a KITTI object folder, and its images as backgrounds."""
+        """The crops of every labelled object of ``classes`` (not truncated, not occluded, touching no
+        other box of its frame, within :data:`CROP_HEIGHTS`) of a KITTI object folder, and the lower
+        halves of its images as backgrounds."""
         from squeezeseg.detection.data import load_image, scan_frames
 
         bank = cls()
         for frame in scan_frames(root, classes):
             image = load_image(frame.image_path)
             labelled = np.array([o.box for o in frame.objects], dtype=np.float64).reshape(-1, 4)
-            bank.backgrounds.append((image, labelled))  # every box, DontCare too: no object in a patch
-            for o in frame.objects:
+            lower = image.shape[0] // 2  # distractor patches come from the lower half only
+            bank.backgrounds.append((image[lower:].copy(), labelled - [0, lower, 0, lower]))
+            overlap = iou_matrix(labelled, labelled) > 0
+            np.fill_diagonal(overlap, False)
+            for k, o in enumerate(frame.objects):
                 l, t, r, b = (int(round(v)) for v in o.box)
                 ok = o.label in classes and (o.truncated or 0) <= max_truncation and (o.occluded or 0) <= 0
+                ok &= not overlap[k].any()  # another box (DontCare too) on it: maybe not whole
                 if ok and CROP_HEIGHTS[0] <= b - t <= CROP_HEIGHTS[1] and r - l >= 8:
                     bank.crops.append(image[t:b, l:r].copy())
                     bank.labels.append(o.label)
@@ -86,10 +92,12 @@ def place(label: str, aspect: float, size: tuple[int, int], rng: np.random.Gener
 def blend(image: np.ndarray, patch: np.ndarray, box: np.ndarray, feather: float = 1.5) -> np.ndarray:
     """``image`` with ``patch`` resized into the corner ``box`` (clipped to the image), its edges
     faded over ``feather`` pixels so the seam is not a hard step."""
+    from squeezeseg.detection.data import resize_image
+
     H, W = image.shape[:2]
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     pw, ph = max(x1 - x0, 1), max(y1 - y0, 1)
-    resized = np.asarray(Image.fromarray(patch).resize((pw, ph), Image.BILINEAR), dtype=np.float32)
+    resized = resize_image(patch, (pw, ph)).astype(np.float32)
     yy, xx = np.mgrid[0:ph, 0:pw]
     edge = np.minimum(np.minimum(xx + 0.5, pw - xx - 0.5), np.minimum(yy + 0.5, ph - yy - 0.5))
     alpha = np.clip(edge / feather, 0.0, 1.0)[..., None]
@@ -105,19 +113,14 @@ def blend(image: np.ndarray, patch: np.ndarray, box: np.ndarray, feather: float 
 
 def _free(box: np.ndarray, taken: np.ndarray) -> bool:
     """``box`` overlaps none of the ``taken`` corner boxes."""
-    if len(taken) == 0:
-        return True
-    iw = np.minimum(box[2], taken[:, 2]) - np.maximum(box[0], taken[:, 0])
-    ih = np.minimum(box[3], taken[:, 3]) - np.maximum(box[1], taken[:, 1])
-    return not np.any((iw > 0) & (ih > 0))
+    return len(taken) == 0 or not (iou_matrix(box, taken) > 0).any()
 
 
 def _visible(box: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     """``box`` clipped to the image, or None when less than 70 % of it stays inside."""
     w, h = size
     c = np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1])
-    area = lambda b: max(b[2] - b[0], 0) * max(b[3] - b[1], 0)  # noqa: E731
-    return c if area(c) >= 0.7 * area(box) else None
+    return c if area(c)[0] >= 0.7 * area(box)[0] else None
 
 
 def paste_objects(
@@ -171,13 +174,15 @@ def paste_objects(
 def _background_patch(
     bank: CropBank, shape: tuple[int, int], rng: np.random.Generator, tries: int = 10
 ) -> np.ndarray | None:
-    """A patch of ``shape`` (h, w) cut from the lower half of one of the bank's images (the road and
-    what stands on it) where none of its labelled boxes lies, or None when none is found."""
+    """A patch of ``shape`` (h, w) cut from one of the bank's backgrounds (lower image halves: the road
+    and what stands on it) where none of its labelled boxes lies, or None when none is found."""
+    if not bank.backgrounds:
+        return None
     image, labelled = bank.backgrounds[int(rng.integers(len(bank.backgrounds)))]
     H, W = image.shape[:2]
-    h, w = min(shape[0], H // 2), min(shape[1], W)
+    h, w = min(shape[0], H), min(shape[1], W)
     for _ in range(tries):
-        y, x = int(rng.integers(H // 2, H - h + 1)), int(rng.integers(0, W - w + 1))
+        y, x = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
         if _free(np.array([x, y, x + w, y + h], dtype=np.float64), labelled):
             return image[y : y + h, x : x + w]
     return None

@@ -120,7 +120,7 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = scan_frames(data_dir, config.classes, ids=read_split(data_dir, split) if split else None)
     bank = None
-    if paste_from is not None:
+    if paste_from is not None and augment:
         from squeezeseg.detection.paste import CropBank
 
         bank = CropBank.from_folder(paste_from, config.classes)
