@@ -235,10 +235,8 @@ class DetectionData:
                 if augment_data:
                     img, boxes, labels = augment(img, boxes, labels, rng)
                     if self.paste is not None and rng.random() < self.paste_prob:
-                        from squeezeseg.detection.paste import paste_objects
-
-                        img, boxes, labels = paste_objects(img, boxes, labels, self.paste,
-                                                           self.config.classes, rng)
+                        classes = self.config.classes
+                        img, boxes, labels = self.paste.paste_into(img, boxes, labels, classes, rng)
                     if getattr(self.config, "photometric", False):
                         img = photometric(img, rng)
                 yield img.astype(np.float32), self.targets(boxes, labels)

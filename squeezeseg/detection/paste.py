@@ -43,6 +43,10 @@ class CropBank:
     def __len__(self) -> int:
         return len(self.crops)
 
+    def paste_into(self, image, boxes, labels, classes: list[str], rng: np.random.Generator):
+        """:func:`paste_objects` with this bank (what `DetectionData` calls)."""
+        return paste_objects(image, boxes, labels, self, classes, rng)
+
     @classmethod
     def from_folder(cls, root: str | Path, classes: list[str], max_truncation: float = 0.1) -> CropBank:
         """The crops of every labelled object of ``classes`` (not truncated, not occluded, touching no
