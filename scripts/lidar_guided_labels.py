@@ -77,7 +77,7 @@ def plausible(box, label: str) -> bool:
     return all(lo <= s <= hi for s, (lo, hi) in zip(box.size, PLAUSIBLE[label]))
 
 
-def points_box(xyz: np.ndarray, box, calib, ann) -> np.ndarray:
+def points_box(xyz: np.ndarray, calib, ann) -> np.ndarray:
     """The 2D box of an object's visible points, its bottom lowered to where the lowest of them meet
     the ground (ground removal takes the wheels' last 0.2 m). The projected 3D box would be looser:
     the size prior grows a partial view away from the sensor and its near corners project wide."""
@@ -94,6 +94,7 @@ def frame_labels(points, image, calib, segmenter, ann, args) -> list:
     cluster of which one class holds ``--dontcare-vote`` of the points (too far, too few points, an
     implausible fit, cut by the image border...), boxed around that class's points, so that training
     neither learns it as an object nor as background; clusters larger than any van stay background."""
+    from squeezeseg.detection.box2d import visible_share
     from squeezeseg.detection.labels import Object2D
     from squeezeseg.instances import dbscan_instances
 
@@ -121,7 +122,7 @@ def frame_labels(points, image, calib, segmenter, ann, args) -> list:
             unsure.append(idx[seg[idx] == best])  # the points that vote: a car merged with a hedge
     h, w = image.shape[:2]
     for idx in unsure:
-        box = np.clip(points_box(points[idx, :3], None, calib, ann), 0, [w - 1, h - 1, w - 1, h - 1])
+        box = visible_share(points_box(points[idx, :3], calib, ann), (w, h))[0][0]
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
             out.append(Object2D("DontCare", tuple(float(v) for v in box), -1.0, -1))
     return out
@@ -145,14 +146,14 @@ def object_label(points, idx, label, image_shape, calib, ann, args):
         label, box = "Van", ann.fit(idx, "Van")
     if not plausible(box, label):
         return None
-    h, w = image_shape[:2]
+    from squeezeseg.detection.box2d import visible_share
+
+    size = (image_shape[1], image_shape[0])
     full = box.image_box(calib, None)  # the whole 3D box: how much of the object leaves the image
-    tight = points_box(points[idx, :3], box, calib, ann)
-    clipped = np.clip(tight, 0, [w - 1, h - 1, w - 1, h - 1])
+    clipped = visible_share(points_box(points[idx, :3], calib, ann), size)[0][0]
     if full is None or clipped[3] - clipped[1] < args.min_height:
         return None
-    area = lambda b: max(b[2] - b[0], 0) * max(b[3] - b[1], 0)  # noqa: E731
-    trunc = float(np.clip(1.0 - area(np.clip(full, 0, [w - 1, h - 1] * 2)) / max(area(full), 1e-6), 0, 1))
+    trunc = float(np.clip(1.0 - visible_share(full, size)[1][0], 0, 1))
     if trunc > 0.5:
         return None
     return Object2D(label, tuple(float(v) for v in clipped), round(trunc, 2), 0)

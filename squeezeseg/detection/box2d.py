@@ -52,6 +52,14 @@ def area(boxes: np.ndarray) -> np.ndarray:
     return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
 
 
+def visible_share(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Corner boxes clipped to an image of ``size`` (w, h), and the share of each box's area inside it."""
+    w, h = size
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    clipped = np.clip(b, 0, [w - 1, h - 1, w - 1, h - 1])
+    return clipped, area(clipped) / np.maximum(area(b), 1e-6)
+
+
 def scale_boxes(boxes: np.ndarray, sx: float, sy: float) -> np.ndarray:
     """Scale corner boxes by ``sx`` horizontally and ``sy`` vertically (an image resize)."""
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * np.array([sx, sy, sx, sy])

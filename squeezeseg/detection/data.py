@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from squeezeseg.datasets.base import IMAGE_SUFFIXES, read_image
 from squeezeseg.datasets.kitti_object import object_root
-from squeezeseg.detection.box2d import area, scale_boxes
+from squeezeseg.detection.box2d import scale_boxes, visible_share
 from squeezeseg.detection.labels import Object2D, read_kitti_2d
 from squeezeseg.errors import InputError
 from squeezeseg.io.squeezeseg_format import read_split as read_ids
@@ -155,10 +155,9 @@ def augment(
     out[max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = image[
         max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)
     ]
-    b = boxes + np.array([dx, dy, dx, dy], dtype=np.float64)
-    clipped = np.clip(b, 0, [W - 1, H - 1, W - 1, H - 1])
+    clipped, share = visible_share(boxes + np.array([dx, dy, dx, dy], dtype=np.float64), (W, H))
     ok = (
-        ((area(clipped) >= 0.3 * np.maximum(area(b), 1e-6)) | (labels == IGNORE))  # any visible part ignored
+        ((share >= 0.3) | (labels == IGNORE))  # any visible part of a DontCare region is ignored
         & (clipped[:, 2] - clipped[:, 0] >= 2)
         & (clipped[:, 3] - clipped[:, 1] >= 2)
     )

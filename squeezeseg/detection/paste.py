@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from squeezeseg.detection.box2d import area, iou_matrix
+from squeezeseg.detection.box2d import iou_matrix, visible_share
 
 log = logging.getLogger("squeezeseg.detection")
 
@@ -122,9 +122,8 @@ def _free(box: np.ndarray, taken: np.ndarray) -> bool:
 
 def _visible(box: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     """``box`` clipped to the image, or None when less than 70 % of it stays inside."""
-    w, h = size
-    c = np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1])
-    return c if area(c)[0] >= 0.7 * area(box)[0] else None
+    clipped, share = visible_share(box, size)
+    return clipped[0] if share[0] >= 0.7 else None
 
 
 def paste_objects(
