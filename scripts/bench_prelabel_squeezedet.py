@@ -97,6 +97,42 @@ def false_positive_causes(pred: dict, visible: dict, every: dict, near: float = 
     return dict(sorted(causes.items()))
 
 
+def demo_report(models: list[str | None], cache: str | Path, min_points: int = 10,
+                log=print) -> dict:
+    """Pre-label scores of each SqueezeDet of ``models`` (None: the shipped one) on the demo drive
+    generated into ``cache``: {sequence, frames, gt_all, gt_camera, models: {name: scores}}."""
+    from latte.app.demo import DEMO_FRAMES, demo_ground_truth, demo_sequence
+    from latte.core.sequence import open_sequence
+    from squeezeseg.io import read_tracking_labels
+
+    seq_dir = demo_sequence(DEMO_FRAMES, cache=Path(cache), progress=False)
+    seq = open_sequence(seq_dir)
+    truth = read_tracking_labels(demo_ground_truth(seq_dir), seq.calib(0))
+    every, visible = ground_truth(seq, truth, min_points)
+    n_all, n_vis = sum(map(len, every.values())), sum(map(len, visible.values()))
+    log(f"demo drive {seq_dir}: {len(seq)} frames, {n_all} labelled objects, {n_vis} camera-visible")
+    report = {
+        "sequence": str(seq_dir), "frames": len(seq), "gt_all": n_all, "gt_camera": n_vis, "models": {}
+    }
+    for model in models:
+        pred, secs = run_model(seq, model)
+        res = {"seconds": round(secs, 1), "boxes": sum(map(len, pred.values())),
+               "camera": scores(pred, visible), "all": scores(pred, every),
+               "false_positives": false_positive_causes(pred, visible, every)}
+        report["models"][str(model or "shipped")] = res
+        cam, al = res["camera"]["all_classes"], res["all"]["all_classes"]
+        log(f"{model or 'shipped'}: {res['boxes']} boxes in {secs:.0f} s; camera-visible GT: precision "
+            f"{cam['precision']:.3f} recall {cam['recall']:.3f} "
+            f"(tp {cam['tp']} fp {cam['fp']} fn {cam['fn']}); "
+            f"all GT: precision {al['precision']:.3f} recall {al['recall']:.3f}")
+        for c, r in res["camera"].items():
+            if c != "all_classes":
+                log(f"    {c:<12} tp {r['tp']:>3} fp {r['fp']:>3} fn {r['fn']:>3}")
+        for cause, n in res["false_positives"].items():
+            log(f"    false positive: {n:>3} x {cause}")
+    return report
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", help="SqueezeDet model(s) (default: the shipped one)")
@@ -105,35 +141,7 @@ def main() -> int:
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
 
-    from latte.app.demo import DEMO_FRAMES, demo_ground_truth, demo_sequence
-    from latte.core.sequence import open_sequence
-    from squeezeseg.io import read_tracking_labels
-
-    seq_dir = demo_sequence(DEMO_FRAMES, cache=Path(args.cache), progress=False)
-    seq = open_sequence(seq_dir)
-    truth = read_tracking_labels(demo_ground_truth(seq_dir), seq.calib(0))
-    every, visible = ground_truth(seq, truth, args.min_points)
-    n_all, n_vis = sum(map(len, every.values())), sum(map(len, visible.values()))
-    print(f"demo drive {seq_dir}: {len(seq)} frames, {n_all} labelled objects, {n_vis} camera-visible")
-    report = {
-        "sequence": str(seq_dir), "frames": len(seq), "gt_all": n_all, "gt_camera": n_vis, "models": {}
-    }
-    for model in args.model or [None]:
-        pred, secs = run_model(seq, model)
-        res = {"seconds": round(secs, 1), "boxes": sum(map(len, pred.values())),
-               "camera": scores(pred, visible), "all": scores(pred, every),
-               "false_positives": false_positive_causes(pred, visible, every)}
-        report["models"][model or "shipped"] = res
-        cam, al = res["camera"]["all_classes"], res["all"]["all_classes"]
-        print(f"{model or 'shipped'}: {res['boxes']} boxes in {secs:.0f} s; camera-visible GT: precision "
-              f"{cam['precision']:.3f} recall {cam['recall']:.3f} "
-              f"(tp {cam['tp']} fp {cam['fp']} fn {cam['fn']}); "
-              f"all GT: precision {al['precision']:.3f} recall {al['recall']:.3f}")
-        for c, r in res["camera"].items():
-            if c != "all_classes":
-                print(f"    {c:<12} tp {r['tp']:>3} fp {r['fp']:>3} fn {r['fn']:>3}")
-        for cause, n in res["false_positives"].items():
-            print(f"    false positive: {n:>3} x {cause}")
+    report = demo_report(args.model or [None], args.cache, args.min_points)
     if args.json:
         from squeezeseg.atomic import atomic_write_text
 
