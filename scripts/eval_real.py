@@ -9,11 +9,13 @@ bicyclist), KITTI object training frames in kitti_object/ and kitti_object_more/
 front 90 degrees), the SqueezeSeg sample range image. Real labels only measure: nothing here trains.
 
 Usage: .venv/bin/python scripts/eval_real.py [MODEL.keras ...] [--name NAME ...] [--json OUT.json]
-       [--intensity-scale F] [--ensemble]
+       [--intensity-scale F] [--ensemble] [--car-bias B ...]
 (no model: the shipped default). ``--ensemble`` adds a column for the models together: the mean of their
 class probabilities, pixel by pixel (a diagnostic: does averaging trainings help on real scans?).
 ``--intensity-scale`` is a diagnostic: every real point's intensity is
 multiplied by F (0: zeroed) before the model sees it, to show how much the model leans on intensity.
+``--car-bias`` is a diagnostic too: each value B adds a column for every model with B added to its car
+score (after the CRF, before the arg max), to show how thin the car decisions' margins are on real scans.
 """
 
 from __future__ import annotations
@@ -80,6 +82,25 @@ def default_names(models: list) -> list[str]:
             for n, m in zip(names, models)]
 
 
+def biased(segmenter, class_name: str, bias: float):
+    """A segmenter like ``segmenter`` whose ``class_name`` score gets ``bias`` added before the arg max."""
+    from squeezeseg.errors import InputError
+    from squeezeseg.segmenter import Segmenter
+
+    if class_name not in segmenter.classes:
+        raise InputError(f"the model has no class '{class_name}' (classes: {segmenter.classes})",
+                         segmenter.source)
+    vec = np.zeros(len(segmenter.classes), np.float32)
+    vec[segmenter.classes.index(class_name)] = bias
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(segmenter.predict_fn(batch)) + vec
+
+    out = Segmenter(predict, segmenter.config, segmenter.source, engine=f"{segmenter.engine}+bias")
+    out.shape_check = segmenter.shape_check
+    return out
+
+
 def ensemble(segmenters: list):
     """One segmenter whose class scores are the mean of ``segmenters``' softmax probabilities (same
     classes, input size and field of view, else InputError); its shape check is the first one's."""
@@ -116,6 +137,8 @@ def main(argv=None) -> int:
                     help="diagnostic: multiply every real point's intensity by F (0 zeroes it) first")
     ap.add_argument("--ensemble", action="store_true",
                     help="also score the models together (mean of their class probabilities)")
+    ap.add_argument("--car-bias", type=float, nargs="+", default=[], metavar="B",
+                    help="diagnostic: also score each model with B added to its car score")
     args = ap.parse_args(argv)
 
     from squeezeseg.errors import InputError
@@ -131,6 +154,10 @@ def main(argv=None) -> int:
         if args.ensemble:
             loaded.append(ensemble(loaded))
             names.append("ensemble")
+        for name, seg in list(zip(names, loaded)):
+            for b in args.car_bias:
+                loaded.append(biased(seg, "car", b))
+                names.append(f"{name} car{b:+g}")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

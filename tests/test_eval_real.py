@@ -125,6 +125,31 @@ def test_ensemble_averages_the_class_probabilities(save_tiny_segmenter):
         ensemble([a, b])
 
 
+def test_car_bias_diagnostic_shifts_only_the_car_score(save_tiny_segmenter):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from eval_real import biased
+
+    from squeezeseg.errors import InputError
+    from squeezeseg.runtime import load_model
+
+    seg = load_model(save_tiny_segmenter(0)[0])
+    x = np.random.default_rng(1).normal(size=(1, 64, 64, 6)).astype(np.float32)
+    x[..., 5] = 1.0
+    plain = np.asarray(seg.predict_fn(x))
+    car = seg.classes.index("car")
+    shifted = biased(seg, "car", 0.5).predict_fn(x)
+    np.testing.assert_allclose(shifted[..., car], plain[..., car] + 0.5, atol=1e-6)
+    others = [i for i in range(len(seg.classes)) if i != car]
+    np.testing.assert_allclose(shifted[..., others], plain[..., others], atol=1e-6)
+    seg.shape_check = False  # noise input: its car segments are shaped like no vehicle
+    huge = biased(seg, "car", 1e6)
+    assert not huge.shape_check
+    labels = huge.predict_range_image(x[0, ..., :5])
+    assert (labels[x[0, ..., 4] > 0] == car).all()
+    with pytest.raises(InputError, match="no class 'truck'"):
+        biased(seg, "truck", 1.0)
+
+
 def test_default_column_names_never_collide():
     sys.path.insert(0, str(REPO / "scripts"))
     from eval_real import default_names
