@@ -9,13 +9,15 @@ bicyclist), KITTI object training frames in kitti_object/ and kitti_object_more/
 front 90 degrees), the SqueezeSeg sample range image. Real labels only measure: nothing here trains.
 
 Usage: .venv/bin/python scripts/eval_real.py [MODEL.keras ...] [--name NAME ...] [--json OUT.json]
-       [--intensity-scale F] [--ensemble] [--car-bias B ...]
+       [--intensity-scale F] [--ensemble] [--car-bias B ...] [--sim DIR]
 (no model: the shipped default). ``--ensemble`` adds a column for the models together: the mean of their
 class probabilities, pixel by pixel (a diagnostic: does averaging trainings help on real scans?).
 ``--intensity-scale`` is a diagnostic: every real point's intensity is
 multiplied by F (0: zeroed) before the model sees it, to show how much the model leans on intensity.
 ``--car-bias`` is a diagnostic too: each value B adds a column for every model with B added to its car
 score (after the CRF, before the arg max), to show how thin the car decisions' margins are on real scans.
+``--sim DIR`` adds a row "simulated" per model: the labelled scans of a simulated folder (the
+simulator's kitti-raw layout, whole scans, its val split when it has one), scored like SemanticKITTI.
 """
 
 from __future__ import annotations
@@ -35,20 +37,22 @@ sys.path.insert(0, str(REPO))
 
 
 def car_by_range(full: dict) -> str:
-    """Car IoU / precision / recall (%) of each model per range band of the whole-scan set
-    (SemanticKITTI), one line a model; empty when that set was not evaluated."""
+    """Car IoU / precision / recall (%) of each model per range band of the whole-scan sets
+    (SemanticKITTI, and the simulated folder of ``--sim``), one line a model and set; empty when
+    neither was evaluated."""
 
     def pct(v):
         return "-" if v is None else f"{100 * v:.1f}"
 
     lines = []
     for name, res in full.items():
-        bands = res["sets"].get("semantickitti", {}).get("by_range")
-        if not bands:
-            continue
-        cells = [f"{band} {pct(r['class']['car']['iou'])} / {pct(r['class']['car']['precision'])} / "
-                 f"{pct(r['class']['car']['recall'])}" for band, r in bands.items()]
-        lines.append(f"semantickitti car IoU / P / R by range, {name}: " + "; ".join(cells))
+        for set_name in ("semantickitti", "simulated"):
+            bands = res["sets"].get(set_name, {}).get("by_range")
+            if not bands:
+                continue
+            cells = [f"{band} {pct(r['class']['car']['iou'])} / {pct(r['class']['car']['precision'])} / "
+                     f"{pct(r['class']['car']['recall'])}" for band, r in bands.items()]
+            lines.append(f"{set_name} car IoU / P / R by range, {name}: " + "; ".join(cells))
     return "\n".join(lines)
 
 
@@ -125,6 +129,18 @@ def ensemble(segmenters: list):
     return out
 
 
+def simulated_report(segmenter, root: Path) -> dict:
+    """Class report (by range band too) of the labelled scans of a simulated kitti-raw folder: its val
+    split when it has one, else every labelled scan; whole scans, per point, as SemanticKITTI is."""
+    from squeezeseg.data.sources import semantickitti_frames
+    from squeezeseg.evaluate import RANGE_BANDS, evaluate_point_labels
+
+    rep = evaluate_point_labels(segmenter, semantickitti_frames(root, "val"), instances=False,
+                                range_bands=RANGE_BANDS)
+    rep.pop("confusion", None)
+    return rep
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", type=Path, help=".keras models (default: the shipped one)")
@@ -139,6 +155,8 @@ def main(argv=None) -> int:
                     help="also score the models together (mean of their class probabilities)")
     ap.add_argument("--car-bias", type=float, nargs="+", default=[], metavar="B",
                     help="diagnostic: also score each model with B added to its car score")
+    ap.add_argument("--sim", type=Path, default=None, metavar="DIR",
+                    help="also score the labelled scans of this simulated folder (row 'simulated')")
     args = ap.parse_args(argv)
 
     from squeezeseg.errors import InputError
@@ -168,6 +186,12 @@ def main(argv=None) -> int:
         if args.intensity_scale is not None:
             seg = ScaledIntensity(seg, args.intensity_scale)
         res = evaluate_real(seg, args.data)
+        if args.sim is not None:
+            try:
+                res["sets"]["simulated"] = simulated_report(seg, args.sim)
+            except InputError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
         res["model"] = str(seg.source)
         res["seconds"] = round(time.time() - t0, 1)
         full[name], summaries[name] = res, real_summary(res)

@@ -125,6 +125,22 @@ def test_ensemble_averages_the_class_probabilities(save_tiny_segmenter):
         ensemble([a, b])
 
 
+def test_sim_row_scores_a_simulated_folder_like_semantickitti(tmp_path, capsys):
+    sys.path.insert(0, str(REPO / "scripts"))
+    from eval_real import main, simulated_report
+
+    from squeezeseg.errors import InputError
+
+    scan(tmp_path / "seq", [10, 10, 50, 30], [1, 0, 1, 0])  # car found, car missed, false car, person
+    rep = simulated_report(IntensityOracle(), tmp_path)
+    assert rep["points"] == 4 and "confusion" not in rep and rep["by_range"]
+    assert rep["class"]["car"]["iou"] == pytest.approx(1 / 3)
+    with pytest.raises(InputError, match="not found"):
+        simulated_report(IntensityOracle(), tmp_path / "missing")
+    assert main(["--sim", str(tmp_path / "missing"), "--data", str(tmp_path / "no_real_data")]) == 2
+    assert "missing" in capsys.readouterr().err  # the simulated folder is named, not the real data
+
+
 def test_car_bias_diagnostic_shifts_only_the_car_score(save_tiny_segmenter):
     sys.path.insert(0, str(REPO / "scripts"))
     from eval_real import biased
