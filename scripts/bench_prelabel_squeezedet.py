@@ -1,7 +1,7 @@
 """Precision and recall of `latte prelabel --detector squeezedet` on the simulated demo drive (issue #23).
 
 The drive is the one `latte --demo` opens (`latte.app.demo.demo_sequence`: 10 frames, seed 7, HDL-64E
-with camera), generated into ``--cache`` (default runs/det23/demo_cache, so a changed simulator never
+with camera), generated into ``--cache`` (default runs/det/demo_cache, so a changed simulator never
 mixes with the app's cache). Pre-labels go through the same path as the CLI (`prelabel_sequence` with
 `detector_source(squeezedet_detector(model))`, tracking on) and are matched to the simulator's labels
 with `latte.core.evaluate.evaluate_boxes` (same class, BEV IoU >= 0.5, each ground-truth box once).
@@ -136,7 +136,7 @@ def demo_report(models: list[str | None], cache: str | Path, min_points: int = 1
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", help="SqueezeDet model(s) (default: the shipped one)")
-    p.add_argument("--cache", default=str(REPO / "runs" / "det23" / "demo_cache"))
+    p.add_argument("--cache", default=str(REPO / "runs" / "det" / "demo_cache"))
     p.add_argument("--min-points", type=int, default=10)
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()

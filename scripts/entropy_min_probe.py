@@ -62,8 +62,8 @@ def main(argv=None) -> int:
         bn.trainable = True
         params += [bn.gamma, bn.beta]
     rng = np.random.default_rng(args.seed)
-    prior = tf.constant(mean_probabilities(model, images[rng.choice(len(images), 24, replace=False)]),
-                        tf.float32)
+    probe = images[rng.choice(len(images), min(24, len(images)), replace=False)]
+    prior = tf.constant(mean_probabilities(model, probe), tf.float32)
     print(f"{len(images)} real windows; mean class probabilities before: {np.round(prior.numpy(), 3)}")
     opt = tf.keras.optimizers.Adam(args.lr)
 
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
             if args.mix == "uniform":  # maximise the entropy of the mean prediction
                 mix = tf.reduce_sum(pm * tf.math.log(pm + 1e-8))
             else:  # KL(mean prediction || the model's own mean before adaptation)
-                mix = tf.reduce_sum(pm * (tf.math.log(pm + 1e-8) - tf.math.log(prior)))
+                mix = tf.reduce_sum(pm * (tf.math.log(pm + 1e-8) - tf.math.log(prior + 1e-8)))
             loss = ent + args.mix_weight * mix
         opt.apply_gradients(zip(tape.gradient(loss, params), params))
         return ent, pm

@@ -168,14 +168,18 @@ def main(argv=None) -> int:
     if len(names) != len(models):
         raise SystemExit("give one --name per model")
     try:
+        if args.sim is not None:
+            from squeezeseg.data.sources import semantickitti_frames
+
+            semantickitti_frames(args.sim, "val")  # a missing folder is named before any model runs
         loaded = [load_model(path) for path in models]
-        if args.ensemble:
-            loaded.append(ensemble(loaded))
-            names.append("ensemble")
-        for name, seg in list(zip(names, loaded)):
-            for b in args.car_bias:
+        for name, seg in list(zip(names, loaded)):  # not the ensemble: it outputs probabilities
+            for b in dict.fromkeys(args.car_bias):
                 loaded.append(biased(seg, "car", b))
                 names.append(f"{name} car{b:+g}")
+        if args.ensemble:
+            loaded.append(ensemble(loaded[:len(models)]))
+            names.append("ensemble")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -186,18 +190,14 @@ def main(argv=None) -> int:
         if args.intensity_scale is not None:
             seg = ScaledIntensity(seg, args.intensity_scale)
         res = evaluate_real(seg, args.data)
-        if args.sim is not None:
-            try:
-                res["sets"]["simulated"] = simulated_report(seg, args.sim)
-            except InputError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-        res["model"] = str(seg.source)
-        res["seconds"] = round(time.time() - t0, 1)
-        full[name], summaries[name] = res, real_summary(res)
         if not res["sets"]:
             print("error: no real labelled set found under the shared data folder", file=sys.stderr)
             return 2
+        if args.sim is not None:
+            res["sets"]["simulated"] = simulated_report(seg, args.sim)
+        res["model"] = str(seg.source)
+        res["seconds"] = round(time.time() - t0, 1)
+        full[name], summaries[name] = res, real_summary(res)
     print(format_real_table(summaries))
     print(car_by_range(full))
     frames = {s: r["frames"] for s, r in next(iter(full.values()))["sets"].items()}
