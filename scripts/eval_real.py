@@ -86,10 +86,18 @@ def default_names(models: list) -> list[str]:
             for n, m in zip(names, models)]
 
 
+def scored_by(like, predict, engine: str):
+    """A segmenter with ``like``'s config, source and shape check whose class scores come from ``predict``."""
+    from squeezeseg.segmenter import Segmenter
+
+    out = Segmenter(predict, like.config, like.source, engine=engine)
+    out.shape_check = like.shape_check
+    return out
+
+
 def biased(segmenter, class_name: str, bias: float):
     """A segmenter like ``segmenter`` whose ``class_name`` score gets ``bias`` added before the arg max."""
     from squeezeseg.errors import InputError
-    from squeezeseg.segmenter import Segmenter
 
     if class_name not in segmenter.classes:
         raise InputError(f"the model has no class '{class_name}' (classes: {segmenter.classes})",
@@ -100,9 +108,7 @@ def biased(segmenter, class_name: str, bias: float):
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(segmenter.predict_fn(batch)) + vec
 
-    out = Segmenter(predict, segmenter.config, segmenter.source, engine=f"{segmenter.engine}+bias")
-    out.shape_check = segmenter.shape_check
-    return out
+    return scored_by(segmenter, predict, f"{segmenter.engine}+bias")
 
 
 def ensemble(segmenters: list):
@@ -110,7 +116,6 @@ def ensemble(segmenters: list):
     classes, input size and field of view, else InputError); its shape check is the first one's."""
     from squeezeseg.detection.postprocess import softmax
     from squeezeseg.errors import InputError
-    from squeezeseg.segmenter import Segmenter
 
     segmenters = list(segmenters)  # a copy: the caller may append the ensemble to its own list
     first = segmenters[0]
@@ -124,9 +129,7 @@ def ensemble(segmenters: list):
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.mean([softmax(np.asarray(s.predict_fn(batch), np.float64)) for s in segmenters], 0)
 
-    out = Segmenter(predict, first.config, first.source, engine="ensemble")
-    out.shape_check = first.shape_check
-    return out
+    return scored_by(first, predict, "ensemble")
 
 
 def simulated_report(segmenter, root: Path) -> dict:

@@ -31,15 +31,16 @@ sys.path.insert(0, str(REPO / "scripts"))
 DIFFICULTIES = ("easy", "moderate", "hard")
 
 
-def real_car_ap(report: dict, key: str = "real6_curve") -> dict[str, float]:
-    """Car AP|R40 (%) per difficulty of an ``evaluate_all`` report (0 where no value)."""
+def car_ap(report: dict, key: str = "real6_curve") -> dict[str, float]:
+    """Car AP|R40 (%) per difficulty of one table of an ``evaluate_all`` report (default: the real images
+    at IoU 0.7; ``heldout_sim_devkit``: the simulated held-out split), 0 where no value."""
     car = report.get(key, {}).get("Car", {})
     return {d: float(car.get(d, {}).get("ap40") or 0.0) for d in DIFFICULTIES}
 
 
 def real_better(new: dict, old: dict) -> tuple[bool, str]:
     """Whether ``new``'s real car AP at IoU 0.7 is lower at no difficulty and higher at moderate, and why."""
-    a, b = real_car_ap(new), real_car_ap(old)
+    a, b = car_ap(new), car_ap(old)
     text = "; ".join(f"{d} {a[d]:.2f} vs {b[d]:.2f}" for d in DIFFICULTIES)
     lower = [d for d in DIFFICULTIES if a[d] < b[d]]
     if lower:
@@ -53,7 +54,7 @@ def no_regression(new: dict, old: dict) -> tuple[bool, str]:
     """Whether ``new`` keeps the simulated checks: held-out car AP|R40 at moderate not lower, and demo-drive
     pre-label recall not lower unless the issue's target (precision >= 0.6 at recall >= 0.5) is met."""
     def sim(r: dict) -> float:
-        return float(r.get("heldout_sim_devkit", {}).get("Car", {}).get("moderate", {}).get("ap40") or 0.0)
+        return car_ap(r, "heldout_sim_devkit")["moderate"]
 
     demo_new, demo_old = new["prelabel_demo_drive"], old["prelabel_demo_drive"]
     target = demo_new["precision"] >= 0.6 and demo_new["recall"] >= 0.5

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from install_squeezedet import install, real_better, real_car_ap  # noqa: E402
+from install_squeezedet import car_ap, install, real_better  # noqa: E402
 
 
 def report(easy, moderate, hard, iou05=(50.0, 50.0, 50.0)):
@@ -40,9 +40,9 @@ def test_the_iou_05_diagnostic_does_not_decide():
 
 
 def test_missing_values_count_as_zero():
-    assert real_car_ap({}) == {"easy": 0.0, "moderate": 0.0, "hard": 0.0}
+    assert car_ap({}) == {"easy": 0.0, "moderate": 0.0, "hard": 0.0}
     bad = {"real6_curve": {"Car": {"easy": {"ap40": None}}}}
-    assert real_car_ap(bad)["easy"] == 0.0
+    assert car_ap(bad)["easy"] == 0.0
 
 
 def test_install_writes_model_and_record_and_replaces_the_old_pair(tmp_path):
