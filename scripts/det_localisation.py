@@ -1,0 +1,82 @@
+"""How tightly SqueezeDet models' car boxes fit, on the six real labelled KITTI images and on a simulated
+held-out split (issue #23): share of cars (>= 25 px tall) whose best detection reaches IoU 0.5 / 0.7, and
+the median centre and size offsets of the matched ones. Real labels measure only.
+
+    .venv/bin/python scripts/det_localisation.py [MODEL.keras ...] [--sim runs/squeezedet_sim_t] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+COLUMNS = ("objects", "median_best_iou", "share_iou05", "share_iou07", "matched",
+           "median_dx", "median_dy", "median_log_w", "median_log_h")
+
+
+def report(model_path: str, sim: Path | None, min_score: float, sim_frames: int) -> dict:
+    """Localisation summaries of one model: ``{"real6": ..., "sim_val": ...}``."""
+    from squeezeseg.detection.detect import SqueezeDetector
+    from squeezeseg.detection.evaluate import collect_frames, detections, real_validation_dirs
+    from squeezeseg.detection.localisation import localisation
+
+    det = SqueezeDetector.load(model_path)
+    sets = {}
+    reals = real_validation_dirs()
+    if reals:
+        sets["real6"] = collect_frames(reals, det.classes)
+    if sim is not None:
+        sets["sim_val"] = collect_frames(sim, det.classes, "val")[:sim_frames]
+    out = {}
+    for name, frames in sets.items():
+        dets = detections(det, frames, score_threshold=min_score)
+        out[name] = localisation([f.objects for f in frames], dets).summary()
+    return out
+
+
+def fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="*", help="SqueezeDet .keras files (default: the shipped one)")
+    p.add_argument("--sim", default=None, help="simulated KITTI object folder with a val split")
+    p.add_argument("--sim-frames", type=int, default=150, help="first N frames of its val split")
+    p.add_argument("--min-score", type=float, default=0.05, help="detections below this score are ignored")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+
+    from squeezeseg.errors import InputError
+    from squeezeseg.resources import default_model_path
+
+    models = args.models or [str(default_model_path("squeezedet"))]
+    sim = Path(args.sim) if args.sim else None
+    for path in [*map(Path, models), *([sim] if sim else [])]:
+        if not path.exists():
+            print(f"error: {path}: not found", file=sys.stderr)
+            return 2
+    try:
+        results = {m: report(m, sim, args.min_score, args.sim_frames) for m in models}
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("model | set | " + " | ".join(COLUMNS))
+    for m, sets in results.items():
+        for name, s in sets.items():
+            cells = " | ".join(fmt(s.get(c)) for c in COLUMNS)
+            print(f"{Path(m).parent.name}/{Path(m).name} | {name} | {cells}")
+    if args.json:
+        from squeezeseg.atomic import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

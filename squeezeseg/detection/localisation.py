@@ -1,0 +1,74 @@
+"""How tightly a detector's boxes fit: for each ground-truth object, the best IoU of any detection of its
+class and how that detection's centre and size are off. AP at IoU 0.7 needs tight boxes; this separates
+"found but loose" from "not found" (issue #23)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from squeezeseg.detection.box2d import iou_matrix, xyxy_to_cxcywh
+from squeezeseg.detection.labels import Object2D
+
+
+@dataclass
+class Localisation:
+    """Per ground-truth object: best IoU (0 when no detection of the class) and, for the detection that
+    gives it, centre offsets relative to the object's size and log size ratios (nan when none)."""
+
+    best_iou: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    log_w: np.ndarray
+    log_h: np.ndarray
+
+    def summary(self, matched_iou: float = 0.3) -> dict:
+        """Share of objects with best IoU >= 0.5 and >= 0.7, median best IoU, and the median offsets
+        over the objects whose best IoU exceeds ``matched_iou`` (the systematic part of the error)."""
+        n = len(self.best_iou)
+        out = {"objects": n}
+        if n == 0:
+            return out
+        m = self.best_iou > matched_iou
+        out.update(
+            median_best_iou=float(np.median(self.best_iou)),
+            share_iou05=float(np.mean(self.best_iou >= 0.5)),
+            share_iou07=float(np.mean(self.best_iou >= 0.7)),
+            matched=int(m.sum()),
+        )
+        for key in ("dx", "dy", "log_w", "log_h"):
+            out[f"median_{key}"] = float(np.median(getattr(self, key)[m])) if m.any() else None
+        return out
+
+
+def localisation(
+    gts: list[list[Object2D]], dets: list[list[Object2D]], cls: str = "Car", min_height: float = 25.0
+) -> Localisation:
+    """Best-IoU match of every ``cls`` ground-truth box at least ``min_height`` pixels tall (KITTI's
+    moderate floor) among the same frame's ``cls`` detections, whatever their score."""
+    rows = []
+    for gt, det in zip(gts, dets, strict=True):
+        g = np.array([o.box for o in gt if o.label == cls and o.height >= min_height]).reshape(-1, 4)
+        d = np.array([o.box for o in det if o.label == cls]).reshape(-1, 4)
+        if len(g) == 0:
+            continue
+        if len(d) == 0:
+            rows.extend([0.0, *[np.nan] * 4] for _ in g)
+            continue
+        iou = iou_matrix(g, d)
+        best = iou.argmax(axis=1)
+        gc, dc = xyxy_to_cxcywh(g), xyxy_to_cxcywh(d[best])
+        for i, j in enumerate(best):
+            if iou[i, j] <= 0:
+                rows.append([0.0, *[np.nan] * 4])
+                continue
+            rows.append([
+                iou[i, j],
+                (dc[i, 0] - gc[i, 0]) / gc[i, 2],
+                (dc[i, 1] - gc[i, 1]) / gc[i, 3],
+                np.log(dc[i, 2] / gc[i, 2]),
+                np.log(dc[i, 3] / gc[i, 3]),
+            ])
+    r = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return Localisation(*(r[:, k] for k in range(5)))
