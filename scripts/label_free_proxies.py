@@ -3,10 +3,11 @@
 
 For each model: on the unlabelled real scans the shipped batch norm is calibrated on
 (``train_default_model.CALIBRATION_SOURCES``) the share of valid pixels the network calls car before
-and after the vehicle shape check, and the share of its car pixels the check rejects as shaped like no
-vehicle; then the real validation (``evaluate_real``: car IoU per labelled set, the empty view's false
-cars) and Spearman's rank correlation of every label-free figure (and of each real set) with every real
-one, over the models.
+and after the vehicle shape check, the share of its car pixels the check rejects as shaped like no
+vehicle, and the share of its car pixels that stay car with the car score lowered by 0.25 (how far its
+real car decisions are from the edge); then the real validation (``evaluate_real``: car IoU per
+labelled set, the empty view's false cars) and Spearman's rank correlation of every label-free figure
+(and of each real set) with every real one, over the models.
 A label-free figure that tracked the real ones could choose between trainings without reading labels.
 
 Usage: .venv/bin/python scripts/label_free_proxies.py MODEL.keras MODEL.keras ... [--json OUT.json]
@@ -27,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-LABEL_FREE = ("raw_car_share", "car_share", "rejected_share")
+LABEL_FREE = ("raw_car_share", "car_share", "rejected_share", "car_kept_m025")
+MARGIN_BIAS = -0.25  # car score shift of the margin figure (docs/domain-adaptation.md, "Ninth round")
 REAL = ("semantickitti", "kitti_object_more", "squeezeseg_sample", "mean", "empty_view")
 
 
@@ -52,6 +54,16 @@ def label_free(seg, scans: list[Path]) -> dict:
         seg.shape_check = check
     return {"raw_car_share": raw / max(valid, 1), "car_share": kept / max(valid, 1),
             "rejected_share": 1 - kept / max(raw, 1)}
+
+
+def margin(seg, scans: list[Path], bias: float = MARGIN_BIAS) -> dict:
+    """``car_kept_m025``: the share of ``seg``'s car pixels (before the shape check) on ``scans`` that stay
+    car when the car score is lowered by ``-bias``: how far real car decisions are from the edge."""
+    from eval_real import biased
+
+    before = label_free(seg, scans)["raw_car_share"]
+    after = label_free(biased(seg, "car", bias), scans)["raw_car_share"]
+    return {"car_kept_m025": after / before if before > 0 else 0.0}
 
 
 def real_figures(seg) -> dict:
@@ -88,7 +100,7 @@ def main(argv=None) -> int:
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        rows[str(path)] = {**label_free(seg, scans), **real_figures(seg)}
+        rows[str(path)] = {**label_free(seg, scans), **margin(seg, scans), **real_figures(seg)}
         print(str(path), " ".join(f"{k} {v:.3f}" for k, v in rows[str(path)].items()), flush=True)
     if len(rows) >= 3:
         print(f"\nSpearman rank correlation over {len(rows)} models ({len(scans)} unlabelled scans):")
