@@ -1,6 +1,7 @@
 """How tightly SqueezeDet models' car boxes fit, on the six real labelled KITTI images and on a simulated
-held-out split (issue #23): share of cars (>= 25 px tall) whose best detection reaches IoU 0.5 / 0.7, and
-the median centre and size offsets of the matched ones. Real labels measure only.
+held-out split (issue #23): share of the cars KITTI scores at moderate difficulty whose best detection
+reaches IoU 0.5 / 0.7, and the median centre and size offsets of the matched ones. Real labels measure
+only.
 
     .venv/bin/python scripts/det_localisation.py [MODEL.keras ...] [--sim runs/squeezedet_sim_t] [--json OUT]
 """
@@ -39,7 +40,16 @@ def report(model_path: str, sim: Path | None, min_score: float, sim_frames: int)
     return out
 
 
-def fmt(v) -> str:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def fmt(v: float | int | None) -> str:
+    """A table cell: '-' for None, two decimals for floats."""
     return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
@@ -47,11 +57,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*", help="SqueezeDet .keras files (default: the shipped one)")
     p.add_argument("--sim", default=None, help="simulated KITTI object folder with a val split")
-    p.add_argument("--sim-frames", type=int, default=150, help="first N frames of its val split")
+    p.add_argument("--sim-frames", type=positive_int, default=150, help="first N frames of its val split")
     p.add_argument("--min-score", type=float, default=0.05, help="detections below this score are ignored")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
 
+    from squeezeseg.detection.data import read_split
+    from squeezeseg.detection.evaluate import real_validation_dirs
     from squeezeseg.errors import InputError
     from squeezeseg.resources import default_model_path
 
@@ -61,7 +73,13 @@ def main(argv=None) -> int:
         if not path.exists():
             print(f"error: {path}: not found", file=sys.stderr)
             return 2
+    if sim is None and not real_validation_dirs():
+        print("error: nothing to measure: no real labelled images (../shared/data missing?) and no --sim",
+              file=sys.stderr)
+        return 2
     try:
+        if sim is not None:
+            read_split(sim, "val")  # a folder without a val split is refused before any model loads
         results = {m: report(m, sim, args.min_score, args.sim_frames) for m in models}
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -56,14 +56,14 @@ def label_free(seg, scans: list[Path]) -> dict:
             "rejected_share": 1 - kept / max(raw, 1)}
 
 
-def margin(seg, scans: list[Path], bias: float = MARGIN_BIAS) -> dict:
-    """``car_kept_m025``: the share of ``seg``'s car pixels (before the shape check) on ``scans`` that stay
-    car when the car score is lowered by ``-bias``: how far real car decisions are from the edge."""
+def margin(seg, scans: list[Path], raw_car_share: float, bias: float = MARGIN_BIAS) -> float:
+    """The share of ``seg``'s car pixels (before the shape check; ``raw_car_share`` from
+    :func:`label_free`) on ``scans`` that stay car with ``bias`` added to the car score: how far its car
+    decisions are from the edge. nan when it calls no pixel car."""
     from eval_real import biased
 
-    before = label_free(seg, scans)["raw_car_share"]
     after = label_free(biased(seg, "car", bias), scans)["raw_car_share"]
-    return {"car_kept_m025": after / before if before > 0 else 0.0}
+    return after / raw_car_share if raw_car_share > 0 else float("nan")
 
 
 def real_figures(seg) -> dict:
@@ -100,7 +100,9 @@ def main(argv=None) -> int:
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        rows[str(path)] = {**label_free(seg, scans), **margin(seg, scans), **real_figures(seg)}
+        shares = label_free(seg, scans)
+        shares["car_kept_m025"] = margin(seg, scans, shares["raw_car_share"])
+        rows[str(path)] = {**shares, **real_figures(seg)}
         print(str(path), " ".join(f"{k} {v:.3f}" for k, v in rows[str(path)].items()), flush=True)
     if len(rows) >= 3:
         print(f"\nSpearman rank correlation over {len(rows)} models ({len(scans)} unlabelled scans):")

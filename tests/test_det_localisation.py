@@ -9,8 +9,8 @@ from squeezeseg.detection.labels import Object2D
 from squeezeseg.detection.localisation import localisation
 
 
-def car(box, score=None, label="Car"):
-    return Object2D(label, tuple(float(v) for v in box), score=score)
+def car(box, score=None, label="Car", occluded=0, truncated=0.0):
+    return Object2D(label, tuple(float(v) for v in box), truncated, occluded, score)
 
 
 def test_exact_and_shifted_and_missed_boxes():
@@ -29,22 +29,42 @@ def test_exact_and_shifted_and_missed_boxes():
 
 
 def test_offsets_measure_a_systematic_error():
-    """Detections half as wide and shifted right by a tenth of the width: the offsets say so."""
+    """Detections half as wide, shifted right by a tenth of the width and down by a tenth of the height
+    (the box is 80 x 40: the two units differ): the offsets say so."""
     gts, dets = [], []
     for x in range(0, 500, 100):
         gts.append([car((x, 20, x + 80, 60))])
-        cx = x + 40 + 8  # centre moved by 0.1 x width
-        dets.append([car((cx - 20, 20, cx + 20, 60), 0.7)])
+        cx, cy = x + 40 + 8, 40 + 4
+        dets.append([car((cx - 20, cy - 20, cx + 20, cy + 20), 0.7)])
     s = localisation(gts, dets).summary()
     assert s["median_dx"] == pytest.approx(0.1)
+    assert s["median_dy"] == pytest.approx(0.1)
     assert s["median_log_w"] == pytest.approx(np.log(0.5))
     assert s["median_log_h"] == pytest.approx(0.0)
-    assert s["share_iou05"] == 1.0 and s["share_iou07"] == 0.0  # IoU 0.5 exactly: found but loose
+    assert s["share_iou05"] == 0.0 and s["share_iou07"] == 0.0  # found, but too loose for either
 
 
-def test_short_objects_and_other_classes_are_left_out():
-    gts = [[car((0, 0, 50, 20)), car((0, 0, 50, 60), label="Pedestrian")]]
-    assert localisation(gts, [[]]).summary() == {"objects": 0}
+def test_only_the_cars_kitti_scores_at_moderate_count():
+    gts = [[
+        car((0, 0, 50, 25)),  # 25 px: KITTI ignores heights <= 25 at moderate
+        car((0, 0, 50, 26)),
+        car((100, 0, 150, 60), occluded=2),  # too occluded for moderate
+        car((200, 0, 250, 60), truncated=0.4),  # too truncated
+        car((300, 0, 350, 60), label="Pedestrian"),
+    ]]
+    loc = localisation(gts, [[car((0, 0, 50, 26), 0.9, label="car")]])  # class names match in any case
+    assert loc.best_iou == pytest.approx([1.0])
+
+
+def test_a_frame_without_detections_and_nothing_matched():
+    gts = [[car((0, 0, 50, 40)), car((100, 0, 150, 40))]]
+    loc = localisation(gts, [[]])
+    assert loc.best_iou.tolist() == [0.0, 0.0]
+    s = loc.summary()
+    assert s["matched"] == 0 and s["median_dx"] is None and s["median_best_iou"] == 0.0
+    assert localisation([], []).summary() == {"objects": 0}
+    with pytest.raises(ValueError):
+        localisation(gts, [])  # frames and detections must pair up
 
 
 def test_script_refuses_missing_inputs(tmp_path, capsys):
@@ -56,3 +76,7 @@ def test_script_refuses_missing_inputs(tmp_path, capsys):
 
     assert main([str(tmp_path / "none.keras")]) == 2
     assert "none.keras: not found" in capsys.readouterr().err
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"")
+    assert main([str(model), "--sim", str(tmp_path)]) == 2  # a folder without a val split
+    assert "val" in capsys.readouterr().err

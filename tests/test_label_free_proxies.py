@@ -39,11 +39,12 @@ def test_label_free_shares_of_the_shipped_model_on_a_real_scan():
 @pytest.mark.skipif(not SCAN.is_file(), reason=f"{SCAN} not present (../shared/data)")
 def test_margin_is_the_share_of_car_pixels_that_survive_a_lower_car_score():
     sys.path.insert(0, str(REPO / "scripts"))
-    from label_free_proxies import margin
+    from label_free_proxies import label_free, margin
 
     from squeezeseg.runtime import load_model
 
     seg = load_model()
-    kept = margin(seg, [SCAN])["car_kept_m025"]
+    raw = label_free(seg, [SCAN])["raw_car_share"]
+    kept = margin(seg, [SCAN], raw)
     assert 0.0 < kept < 1.0  # a lower car score removes some car pixels and keeps some
-    assert margin(seg, [SCAN], bias=-50.0)["car_kept_m025"] == 0.0
+    assert margin(seg, [SCAN], raw, bias=-50.0) == 0.0

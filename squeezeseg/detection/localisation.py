@@ -1,6 +1,6 @@
-"""How tightly a detector's boxes fit: for each ground-truth object, the best IoU of any detection of its
-class and how that detection's centre and size are off. AP at IoU 0.7 needs tight boxes; this separates
-"found but loose" from "not found" (issue #23)."""
+"""How tightly a detector's boxes fit: for each ground-truth object KITTI scores, the best IoU of any
+detection of its class and how that detection's centre and size are off. AP at IoU 0.7 needs tight
+boxes; this separates "found but loose" from "not found" (issue #23)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from squeezeseg.detection.box2d import iou_matrix, xyxy_to_cxcywh
+from squeezeseg.detection.kitti_eval import DIFFICULTIES, MAX_OCCLUSION, MAX_TRUNCATION, MIN_HEIGHT
 from squeezeseg.detection.labels import Object2D
 
 
@@ -42,15 +43,27 @@ class Localisation:
         return out
 
 
+def scored(o: Object2D, cls: str, difficulty: str) -> bool:
+    """Whether KITTI's evaluation scores ground-truth ``o`` as ``cls`` at ``difficulty`` (the devkit's
+    height, occlusion and truncation limits, as ``kitti_eval``)."""
+    k = DIFFICULTIES.index(difficulty)
+    return (
+        o.label.lower() == cls.lower()
+        and o.height > MIN_HEIGHT[k]
+        and o.occluded <= MAX_OCCLUSION[k]
+        and o.truncated <= MAX_TRUNCATION[k]
+    )
+
+
 def localisation(
-    gts: list[list[Object2D]], dets: list[list[Object2D]], cls: str = "Car", min_height: float = 25.0
+    gts: list[list[Object2D]], dets: list[list[Object2D]], cls: str = "Car", difficulty: str = "moderate"
 ) -> Localisation:
-    """Best-IoU match of every ``cls`` ground-truth box at least ``min_height`` pixels tall (KITTI's
-    moderate floor) among the same frame's ``cls`` detections, whatever their score."""
+    """Best-IoU match of every ``cls`` ground-truth box that KITTI scores at ``difficulty`` among the same
+    frame's ``cls`` detections, whatever their score."""
     rows = []
     for gt, det in zip(gts, dets, strict=True):
-        g = np.array([o.box for o in gt if o.label == cls and o.height >= min_height]).reshape(-1, 4)
-        d = np.array([o.box for o in det if o.label == cls]).reshape(-1, 4)
+        g = np.array([o.box for o in gt if scored(o, cls, difficulty)]).reshape(-1, 4)
+        d = np.array([o.box for o in det if o.label.lower() == cls.lower()]).reshape(-1, 4)
         if len(g) == 0:
             continue
         if len(d) == 0:
