@@ -62,8 +62,9 @@ def margin(seg, scans: list[Path], raw_car_share: float, bias: float = MARGIN_BI
     decisions are from the edge. nan when it calls no pixel car."""
     from eval_real import biased
 
-    after = label_free(biased(seg, "car", bias), scans)["raw_car_share"]
-    return after / raw_car_share if raw_car_share > 0 else float("nan")
+    if raw_car_share <= 0:
+        return float("nan")
+    return label_free(biased(seg, "car", bias), scans)["raw_car_share"] / raw_car_share
 
 
 def real_figures(seg) -> dict:
