@@ -45,17 +45,23 @@ class _Frame:
     ignored_det: np.ndarray  # (N,) 0 valid, 1 too small, -1 other class
 
 
+def within_difficulty(o: Object2D, diff: int) -> bool:
+    """Whether a ground-truth object is inside difficulty ``diff``'s limits (index into DIFFICULTIES):
+    taller than its minimum height, no more occluded or truncated than allowed."""
+    return (
+        o.occluded <= MAX_OCCLUSION[diff]
+        and o.truncated <= MAX_TRUNCATION[diff]
+        and o.height > MIN_HEIGHT[diff]
+    )
+
+
 def _clean(gt: list[Object2D], det: list[Object2D], cls: str, diff: int) -> tuple[_Frame, int]:
     """The devkit's cleanData: ignore flags for ground truth and detections, DontCare boxes."""
     ig_gt, n_gt = [], 0
     for o in gt:
         t = o.label.lower()
         valid = 1 if t == cls.lower() else 0 if NEIGHBOUR.get(cls) == t else -1
-        ignore = (
-            o.occluded > MAX_OCCLUSION[diff]
-            or o.truncated > MAX_TRUNCATION[diff]
-            or o.height <= MIN_HEIGHT[diff]
-        )
+        ignore = not within_difficulty(o, diff)
         if valid == 1 and not ignore:
             ig_gt.append(0)
             n_gt += 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from squeezeseg.detection.box2d import iou_matrix, xyxy_to_cxcywh
-from squeezeseg.detection.kitti_eval import DIFFICULTIES, MAX_OCCLUSION, MAX_TRUNCATION, MIN_HEIGHT
+from squeezeseg.detection.kitti_eval import DIFFICULTIES, within_difficulty
 from squeezeseg.detection.labels import Object2D
 
 
@@ -44,15 +44,8 @@ class Localisation:
 
 
 def scored(o: Object2D, cls: str, difficulty: str) -> bool:
-    """Whether KITTI's evaluation scores ground-truth ``o`` as ``cls`` at ``difficulty`` (the devkit's
-    height, occlusion and truncation limits, as ``kitti_eval``)."""
-    k = DIFFICULTIES.index(difficulty)
-    return (
-        o.label.lower() == cls.lower()
-        and o.height > MIN_HEIGHT[k]
-        and o.occluded <= MAX_OCCLUSION[k]
-        and o.truncated <= MAX_TRUNCATION[k]
-    )
+    """Whether KITTI's evaluation scores ground-truth ``o`` as ``cls`` at ``difficulty``."""
+    return o.label.lower() == cls.lower() and within_difficulty(o, DIFFICULTIES.index(difficulty))
 
 
 def localisation(
