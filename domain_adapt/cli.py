@@ -56,6 +56,16 @@ def register(subparsers) -> None:
     c.add_argument("--views", type=int, default=4, help="target images per raw target scan")
     c.set_defaults(func=run_calibrate)
 
+    m = sub.add_parser("interpolate", help="mix a model with its fine-tuned copy (WiSE-FT)",
+                       description="Write (1 - alpha) * base + alpha * tuned for every weight of two models "
+                       "of one network (a model and a fine-tune of it). Calibrate the result on the target "
+                       "scans afterwards: the batch-norm statistics are mixed too.")
+    m.add_argument("--base", required=True, help="the model the fine-tune started from (.keras)")
+    m.add_argument("--tuned", required=True, help="the fine-tuned model (.keras)")
+    m.add_argument("--alpha", type=float, default=0.5, help="weight of --tuned, 0-1 (default 0.5)")
+    m.add_argument("--out", type=Path, required=True, help="mixed model to write (.keras)")
+    m.set_defaults(func=run_interpolate)
+
     q = sub.add_parser("pipeline", help="train and evaluate the ablation: sim-only ... +context aggregation",
                        description="Trains sim-only, +intensity rendering, +correlation alignment, +domain "
                        "calibration, +context aggregation and prints the ablation table (car and pedestrian "
@@ -108,6 +118,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from domain_adapt.calibration import calibrate_model_file
 
     calibrate_model_file(args.model, args.target, args.out, views=args.views)
+    print(args.out)
+    return 0
+
+
+def run_interpolate(args: argparse.Namespace) -> int:
+    from domain_adapt.interpolation import interpolate_model_files
+
+    interpolate_model_files(args.base, args.tuned, args.alpha, args.out)
     print(args.out)
     return 0
 
