@@ -7,9 +7,12 @@
    copied anywhere), else a uniform rate. Resumable; ImageSet/{train,val}.txt split by sequence.
 2. Train --config (default configs/models/squeezesegv2_small.yaml) for --steps steps or --minutes of
    wall time, with the config's augmentation; --resume continues an interrupted run in --out.
+2a. With --init M --wise ALPHA: the fine-tune mixed with M weight by weight, (1 - ALPHA) * M + ALPHA *
+   fine-tune (WiSE-FT), into OUT/model_wise.keras, which becomes the candidate.
 2b. With --calibrate: progressive domain calibration (SqueezeSegV2's Algorithm 2) of the trained model's
-   batch-norm statistics on unlabelled real scans (--calibration-target), into OUT/model_calibrated.keras,
-   which becomes the candidate. A finished run in --out with the same config is reused, not retrained.
+   batch-norm statistics on unlabelled real scans (--calibration-target), into OUT/model_calibrated.keras
+   (OUT/model_wise_calibrated.keras with --wise), which becomes the candidate. A finished run in --out
+   with the same config is reused, not retrained.
 3. Evaluate on the simulated validation split (front view) and on the real validation
    (squeezeseg.evaluate.evaluate_real; real labels only measure).
 4. Write OUT/default.json (config, seed, data, simulator commit, steps, command, scores) and install the
@@ -309,6 +312,9 @@ def main(argv=None) -> int:
                     "runs/simulators), not the working tree's")
     ap.add_argument("--init", type=Path, default=None,
                     help="fine-tune from this trained model (its normalisation is kept)")
+    ap.add_argument("--wise", type=float, default=None, metavar="ALPHA",
+                    help="with --init: ship (1 - ALPHA) * init + ALPHA * the fine-tune, weight by weight "
+                    "(WiSE-FT; squeezeseg adapt interpolate), before --calibrate")
     ap.add_argument("--self-train", action="store_true",
                     help="add the unlabelled real scans of ../shared/data, pseudo-labelled by --init "
                     "(default: the installed model) with domain_adapt.self_training's rules")
@@ -345,6 +351,8 @@ def main(argv=None) -> int:
         ap.error(f"--ema must be in [0, 1), got {args.ema}")
     if args.range_weight is not None and not 0.0 <= args.range_weight <= 2.0:
         ap.error(f"--range-weight must be in [0, 2], got {args.range_weight}")
+    if args.wise is not None and (args.init is None or not 0.0 <= args.wise <= 1.0):
+        ap.error(f"--wise needs --init and a value in [0, 1], got {args.wise}")
     if args.steps is not None and args.steps < 1:
         ap.error(f"--steps must be positive, got {args.steps}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -413,11 +421,18 @@ def main(argv=None) -> int:
         model_path = train(cfg, args.out, steps=args.steps, resume=args.resume,
                            extra_callbacks=[StopAfter(args.minutes * 60)], command=command, init=args.init)
     record = json.loads((args.out / "train.json").read_text())
+    wise = None
+    if args.wise is not None:
+        from domain_adapt.interpolation import interpolate_model_files
+
+        wise = interpolate_model_files(args.init, model_path, args.wise, args.out / "model_wise.keras")
+        model_path = args.out / "model_wise.keras"
+        log.info("mixed %s and the fine-tune at alpha %g: %s", args.init, args.wise, model_path)
     calibration = None
     if args.calibrate:
-        calibration = calibrate_on_real(model_path, args.out / "model_calibrated.keras",
-                                        tuple(args.calibration_target))
-        model_path = args.out / "model_calibrated.keras"
+        calibrated = model_path.with_name(model_path.stem + "_calibrated.keras")
+        calibration = calibrate_on_real(model_path, calibrated, tuple(args.calibration_target))
+        model_path = calibrated
         log.info("calibrated on %d real images: %s", calibration["images"], model_path)
     scores = evaluate(model_path)
     meta = {
@@ -430,6 +445,7 @@ def main(argv=None) -> int:
                                **fingerprint, "code": simulator_commit(pinned)}},
         "init": str(args.init) if args.init else None,
         "self_training": self_training,
+        "wise": wise,
         "calibration": calibration,
         "class_weights_used": record.get("class_weights_used"),
         "steps": record["optimizer_iterations"],

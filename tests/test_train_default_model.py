@@ -73,11 +73,13 @@ def test_a_finished_run_of_other_steps_start_or_data_is_refused(script, tmp_path
 
 
 def test_bad_arguments_are_refused_before_any_work(script, capsys):
-    for bad in (["--ema", "1.0"], ["--steps", "0"], ["--range-weight", "3"]):
+    for bad in (["--ema", "1.0"], ["--steps", "0"], ["--range-weight", "3"], ["--wise", "0.5"],
+                ["--init", "m.keras", "--wise", "1.5"]):
         with pytest.raises(SystemExit) as err:
             script.main(bad)
         assert err.value.code == 2
-    assert "--ema must be in [0, 1)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--ema must be in [0, 1)" in err and "--wise needs --init" in err
 
 
 def test_the_data_fingerprint_changes_with_any_label_and_records_the_dropout_map(script, tmp_path):
