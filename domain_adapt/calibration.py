@@ -194,14 +194,12 @@ def calibrate_model_file(model_path: str | Path, targets: Sequence[str | Path], 
     Returns the number of target images. Missing targets, an ``out`` that is not ``.keras``, a model
     without batch norm and an unwritable ``out`` are InputErrors naming the file."""
     from domain_adapt.frames import load_unlabelled_files
-    from squeezeseg.atomic import atomic_path
-    from squeezeseg.models import load_keras_model
+    from squeezeseg.models import keras_output, load_keras_model, save_keras_model
 
     for target in targets:
         if not Path(target).exists():
             raise InputError("target folder or file not found", target)
-    if Path(out).suffix != ".keras":
-        raise InputError("the model file must end in .keras", out)
+    keras_output(out)
     model, cfg = load_keras_model(model_path)
     try:
         batch_norm_layers(model)
@@ -209,9 +207,5 @@ def calibrate_model_file(model_path: str | Path, targets: Sequence[str | Path], 
         raise InputError(exc.message, model_path) from None
     images = load_unlabelled_files(cfg, list(targets), views=views)
     calibrate(model, images, progress=progress)
-    try:
-        with atomic_path(out) as tmp:
-            model.save(tmp)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", out) from None
+    save_keras_model(model, out)
     return len(images)

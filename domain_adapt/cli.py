@@ -89,11 +89,9 @@ def register(subparsers) -> None:
 def run_train_renderer(args: argparse.Namespace) -> int:
     from domain_adapt.frames import load_unlabelled
     from domain_adapt.intensity_rendering import train_renderer
-    from squeezeseg.errors import InputError
-    from squeezeseg.models import load_model_config
+    from squeezeseg.models import keras_output, load_model_config
 
-    if args.out.suffix != ".keras":
-        raise InputError("the model file must end in .keras", args.out)
+    keras_output(args.out)
     cfg = load_model_config(args.model_config)
     images = load_unlabelled(cfg, args.data, views=args.views)
     model = train_renderer(images, args.loss, args.steps, progress=not args.no_progress)
@@ -101,16 +99,10 @@ def run_train_renderer(args: argparse.Namespace) -> int:
 
 
 def _save_model(model, out) -> int:
-    """Save a Keras model atomically; an unwritable target is a user error."""
-    from squeezeseg.atomic import atomic_path
-    from squeezeseg.errors import InputError
+    """Save a Keras model atomically (an unwritable target is a user error) and print its path."""
+    from squeezeseg.models import save_keras_model
 
-    try:
-        with atomic_path(out) as tmp:
-            model.save(tmp)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", out) from None
-    print(out)
+    print(save_keras_model(model, out))
     return 0
 
 
@@ -124,7 +116,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     from domain_adapt.interpolation import interpolate_model_files
+    from squeezeseg.errors import InputError
 
+    if not 0.0 <= args.alpha <= 1.0:
+        raise InputError(f"--alpha must lie in [0, 1], got {args.alpha}")
     interpolate_model_files(args.base, args.tuned, args.alpha, args.out)
     print(args.out)
     return 0

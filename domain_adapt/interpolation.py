@@ -13,7 +13,7 @@ from squeezeseg.errors import InputError
 
 #: Config fields two models must share for their weights to be mixed: the layers and what they read.
 SAME_FIELDS = ("architecture", "height", "width", "channels", "classes", "width_multiplier", "mean", "std",
-               "use_intensity")
+               "use_intensity", "crf")
 
 
 def mix_weights(base: list[np.ndarray], tuned: list[np.ndarray], alpha: float) -> list[np.ndarray]:
@@ -26,31 +26,30 @@ def mix_weights(base: list[np.ndarray], tuned: list[np.ndarray], alpha: float) -
             for a, b in zip(base, tuned)]
 
 
-def interpolate_model_files(base_path: str | Path, tuned_path: str | Path, alpha: float,
-                            out: str | Path) -> dict:
-    """Save the mix of two ``.keras`` segmentation models of one network to ``out`` (atomically) and
-    return a record of it. Models of different networks or normalisation, an ``alpha`` outside [0, 1]
-    and an unwritable ``out`` are InputErrors naming the file."""
-    from squeezeseg.atomic import atomic_path
-    from squeezeseg.models import load_keras_model
-
-    if Path(out).suffix != ".keras":
-        raise InputError("the model file must end in .keras", out)
-    if not 0.0 <= alpha <= 1.0:
-        raise InputError(f"--alpha must lie in [0, 1], got {alpha}", out)
-    base, base_cfg = load_keras_model(base_path)
-    tuned, tuned_cfg = load_keras_model(tuned_path)
+def check_same_network(base, base_cfg, tuned, tuned_cfg, tuned_path: str | Path) -> None:
+    """Refuse (InputError naming ``tuned_path``) models whose configs or weight lists differ: mixing
+    gamma with beta of two batch-norm layers of equal shape would raise no error otherwise."""
     for field in SAME_FIELDS:
         a, b = getattr(base_cfg, field), getattr(tuned_cfg, field)
-        if list(np.ravel(a)) != list(np.ravel(b)):
-            raise InputError(f"not the same network as {base_path}: {field} {b} against {a}", tuned_path)
-    try:
-        tuned.set_weights(mix_weights(base.get_weights(), tuned.get_weights(), alpha))
-    except ValueError as exc:
-        raise InputError(f"cannot be mixed with {base_path}: {exc}", tuned_path) from None
-    try:
-        with atomic_path(out) as tmp:
-            tuned.save(tmp)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", out) from None
+        if a != b:
+            raise InputError(f"not the same network as the base model: {field} {b} against {a}", tuned_path)
+    if [v.path for v in base.weights] != [v.path for v in tuned.weights]:
+        raise InputError("not the same network as the base model: its weights are named differently",
+                         tuned_path)
+
+
+def interpolate_model_files(base_path: str | Path, tuned_path: str | Path, alpha: float,
+                            out: str | Path) -> dict:
+    """Save the mix of two ``.keras`` models of one network to ``out`` (atomically); returns a record.
+    Other networks, another normalisation or an unwritable ``out`` are InputErrors naming the file."""
+    from squeezeseg.models import keras_output, load_keras_model, save_keras_model
+
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    keras_output(out)
+    base, base_cfg = load_keras_model(base_path)
+    tuned, tuned_cfg = load_keras_model(tuned_path)
+    check_same_network(base, base_cfg, tuned, tuned_cfg, tuned_path)
+    tuned.set_weights(mix_weights(base.get_weights(), tuned.get_weights(), alpha))
+    save_keras_model(tuned, out)
     return {"base": str(base_path), "tuned": str(tuned_path), "alpha": alpha, "out": str(out)}

@@ -351,8 +351,10 @@ def main(argv=None) -> int:
         ap.error(f"--ema must be in [0, 1), got {args.ema}")
     if args.range_weight is not None and not 0.0 <= args.range_weight <= 2.0:
         ap.error(f"--range-weight must be in [0, 2], got {args.range_weight}")
-    if args.wise is not None and (args.init is None or not 0.0 <= args.wise <= 1.0):
-        ap.error(f"--wise needs --init and a value in [0, 1], got {args.wise}")
+    if args.wise is not None and args.init is None and not args.self_train:
+        ap.error("--wise needs --init (the model the fine-tune starts from)")
+    if args.wise is not None and not 0.0 <= args.wise <= 1.0:
+        ap.error(f"--wise must be in [0, 1], got {args.wise}")
     if args.steps is not None and args.steps < 1:
         ap.error(f"--steps must be positive, got {args.steps}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -428,6 +430,8 @@ def main(argv=None) -> int:
         wise = interpolate_model_files(args.init, model_path, args.wise, args.out / "model_wise.keras")
         model_path = args.out / "model_wise.keras"
         log.info("mixed %s and the fine-tune at alpha %g: %s", args.init, args.wise, model_path)
+        if not args.calibrate:
+            log.warning("--wise without --calibrate: the mixed batch-norm statistics fit neither model")
     calibration = None
     if args.calibrate:
         calibrated = model_path.with_name(model_path.stem + "_calibrated.keras")

@@ -38,6 +38,8 @@ def saved_pair(tmp_path):
     base = build_segmenter(cfg, context_aggregation=False)
     keras.utils.set_random_seed(2)
     tuned = build_segmenter(cfg, context_aggregation=False)
+    rng = np.random.default_rng(3)  # every weight differs, batch-norm moving statistics included
+    tuned.set_weights([w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype) for w in tuned.get_weights()])
     base.save(tmp_path / "base.keras")
     tuned.save(tmp_path / "tuned.keras")
     return base, tuned
@@ -53,8 +55,10 @@ def test_interpolate_cli_writes_the_mix_which_runs_and_calibrates(tmp_path):
     assert main(["adapt", "interpolate", "--base", str(tmp_path / "base.keras"), "--tuned",
                  str(tmp_path / "tuned.keras"), "--alpha", "0.25", "--out", str(out)]) == 0
     mixed = keras.saving.load_model(out, compile=False)
-    for m, a, b in zip(mixed.get_weights(), base.get_weights(), tuned.get_weights()):
-        np.testing.assert_allclose(m, 0.75 * a + 0.25 * b, rtol=1e-5, atol=1e-6)
+    assert any("moving_variance" in v.path for v in mixed.weights)
+    for v, a, b in zip(mixed.weights, base.get_weights(), tuned.get_weights()):
+        assert not np.allclose(a, b)
+        np.testing.assert_allclose(v.numpy(), 0.75 * a + 0.25 * b, rtol=1e-5, atol=1e-6, err_msg=v.path)
     x = target_images(2)
     y = np.asarray(mixed.predict(x, verbose=0))
     assert np.isfinite(y).all()
@@ -71,13 +75,26 @@ def test_interpolate_cli_refuses_other_networks_and_bad_alpha(tmp_path, capsys):
     cfg = tiny_config()
     cfg.width_multiplier = 0.25
     build_segmenter(cfg, context_aggregation=False).save(tmp_path / "wider.keras")
+    cfg = tiny_config()
+    cfg.mean = [m + 1.0 for m in cfg.mean]
+    build_segmenter(cfg, context_aggregation=False).save(tmp_path / "shifted.keras")
     args = ["adapt", "interpolate", "--base", str(tmp_path / "base.keras")]
     assert main(args + ["--tuned", str(tmp_path / "wider.keras"), "--out", str(tmp_path / "x.keras")]) == 2
     err = capsys.readouterr().err
     assert "wider.keras" in err and "width_multiplier" in err
+    assert main(args + ["--tuned", str(tmp_path / "shifted.keras"), "--out", str(tmp_path / "x.keras")]) == 2
+    err = capsys.readouterr().err
+    assert "shifted.keras" in err and "mean" in err
+    assert main(args + ["--tuned", str(tmp_path / "tuned.keras"), "--out", str(tmp_path / "x.h5")]) == 2
+    assert "x.h5" in capsys.readouterr().err
     assert main(args + ["--tuned", str(tmp_path / "tuned.keras"), "--alpha", "1.5",
                         "--out", str(tmp_path / "y.keras")]) == 2
     assert "alpha" in capsys.readouterr().err
     assert main(args + ["--tuned", str(tmp_path / "missing.keras"), "--out", str(tmp_path / "z.keras")]) == 2
     assert "missing.keras" in capsys.readouterr().err
-    assert not any((tmp_path / n).exists() for n in ("x.keras", "y.keras", "z.keras"))
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "m.keras").mkdir()  # a folder where the file should go: cannot be written
+    folder = tmp_path / "locked" / "m.keras"
+    assert main(args + ["--tuned", str(tmp_path / "tuned.keras"), "--out", str(folder)]) == 2
+    assert "m.keras" in capsys.readouterr().err
+    assert not any((tmp_path / n).exists() for n in ("x.keras", "x.h5", "y.keras", "z.keras"))

@@ -80,6 +80,7 @@ def test_bad_arguments_are_refused_before_any_work(script, capsys):
         assert err.value.code == 2
     err = capsys.readouterr().err
     assert "--ema must be in [0, 1)" in err and "--wise needs --init" in err
+    assert "--wise must be in [0, 1]" in err
 
 
 def test_the_data_fingerprint_changes_with_any_label_and_records_the_dropout_map(script, tmp_path):

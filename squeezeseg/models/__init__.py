@@ -8,7 +8,8 @@ from pathlib import Path
 from squeezeseg.errors import InputError
 from squeezeseg.models.config import ModelConfig, load_model_config
 
-__all__ = ["ModelConfig", "load_model_config", "build_model", "load_keras_model", "config_of"]
+__all__ = ["ModelConfig", "load_model_config", "build_model", "load_keras_model", "config_of",
+           "keras_output", "save_keras_model"]
 
 
 def build_model(cfg: ModelConfig):
@@ -73,3 +74,24 @@ def check_model_matches_config(model, cfg: ModelConfig, source: str | Path = "<m
         raise InputError(
             f"model/config mismatch: model takes {h}x{w}x{c} and predicts {n} classes, config says "
             f"{cfg.height}x{cfg.width}x6 and {cfg.num_classes} classes {cfg.classes}", source)
+
+
+def keras_output(out: str | Path) -> Path:
+    """``out`` as a Path if it names a ``.keras`` file (checked before any work, as Keras refuses others)."""
+    if Path(out).suffix != ".keras":
+        raise InputError("the model file must end in .keras", out)
+    return Path(out)
+
+
+def save_keras_model(model, out: str | Path) -> Path:
+    """Save ``model`` to the ``.keras`` file ``out`` atomically (no half-written model is ever left);
+    a wrong suffix or an unwritable ``out`` is an InputError naming it."""
+    from squeezeseg.atomic import atomic_path
+
+    out = keras_output(out)
+    try:
+        with atomic_path(out) as tmp:
+            model.save(tmp)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", out) from None
+    return out
