@@ -448,6 +448,7 @@ def main(argv=None) -> int:
                                "dropout": dmap.source if dmap is not None else "uniform 0.05",
                                **fingerprint, "code": simulator_commit(pinned)}},
         "init": str(args.init) if args.init else None,
+        "init_sha1": hashlib.sha1(Path(args.init).read_bytes()).hexdigest() if args.init else None,
         "self_training": self_training,
         "wise": wise,
         "calibration": calibration,
