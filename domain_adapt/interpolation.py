@@ -44,8 +44,6 @@ def interpolate_model_files(base_path: str | Path, tuned_path: str | Path, alpha
     Other networks, another normalisation or an unwritable ``out`` are InputErrors naming the file."""
     from squeezeseg.models import keras_output, load_keras_model, save_keras_model
 
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     keras_output(out)
     base, base_cfg = load_keras_model(base_path)
     tuned, tuned_cfg = load_keras_model(tuned_path)

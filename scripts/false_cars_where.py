@@ -30,18 +30,17 @@ KINDS = ("outside_image", "dontcare", "in_image")
 
 def frame_places(seg, ds, i: int) -> dict[str, int]:
     """Counts of one frame's front-window car points: true, false by place, missed."""
+    from squeezeseg.calib import project_points
     from squeezeseg.detection.labels import read_kitti_2d
 
     points = ds.points(i)
     truth, _ = ds.point_classes(i, seg.classes, points=points)
-    calib = ds.calib(i)
+    calib = ds.calib(i)  # its image size bounds the camera view
     car = list(seg.classes).index("car")
     window = seg.projection.project(points[:, :4]).rows >= 0
     pred = (seg.predict_points(points, full_circle=False) == car) & window
     gt = (truth == car) & window
-    uv, depth = calib.velo_to_image(points)
-    w, h = calib.image_size
-    image = (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    uv, image = project_points(points, calib)
     dc = np.zeros(len(points), bool)
     for o in read_kitti_2d(ds.frames[i].labels):
         if o.label == "DontCare":

@@ -74,6 +74,27 @@ class KittiCalib:
         return self.cam_to_image(self.velo_to_cam(points), camera)
 
 
+def project_points(
+    points: np.ndarray, calib: KittiCalib, image_size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(uv (N, 2) pixels, in_image (N,) bool) of LiDAR points in image 2.
+
+    ``in_image`` is True for points in front of the camera that land inside the image
+    (``image_size`` (width, height), default the calibration's; without either, every point in
+    front of the camera counts). NaN points are never in the image.
+    """
+    pts = np.asarray(points)
+    if len(pts) == 0:
+        return np.zeros((0, 2)), np.zeros(0, bool)
+    uv, depth = calib.velo_to_image(np.nan_to_num(pts[:, :3].astype(np.float64), nan=0.0))
+    ok = np.isfinite(pts[:, :3]).all(axis=1) & (depth > 0.1)
+    size = image_size or calib.image_size
+    if size is not None:
+        W, H = size
+        ok &= (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
+    return uv, ok
+
+
 def _parse_matrix_lines(path: Path) -> dict[str, np.ndarray]:
     values: dict[str, np.ndarray] = {}
     try:

@@ -257,9 +257,9 @@ def camera_view_car_share(segmenter, root: str | Path, frame: str) -> dict:
     points, calib = ds.points(i), ds.calib(i)
     if calib is None or calib.image_size is None:
         raise InputError(f"frame {frame} needs its calibration and image to find the camera view", root)
-    uv, depth = calib.velo_to_image(points)
-    w, h = calib.image_size
-    inside = (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    from squeezeseg.calib import project_points
+
+    _, inside = project_points(points, calib)
     pred = segmenter.predict_points(points, full_circle=True)
     car = list(segmenter.classes).index("car")
     n, k = int(inside.sum()), int((pred[inside] == car).sum())
