@@ -53,13 +53,17 @@ def link_frames(src_root: Path, ids: list[str], dst: Path, prefix: str) -> int:
     return n
 
 
-def build_mix(sim: Path, real: Path | None, repeat: int, out: Path) -> dict:
-    """The training folder; returns how many images came from where."""
-    from squeezeseg.detection.data import read_split
+def build_mix(sim: Path, real: Path | None, repeat: int, out: Path, extra_sim: list[Path] = ()) -> dict:
+    """The training folder; returns how many images came from where. Every split of an ``extra_sim``
+    folder trains (other simulated seeds: more scenes), while ``sim``'s val split stays held out."""
+    from squeezeseg.detection.data import layout_dirs, read_split
 
     for sub in ("image_2", "label_2"):
         (out / "training" / sub).mkdir(parents=True, exist_ok=True)
     counts = {"sim": link_frames(sim, read_split(sim, "train"), out, "sim_")}
+    for k, extra in enumerate(extra_sim):
+        ids = sorted(p.stem for p in layout_dirs(extra)[0].iterdir())
+        counts[f"extra_sim_{k}"] = link_frames(extra, ids, out, f"x{k}_")
     if real is not None:
         ids = read_split(real, "train")
         counts["real_lidar_guided"] = sum(link_frames(real, ids, out, f"lg{r}_") for r in range(repeat))
@@ -98,10 +102,12 @@ def evaluate_all(model_path: Path, sim: Path) -> dict:
     return report
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sim", default=str(REPO / "runs" / "squeezedet_sim"), help="simulated object data")
     p.add_argument("--real", default=str(REPO / "runs" / "det23" / "lidar_labels"), help="LiDAR labels")
+    p.add_argument("--extra-sim", nargs="*", default=[],
+                   help="more simulated KITTI object folders (other seeds) whose every frame trains")
     p.add_argument("--no-real", action="store_true", help="simulated images only (the ablation)")
     p.add_argument("--real-repeat", type=int, default=3)
     p.add_argument("--init", default=str(REPO / "squeezeseg" / "weights" / "squeezedet_small.keras"))
@@ -116,22 +122,37 @@ def main() -> int:
     p.add_argument("--paste", default=None,
                    help="KITTI object folder (the LiDAR-guided labels) whose object crops are pasted into "
                         "half of the training images (copy-paste augmentation)")
+    p.add_argument("--positive-iou", type=float, default=None,
+                   help="anchor assignment: also make every anchor overlapping an object at least this much "
+                        "responsible for it (config positive_iou; default: the init model's, 0 = one anchor)")
     p.add_argument("--run-dir", default=str(REPO / "runs" / "det23" / "ft_real"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from squeezeseg.atomic import atomic_write_text
     from squeezeseg.detection.detect import SqueezeDetector, read_model_meta
     from squeezeseg.detection.evaluate import tune_model
     from squeezeseg.detection.train import train
+    from squeezeseg.errors import InputError
 
     run, sim = Path(args.run_dir), Path(args.sim)
     real = None if args.no_real else Path(args.real)
-    counts = build_mix(sim, real, args.real_repeat, run / "data")
+    extra = [Path(e) for e in args.extra_sim]
+    for folder in [sim, *extra]:
+        if not folder.is_dir():
+            print(f"error: {folder}: not a folder", file=sys.stderr)
+            return 2
+    try:
+        counts = build_mix(sim, real, args.real_repeat, run / "data", extra)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"training images: {counts}")
     base = SqueezeDetector.load(args.init).config
+    positive_iou = base.positive_iou if args.positive_iou is None else args.positive_iou
     config = dataclasses.replace(
-        base, classes=CLASSES, class_score_thresholds={}, learning_rate=args.lr, photometric=args.photometric
+        base, classes=CLASSES, class_score_thresholds={}, learning_rate=args.lr, photometric=args.photometric,
+        positive_iou=positive_iou,
     )
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     t0 = time.time()
@@ -140,6 +161,7 @@ def main() -> int:
         batch_size=args.batch_size, seed=args.seed, augment=True, verbose=2,
         time_limit_s=60 * args.minutes, init_from=args.init, paste_from=args.paste,
         extra_meta={"command": command, "images": counts, "simulated_data": str(sim),
+                    "extra_simulated_data": [str(e) for e in extra],
                     "lidar_guided_labels": None if real is None else str(real)},
     )
     wall = time.time() - t0

@@ -63,6 +63,23 @@ def test_identical_boxes_get_distinct_anchors_and_far_box_gets_nearest():
     assert empty.mask.sum() == 0 and not empty.deltas.any()
 
 
+def test_positive_iou_adds_every_overlapping_anchor_for_the_object_it_overlaps_most():
+    anchors = grid()
+    gt = np.array([[50.0, 20.0, 110.0, 52.0], [200.0, 10.0, 222.0, 58.0]])
+    ious = iou_matrix(gt, cxcywh_to_xyxy(anchors))
+    one = assign(anchors, gt, np.array([0, 2]))
+    t = assign(anchors, gt, np.array([0, 2]), positive_iou=0.4)
+    expected = set(np.flatnonzero(ious.max(axis=0) >= 0.4)) | set(np.flatnonzero(one.mask))
+    assert set(np.flatnonzero(t.mask == 1)) == expected and len(expected) > 2
+    pos = np.flatnonzero(t.mask == 1)
+    owner = ious[:, pos].argmax(axis=0)
+    assert np.array_equal(t.labels[pos], np.array([0, 2])[owner])
+    decoded = decode_boxes(anchors[pos], t.deltas[pos], (320, 96))  # every positive regresses to its box
+    assert np.allclose(decoded, gt[owner], atol=1e-3)
+    assert np.allclose(t.boxes[pos], xyxy_to_cxcywh(gt)[owner], atol=1e-4)
+    assert t.packed(3)[:, 9:].sum() == len(pos)
+
+
 def test_split_output_matches_channel_layout():
     K, C, H, W = 3, 2, 2, 4
     out = np.arange(H * W * K * (C + 5), dtype=np.float32).reshape(1, H, W, K * (C + 5))

@@ -219,9 +219,10 @@ class DetectionData:
         from squeezeseg.detection.targets import assign
 
         ignore = labels == IGNORE
-        return assign(self.anchors, boxes[~ignore], labels[~ignore], ignore=boxes[ignore]).packed(
-            len(self.config.classes)
-        )
+        positive_iou = getattr(self.config, "positive_iou", 0.0)
+        return assign(
+            self.anchors, boxes[~ignore], labels[~ignore], ignore=boxes[ignore], positive_iou=positive_iou
+        ).packed(len(self.config.classes))
 
     def generator(self, augment_data: bool, seed: int = 0, shuffle: bool = True):
         """Infinite-per-call generator of (float32 image, packed targets); one pass over the frames."""

@@ -5,7 +5,8 @@
   + lambda- / N_neg * sum over the other anchors of gamma^2 (IoU target not differentiated), N_neg
   = A_total - N_obj - anchors in ignore regions (mask -1, DontCare: see targets.assign);
 * class: 1 / N_obj * cross-entropy over responsible anchors.
-N_obj counts the objects of the whole batch, A_total its anchors.
+N_obj counts the responsible anchors of the whole batch (one per object, the paper's assignment, unless
+the config's ``positive_iou`` makes more anchors responsible), A_total its anchors.
 """
 
 from __future__ import annotations

@@ -64,6 +64,9 @@ class SqueezeDetConfig:
     loss_conf_pos: float = 75.0
     loss_conf_neg: float = 100.0
     loss_class: float = 1.0
+    # Anchor assignment: 0 = the paper's one responsible anchor per object; > 0 also makes every anchor
+    # whose IoU with an object reaches it responsible (more anchors learn each box: tighter boxes).
+    positive_iou: float = 0.0
     top_n: int = 64
     nms_threshold: float = 0.4
     score_threshold: float = 0.05
@@ -105,6 +108,8 @@ class SqueezeDetConfig:
             raise ValueError(f"'optimizer' must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"'lr_schedule' must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if not 0 <= self.positive_iou < 1:
+            raise ValueError("'positive_iou' must be in [0, 1)")
         if not 0 <= self.dropout < 1:
             raise ValueError("'dropout' must be in [0, 1)")
         unknown = sorted(set(self.class_score_thresholds) - set(self.classes))

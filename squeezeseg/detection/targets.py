@@ -1,7 +1,10 @@
 """Anchor assignment: each ground-truth box is given to the free anchor with the largest IoU.
 
 As in the paper's code, an object whose IoU with every free anchor is zero takes the free anchor
-nearest in (centre, size); every object therefore has exactly one responsible anchor. Anchors centred
+nearest in (centre, size); every object therefore has at least one responsible anchor. With
+``positive_iou`` > 0 (config ``positive_iou``), every other anchor whose IoU with an object reaches it
+is responsible too, for the object it overlaps most (as SSD and Faster R-CNN do): more anchors learn to
+regress each box. Anchors centred
 in an ignore region (a KITTI DontCare box: an object the labels could not box, e.g. a LiDAR-guided
 cluster whose fit failed) are neither positives nor negatives: mask -1, no confidence loss.
 """
@@ -51,10 +54,15 @@ def ignored_anchors(anchors: np.ndarray, regions: np.ndarray | None) -> np.ndarr
 
 
 def assign(
-    anchors: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray, ignore: np.ndarray | None = None
+    anchors: np.ndarray,
+    gt_boxes: np.ndarray,
+    gt_labels: np.ndarray,
+    ignore: np.ndarray | None = None,
+    positive_iou: float = 0.0,
 ) -> Targets:
     """Targets for ``gt_boxes`` (G, 4) corner boxes with class indices ``gt_labels`` (G,); anchors
-    centred in the ``ignore`` corner boxes (DontCare) get mask -1 unless responsible for an object."""
+    centred in the ``ignore`` corner boxes (DontCare) get mask -1 unless responsible for an object;
+    ``positive_iou`` > 0 makes every anchor overlapping an object at least that much responsible too."""
     A = len(anchors)
     mask = np.where(ignored_anchors(anchors, ignore), -1.0, 0.0).astype(np.float32)
     deltas = np.zeros((A, 4), np.float32)
@@ -75,8 +83,15 @@ def assign(
             best = int(np.argmin(np.where(taken, np.inf, dist)))
         taken[best] = True
         chosen[g] = best
+    gt_labels = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
+    owner = np.full(A, -1, np.int64)
+    owner[chosen] = np.arange(len(gt_boxes))
+    if positive_iou > 0:
+        extra = ~taken & (ious.max(axis=0) >= positive_iou)
+        owner[extra] = ious.argmax(axis=0)[extra]
+    chosen = np.flatnonzero(owner >= 0)
     mask[chosen] = 1
-    deltas[chosen] = encode_deltas(anchors[chosen], gt_c)
-    boxes[chosen] = gt_c
-    labels[chosen] = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
+    deltas[chosen] = encode_deltas(anchors[chosen], gt_c[owner[chosen]])
+    boxes[chosen] = gt_c[owner[chosen]]
+    labels[chosen] = gt_labels[owner[chosen]]
     return Targets(mask, deltas, boxes, labels)
