@@ -56,10 +56,22 @@ def test_only_the_cars_kitti_scores_at_moderate_count():
     assert loc.best_iou == pytest.approx([1.0])
 
 
+def test_height_bands_split_small_loose_boxes_from_large_tight_ones():
+    gts = [[car((0, 0, 40, 30)), car((100, 0, 200, 60)), car((300, 0, 500, 100))]]
+    dets = [[car((10, 8, 40, 30), 0.9), car((100, 0, 200, 60), 0.9), car((300, 0, 500, 100), 0.9)]]
+    loc = localisation(gts, dets)
+    assert loc.height.tolist() == [30.0, 60.0, 100.0]
+    bands = loc.by_height()
+    assert list(bands) == ["25-35 px", "35-50 px", "50-80 px", "80-inf px"]
+    assert bands["25-35 px"]["objects"] == 1 and bands["25-35 px"]["share_iou07"] == 0.0
+    assert bands["50-80 px"]["share_iou07"] == 1.0 and bands["80-inf px"]["share_iou07"] == 1.0
+    assert bands["35-50 px"] == {"objects": 0}
+
+
 def test_a_frame_without_detections_and_nothing_matched():
     gts = [[car((0, 0, 50, 40)), car((100, 0, 150, 40))]]
     loc = localisation(gts, [[]])
-    assert loc.best_iou.tolist() == [0.0, 0.0]
+    assert loc.best_iou.tolist() == [0.0, 0.0] and loc.height.tolist() == [40.0, 40.0]
     s = loc.summary()
     assert s["matched"] == 0 and s["median_dx"] is None and s["median_best_iou"] == 0.0
     assert localisation([], []).summary() == {"objects": 0}
@@ -80,3 +92,7 @@ def test_script_refuses_missing_inputs(tmp_path, capsys):
     model.write_bytes(b"")
     assert main([str(model), "--sim", str(tmp_path)]) == 2  # a folder without a val split
     assert "val" in capsys.readouterr().err
+    (tmp_path / "ImageSets").mkdir()
+    (tmp_path / "ImageSets" / "val.txt").write_text("000000\n")
+    assert main([str(model), "--sim", str(tmp_path), "--sim-split", "train"]) == 2  # no train split
+    assert "train" in capsys.readouterr().err

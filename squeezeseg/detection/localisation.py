@@ -12,12 +12,19 @@ from squeezeseg.detection.box2d import iou_matrix, xyxy_to_cxcywh
 from squeezeseg.detection.kitti_eval import DIFFICULTIES, within_difficulty
 from squeezeseg.detection.labels import Object2D
 
+#: Box-height bands (pixels at the image's own size) of :meth:`Localisation.by_height`; KITTI's moderate
+#: difficulty starts at 25 px.
+HEIGHT_EDGES = (25.0, 35.0, 50.0, 80.0, float("inf"))
+FIELDS = ("height", "best_iou", "dx", "dy", "log_w", "log_h")
+
 
 @dataclass
 class Localisation:
-    """Per ground-truth object: best IoU (0 when no detection of the class) and, for the detection that
-    gives it, centre offsets relative to the object's size and log size ratios (nan when none)."""
+    """Per ground-truth object: its box height in pixels, best IoU (0 when no detection of the class) and,
+    for the detection that gives it, centre offsets relative to the object's size and log size ratios
+    (nan when none)."""
 
+    height: np.ndarray
     best_iou: np.ndarray
     dx: np.ndarray
     dy: np.ndarray
@@ -42,6 +49,16 @@ class Localisation:
             out[f"median_{key}"] = float(np.median(getattr(self, key)[m])) if m.any() else None
         return out
 
+    def by_height(self, edges: tuple[float, ...] = HEIGHT_EDGES) -> dict:
+        """:meth:`summary` of the objects in each box-height band ``[edges[i], edges[i+1])`` pixels,
+        keyed "lo-hi px": whether small boxes (resolution) or mid-size ones (generalisation) are loose."""
+        out = {}
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            keep = (self.height >= lo) & (self.height < hi)
+            part = Localisation(*(getattr(self, f)[keep] for f in FIELDS))
+            out[f"{lo:g}-{hi:g} px"] = part.summary()
+        return out
+
 
 def scored(o: Object2D, cls: str, difficulty: str) -> bool:
     """Whether KITTI's evaluation scores ground-truth ``o`` as ``cls`` at ``difficulty``."""
@@ -59,22 +76,24 @@ def localisation(
         d = np.array([o.box for o in det if o.label.lower() == cls.lower()]).reshape(-1, 4)
         if len(g) == 0:
             continue
+        heights = g[:, 3] - g[:, 1]
         if len(d) == 0:
-            rows.extend([0.0, *[np.nan] * 4] for _ in g)
+            rows.extend([h, 0.0, *[np.nan] * 4] for h in heights)
             continue
         iou = iou_matrix(g, d)
         best = iou.argmax(axis=1)
         gc, dc = xyxy_to_cxcywh(g), xyxy_to_cxcywh(d[best])
         for i, j in enumerate(best):
             if iou[i, j] <= 0:
-                rows.append([0.0, *[np.nan] * 4])
+                rows.append([heights[i], 0.0, *[np.nan] * 4])
                 continue
             rows.append([
+                heights[i],
                 iou[i, j],
                 (dc[i, 0] - gc[i, 0]) / gc[i, 2],
                 (dc[i, 1] - gc[i, 1]) / gc[i, 3],
                 np.log(dc[i, 2] / gc[i, 2]),
                 np.log(dc[i, 3] / gc[i, 3]),
             ])
-    r = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    return Localisation(*(r[:, k] for k in range(5)))
+    r = np.array(rows, dtype=np.float64).reshape(-1, len(FIELDS))
+    return Localisation(*(r[:, k] for k in range(len(FIELDS))))
