@@ -1,11 +1,13 @@
 """Fine-tune the shipped SqueezeDet on simulated images plus LiDAR-guided labels of real images (issue #23).
 
 1. A training folder (KITTI object layout, symlinks) from the simulated training split (`--sim`, split
-   train) and, unless ``--no-real``, the LiDAR-guided labels of unlabelled real images
-   (`scripts/lidar_guided_labels.py`), those repeated ``--real-repeat`` times (31 real images against
+   train), every labelled frame of further simulated seeds (`--extra-sim`: more scenes) and, unless
+   ``--no-real``, the LiDAR-guided labels of unlabelled real images (`scripts/lidar_guided_labels.py`),
+   those repeated ``--real-repeat`` times (31 real images against
    192 simulated ones); simulated Vans are kept as the Van class (the detector gets a Van class,
    started from its Car weights).
-2. `squeezeseg.detection.train.train` from the shipped weights (`init_from`), a short run
+2. `squeezeseg.detection.train.train` from the shipped weights (`init_from`; `--positive-iou` sets the
+   config's anchor assignment, see docs/squeezedet.md), a short run
    (``--steps`` with a wall-clock cap, checkpoints and resume in ``--run-dir``).
 3. Per-class score thresholds tuned on the SIMULATED validation split (`squeezedet tune` logic), then
    KITTI AP on the six real labelled images (validation only, never training) and the simulated
@@ -25,6 +27,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,22 +50,33 @@ def link_frames(src_root: Path, ids: list[str], dst: Path, prefix: str) -> int:
         pairs = ((img, "image_2", f"{prefix}{i}{img.suffix}"), (label, "label_2", f"{prefix}{i}.txt"))
         for src, sub, name in pairs:
             target = dst / "training" / sub / name
+            if target.is_symlink() and target.resolve() != src.resolve():
+                target.unlink()  # a rerun of the run folder with another source under this name
             if not target.exists():
                 os.symlink(src.resolve(), target)
         n += 1
     return n
 
 
-def build_mix(sim: Path, real: Path | None, repeat: int, out: Path, extra_sim: list[Path] = ()) -> dict:
-    """The training folder; returns how many images came from where. Every split of an ``extra_sim``
-    folder trains (other simulated seeds: more scenes), while ``sim``'s val split stays held out."""
-    from squeezeseg.detection.data import layout_dirs, read_split
+def build_mix(
+    sim: Path, real: Path | None, repeat: int, out: Path, extra_sim: Sequence[Path] = ()
+) -> dict:
+    """The training folder; returns how many images came from where. Every labelled frame of an
+    ``extra_sim`` folder trains (other simulated seeds: more scenes), while ``sim``'s val split stays
+    held out, so an extra folder must be neither ``sim`` nor another extra (InputError)."""
+    from squeezeseg.detection.data import read_split, scan_frames
+    from squeezeseg.errors import InputError
 
+    seen = {sim.resolve()}
+    for extra in extra_sim:
+        if extra.resolve() in seen:
+            raise InputError("given twice, or the --sim folder whose val split must stay held out", extra)
+        seen.add(extra.resolve())
+    extra_ids = [[f.name for f in scan_frames(extra, CLASSES)] for extra in extra_sim]  # checks the layout
     for sub in ("image_2", "label_2"):
         (out / "training" / sub).mkdir(parents=True, exist_ok=True)
     counts = {"sim": link_frames(sim, read_split(sim, "train"), out, "sim_")}
-    for k, extra in enumerate(extra_sim):
-        ids = sorted(p.stem for p in layout_dirs(extra)[0].iterdir())
+    for k, (extra, ids) in enumerate(zip(extra_sim, extra_ids, strict=True)):
         counts[f"extra_sim_{k}"] = link_frames(extra, ids, out, f"x{k}_")
     if real is not None:
         ids = read_split(real, "train")
@@ -102,6 +116,14 @@ def evaluate_all(model_path: Path, sim: Path) -> dict:
     return report
 
 
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    v = float(text)
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {v}")
+    return v
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sim", default=str(REPO / "runs" / "squeezedet_sim"), help="simulated object data")
@@ -122,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paste", default=None,
                    help="KITTI object folder (the LiDAR-guided labels) whose object crops are pasted into "
                         "half of the training images (copy-paste augmentation)")
-    p.add_argument("--positive-iou", type=float, default=None,
+    p.add_argument("--positive-iou", type=unit_interval, default=None,
                    help="anchor assignment: also make every anchor overlapping an object at least this much "
                         "responsible for it (config positive_iou; default: the init model's, 0 = one anchor)")
     p.add_argument("--run-dir", default=str(REPO / "runs" / "det23" / "ft_real"))
@@ -154,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         base, classes=CLASSES, class_score_thresholds={}, learning_rate=args.lr, photometric=args.photometric,
         positive_iou=positive_iou,
     )
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    command = " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     t0 = time.time()
     result = train(
         config, run / "data", run, epochs=args.epochs, steps_per_epoch=max(1, args.steps // args.epochs),

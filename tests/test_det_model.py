@@ -57,8 +57,9 @@ def test_any_input_divisible_by_16(size):
 def test_bad_configs_name_the_file_and_key(tmp_path):
     with pytest.raises(ValueError, match="divisible by 16"):
         tiny(input_width=100)
-    with pytest.raises(ValueError, match="positive_iou"):
-        tiny(positive_iou=1.0)
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="positive_iou"):
+            tiny(positive_iou=bad)
     bad = tmp_path / "bad.yaml"
     bad.write_text("input_width: 1250\n")
     with pytest.raises(InputError, match="bad.yaml"):

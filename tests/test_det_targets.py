@@ -80,6 +80,26 @@ def test_positive_iou_adds_every_overlapping_anchor_for_the_object_it_overlaps_m
     assert t.packed(3)[:, 9:].sum() == len(pos)
 
 
+def test_positive_iou_keeps_each_objects_own_anchor_and_counts_dontcare_and_the_boundary():
+    anchors = grid()
+    a, b = np.array([40.0, 10.0, 100.0, 40.0]), np.array([52.0, 12.0, 112.0, 42.0])  # overlapping cars
+    gt = np.stack([a, b])
+    ious = iou_matrix(gt, cxcywh_to_xyxy(anchors))
+    one = assign(anchors, gt, np.array([0, 1]))
+    t = assign(anchors, gt, np.array([0, 1]), positive_iou=0.3)
+    for g in (0, 1):  # each object's paper anchor is still responsible for that object
+        own = np.flatnonzero((one.mask == 1) & (one.labels == g))
+        assert len(own) == 1 and t.mask[own[0]] == 1 and t.labels[own[0]] == g
+    threshold = float(np.sort(ious.max(axis=0))[-5])  # an anchor exactly at the threshold is positive
+    at = assign(anchors, gt, np.array([0, 1]), positive_iou=threshold)
+    assert at.mask[np.argsort(ious.max(axis=0))[-5]] == 1
+    region = np.array([[0.0, 0.0, 320.0, 96.0]])  # DontCare over everything: overlapping anchors still count
+    d = assign(anchors, gt, np.array([0, 1]), ignore=region, positive_iou=0.3)
+    assert np.array_equal(d.mask == 1, t.mask == 1) and (d.mask == 0).sum() == 0
+    with pytest.raises(ValueError, match="2 boxes but 1 labels"):
+        assign(anchors, gt, np.array([0]))
+
+
 def test_split_output_matches_channel_layout():
     K, C, H, W = 3, 2, 2, 4
     out = np.arange(H * W * K * (C + 5), dtype=np.float32).reshape(1, H, W, K * (C + 5))

@@ -4,7 +4,7 @@ boxes; this separates "found but loose" from "not found" (issue #23)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -15,7 +15,6 @@ from squeezeseg.detection.labels import Object2D
 #: Box-height bands (pixels at the image's own size) of :meth:`Localisation.by_height`; KITTI's moderate
 #: difficulty starts at 25 px.
 HEIGHT_EDGES = (25.0, 35.0, 50.0, 80.0, float("inf"))
-FIELDS = ("height", "best_iou", "dx", "dy", "log_w", "log_h")
 
 
 @dataclass
@@ -55,7 +54,7 @@ class Localisation:
         out = {}
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             keep = (self.height >= lo) & (self.height < hi)
-            part = Localisation(*(getattr(self, f)[keep] for f in FIELDS))
+            part = Localisation(*(getattr(self, f.name)[keep] for f in fields(self)))
             out[f"{lo:g}-{hi:g} px"] = part.summary()
         return out
 
@@ -72,11 +71,12 @@ def localisation(
     frame's ``cls`` detections, whatever their score."""
     rows = []
     for gt, det in zip(gts, dets, strict=True):
-        g = np.array([o.box for o in gt if scored(o, cls, difficulty)]).reshape(-1, 4)
+        scored_gt = [o for o in gt if scored(o, cls, difficulty)]
+        g = np.array([o.box for o in scored_gt]).reshape(-1, 4)
+        heights = [o.height for o in scored_gt]
         d = np.array([o.box for o in det if o.label.lower() == cls.lower()]).reshape(-1, 4)
         if len(g) == 0:
             continue
-        heights = g[:, 3] - g[:, 1]
         if len(d) == 0:
             rows.extend([h, 0.0, *[np.nan] * 4] for h in heights)
             continue
@@ -95,5 +95,6 @@ def localisation(
                 np.log(dc[i, 2] / gc[i, 2]),
                 np.log(dc[i, 3] / gc[i, 3]),
             ])
-    r = np.array(rows, dtype=np.float64).reshape(-1, len(FIELDS))
-    return Localisation(*(r[:, k] for k in range(len(FIELDS))))
+    n = len(fields(Localisation))
+    r = np.array(rows, dtype=np.float64).reshape(-1, n)
+    return Localisation(*(r[:, k] for k in range(n)))

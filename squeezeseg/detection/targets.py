@@ -4,7 +4,8 @@ As in the paper's code, an object whose IoU with every free anchor is zero takes
 nearest in (centre, size); every object therefore has at least one responsible anchor. With
 ``positive_iou`` > 0 (config ``positive_iou``), every other anchor whose IoU with an object reaches it
 is responsible too, for the object it overlaps most (as SSD and Faster R-CNN do): more anchors learn to
-regress each box. Anchors centred
+regress each box; an object's own best anchor stays its own, and an anchor centred in a DontCare region
+that overlaps an object that much is a positive like any other. Anchors centred
 in an ignore region (a KITTI DontCare box: an object the labels could not box, e.g. a LiDAR-guided
 cluster whose fit failed) are neither positives nor negatives: mask -1, no confidence loss.
 """
@@ -71,6 +72,9 @@ def assign(
     gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     if len(gt_boxes) == 0:
         return Targets(mask, deltas, boxes, labels)
+    gt_labels = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
+    if len(gt_labels) != len(gt_boxes):
+        raise ValueError(f"{len(gt_boxes)} boxes but {len(gt_labels)} labels")
     gt_c = xyxy_to_cxcywh(gt_boxes)
     ious = iou_matrix(gt_boxes, cxcywh_to_xyxy(anchors))  # (G, A)
     taken = np.zeros(A, bool)
@@ -83,7 +87,6 @@ def assign(
             best = int(np.argmin(np.where(taken, np.inf, dist)))
         taken[best] = True
         chosen[g] = best
-    gt_labels = np.asarray(gt_labels, dtype=np.int32).reshape(-1)
     owner = np.full(A, -1, np.int64)
     owner[chosen] = np.arange(len(gt_boxes))
     if positive_iou > 0:
