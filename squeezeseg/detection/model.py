@@ -65,7 +65,8 @@ class SqueezeDetConfig:
     loss_conf_neg: float = 100.0
     loss_class: float = 1.0
     # Anchor assignment: 0 = the paper's one responsible anchor per object; > 0 also makes every anchor
-    # whose IoU with an object reaches it responsible (more anchors learn each box: tighter boxes).
+    # whose IoU with an object reaches it responsible (more anchors learn each box; at 0.5 it did not
+    # tighten the boxes, docs/squeezedet.md "More simulated scenes, not more anchors").
     positive_iou: float = 0.0
     top_n: int = 64
     nms_threshold: float = 0.4
