@@ -219,9 +219,9 @@ class DetectionData:
         from squeezeseg.detection.targets import assign
 
         ignore = labels == IGNORE
-        positive_iou = getattr(self.config, "positive_iou", 0.0)
         return assign(
-            self.anchors, boxes[~ignore], labels[~ignore], ignore=boxes[ignore], positive_iou=positive_iou
+            self.anchors, boxes[~ignore], labels[~ignore], ignore=boxes[ignore],
+            positive_iou=self.config.positive_iou,
         ).packed(len(self.config.classes))
 
     def generator(self, augment_data: bool, seed: int = 0, shuffle: bool = True):
